@@ -1,0 +1,166 @@
+"""The ``quchi-stats`` command line: argument parsing only; each command calls one library function.
+
+Errors in the user's data or options exit with status 2 and one line on stderr; unexpected
+internal errors exit with status 1 and a short message (the traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import QuchiStatsError, QuchiStatsWarning
+
+__all__ = ["main"]
+
+
+def _frames_arg(text: str, kind: type) -> dict:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(
+            f"需要三个用逗号分隔的值（建档立卡户,当年退出户,非建档立卡户），实际为 {text!r}")
+    try:
+        values = [kind(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"无法解析 {text!r}") from None
+    return dict(zip(("registered", "exited", "non_registered"), values, strict=True))
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quchi-stats", description="曲江区扶贫开发工作成效考核统计工具（quchi_stats）")
+    parser.add_argument("--version", action="version", version=f"quchi_stats {__version__}")
+    parser.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("design", help="设计并抽取年度入村入户抽查样本，或核验抽样清单",
+                       description="两阶段抽样：镇内抽村（默认按建档立卡户数 PPS 系统抽样），"
+                                   "村内分三个抽样框按户编号系统抽户，并抽取备选户。")
+    d.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    d.add_argument("--register", type=Path, help="农户台账文件（.csv 或 .xlsx）")
+    d.add_argument("--data", type=Path, help="数据目录（含 register_YYYY.csv）；代替 --register")
+    d.add_argument("--year", type=int, help="考核年度")
+    d.add_argument("--out", type=Path, help="输出目录（默认：数据目录下的 sample_YYYY/）")
+    d.add_argument("--seed", type=int, help="随机种子（默认随机生成并记入清单）")
+    d.add_argument("--force", action="store_true", help="允许替换已有的、不同的样本")
+    d.add_argument("--verify", type=Path, metavar="MANIFEST",
+                   help="按清单重新抽样并核验样本完全一致")
+    d.add_argument("--villages", type=int, default=30, help="全区抽取的行政村数（默认 30）")
+    d.add_argument("--allocation", default="equal",
+                   choices=["equal", "proportional", "sqrt", "neyman"], help="村数在镇间的分配方法")
+    d.add_argument("--min-villages", type=int, default=2, help="每镇最少抽村数（默认 2）")
+    d.add_argument("--village-method", default="pps_systematic",
+                   choices=["pps_systematic", "sampford", "systematic", "srswor"],
+                   help="第一阶段抽村方法（默认 PPS 系统抽样）")
+    d.add_argument("--certainty-priority", action="store_true", help="省定贫困村必选入样")
+    d.add_argument("--households", type=lambda s: _frames_arg(s, int), metavar="R,E,N",
+                   help="每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 10,6,6）")
+    d.add_argument("--fraction", type=lambda s: _frames_arg(s, float), metavar="R,E,N",
+                   help="按比例抽户（代替 --households），如 0.1,0.2,0.02")
+    d.add_argument("--min-households", type=int, default=2, help="按比例抽户时每村每框最少户数")
+    d.add_argument("--household-method", default="systematic", choices=["systematic", "srswor"])
+    d.add_argument("--reserves", type=int, default=3, help="每村每框备选户数（默认 3）")
+    d.add_argument("--anticipated-p", type=float, default=0.95, help="Neyman 分配用的预期比例")
+    d.add_argument("--anticipated-deff", type=float, default=1.5, help="Neyman 分配用的设计效应")
+    d.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    d.add_argument("--sheet", help="xlsx 工作表名")
+    d.set_defaults(func=_cmd_design)
+
+    s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
+    s.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("--out", type=Path, required=True, help="输出目录")
+    s.add_argument("--seed", type=int, default=20160101)
+    s.add_argument("--scale", type=float, default=1.0, help="每村户数的缩放比例")
+    s.set_defaults(func=_cmd_synth)
+    return parser
+
+
+def _cmd_design(args: argparse.Namespace) -> int:
+    from .io.datadir import DataDir
+    from .sampling import DesignPlan, draw_from_file, new_seed, verify_manifest, write_sample
+
+    if args.verify is not None:
+        report = verify_manifest(args.verify, register=args.register)
+        print(report)
+        return 0
+    if args.year is None:
+        raise QuchiStatsError("design 需要 --year（考核年度）")
+    if args.register is None and args.data is None:
+        raise QuchiStatsError("design 需要 --register FILE 或 --data DIR")
+    register = args.register if args.register is not None else DataDir(args.data).register(
+        args.year)
+    out = args.out
+    if out is None:
+        base = args.data if args.data is not None else register.parent
+        out = DataDir(base).sample_dir(args.year)
+    plan_kwargs = {
+        "year": args.year, "villages_total": args.villages, "village_allocation": args.allocation,
+        "min_villages_per_town": args.min_villages, "village_method": args.village_method,
+        "certainty_priority_villages": args.certainty_priority,
+        "household_fraction": args.fraction, "min_households_per_village": args.min_households,
+        "household_method": args.household_method, "reserves": args.reserves,
+        "anticipated_p": args.anticipated_p, "anticipated_deff": args.anticipated_deff,
+    }
+    if args.households is not None:
+        plan_kwargs["households_per_village"] = args.households
+    plan = DesignPlan(**plan_kwargs)
+    seed = args.seed if args.seed is not None else new_seed()
+    result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet)
+    outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
+                           sheet=args.sheet)
+    print(result)
+    print(result.allocation.to_string(index=False))
+    for note in result.notes:
+        print("说明：" + note)
+    if outcome.unchanged:
+        print(f"{outcome.sample_path} 已存在且与本次抽样完全相同，未改动。")
+    else:
+        print(f"已写出 {outcome.sample_path} 和 {outcome.manifest_path}")
+    print(verify_manifest(outcome.manifest_path))
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .datasets import write_district
+
+    paths = write_district(args.out, seed=args.seed, scale=args.scale)
+    print(f"已生成合成数据（合成数据，非真实台账）：{len(paths)} 个文件，位于 {args.out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``quchi-stats``; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", QuchiStatsWarning)
+            warnings.showwarning = _show_warning
+            return int(args.func(args))
+    except (QuchiStatsError, FileExistsError) as exc:
+        if debug:
+            raise
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("已中断", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"内部错误（{type(exc).__name__}）：{exc}。请加 --debug 重新运行以查看详细信息，"
+              "并报告此问题。", file=sys.stderr)
+        return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"注意：{message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

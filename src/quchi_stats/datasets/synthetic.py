@@ -1,0 +1,523 @@
+"""A synthetic Qujiang district (合成数据) for examples, tests and the notebooks.
+
+Real registers hold personal data and are not public, so :func:`generate_district` builds a
+realistic district from a seed, byte-identical on rerun, and :func:`write_district` writes the
+layout of a data directory (see :class:`~quchi_stats.io.DataDir`). Every number here is invented;
+every file says 合成数据. The facts it follows are those of ``shared/DOMAIN.md``:
+
+* 9 towns (codes 440205100–440205109 without 105), 90 administrative villages (小坑 5, 樟市 11,
+  枫湾 9, 马坝 17, others 9–10), about 43,000 households; 10 省定贫困村 (樟市 4, 罗坑 3, 白土 3) holding
+  about 450 registered households;
+* about 1,950 registered poor households at the 2016 baseline (mean size 2.3, about 65 % able to
+  work; 一般 60 % / 低保 30 % / 特困 10 %), exiting 28 % / 34 % / 38 % in 2016 / 2017 / 2018, with
+  yearly additions (新识别, ~3 %) and removals (清退, ~1 %);
+* per-capita incomes around Guangdong's lines (identification 4,000 yuan at 2014 prices; exit lines
+  6,433 / 6,883 / 7,365 yuan for able-to-work households);
+* true rates varying by town and village (logit-normal village effects): 错评 ~2 %, 漏评 ~0.5 %,
+  错退 ~1 %, satisfaction (满意+基本满意) ~95 %, 两不愁三保障 items ~99 %;
+* injected problems for later checks: low satisfaction in 沙溪镇 (2017–2018) and 大塘镇 (2018);
+  数字脱贫 villages in 乌石镇 (2017: one, 2018: two) with exited incomes bunched just above the exit
+  line and 错退 ~15 %, whose town self-reports 100 % exit accuracy; a 漏评 hotspot village in 枫湾镇;
+  罗坑镇 missing its 2017 reduction target.
+
+Personal fields (户主姓名, 证件号码, 联系电话) are invented too: 证件号码 carry a deliberately wrong
+check digit and phone numbers start with 100, so none can be a real person's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import check_int
+from ..io.schema import CATEGORIES, LABELS_ZH, SATISFACTION_LEVELS, TOWNS, VISIT_STATUSES
+from ..io.writers import atomic_write_bytes, csv_bytes, write_csv
+from ..sampling.draw import DesignPlan, assign_frames
+from ..sampling.manifest import draw_from_file, write_sample
+
+__all__ = [
+    "EXIT_LINES",
+    "IDENTIFICATION_LINE_2014",
+    "YEARS",
+    "District",
+    "generate_district",
+    "write_district",
+]
+
+YEARS = (2016, 2017, 2018)
+#: Guangdong exit lines for able-to-work households (yuan per capita).
+EXIT_LINES = {2016: 6433, 2017: 6883, 2018: 7365}
+#: Relative-poverty identification line, 2014 prices.
+IDENTIFICATION_LINE_2014 = 4000
+#: Seeds of the yearly draws shipped in ``data_samples/``.
+DRAW_SEEDS = {2016: 20161231, 2017: 20171231, 2018: 20181231}
+
+# town, villages, households, baseline poverty intensity (relative)
+_TOWN_SPEC = [
+    ("马坝镇", 17, 10500, 0.6), ("大塘镇", 10, 4600, 1.0), ("枫湾镇", 9, 4300, 1.1),
+    ("小坑镇", 5, 2100, 1.5), ("沙溪镇", 10, 4500, 1.0), ("乌石镇", 9, 4200, 1.1),
+    ("樟市镇", 11, 5000, 1.2), ("白土镇", 10, 4400, 1.1), ("罗坑镇", 9, 3400, 1.4),
+]
+_PRIORITY = {"樟市镇": 4, "罗坑镇": 3, "白土镇": 3}
+_LOW_SATISFACTION = {2016: {}, 2017: {"沙溪镇": 0.84}, 2018: {"沙溪镇": 0.82, "大塘镇": 0.86}}
+_DIGITAL_EXIT = {2016: 0, 2017: 1, 2018: 2}  # 数字脱贫 villages in 乌石镇
+_DIGITAL_TOWN = "乌石镇"
+_HOTSPOT_TOWN = "枫湾镇"
+_TARGET_MISSED = {2017: "罗坑镇"}
+_SURNAMES = list("陈李黄张刘林何罗郑梁谢邓朱叶曾钟廖温赖邱")
+_GIVEN = list("建国华明强伟平军文金春秀英兰芳玉桂珍丽红永海生福")
+
+
+@dataclass(frozen=True)
+class District:
+    """A generated district: the households (static), their yearly states, and truths."""
+
+    households: pd.DataFrame
+    villages: pd.DataFrame
+    years: dict[int, pd.DataFrame]
+    seed: int
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def generate_district(seed: int = 20160101, *, scale: float = 1.0) -> District:
+    """Generate the synthetic district.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds the generator (the shipped ``data_samples/`` use the default).
+    scale : float
+        Multiplies the number of households per village (``scale=0.05`` gives a small district
+        for fast tests; villages and towns stay as they are).
+
+    Returns
+    -------
+    District
+    """
+    seed = check_int("seed", seed, "generate_district", minimum=0)
+    rng = np.random.default_rng(seed)
+
+    # --- villages -------------------------------------------------------------------------
+    vrows = []
+    for town, n_v, n_hh, intensity in _TOWN_SPEC:
+        code = TOWNS[town]
+        shares = rng.gamma(6.0, size=n_v)
+        sizes = np.maximum(np.round(n_hh * scale * shares / shares.sum()).astype(int), 8)
+        n_priority = _PRIORITY.get(town, 0)
+        priority = np.zeros(n_v, bool)
+        priority[rng.permutation(n_v)[:n_priority]] = True
+        for i in range(n_v):
+            vrows.append({"town": town, "village": f"{town[:2]}{i + 1:02d}村",
+                          "village_code": f"{code}{201 + i:03d}", "n_households": int(sizes[i]),
+                          "priority_village": bool(priority[i]), "intensity": intensity})
+    villages = pd.DataFrame(vrows)
+    nv = len(villages)
+    villages["poverty_rate"] = np.where(
+        villages["priority_village"], 0.099,
+        0.0395 * villages["intensity"] * rng.gamma(5.0, 0.2, size=nv))
+    # village effects on the logit scale (fixed across years)
+    villages["eff_id"] = rng.normal(0, 0.5, nv)
+    villages["eff_exit"] = rng.normal(0, 0.5, nv)
+    villages["eff_missed"] = rng.normal(0, 0.5, nv)
+    villages["eff_sat"] = rng.normal(0, 0.45, nv)
+    hot = villages.index[villages["town"] == _HOTSPOT_TOWN]
+    villages["missed_hotspot"] = False
+    villages.loc[rng.choice(hot), "missed_hotspot"] = True
+    dig = villages.index[(villages["town"] == _DIGITAL_TOWN)].to_numpy()
+    dig_order = rng.permutation(dig)
+    villages["digital_exit_from"] = 0
+    villages.loc[dig_order[0], "digital_exit_from"] = 2017
+    villages.loc[dig_order[1], "digital_exit_from"] = 2018
+
+    # --- households -----------------------------------------------------------------------
+    vidx = np.repeat(np.arange(nv), villages["n_households"].to_numpy())
+    N = vidx.size
+    seq = np.concatenate([np.arange(1, n + 1) for n in villages["n_households"]])
+    hid = np.char.add(villages["village_code"].to_numpy()[vidx].astype(str),
+                      np.char.zfill(seq.astype(str), 4))
+    baseline = rng.random(N) < villages["poverty_rate"].to_numpy()[vidx]
+    size = np.where(baseline, 1 + rng.poisson(1.3, N), 1 + rng.poisson(2.3, N))
+    cat_draw = rng.random(N)
+    category = np.where(cat_draw < 0.6, "general", np.where(cat_draw < 0.9, "dibao", "tekun"))
+    able_p = np.select([category == "general", category == "dibao"], [0.85, 0.5], 0.0)
+    able = rng.random(N) < able_p
+    # additions (新识别) and removals (清退)
+    add_year = np.zeros(N, int)
+    not_base = np.flatnonzero(~baseline)
+    n_base = int(baseline.sum())
+    for y in YEARS:
+        k = int(round(0.03 * n_base))
+        pool = not_base[add_year[not_base] == 0]
+        w = villages["poverty_rate"].to_numpy()[vidx[pool]]
+        pick = rng.choice(pool, size=k, replace=False, p=w / w.sum())
+        add_year[pick] = y
+    poor = baseline | (add_year > 0)
+    size = np.where(add_year > 0, 1 + rng.poisson(1.3, N), size)
+    category = np.where(poor, category, "")
+    able = np.where(poor, able, rng.random(N) < 0.9)
+    remove_year = np.zeros(N, int)
+    exit_year = np.zeros(N, int)
+    for y in YEARS:
+        active = np.flatnonzero(poor & ((add_year == 0) | (add_year <= y)) & (remove_year == 0)
+                                & (exit_year == 0))
+        k = int(round(0.01 * n_base))
+        gone = rng.choice(active, size=k, replace=False)
+        remove_year[gone] = y
+    # exits: baseline 28/34/38 %; additions exit in a later year (or the same for 2018)
+    u = rng.random(N)
+    base_exit = np.where(u < 0.28, 2016, np.where(u < 0.62, 2017, 2018))
+    exit_year = np.where(baseline, base_exit, 0)
+    add_exit = np.minimum(add_year + rng.integers(1, 3, N), 2018)
+    exit_year = np.where(add_year > 0, add_exit, exit_year)
+    # a household removed before its exit never exits
+    exit_year = np.where((remove_year > 0) & (remove_year <= exit_year), 0, exit_year)
+    exit_year = np.where(poor, exit_year, 0)
+
+    names = (np.array(_SURNAMES)[rng.integers(0, len(_SURNAMES), N)].astype(object)
+             + np.array(_GIVEN)[rng.integers(0, len(_GIVEN), N)].astype(object)
+             + np.array(_GIVEN)[rng.integers(0, len(_GIVEN), N)].astype(object))
+    birth = (pd.Timestamp("1940-01-01")
+             + pd.to_timedelta(rng.integers(0, 365 * 55, N), unit="D")).strftime("%Y%m%d")
+    body = np.char.add(np.char.add("440205", birth.to_numpy().astype(str)),
+                       np.char.zfill(rng.integers(0, 1000, N).astype(str), 3))
+    id_number = np.char.add(body, _wrong_check_digits(body))
+    phone = np.char.add("100", np.char.zfill(rng.integers(0, 10**8, N).astype(str), 8))
+
+    households = pd.DataFrame({
+        "town": villages["town"].to_numpy()[vidx], "village": villages["village"].to_numpy()[vidx],
+        "household_id": hid, "household_size": size, "baseline": baseline,
+        "add_year": add_year, "remove_year": remove_year, "exit_year": exit_year,
+        "category": category, "able_to_work": able,
+        "priority_village": villages["priority_village"].to_numpy()[vidx],
+        "head_name": names, "id_number": id_number, "phone": phone, "vidx": vidx,
+    })
+    years = {y: _year_state(households, villages, y, rng) for y in YEARS}
+    return District(households, villages, years, seed)
+
+
+def _wrong_check_digits(body: np.ndarray) -> np.ndarray:
+    """A check digit that is *not* the ISO 7064 MOD 11-2 one, so no number can be real."""
+    weights = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+    digits = np.array([[int(c) for c in s] for s in body])
+    right = "10X98765432"
+    correct = np.array([right[i] for i in (digits @ weights) % 11])
+    wrong = np.where(correct == "0", "1", "0")
+    return wrong
+
+
+def _year_state(hh: pd.DataFrame, villages: pd.DataFrame, year: int,
+                rng: np.random.Generator) -> pd.DataFrame:
+    """Register state, incomes and latent truths of every household in ``year``."""
+    N = len(hh)
+    v = hh["vidx"].to_numpy()
+    poor = (hh["baseline"] | (hh["add_year"] > 0)).to_numpy()
+    added = hh["add_year"].to_numpy()
+    registered = poor & ((added == 0) | (added <= year))
+    removed = (hh["remove_year"].to_numpy() > 0) & (hh["remove_year"].to_numpy() <= year)
+    registered &= ~removed
+    ey = hh["exit_year"].to_numpy()
+    exited_by = registered & (ey > 0) & (ey <= year)
+    exit_now = registered & (ey == year)
+    able = hh["able_to_work"].to_numpy()
+    digital = (villages["digital_exit_from"].to_numpy()[v] > 0) & (
+        villages["digital_exit_from"].to_numpy()[v] <= year)
+    hotspot = villages["missed_hotspot"].to_numpy()[v]
+
+    # latent truths
+    p_wrong_id = _expit(_logit(0.02) + villages["eff_id"].to_numpy()[v])
+    p_wrong_exit = np.where(digital, 0.15, _expit(_logit(0.01) + villages["eff_exit"].to_numpy()[v]))
+    p_missed = np.where(hotspot, 0.08, _expit(_logit(0.005) + villages["eff_missed"].to_numpy()[v]))
+    town = hh["town"].to_numpy()
+    base_sat = np.full(N, 0.955)
+    for t, s in _LOW_SATISFACTION[year].items():
+        base_sat[town == t] = s
+    p_sat = _expit(np.log(base_sat / (1 - base_sat)) + villages["eff_sat"].to_numpy()[v])
+    identified_correctly = rng.random(N) >= p_wrong_id
+    exit_correct = rng.random(N) >= p_wrong_exit
+    missed = rng.random(N) < p_missed
+    satisfied = rng.random(N) < p_sat
+    sat_level = np.where(satisfied, np.where(rng.random(N) < 0.7, "satisfied", "basically_satisfied"),
+                         np.where(rng.random(N) < 0.8, "dissatisfied", "very_dissatisfied"))
+    lacking = np.where(exit_now & ~exit_correct, 0.25, 0.01)
+    items = {k: rng.random(N) >= lacking for k in
+             ("food_clothing", "compulsory_education", "basic_medical", "housing_safety")}
+
+    # incomes (yuan per capita, year prices)
+    id_line = IDENTIFICATION_LINE_2014 * 1.03 ** (year - 2014)
+    exit_line = EXIT_LINES[year]
+    nonpoor_inc = 14500 * 1.07 ** (year - 2016) * np.exp(rng.normal(0, 0.42, N))
+    nonpoor_inc = np.maximum(nonpoor_inc, id_line * 1.15 * np.exp(rng.normal(0.1, 0.05, N)))
+    missed_inc = id_line * np.exp(rng.normal(-0.15, 0.12, N))
+    poor_inc = id_line * np.exp(rng.normal(-0.2, 0.18, N))
+    # exited able-to-work households: smooth density above the line; wrong exits below it
+    above = exit_line * (1.0 + rng.gamma(2.0, 0.12, N))
+    prior_exit_line = np.array([EXIT_LINES.get(int(e), exit_line) for e in np.maximum(ey, 2016)])
+    grown = prior_exit_line * (1.0 + rng.gamma(2.0, 0.12, N)) * 1.08 ** (year - np.maximum(ey, 2016))
+    bunched = exit_line + rng.uniform(0, 250, N)
+    wrong = exit_line * np.exp(-rng.gamma(2.0, 0.06, N))
+    unable_inc = 5200 * 1.05 ** (year - 2016) * np.exp(rng.normal(0, 0.12, N))
+    exited_inc = np.where(exit_now, np.where(~exit_correct, wrong,
+                                             np.where(digital & (rng.random(N) < 0.7), bunched,
+                                                      above)), grown)
+    exited_inc = np.where(able, exited_inc, unable_inc)
+    income = np.where(~registered, np.where(missed, missed_inc, nonpoor_inc),
+                      np.where(exited_by, exited_inc, np.where(able, poor_inc, unable_inc * 0.8)))
+    return pd.DataFrame({
+        "registered": registered, "exit_year": np.where(exited_by, ey, 0),
+        "income_per_capita": np.round(income).astype(int),
+        "identified_correctly": identified_correctly, "exit_correct": exit_correct,
+        "missed": missed, "satisfaction": sat_level, **items,
+        "digital_village": digital, "missed_hotspot": hotspot,
+    })
+
+
+def register_frame(district: District, year: int) -> pd.DataFrame:
+    """The register as of ``year``-12-31, canonical columns (personal fields included)."""
+    hh = district.households
+    st = district.years[year]
+    registered = st["registered"].to_numpy()
+    was_poor = (hh["baseline"] | (hh["add_year"].between(1, year))).to_numpy()
+    out = pd.DataFrame({
+        "town": hh["town"], "village": hh["village"], "household_id": hh["household_id"],
+        "household_size": hh["household_size"],
+        "registered": np.where(registered, "是", "否"),
+        "exit_year": pd.array(np.where(st["exit_year"] > 0, st["exit_year"], 0), dtype="Int64"),
+        "category": np.where(registered, pd.Series(hh["category"]).map(CATEGORIES).fillna(""), ""),
+        "able_to_work": np.where(registered | was_poor, np.where(hh["able_to_work"], "是", "否"),
+                                 np.where(hh["able_to_work"], "是", "否")),
+        "income_per_capita": st["income_per_capita"],
+        "priority_village": np.where(hh["priority_village"], "是", "否"),
+        "head_name": hh["head_name"], "id_number": hh["id_number"], "phone": hh["phone"],
+    })
+    out.loc[out["exit_year"] == 0, "exit_year"] = pd.NA
+    return out
+
+
+def truth_frame(district: District, year: int) -> pd.DataFrame:
+    """True finite-population rates per town and district (households and persons) for ``year``."""
+    hh = district.households
+    st = district.years[year]
+    reg = register_frame(district, year)
+    reg_c = reg.assign(registered=reg["registered"] == "是")
+    frame = assign_frames(reg_c, year).to_numpy()
+    size = hh["household_size"].to_numpy()
+    sat_ok = st["satisfaction"].isin(["satisfied", "basically_satisfied"]).to_numpy()
+    indicators = {
+        "identification_accuracy": ("registered", st["identified_correctly"].to_numpy()),
+        "exit_accuracy": ("exited", st["exit_correct"].to_numpy()),
+        "missed_rate": ("non_registered", st["missed"].to_numpy()),
+        "satisfaction_rate": ("registered", sat_ok),
+        "satisfaction_rate_exited": ("exited", sat_ok),
+        **{k: ("registered", st[k].to_numpy()) for k in
+           ("food_clothing", "compulsory_education", "basic_medical", "housing_safety")},
+    }
+    problems = _injected(district, year)
+    rows = []
+    towns = [t for t in TOWNS if t in set(hh["town"])]
+    for scope in [*towns, "全区"]:
+        in_scope = np.ones(len(hh), bool) if scope == "全区" else (hh["town"] == scope).to_numpy()
+        for ind, (fr, y) in indicators.items():
+            m = in_scope & (frame == fr)
+            n_h = int(m.sum())
+            rows.append({
+                "year": year, "town": scope, "indicator": ind, "frame": fr,
+                "households": n_h, "persons": int(size[m].sum()),
+                "household_rate": round(float(y[m].mean()), 6) if n_h else np.nan,
+                "person_rate": round(float((y[m] * size[m]).sum() / size[m].sum()), 6)
+                if n_h else np.nan,
+                "injected_problem": "；".join(problems.get(scope, [])),
+            })
+    return pd.DataFrame(rows)
+
+
+def _injected(district: District, year: int) -> dict[str, list[str]]:
+    vil = district.villages
+    out: dict[str, list[str]] = {}
+    for t in _LOW_SATISFACTION[year]:
+        out.setdefault(t, []).append("low_satisfaction")
+    dig = vil[(vil["digital_exit_from"] > 0) & (vil["digital_exit_from"] <= year)]
+    for _, r in dig.iterrows():
+        out.setdefault(r["town"], []).append(f"digital_exit:{r['village']}")
+    if len(dig):
+        out.setdefault(_DIGITAL_TOWN, []).append("self_report_inflated")
+    for _, r in vil[vil["missed_hotspot"]].iterrows():
+        out.setdefault(r["town"], []).append(f"missed_hotspot:{r['village']}")
+    if year in _TARGET_MISSED:
+        out.setdefault(_TARGET_MISSED[year], []).append("target_missed")
+    return out
+
+
+def self_report_frame(district: District, year: int, truth: pd.DataFrame,
+                      rng: np.random.Generator) -> pd.DataFrame:
+    """Towns' self-assessed rates: slightly optimistic; the 数字脱贫 town claims 100 % exits."""
+    rows = []
+    t = truth[truth["town"] != "全区"].set_index(["town", "indicator"])
+    for town in dict.fromkeys(truth.loc[truth["town"] != "全区", "town"]):
+        def rate(ind: str, bias: float, town: str = town) -> float:
+            return float(np.clip(t.loc[(town, ind), "person_rate"] + bias, 0, 1))
+        exit_acc = rate("exit_accuracy", abs(rng.normal(0.004, 0.003)))
+        if "self_report_inflated" in t.loc[(town, "exit_accuracy"), "injected_problem"]:
+            exit_acc = 1.0
+        rows.append({
+            "town": town, "year": year,
+            "identification_accuracy": rate("identification_accuracy", abs(rng.normal(0.005, 0.003))),
+            "exit_accuracy": exit_acc,
+            "missed_rate": rate("missed_rate", -abs(rng.normal(0.001, 0.001))),
+            "satisfaction_rate": rate("satisfaction_rate", abs(rng.normal(0.01, 0.005))),
+        })
+    return pd.DataFrame(rows)
+
+
+def targets_frame(district: District, year: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Planned exits per town: a little under the realised exits, except the town that missed."""
+    hh = district.households
+    st = district.years[year]
+    exits = st["registered"].to_numpy() & (st["exit_year"].to_numpy() == year)
+    rows = []
+    for town in [t for t in TOWNS if t in set(hh["town"])]:
+        m = exits & (hh["town"] == town).to_numpy()
+        k = int(m.sum())
+        persons = int(hh["household_size"].to_numpy()[m].sum())
+        f = 1.15 if _TARGET_MISSED.get(year) == town else rng.uniform(0.9, 1.0)
+        rows.append({"town": town, "year": year, "planned_exit_households": int(round(k * f)),
+                     "planned_exit_persons": int(round(persons * f))})
+    return pd.DataFrame(rows)
+
+
+def results_frame(district: District, year: int, sample: pd.DataFrame,
+                  rng: np.random.Generator, *, response_rate: float = 0.94) -> pd.DataFrame:
+    """Simulated field results for a drawn sample: visits, substitutions with reserves, answers.
+
+    A primary household is visited with probability ``response_rate``; otherwise it is recorded as
+    无法入户 and the village-frame's reserves are tried in ``reserve_rank`` order (each visited with
+    the same probability), the first reached recorded as 替补.
+    """
+    st = district.years[year].set_index(district.households["household_id"])
+    rows: list[dict] = []
+    for (_, _, frame), grp in sample.groupby(["town", "village", "frame"], sort=False):
+        reserves = grp[grp["role"] == "reserve"].sort_values("reserve_rank")["household_id"].tolist()
+        for hid in grp.loc[grp["role"] == "primary", "household_id"]:
+            if rng.random() < response_rate:
+                rows.append(_answers(st, hid, frame, "completed", year))
+                continue
+            rows.append({"household_id": hid, "year": year, "visit_status": "unreachable"})
+            while reserves:
+                r = reserves.pop(0)
+                if rng.random() < response_rate:
+                    rows.append(_answers(st, r, frame, "substitute", year))
+                    break
+                rows.append({"household_id": r, "year": year, "visit_status": "unreachable"})
+    cols = ["household_id", "year", "visit_status", "identified_correctly", "exit_correct",
+            "missed", "satisfaction", "food_clothing", "compulsory_education", "basic_medical",
+            "housing_safety"]
+    out = pd.DataFrame(rows).reindex(columns=cols)
+    yes = {True: "是", False: "否"}
+    for c in ("identified_correctly", "exit_correct", "missed", "food_clothing",
+              "compulsory_education", "basic_medical", "housing_safety"):
+        out[c] = out[c].map(yes)
+    out["satisfaction"] = out["satisfaction"].map(SATISFACTION_LEVELS)
+    out["visit_status"] = out["visit_status"].map(VISIT_STATUSES)
+    return out
+
+
+def _answers(st: pd.DataFrame, hid: str, frame: str, status: str, year: int) -> dict:
+    s = st.loc[hid]
+    row = {"household_id": hid, "year": year, "visit_status": status,
+           "satisfaction": s["satisfaction"]}
+    if frame == "registered":
+        row["identified_correctly"] = bool(s["identified_correctly"])
+    elif frame == "exited":
+        row["exit_correct"] = bool(s["exit_correct"])
+    else:
+        row["missed"] = bool(s["missed"])
+    if frame != "non_registered":
+        for k in ("food_clothing", "compulsory_education", "basic_medical", "housing_safety"):
+            row[k] = bool(s[k])
+    return row
+
+
+#: Which file of each year is written in another format, to exercise the readers.
+_GBK_FILES = {"register_2016.csv"}
+_XLSX_FILES = {"results_2017"}
+
+
+def write_district(out_dir: str | Path, *, seed: int = 20160101, scale: float = 1.0,
+                   plan_overrides: dict | None = None) -> list[Path]:
+    """Generate the district and write a complete data directory for 2016–2018.
+
+    Registers, drawn samples (with manifests, drawn by :func:`quchi_stats.sampling.draw_sample`),
+    field results, self-assessments, reduction targets and truths. ``register_2016.csv`` is GBK and
+    ``results_2017.xlsx`` Excel, so every reader path is exercised. Existing files are replaced
+    (a generated directory is not an audit record).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    district = generate_district(seed, scale=scale)
+    written: list[Path] = []
+    for year in YEARS:
+        rng = np.random.default_rng([seed, year])
+        reg = register_frame(district, year)
+        name = f"register_{year}.csv"
+        enc = "gb18030" if name in _GBK_FILES else "utf-8-sig"
+        reg_path = out / name
+        written.append(atomic_write_bytes(reg_path, csv_bytes(
+            reg, encoding=enc, chinese_headers=True, allow_personal=True)))
+        plan = DesignPlan(year=year, **(plan_overrides or {}))
+        result = draw_from_file(reg_path, plan, DRAW_SEEDS[year])
+        outcome = write_sample(result, out / f"sample_{year}", reg_path, force=True)
+        written += [outcome.sample_path, outcome.manifest_path]
+        truth = truth_frame(district, year)
+        written.append(write_csv(truth, out / f"truth_{year}.csv"))
+        res = results_frame(district, year, result.sample, rng)
+        res = res.rename(columns=LABELS_ZH)
+        if f"results_{year}" in _XLSX_FILES:
+            written.append(_write_xlsx(res, out / f"results_{year}.xlsx"))
+        else:
+            written.append(atomic_write_bytes(out / f"results_{year}.csv",
+                                              csv_bytes(res, encoding="utf-8-sig")))
+        sr = self_report_frame(district, year, truth, rng)
+        if year == 2016:  # percentages as text, as some towns write them
+            for c in ("identification_accuracy", "exit_accuracy", "missed_rate",
+                      "satisfaction_rate"):
+                sr[c] = (sr[c] * 100).map(lambda x: f"{x:.1f}%")
+        else:
+            for c in ("identification_accuracy", "exit_accuracy", "missed_rate",
+                      "satisfaction_rate"):
+                sr[c] = sr[c].round(4)
+        written.append(write_csv(sr, out / f"self_report_{year}.csv", chinese_headers=True))
+        written.append(write_csv(targets_frame(district, year, rng), out / f"targets_{year}.csv",
+                                 chinese_headers=True))
+    return written
+
+
+def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
+    """Write an .xlsx with fixed metadata (so its cell contents are reproducible)."""
+    import io
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "入户核查结果"
+    ws.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and np.isnan(v)) else
+                   (int(v) if isinstance(v, np.integer) else v) for v in row])
+    fixed = datetime(2019, 1, 1)
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "quchi_stats 合成数据"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return atomic_write_bytes(path, buf.getvalue())

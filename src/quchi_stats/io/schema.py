@@ -1,0 +1,192 @@
+"""Canonical column names, their Chinese aliases and labels, and value codebooks.
+
+This module is the one place that defines each column name and each Chinese label. Readers map any
+alias (Chinese header as exported by 全国扶贫开发信息系统, or the English canonical name) to the
+canonical English ``snake_case`` name; writers and reports use :data:`LABELS_ZH` to go back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "FRAMES",
+    "LABELS_ZH",
+    "PERSONAL_COLUMNS",
+    "REGISTER",
+    "RESULTS",
+    "SAMPLE",
+    "SATISFACTION_LEVELS",
+    "SELF_REPORT",
+    "TABLES",
+    "TARGETS",
+    "TOWNS",
+    "VISIT_STATUSES",
+    "YES_NO",
+    "Column",
+    "TableSchema",
+]
+
+#: 是/否 codebook: every accepted spelling, mapped to bool (after NFKC and lower-casing).
+YES_NO: dict[str, bool] = {
+    "是": True, "否": False, "y": True, "n": False, "yes": True, "no": False,
+    "1": True, "0": False, "true": True, "false": False, "1.0": True, "0.0": False,
+}
+
+#: 满意度 levels (canonical code -> Chinese), best first.
+SATISFACTION_LEVELS: dict[str, str] = {
+    "satisfied": "满意",
+    "basically_satisfied": "基本满意",
+    "dissatisfied": "不满意",
+    "very_dissatisfied": "很不满意",
+}
+
+#: 入户状态 (canonical code -> Chinese).
+VISIT_STATUSES: dict[str, str] = {
+    "completed": "完成",
+    "substitute": "替补",
+    "unreachable": "无法入户",
+}
+
+#: Household categories (贫困户属性).
+CATEGORIES: dict[str, str] = {
+    "general": "一般贫困户",
+    "dibao": "低保贫困户",
+    "tekun": "特困供养贫困户",
+}
+
+#: The three sampling frames of a village (canonical code -> Chinese).
+FRAMES: dict[str, str] = {
+    "registered": "建档立卡户（未在当年退出）",
+    "exited": "当年退出户",
+    "non_registered": "非建档立卡户",
+}
+
+#: The nine towns with poverty tasks: name -> statistical code (DOMAIN.md).
+TOWNS: dict[str, str] = {
+    "马坝镇": "440205100", "大塘镇": "440205101", "枫湾镇": "440205102",
+    "小坑镇": "440205103", "沙溪镇": "440205104", "乌石镇": "440205106",
+    "樟市镇": "440205107", "白土镇": "440205108", "罗坑镇": "440205109",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column: its name, Chinese label, aliases, value kind and whether required.
+
+    ``kind`` is one of ``"str"``, ``"int"``, ``"float"``, ``"yesno"``, ``"enum"``, ``"rate"``.
+    ``nullable`` allows blank cells. ``minimum`` bounds numbers from below (inclusive).
+    """
+
+    name: str
+    label: str
+    aliases: tuple[str, ...] = ()
+    kind: str = "str"
+    required: bool = True
+    nullable: bool = False
+    minimum: float | None = None
+    codes: dict[str, str] = field(default_factory=dict)
+    personal: bool = False
+
+    def all_names(self) -> tuple[str, ...]:
+        return (self.name, self.label, *self.aliases)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The columns of one kind of table and a Chinese name for messages."""
+
+    kind: str
+    label: str
+    columns: tuple[Column, ...]
+    key: str | None = None
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+_TOWN = Column("town", "乡镇", ("乡(镇)", "乡（镇）", "镇", "镇街"))
+_VILLAGE = Column("village", "行政村", ("村",))
+_HH = Column("household_id", "户编号", ("户号", "户ID"))
+_YEAR = Column("year", "年度", ("考核年度",), kind="int", minimum=2000)
+
+REGISTER = TableSchema("register", "农户台账", (
+    _TOWN, _VILLAGE, _HH,
+    Column("household_size", "人数", ("家庭人数", "户人数"), kind="int", minimum=1),
+    Column("registered", "是否建档立卡", ("建档立卡",), kind="yesno"),
+    Column("exit_year", "脱贫年度", ("退出年度",), kind="int", nullable=True, minimum=2000),
+    Column("category", "贫困户属性", (), kind="enum", nullable=True, codes=CATEGORIES),
+    Column("able_to_work", "劳动能力", ("有劳动能力",), kind="yesno", nullable=True),
+    Column("income_per_capita", "人均可支配收入", ("人均纯收入", "人均收入"), kind="float",
+           minimum=0.0),
+    Column("priority_village", "省定贫困村", ("是否省定贫困村", "相对贫困村"), kind="yesno"),
+    Column("head_name", "户主姓名", ("姓名",), required=False, nullable=True, personal=True),
+    Column("id_number", "证件号码", ("身份证号", "身份证号码"), required=False, nullable=True,
+           personal=True),
+    Column("phone", "联系电话", ("电话", "手机号码"), required=False, nullable=True, personal=True),
+), key="household_id")
+
+SAMPLE = TableSchema("sample", "抽查样本", (
+    _YEAR, _TOWN, _VILLAGE, _HH,
+    Column("household_size", "人数", kind="int", minimum=1),
+    Column("frame", "抽样框", kind="enum", codes=FRAMES),
+    Column("role", "角色", kind="enum", codes={"primary": "正选", "reserve": "备选"}),
+    Column("reserve_rank", "备选顺序", kind="int", nullable=True, minimum=1),
+    Column("pi_village", "村入样概率", kind="float", minimum=0.0),
+    Column("pi_household", "户入样概率", kind="float", minimum=0.0),
+    Column("pi", "入样概率", kind="float", minimum=0.0),
+    Column("weight", "设计权数", kind="float", minimum=1.0),
+    Column("n_villages_in_town", "镇行政村数", kind="int", minimum=1),
+    Column("n_villages_sampled_in_town", "镇抽中村数", kind="int", minimum=1),
+    Column("n_households_in_frame_of_village", "村框内户数", kind="int", minimum=1),
+    Column("n_households_sampled_in_frame_of_village", "村框内抽中户数", kind="int", minimum=1),
+    Column("certainty_village", "必选村", kind="yesno"),
+), key="household_id")
+
+_YESNO_RESULT = {"kind": "yesno", "required": False, "nullable": True}
+RESULTS = TableSchema("results", "入户核查结果", (
+    _HH, _YEAR,
+    Column("visit_status", "入户状态", ("走访状态",), kind="enum", codes=VISIT_STATUSES),
+    Column("identified_correctly", "识别准确", ("识别是否准确",), **_YESNO_RESULT),
+    Column("exit_correct", "退出准确", ("退出是否准确",), **_YESNO_RESULT),
+    Column("missed", "漏评", ("是否漏评",), **_YESNO_RESULT),
+    Column("satisfaction", "满意度", ("群众满意度",), kind="enum", required=False, nullable=True,
+           codes=SATISFACTION_LEVELS),
+    Column("food_clothing", "吃穿不愁", ("不愁吃不愁穿",), **_YESNO_RESULT),
+    Column("compulsory_education", "义务教育保障", (), **_YESNO_RESULT),
+    Column("basic_medical", "基本医疗保障", (), **_YESNO_RESULT),
+    Column("housing_safety", "住房安全保障", (), **_YESNO_RESULT),
+), key="household_id")
+
+_RATE = {"kind": "rate", "required": False, "nullable": True}
+SELF_REPORT = TableSchema("self_report", "乡镇自评", (
+    _TOWN, _YEAR,
+    Column("identification_accuracy", "识别准确率", (), **_RATE),
+    Column("exit_accuracy", "退出准确率", (), **_RATE),
+    Column("missed_rate", "漏评率", (), **_RATE),
+    Column("satisfaction_rate", "群众认可度", ("群众满意度",), **_RATE),
+), key="town")
+
+TARGETS = TableSchema("targets", "年度减贫任务", (
+    _TOWN, _YEAR,
+    Column("planned_exit_households", "计划脱贫户数", (), kind="int", minimum=0),
+    Column("planned_exit_persons", "计划脱贫人数", (), kind="int", minimum=0),
+), key="town")
+
+TABLES: dict[str, TableSchema] = {
+    s.kind: s for s in (REGISTER, SAMPLE, RESULTS, SELF_REPORT, TARGETS)
+}
+
+#: Columns holding personal data: never written to any output.
+PERSONAL_COLUMNS: frozenset[str] = frozenset(
+    c.name for s in TABLES.values() for c in s.columns if c.personal)
+
+#: Canonical name -> Chinese label, for every column of every table.
+LABELS_ZH: dict[str, str] = {c.name: c.label for s in TABLES.values() for c in s.columns}

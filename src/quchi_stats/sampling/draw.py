@@ -1,0 +1,375 @@
+"""The yearly two-stage spot-check draw (按照一定比例入村入户抽查).
+
+Stage 1 — villages within each town (the towns are strata): the number per town from
+:func:`~quchi_stats.sampling.allocation.allocate` (at least ``min_villages_per_town``, so every town
+has df >= 1), selected by systematic πps on the number of registered households (default), Sampford's
+πps, systematic or simple random sampling; 省定贫困村 optionally taken with certainty.
+
+Stage 2 — households within each selected village from three separate frames that partition the
+village's households in the assessment year:
+
+* ``registered``: 建档立卡 households that did not exit in the year (错评, satisfaction);
+* ``exited``: households whose 脱贫年度 is the year (错退);
+* ``non_registered``: households outside the register (漏评);
+
+each by systematic selection from the list sorted by 户编号 (as Guangdong's third-party checks did)
+at a fixed number or a fraction per village, with its own probabilities:
+``pi = pi_village · pi_household`` and ``weight = 1/pi``.
+
+Reserve households: for every village and frame, ``reserves`` further households of that frame in a
+random order (``reserve_rank`` 1, 2, …) for field teams to use, in order, when a drawn household
+cannot be visited. They carry the probabilities of the frame's primary households; the estimation
+step adjusts the weights for the substitution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, ParameterError, check_choice, check_int, check_probability
+from ..io.schema import TOWNS
+from .allocation import ALLOCATION_METHODS, allocate
+from .selection import SELECTION_METHODS, select, select_systematic
+
+__all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample"]
+
+FRAME_NAMES = ("registered", "exited", "non_registered")
+
+SAMPLE_COLUMNS = [
+    "year", "town", "village", "household_id", "household_size", "frame", "role", "reserve_rank",
+    "pi_village", "pi_household", "pi", "weight", "n_villages_in_town",
+    "n_villages_sampled_in_town", "n_households_in_frame_of_village",
+    "n_households_sampled_in_frame_of_village", "certainty_village",
+]
+
+
+@dataclass(frozen=True)
+class DesignPlan:
+    """Every choice of the yearly draw; stored whole in the manifest.
+
+    Parameters
+    ----------
+    year : int
+        Assessment year; frames are built from the register as of its 12-31.
+    villages_total : int
+        Villages to visit in the district, allocated across towns.
+    village_allocation : {"equal", "proportional", "sqrt", "neyman"}
+        How ``villages_total`` is shared across towns (proportional/sqrt to the town's number of
+        villages; Neyman with ``anticipated_p`` and ``anticipated_deff``).
+    min_villages_per_town : int
+        At least this many villages per town (2 gives each town df >= 1), capped at the town's count.
+    village_method : {"pps_systematic", "sampford", "systematic", "srswor"}
+        Stage-1 selection; πps methods use the number of registered households (at least 1).
+    certainty_priority_villages : bool
+        Take every 省定贫困村 with certainty (π = 1), in addition to the allocation if needed.
+    households_per_village : dict
+        Households per selected village for each frame (``registered``, ``exited``,
+        ``non_registered``), when ``household_fraction`` is None.
+    household_fraction : dict, optional
+        Alternatively a sampling fraction per frame: ``ceil(f·N)`` households, at least
+        ``min_households_per_village``.
+    min_households_per_village : int
+        Lower bound with fractions (capped at the frame's size).
+    household_method : {"systematic", "srswor"}
+        Stage-2 selection on the frame sorted by 户编号.
+    reserves : int
+        Reserve households per village and frame.
+    anticipated_p, anticipated_deff : float
+        For Neyman allocation.
+    """
+
+    year: int
+    villages_total: int = 30
+    village_allocation: str = "equal"
+    min_villages_per_town: int = 2
+    village_method: str = "pps_systematic"
+    certainty_priority_villages: bool = False
+    households_per_village: dict[str, int] = field(
+        default_factory=lambda: {"registered": 10, "exited": 6, "non_registered": 6})
+    household_fraction: dict[str, float] | None = None
+    min_households_per_village: int = 2
+    household_method: str = "systematic"
+    reserves: int = 3
+    anticipated_p: float = 0.95
+    anticipated_deff: float = 1.5
+
+    def __post_init__(self) -> None:
+        func = "DesignPlan"
+        check_int("year", self.year, func, minimum=2000)
+        check_int("villages_total", self.villages_total, func, minimum=1)
+        check_choice("village_allocation", self.village_allocation, ALLOCATION_METHODS, func)
+        check_int("min_villages_per_town", self.min_villages_per_town, func, minimum=1)
+        check_choice("village_method", self.village_method, SELECTION_METHODS, func)
+        check_choice("household_method", self.household_method, ("systematic", "srswor"), func)
+        check_int("min_households_per_village", self.min_households_per_village, func, minimum=0)
+        check_int("reserves", self.reserves, func, minimum=0)
+        check_probability("anticipated_p", self.anticipated_p, func)
+        if not self.anticipated_deff > 0:
+            raise ParameterError(
+                f"The 'anticipated_deff' parameter of {func} must be > 0. Got {self.anticipated_deff!r}.")
+        per = dict(self.households_per_village)
+        if set(per) - set(FRAME_NAMES):
+            raise ParameterError(
+                f"The 'households_per_village' parameter of {func} takes the frames "
+                f"{FRAME_NAMES}. Got {sorted(per)}.")
+        for k, v in per.items():
+            check_int(f"households_per_village[{k!r}]", v, func, minimum=0)
+        object.__setattr__(self, "households_per_village",
+                           {k: int(per.get(k, 0)) for k in FRAME_NAMES})
+        if self.household_fraction is not None:
+            frac = dict(self.household_fraction)
+            if set(frac) - set(FRAME_NAMES):
+                raise ParameterError(
+                    f"The 'household_fraction' parameter of {func} takes the frames "
+                    f"{FRAME_NAMES}. Got {sorted(frac)}.")
+            for k, v in frac.items():
+                check_probability(f"household_fraction[{k!r}]", v, func, closed=True)
+            object.__setattr__(self, "household_fraction",
+                               {k: float(frac.get(k, 0.0)) for k in FRAME_NAMES})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DesignPlan:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ParameterError(f"Unknown design parameters: {sorted(unknown)}.")
+        return cls(**data)
+
+    def households_wanted(self, frame: str, n_frame: int) -> int:
+        """Households to draw from a frame of ``n_frame`` households (never more than it holds)."""
+        if self.household_fraction is not None:
+            f = self.household_fraction[frame]
+            if f == 0:
+                return 0
+            want = max(math.ceil(f * n_frame - 1e-9), self.min_households_per_village)
+        else:
+            want = self.households_per_village[frame]
+        return min(want, n_frame)
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    """A drawn sample, the per-town allocation, and notes explaining every edge case met.
+
+    Attributes
+    ----------
+    sample : DataFrame
+        One row per drawn household (primary and reserve), columns of the drawn-sample contract.
+    allocation : DataFrame
+        One row per town: villages in the town and drawn, frame sizes and households drawn.
+    notes : tuple of str
+        Chinese sentences, one per edge case (a town with fewer villages than asked, a frame with
+        fewer households than asked, an empty frame, certainty villages).
+    plan : DesignPlan
+    seed : int
+    """
+
+    sample: pd.DataFrame
+    allocation: pd.DataFrame
+    notes: tuple[str, ...]
+    plan: DesignPlan
+    seed: int
+
+    @property
+    def primary(self) -> pd.DataFrame:
+        return self.sample[self.sample["role"] == "primary"]
+
+    def __str__(self) -> str:
+        p = self.primary
+        return (f"{self.plan.year} 年抽查样本：{p['town'].nunique()} 个镇、{p['village'].nunique()} 个村、"
+                f"正选 {len(p)} 户、备选 {len(self.sample) - len(p)} 户（种子 {self.seed}）")
+
+
+def assign_frames(register: pd.DataFrame, year: int) -> pd.Series:
+    """The sampling frame of every household of ``register`` for ``year``.
+
+    ``exited`` when 脱贫年度 is ``year``; ``registered`` for other 建档立卡 households;
+    ``non_registered`` otherwise. A 脱贫年度 after ``year`` (impossible in a register as of
+    ``year``-12-31) raises :class:`DataError` naming the row.
+    """
+    exit_year = register["exit_year"]
+    late = exit_year.notna() & (exit_year > year)
+    if late.any():
+        i = int(np.flatnonzero(late.to_numpy())[0])
+        raise DataError(f"脱贫年度 {int(exit_year.iloc[i])} 晚于考核年度 {year}",
+                        row=i + 2, column="脱贫年度")
+    reg = register["registered"].fillna(False).astype(bool).to_numpy()
+    exited = (exit_year == year).fillna(False).to_numpy() & reg
+    out = np.where(~reg, "non_registered", np.where(exited, "exited", "registered"))
+    return pd.Series(out, index=register.index, name="frame")
+
+
+def _town_order(towns: list[str]) -> list[str]:
+    known = [t for t in TOWNS if t in towns]
+    return known + sorted(t for t in towns if t not in TOWNS)
+
+
+def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResult:
+    """Draw the year's two-stage spot-check sample from a register.
+
+    Parameters
+    ----------
+    register : DataFrame
+        Canonical register columns (see :func:`quchi_stats.io.read_table`).
+    plan : DesignPlan
+    seed : int
+        Seeds a fresh ``numpy.random.Generator``; the same register, plan and seed give the same
+        sample.
+
+    Returns
+    -------
+    DrawResult
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import load_register
+    >>> reg = load_register(2018)
+    >>> res = draw_sample(reg, DesignPlan(year=2018), seed=20180101)
+    >>> int(res.primary["town"].nunique())
+    9
+    """
+    seed = check_int("seed", seed, "draw_sample", minimum=0)
+    required = ["town", "village", "household_id", "household_size", "registered", "exit_year",
+                "priority_village"]
+    missing = [c for c in required if c not in register]
+    if missing:
+        raise DataError(f"台账缺少列 {missing}")
+    rng = np.random.default_rng(seed)
+    year = plan.year
+    reg = register.assign(frame=assign_frames(register, year).to_numpy())
+    reg = reg.sort_values(["town", "village", "household_id"], kind="stable")
+    notes: list[str] = []
+
+    # --- villages per town -----------------------------------------------------------------
+    vill = (reg.groupby(["town", "village"], sort=True)
+            .agg(n_registered=("registered", lambda s: int(s.fillna(False).sum())),
+                 priority=("priority_village", lambda s: bool(s.fillna(False).any())))
+            .reset_index())
+    towns = _town_order(vill["town"].unique().tolist())
+    n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
+    minimum = plan.min_villages_per_town
+    floor_total = int(np.minimum(n_villages, minimum).sum())
+    if plan.villages_total < floor_total:
+        raise ParameterError(
+            f"The 'villages_total' parameter of DesignPlan must be >= {floor_total} "
+            f"(min_villages_per_town={minimum} in each of {len(towns)} towns). "
+            f"Got {plan.villages_total}.")
+    total = min(plan.villages_total, int(n_villages.sum()))
+    if total < plan.villages_total:
+        notes.append(f"全区只有 {int(n_villages.sum())} 个行政村，少于计划的 "
+                     f"{plan.villages_total} 个，全部入样。")
+    alloc = allocate(total, n_villages, method=plan.village_allocation, minimum=minimum,
+                     p=plan.anticipated_p, deff=plan.anticipated_deff)
+    for t, nv in zip(towns, n_villages, strict=True):
+        if nv < minimum:
+            notes.append(f"{t}只有 {nv} 个行政村，少于每镇最少 {minimum} 个，全部入样（自由度 {nv - 1}）。")
+
+    blocks: list[pd.DataFrame] = []
+    alloc_rows = []
+    for t, n_t in zip(towns, alloc, strict=True):
+        tv = vill[vill["town"] == t].reset_index(drop=True)
+        n_t = int(n_t)
+        pi_v = np.zeros(len(tv))
+        chosen = np.zeros(len(tv), dtype=bool)
+        certain = tv["priority"].to_numpy() if plan.certainty_priority_villages else np.zeros(
+            len(tv), bool)
+        k = int(certain.sum())
+        if k:
+            if k > n_t:
+                notes.append(f"{t}有 {k} 个省定贫困村，多于分配的 {n_t} 个村，全部作为必选村入样。")
+                n_t = k
+            else:
+                notes.append(f"{t}的 {k} 个省定贫困村作为必选村入样（入样概率 1）。")
+            pi_v[certain] = 1.0
+            chosen[certain] = True
+        rest = np.flatnonzero(~certain)
+        m = n_t - k
+        if m > 0 and rest.size:
+            size = np.maximum(tv["n_registered"].to_numpy()[rest], 1).astype(float)
+            sel = select(plan.village_method, size, m, rng)
+            pi_v[rest] = sel.pi
+            chosen[rest[sel.indices]] = True
+        drawn = tv[chosen].assign(pi_village=pi_v[chosen], certainty_village=certain[chosen]
+                                  | (pi_v[chosen] >= 1.0 - 1e-9))
+        n_sampled = int(chosen.sum())
+        frame_n = {f: 0 for f in FRAME_NAMES}
+        frame_drawn = {f: 0 for f in FRAME_NAMES}
+        for _, v in drawn.iterrows():
+            hh = reg[(reg["town"] == t) & (reg["village"] == v["village"])]
+            for frame in FRAME_NAMES:
+                fr = hh[hh["frame"] == frame]
+                N = len(fr)
+                frame_n[frame] += N
+                if N == 0:
+                    if plan.households_wanted(frame, 1) > 0:
+                        notes.append(f"{t}{v['village']}{year} 年没有“{_FRAME_ZH[frame]}”，该框不抽户。")
+                    continue
+                want = plan.households_wanted(frame, N)
+                asked = (plan.households_per_village[frame] if plan.household_fraction is None
+                         else want)
+                if want == 0:
+                    continue
+                if want < asked:
+                    notes.append(f"{t}{v['village']}的“{_FRAME_ZH[frame]}”只有 {N} 户，少于计划的 "
+                                 f"{asked} 户，全部入样。")
+                if plan.household_method == "systematic":
+                    hs = select_systematic(N, want, rng)
+                else:
+                    hs = select(plan.household_method, np.ones(N), want, rng)
+                pi_h = want / N
+                block = fr.iloc[hs.indices]
+                pieces = [block.assign(role="primary", reserve_rank=pd.NA)]
+                if plan.reserves and N > want:
+                    others = np.setdiff1d(np.arange(N), hs.indices)
+                    order = rng.permutation(others)[: plan.reserves]
+                    pieces.append(fr.iloc[order].assign(
+                        role="reserve", reserve_rank=np.arange(1, order.size + 1)))
+                out = pd.concat(pieces, ignore_index=True).assign(
+                    pi_village=float(v["pi_village"]), pi_household=pi_h,
+                    n_households_in_frame_of_village=N,
+                    n_households_sampled_in_frame_of_village=want,
+                    certainty_village=bool(v["certainty_village"]))
+                frame_drawn[frame] += want
+                blocks.append(out)
+        alloc_rows.append({
+            "town": t, "n_villages_in_town": len(tv), "n_villages_sampled_in_town": n_sampled,
+            "certainty_villages": int(drawn["certainty_village"].sum()),
+            **{f"n_{f}": frame_n[f] for f in FRAME_NAMES},
+            **{f"n_{f}_sampled": frame_drawn[f] for f in FRAME_NAMES},
+        })
+        if not blocks or blocks[-1]["town"].iloc[0] != t:
+            notes.append(f"{t}抽中的村里没有任何可抽的户。")
+    allocation = pd.DataFrame(alloc_rows)
+    if not blocks:
+        raise DataError("台账中没有任何可抽的户")
+    sample = pd.concat(blocks, ignore_index=True)
+    per_town = allocation.set_index("town")
+    sample["year"] = year
+    sample["n_villages_in_town"] = sample["town"].map(per_town["n_villages_in_town"]).astype(int)
+    sample["n_villages_sampled_in_town"] = sample["town"].map(
+        per_town["n_villages_sampled_in_town"]).astype(int)
+    sample["pi"] = sample["pi_village"] * sample["pi_household"]
+    sample["weight"] = 1.0 / sample["pi"]
+    sample["reserve_rank"] = sample["reserve_rank"].astype("Int64")
+    sample["household_size"] = sample["household_size"].astype("Int64")
+    for c in ("pi_village", "pi_household", "pi", "weight"):
+        sample[c] = sample[c].round(12)
+    frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
+    town_rank = {t: i for i, t in enumerate(towns)}
+    sample = sample.assign(_t=sample["town"].map(town_rank), _f=sample["frame"].map(frame_rank),
+                           _r=sample["role"].eq("reserve").astype(int),
+                           _k=sample["reserve_rank"].fillna(0).astype(int))
+    sample = sample.sort_values(["_t", "village", "_f", "_r", "_k", "household_id"], kind="stable")
+    sample = sample[SAMPLE_COLUMNS].reset_index(drop=True)
+    return DrawResult(sample, allocation, tuple(notes), plan, seed)
+
+
+_FRAME_ZH = {"registered": "建档立卡户", "exited": "当年退出户", "non_registered": "非建档立卡户"}

@@ -1,0 +1,245 @@
+"""Selection algorithms: each returns the selected units and every unit's inclusion probability.
+
+* :func:`inclusion_probabilities` — πps probabilities with certainty units, as R ``sampling``'s
+  ``inclusionprobabilities`` computes them.
+* :func:`select_srswor` — simple random sampling without replacement.
+* :func:`select_systematic` — equal-probability systematic sampling with a fractional interval.
+* :func:`select_pps_systematic` — systematic πps (Madow 1949) on the list order, so sorting the
+  list gives implicit stratification; the random start rule is R ``sampling::UPsystematic``'s.
+* :func:`select_sampford` — Sampford's (1967) rejective πps method: fixed size, exact inclusion
+  probabilities and all joint probabilities positive.
+
+All take a ``numpy.random.Generator`` (never a global seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ParameterError, QuchiStatsError, check_int
+
+__all__ = [
+    "SELECTION_METHODS",
+    "Selection",
+    "inclusion_probabilities",
+    "select",
+    "select_pps_systematic",
+    "select_sampford",
+    "select_srswor",
+    "select_systematic",
+]
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The outcome of one draw from a list of ``N`` units.
+
+    Attributes
+    ----------
+    indices : ndarray of int
+        Positions (0-based, ascending) of the selected units in the list.
+    pi : ndarray of float
+        The first-order inclusion probability of *every* unit of the list (length N).
+    method : str
+        The algorithm used.
+    """
+
+    indices: np.ndarray
+    pi: np.ndarray
+    method: str
+
+    @property
+    def n(self) -> int:
+        return int(self.indices.size)
+
+    @property
+    def selected_pi(self) -> np.ndarray:
+        """Inclusion probabilities of the selected units, in the order of ``indices``."""
+        return self.pi[self.indices]
+
+
+def _as_sizes(x: object, func: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ParameterError(f"The 'x' parameter of {func} must be a non-empty 1-d array of sizes.")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ParameterError(f"The 'x' parameter of {func} must hold finite sizes >= 0.")
+    return arr
+
+
+def inclusion_probabilities(x: object, n: int) -> np.ndarray:
+    """Inclusion probabilities proportional to ``x`` for a sample of ``n``, certainty units at 1.
+
+    Units with ``n * x_k / sum(x) >= 1`` are taken with certainty (π = 1) and the probabilities of
+    the others are recomputed on the remaining sample size, repeatedly, as R
+    ``sampling::inclusionprobabilities`` does. Units with ``x = 0`` get π = 0.
+
+    Parameters
+    ----------
+    x : array_like
+        Non-negative size measures.
+    n : int
+        Sample size, ``0 <= n <=`` number of units with ``x > 0``.
+
+    Returns
+    -------
+    ndarray
+        Probabilities summing to ``n``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> np.round(inclusion_probabilities([1, 2, 3, 4, 5, 20, 35, 40, 50, 60], 5), 7)
+    array([0.0285714, 0.0571429, 0.0857143, 0.1142857, 0.1428571, 0.5714286,
+           1.       , 1.       , 1.       , 1.       ])
+    """
+    a = _as_sizes(x, "inclusion_probabilities")
+    n = check_int("n", n, "inclusion_probabilities", minimum=0)
+    positive = int(np.count_nonzero(a > 0))
+    if n > positive:
+        raise ParameterError(
+            f"The 'n' parameter of inclusion_probabilities must be <= the number of units with a "
+            f"positive size ({positive}). Got {n}.")
+    pik = np.zeros_like(a)
+    if n == 0:
+        return pik
+    certain = np.zeros(a.size, dtype=bool)
+    while True:
+        free = ~certain & (a > 0)
+        rest = n - int(certain.sum())
+        pik[free] = rest * a[free] / a[free].sum()
+        newly = free & (pik >= 1.0 - _EPS)
+        if not newly.any():
+            break
+        certain |= newly
+        pik[certain] = 1.0
+        if int(certain.sum()) == n:
+            pik[~certain] = 0.0
+            break
+    return pik
+
+
+def _systematic_on_pik(pik: np.ndarray, u: float) -> np.ndarray:
+    """Select unit k where the cumulated probabilities cross ``u + integer`` (R's UPsystematic)."""
+    cum = np.round(np.concatenate(([0.0], np.cumsum(pik))), 10)
+    crossings = np.floor(cum - u)
+    return np.flatnonzero(crossings[1:] > crossings[:-1])
+
+
+def _check_start(start: float | None, rng: np.random.Generator | None, func: str) -> float:
+    if start is None:
+        if rng is None:
+            raise ParameterError(f"{func} needs either 'rng' or 'start'.")
+        return float(rng.random())
+    s = float(start)
+    if not 0.0 <= s < 1.0:
+        raise ParameterError(f"The 'start' parameter of {func} must be in [0, 1). Got {start!r}.")
+    return s
+
+
+def _check_n(n: int, size: int, func: str) -> int:
+    n = check_int("n", n, func, minimum=0)
+    if n > size:
+        raise ParameterError(
+            f"The 'n' parameter of {func} must be <= the number of units ({size}). Got {n}.")
+    return n
+
+
+def select_srswor(N: int, n: int, rng: np.random.Generator) -> Selection:
+    """Simple random sample of ``n`` out of ``N`` units without replacement (π = n/N)."""
+    N = check_int("N", N, "select_srswor", minimum=0)
+    n = _check_n(n, N, "select_srswor")
+    idx = np.sort(rng.choice(N, size=n, replace=False)) if n else np.array([], dtype=int)
+    pi = np.full(N, n / N if N else 0.0)
+    return Selection(idx.astype(int), pi, "srswor")
+
+
+def select_systematic(N: int, n: int, rng: np.random.Generator | None = None, *,
+                      start: float | None = None) -> Selection:
+    """Equal-probability systematic sample with the fractional interval ``N/n``.
+
+    Unit ``k`` (0-based) is selected when ``floor((k+1)·n/N − u) > floor(k·n/N − u)``, ``u`` the
+    random start in [0, 1): exactly ``n`` units, each with π = n/N, spread evenly over the list order.
+    """
+    N = check_int("N", N, "select_systematic", minimum=0)
+    n = _check_n(n, N, "select_systematic")
+    pi = np.full(N, n / N if N else 0.0)
+    if n == 0:
+        return Selection(np.array([], dtype=int), pi, "systematic")
+    u = _check_start(start, rng, "select_systematic")
+    return Selection(_systematic_on_pik(pi, u), pi, "systematic")
+
+
+def select_pps_systematic(x: object, n: int, rng: np.random.Generator | None = None, *,
+                          start: float | None = None) -> Selection:
+    """Systematic πps sample of ``n`` units on the list order (Madow's method).
+
+    π comes from :func:`inclusion_probabilities` (certainty units always selected). With random
+    start ``u``, unit ``k`` is selected where ``a[k] > a[k+1]`` for
+    ``a = (c(0, cumsum(pi)) − u) mod 1`` — R ``sampling::UPsystematic``'s rule.
+
+    Examples
+    --------
+    >>> sel = select_pps_systematic(range(10, 101, 10), 3, start=0.1)
+    >>> (sel.indices + 1).tolist()
+    [2, 6, 9]
+    """
+    pik = inclusion_probabilities(x, n)
+    if n == 0:
+        return Selection(np.array([], dtype=int), pik, "pps_systematic")
+    u = _check_start(start, rng, "select_pps_systematic")
+    return Selection(_systematic_on_pik(pik, u), pik, "pps_systematic")
+
+
+def select_sampford(x: object, n: int, rng: np.random.Generator, *,
+                    max_tries: int = 100_000) -> Selection:
+    """Sampford's rejective πps sample of fixed size ``n`` with exact π from ``x``.
+
+    Certainty units (π = 1) are taken first; among the others the first unit is drawn with
+    probability π_k/m and m−1 more with replacement with probability ∝ π_k/(1−π_k); the draw is
+    accepted when all m units differ (Sampford 1967; Tillé 2006, §7.6). Inclusion probabilities are
+    exactly π.
+    """
+    pik = inclusion_probabilities(x, n)
+    certain = np.flatnonzero(pik >= 1.0 - _EPS)
+    free = np.flatnonzero((pik > 0) & (pik < 1.0 - _EPS))
+    m = n - certain.size
+    if m == 0:
+        return Selection(np.sort(certain), pik, "sampford")
+    p = pik[free]
+    first_p = p / p.sum()
+    rest_w = p / (1.0 - p)
+    rest_p = rest_w / rest_w.sum()
+    for _ in range(max_tries):
+        first = rng.choice(free.size, p=first_p)
+        others = rng.choice(free.size, size=m - 1, p=rest_p) if m > 1 else np.array([], int)
+        draw = np.concatenate(([first], others))
+        if np.unique(draw).size == m:
+            idx = np.sort(np.concatenate((certain, free[draw])))
+            return Selection(idx.astype(int), pik, "sampford")
+    raise QuchiStatsError(
+        f"Sampford's method found no sample of distinct units in {max_tries} tries; use "
+        "'pps_systematic' for this list (probabilities too close to 1).")
+
+
+SELECTION_METHODS = ("srswor", "systematic", "pps_systematic", "sampford")
+
+
+def select(method: str, x: object, n: int, rng: np.random.Generator) -> Selection:
+    """Dispatch to one algorithm: equal-probability methods use ``len(x)``, πps methods ``x``."""
+    size = np.asarray(x).size
+    if method == "srswor":
+        return select_srswor(size, n, rng)
+    if method == "systematic":
+        return select_systematic(size, n, rng)
+    if method == "pps_systematic":
+        return select_pps_systematic(x, n, rng)
+    if method == "sampford":
+        return select_sampford(x, n, rng)
+    raise ParameterError(
+        f"The 'method' parameter of select must be one of {', '.join(map(repr, SELECTION_METHODS))}. "
+        f"Got {method!r}.")
