@@ -30,8 +30,15 @@ def _frames_arg(text: str, kind: type) -> dict:
     return dict(zip(("registered", "exited", "non_registered"), values, strict=True))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (status 2), like every other error of the command."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"错误：{message}（用 {self.prog} --help 查看用法）\n")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="quchi-stats", description="曲江区扶贫开发工作成效考核统计工具（quchi_stats）")
     parser.add_argument("--version", action="version", version=f"quchi_stats {__version__}")
     parser.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
@@ -40,7 +47,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("design", help="设计并抽取年度入村入户抽查样本，或核验抽样清单",
                        description="两阶段抽样：镇内抽村（默认按建档立卡户数 PPS 系统抽样），"
                                    "村内分三个抽样框按户编号系统抽户，并抽取备选户。")
-    d.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    d.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     d.add_argument("--register", type=Path, help="农户台账文件（.csv 或 .xlsx）")
     d.add_argument("--data", type=Path, help="数据目录（含 register_YYYY.csv）；代替 --register")
     d.add_argument("--year", type=int, help="考核年度")
@@ -71,7 +79,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_design)
 
     s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
-    s.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
     s.add_argument("--out", type=Path, required=True, help="输出目录")
     s.add_argument("--seed", type=int, default=20160101)
     s.add_argument("--scale", type=float, default=1.0, help="每村户数的缩放比例")
@@ -113,7 +122,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
                            sheet=args.sheet)
     print(result)
-    print(result.allocation.to_string(index=False))
+    print(result.allocation_zh().to_string(index=False))
     for note in result.notes:
         print("说明：" + note)
     if outcome.unchanged:

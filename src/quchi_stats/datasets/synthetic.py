@@ -17,7 +17,7 @@ every file says 合成数据. The facts it follows are those of ``shared/DOMAIN.
   错退 ~1 %, satisfaction (满意+基本满意) ~95 %, 两不愁三保障 items ~99 %;
 * injected problems for later checks: low satisfaction in 沙溪镇 (2017–2018) and 大塘镇 (2018);
   数字脱贫 villages in 乌石镇 (2017: one, 2018: two) with exited incomes bunched just above the exit
-  line and 错退 ~15 %, whose town self-reports 100 % exit accuracy; a 漏评 hotspot village in 枫湾镇;
+  line and 错退 ~20 %, whose town self-reports 100 % exit accuracy; a 漏评 hotspot village in 枫湾镇;
   罗坑镇 missing its 2017 reduction target.
 
 Personal fields (户主姓名, 证件号码, 联系电话) are invented too: 证件号码 carry a deliberately wrong
@@ -62,7 +62,7 @@ _TOWN_SPEC = [
     ("樟市镇", 11, 5000, 1.2), ("白土镇", 10, 4400, 1.1), ("罗坑镇", 9, 3400, 1.4),
 ]
 _PRIORITY = {"樟市镇": 4, "罗坑镇": 3, "白土镇": 3}
-_LOW_SATISFACTION = {2016: {}, 2017: {"沙溪镇": 0.84}, 2018: {"沙溪镇": 0.82, "大塘镇": 0.86}}
+_LOW_SATISFACTION = {2016: {}, 2017: {"沙溪镇": 0.84}, 2018: {"沙溪镇": 0.80, "大塘镇": 0.86}}
 _DIGITAL_EXIT = {2016: 0, 2017: 1, 2018: 2}  # 数字脱贫 villages in 乌石镇
 _DIGITAL_TOWN = "乌石镇"
 _HOTSPOT_TOWN = "枫湾镇"
@@ -138,6 +138,8 @@ def generate_district(seed: int = 20160101, *, scale: float = 1.0) -> District:
     villages["digital_exit_from"] = 0
     villages.loc[dig_order[0], "digital_exit_from"] = 2017
     villages.loc[dig_order[1], "digital_exit_from"] = 2018
+    # 数字脱贫 villages carry many poor households (that is where exit pressure bites)
+    villages.loc[dig_order[:2], "poverty_rate"] = 0.14
 
     # --- households -----------------------------------------------------------------------
     vidx = np.repeat(np.arange(nv), villages["n_households"].to_numpy())
@@ -235,10 +237,10 @@ def _year_state(hh: pd.DataFrame, villages: pd.DataFrame, year: int,
 
     # latent truths
     p_wrong_id = _expit(_logit(0.02) + villages["eff_id"].to_numpy()[v])
-    p_wrong_exit = np.where(digital, 0.15, _expit(_logit(0.01) + villages["eff_exit"].to_numpy()[v]))
+    p_wrong_exit = np.where(digital, 0.20, _expit(_logit(0.01) + villages["eff_exit"].to_numpy()[v]))
     p_missed = np.where(hotspot, 0.08, _expit(_logit(0.005) + villages["eff_missed"].to_numpy()[v]))
     town = hh["town"].to_numpy()
-    base_sat = np.full(N, 0.955)
+    base_sat = np.full(N, 0.965)
     for t, s in _LOW_SATISFACTION[year].items():
         base_sat[town == t] = s
     p_sat = _expit(np.log(base_sat / (1 - base_sat)) + villages["eff_sat"].to_numpy()[v])

@@ -2,10 +2,11 @@
 
 from .datadir import DataDir
 from .readers import detect_encoding, normalize_text, read_table
-from .schema import LABELS_ZH, PERSONAL_COLUMNS, TABLES
+from .schema import ALLOCATION_LABELS_ZH, LABELS_ZH, PERSONAL_COLUMNS, TABLES, order_towns
 from .writers import atomic_write_bytes, file_sha256, write_csv, write_json
 
 __all__ = [
+    "ALLOCATION_LABELS_ZH",
     "LABELS_ZH",
     "PERSONAL_COLUMNS",
     "TABLES",
@@ -14,6 +15,7 @@ __all__ = [
     "detect_encoding",
     "file_sha256",
     "normalize_text",
+    "order_towns",
     "read_table",
     "write_csv",
     "write_json",

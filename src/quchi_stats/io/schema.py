@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ALLOCATION_LABELS_ZH",
     "FRAMES",
     "LABELS_ZH",
     "PERSONAL_COLUMNS",
@@ -25,6 +26,7 @@ __all__ = [
     "YES_NO",
     "Column",
     "TableSchema",
+    "order_towns",
 ]
 
 #: 是/否 codebook: every accepted spelling, mapped to bool (after NFKC and lower-casing).
@@ -190,3 +192,26 @@ PERSONAL_COLUMNS: frozenset[str] = frozenset(
 
 #: Canonical name -> Chinese label, for every column of every table.
 LABELS_ZH: dict[str, str] = {c.name: c.label for s in TABLES.values() for c in s.columns}
+
+#: Chinese headers of the per-town allocation table of a draw.
+ALLOCATION_LABELS_ZH: dict[str, str] = {
+    "town": "乡镇",
+    "n_villages_in_town": "行政村数",
+    "n_villages_sampled_in_town": "抽中村数",
+    "certainty_villages": "必选村数",
+    "n_registered": "抽中村建档立卡户",
+    "n_exited": "抽中村当年退出户",
+    "n_non_registered": "抽中村非建档立卡户",
+    "n_registered_sampled": "抽建档立卡户",
+    "n_exited_sampled": "抽退出户",
+    "n_non_registered_sampled": "抽非建档立卡户",
+    "margin_registered": "建档立卡户误差界",
+    "margin_exited": "退出户误差界",
+    "margin_non_registered": "非建档立卡户误差界",
+}
+
+
+def order_towns(towns: list[str] | tuple[str, ...]) -> list[str]:
+    """Towns in statistical-code order (the nine Qujiang towns first), others by name after them."""
+    present = list(dict.fromkeys(towns))
+    return [t for t in TOWNS if t in present] + sorted(t for t in present if t not in TOWNS)

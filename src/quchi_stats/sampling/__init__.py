@@ -1,6 +1,6 @@
 """Spot-check (抽查) sample design: selection, allocation, sample size, the two-stage draw."""
 
-from .allocation import ALLOCATION_METHODS, allocate
+from .allocation import ALLOCATION_METHODS, allocate, compare_allocations
 from .sample_size import (
     LQASRule,
     MarginSampleSize,
@@ -30,6 +30,7 @@ __all__ = [
     "Selection",
     "ThresholdSampleSize",
     "allocate",
+    "compare_allocations",
     "expected_margin",
     "inclusion_probabilities",
     "lqas_design",

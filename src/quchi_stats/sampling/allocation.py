@@ -10,10 +10,11 @@ Weights ``w_h``: proportional ``N_h``; equal ``1``; square-root ``√N_h``; Neym
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from ..errors import ParameterError, check_choice, check_int
 
-__all__ = ["ALLOCATION_METHODS", "allocate"]
+__all__ = ["ALLOCATION_METHODS", "allocate", "compare_allocations"]
 
 ALLOCATION_METHODS = ("proportional", "equal", "neyman", "sqrt")
 
@@ -120,3 +121,24 @@ def _bounded_share(total: float, w: np.ndarray, lo: np.ndarray, hi: np.ndarray) 
         else:
             right = mid
     return np.clip(right * w, lo, hi)
+
+
+def compare_allocations(total: int, sizes: dict[str, int] | pd.Series, *,
+                        methods: tuple[str, ...] = ALLOCATION_METHODS, minimum: object = 0,
+                        p: object = None, deff: object = 1.0) -> pd.DataFrame:
+    """One column per allocation method, one row per stratum (and its population ``N``).
+
+    Examples
+    --------
+    >>> compare_allocations(10, {"甲": 20, "乙": 5}, methods=("proportional", "equal"))
+        N  proportional  equal
+    甲  20             8      5
+    乙   5             2      5
+    """
+    s = pd.Series(sizes, dtype=float)
+    out = pd.DataFrame({"N": s.astype(int)})
+    for m in methods:
+        if m == "neyman" and p is None:
+            continue
+        out[m] = allocate(total, s.to_numpy(), method=m, minimum=minimum, p=p, deff=deff)
+    return out

@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError, check_choice, check_int, check_probability
-from ..io.schema import TOWNS
+from ..io.schema import ALLOCATION_LABELS_ZH, order_towns
 from .allocation import ALLOCATION_METHODS, allocate
+from .sample_size import expected_margin
 from .selection import SELECTION_METHODS, select, select_systematic
 
 __all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample"]
@@ -178,6 +179,33 @@ class DrawResult:
     plan: DesignPlan
     seed: int
 
+    def precision(self, *, p: float | dict[str, float] | None = None, deff: float = 1.5,
+                  level: float = 0.95) -> pd.DataFrame:
+        """The Wilson half-width each town's sample gives per frame near ``p`` (design effect ``deff``).
+
+        One row per town: households drawn per frame and the anticipated ± margin, the precision
+        the draw will give before any field work. ``p`` is one proportion or one per frame (default:
+        识别准确率 0.98 for ``registered``, 退出准确率 0.99 for ``exited``, 1 − 漏评率 0.995 for
+        ``non_registered``).
+        """
+        if p is None:
+            p = {"registered": 0.98, "exited": 0.99, "non_registered": 0.995}
+        p_of = p if isinstance(p, dict) else dict.fromkeys(FRAME_NAMES, p)
+        rows = []
+        for _, r in self.allocation.iterrows():
+            row = {"town": r["town"], "n_villages_sampled_in_town": r["n_villages_sampled_in_town"]}
+            for f in FRAME_NAMES:
+                n = int(r[f"n_{f}_sampled"])
+                row[f"n_{f}_sampled"] = n
+                row[f"margin_{f}"] = (expected_margin(p_of[f], n, deff=deff, level=level) if n
+                                       else np.nan)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def allocation_zh(self) -> pd.DataFrame:
+        """The allocation table with Chinese headers (for people to read)."""
+        return self.allocation.rename(columns=ALLOCATION_LABELS_ZH)
+
     @property
     def primary(self) -> pd.DataFrame:
         return self.sample[self.sample["role"] == "primary"]
@@ -205,11 +233,6 @@ def assign_frames(register: pd.DataFrame, year: int) -> pd.Series:
     exited = (exit_year == year).fillna(False).to_numpy() & reg
     out = np.where(~reg, "non_registered", np.where(exited, "exited", "registered"))
     return pd.Series(out, index=register.index, name="frame")
-
-
-def _town_order(towns: list[str]) -> list[str]:
-    known = [t for t in TOWNS if t in towns]
-    return known + sorted(t for t in towns if t not in TOWNS)
 
 
 def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResult:
@@ -244,16 +267,16 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         raise DataError(f"台账缺少列 {missing}")
     rng = np.random.default_rng(seed)
     year = plan.year
-    reg = register.assign(frame=assign_frames(register, year).to_numpy())
-    reg = reg.sort_values(["town", "village", "household_id"], kind="stable")
+    reg = register.assign(frame=assign_frames(register, year).to_numpy(),
+                          _reg=register["registered"].fillna(False).astype(bool).to_numpy(),
+                          _prio=register["priority_village"].fillna(False).astype(bool).to_numpy())
+    reg = reg.sort_values(["town", "village", "household_id"], kind="stable").reset_index(drop=True)
     notes: list[str] = []
 
     # --- villages per town -----------------------------------------------------------------
     vill = (reg.groupby(["town", "village"], sort=True)
-            .agg(n_registered=("registered", lambda s: int(s.fillna(False).sum())),
-                 priority=("priority_village", lambda s: bool(s.fillna(False).any())))
-            .reset_index())
-    towns = _town_order(vill["town"].unique().tolist())
+            .agg(n_registered=("_reg", "sum"), priority=("_prio", "max")).reset_index())
+    towns = order_towns(vill["town"].unique().tolist())
     n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
     minimum = plan.min_villages_per_town
     floor_total = int(np.minimum(n_villages, minimum).sum())
@@ -272,15 +295,22 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         if nv < minimum:
             notes.append(f"{t}只有 {nv} 个行政村，少于每镇最少 {minimum} 个，全部入样（自由度 {nv - 1}）。")
 
-    blocks: list[pd.DataFrame] = []
+    # row positions of every (town, village, frame), in 户编号 order
+    cells = reg.groupby(["town", "village", "frame"], sort=False).indices
+    empty = np.array([], dtype=np.intp)
+    rows: list[np.ndarray] = []
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "role", "reserve_rank", "pi_village", "pi_household", "n_frame", "n_drawn", "certain")}
     alloc_rows = []
+    town_of_village = vill["town"].to_numpy()
     for t, n_t in zip(towns, alloc, strict=True):
-        tv = vill[vill["town"] == t].reset_index(drop=True)
+        tv_idx = np.flatnonzero(town_of_village == t)
+        tv_names = vill["village"].to_numpy()[tv_idx]
         n_t = int(n_t)
-        pi_v = np.zeros(len(tv))
-        chosen = np.zeros(len(tv), dtype=bool)
-        certain = tv["priority"].to_numpy() if plan.certainty_priority_villages else np.zeros(
-            len(tv), bool)
+        pi_v = np.zeros(tv_idx.size)
+        chosen = np.zeros(tv_idx.size, dtype=bool)
+        certain = (vill["priority"].to_numpy()[tv_idx].astype(bool)
+                   if plan.certainty_priority_villages else np.zeros(tv_idx.size, bool))
         k = int(certain.sum())
         if k:
             if k > n_t:
@@ -293,82 +323,93 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         rest = np.flatnonzero(~certain)
         m = n_t - k
         if m > 0 and rest.size:
-            size = np.maximum(tv["n_registered"].to_numpy()[rest], 1).astype(float)
+            size = np.maximum(vill["n_registered"].to_numpy()[tv_idx][rest], 1).astype(float)
             sel = select(plan.village_method, size, m, rng)
             pi_v[rest] = sel.pi
             chosen[rest[sel.indices]] = True
-        drawn = tv[chosen].assign(pi_village=pi_v[chosen], certainty_village=certain[chosen]
-                                  | (pi_v[chosen] >= 1.0 - 1e-9))
-        n_sampled = int(chosen.sum())
-        frame_n = {f: 0 for f in FRAME_NAMES}
-        frame_drawn = {f: 0 for f in FRAME_NAMES}
-        for _, v in drawn.iterrows():
-            hh = reg[(reg["town"] == t) & (reg["village"] == v["village"])]
+        frame_n = dict.fromkeys(FRAME_NAMES, 0)
+        frame_drawn = dict.fromkeys(FRAME_NAMES, 0)
+        is_certain = certain | (pi_v >= 1.0 - 1e-9)
+        town_rows_before = sum(r.size for r in rows)
+        for j in np.flatnonzero(chosen):
+            village = tv_names[j]
             for frame in FRAME_NAMES:
-                fr = hh[hh["frame"] == frame]
-                N = len(fr)
+                pos = cells.get((t, village, frame), empty)
+                N = pos.size
                 frame_n[frame] += N
                 if N == 0:
                     if plan.households_wanted(frame, 1) > 0:
-                        notes.append(f"{t}{v['village']}{year} 年没有“{_FRAME_ZH[frame]}”，该框不抽户。")
+                        notes.append(f"{t}{village}{year} 年没有“{_FRAME_ZH[frame]}”，该框不抽户。")
                     continue
                 want = plan.households_wanted(frame, N)
-                asked = (plan.households_per_village[frame] if plan.household_fraction is None
-                         else want)
                 if want == 0:
                     continue
+                asked = (plan.households_per_village[frame] if plan.household_fraction is None
+                         else want)
                 if want < asked:
-                    notes.append(f"{t}{v['village']}的“{_FRAME_ZH[frame]}”只有 {N} 户，少于计划的 "
+                    notes.append(f"{t}{village}的“{_FRAME_ZH[frame]}”只有 {N} 户，少于计划的 "
                                  f"{asked} 户，全部入样。")
                 if plan.household_method == "systematic":
-                    hs = select_systematic(N, want, rng)
+                    picked = select_systematic(N, want, rng).indices
                 else:
-                    hs = select(plan.household_method, np.ones(N), want, rng)
-                pi_h = want / N
-                block = fr.iloc[hs.indices]
-                pieces = [block.assign(role="primary", reserve_rank=pd.NA)]
+                    picked = select(plan.household_method, np.ones(N), want, rng).indices
+                reserve = np.array([], dtype=np.intp)
                 if plan.reserves and N > want:
-                    others = np.setdiff1d(np.arange(N), hs.indices)
-                    order = rng.permutation(others)[: plan.reserves]
-                    pieces.append(fr.iloc[order].assign(
-                        role="reserve", reserve_rank=np.arange(1, order.size + 1)))
-                out = pd.concat(pieces, ignore_index=True).assign(
-                    pi_village=float(v["pi_village"]), pi_household=pi_h,
-                    n_households_in_frame_of_village=N,
-                    n_households_sampled_in_frame_of_village=want,
-                    certainty_village=bool(v["certainty_village"]))
+                    others = np.setdiff1d(np.arange(N), picked)
+                    reserve = rng.permutation(others)[: plan.reserves]
+                n_out = picked.size + reserve.size
+                rows.append(pos[np.concatenate((picked, reserve))])
+                cols["role"].append(np.array(["primary"] * picked.size + ["reserve"] * reserve.size))
+                cols["reserve_rank"].append(np.concatenate(
+                    (np.zeros(picked.size, int), np.arange(1, reserve.size + 1))))
+                cols["pi_village"].append(np.full(n_out, pi_v[j]))
+                cols["pi_household"].append(np.full(n_out, want / N))
+                cols["n_frame"].append(np.full(n_out, N))
+                cols["n_drawn"].append(np.full(n_out, want))
+                cols["certain"].append(np.full(n_out, bool(is_certain[j])))
                 frame_drawn[frame] += want
-                blocks.append(out)
+        if sum(r.size for r in rows) == town_rows_before:
+            notes.append(f"{t}抽中的村里没有任何可抽的户。")
         alloc_rows.append({
-            "town": t, "n_villages_in_town": len(tv), "n_villages_sampled_in_town": n_sampled,
-            "certainty_villages": int(drawn["certainty_village"].sum()),
+            "town": t, "n_villages_in_town": int(tv_idx.size),
+            "n_villages_sampled_in_town": int(chosen.sum()),
+            "certainty_villages": int(is_certain[chosen].sum()),
             **{f"n_{f}": frame_n[f] for f in FRAME_NAMES},
             **{f"n_{f}_sampled": frame_drawn[f] for f in FRAME_NAMES},
         })
-        if not blocks or blocks[-1]["town"].iloc[0] != t:
-            notes.append(f"{t}抽中的村里没有任何可抽的户。")
     allocation = pd.DataFrame(alloc_rows)
-    if not blocks:
+    if not rows:
         raise DataError("台账中没有任何可抽的户")
-    sample = pd.concat(blocks, ignore_index=True)
+    take = np.concatenate(rows)
+    cat = {k: np.concatenate(v) for k, v in cols.items()}
     per_town = allocation.set_index("town")
-    sample["year"] = year
-    sample["n_villages_in_town"] = sample["town"].map(per_town["n_villages_in_town"]).astype(int)
-    sample["n_villages_sampled_in_town"] = sample["town"].map(
-        per_town["n_villages_sampled_in_town"]).astype(int)
+    sample = reg.iloc[take][["town", "village", "household_id", "household_size", "frame"]]
+    sample = sample.reset_index(drop=True)
+    rank = cat["reserve_rank"]
+    sample = sample.assign(
+        year=year, role=cat["role"],
+        reserve_rank=pd.array(np.where(rank > 0, rank, 0), dtype="Int64"),
+        pi_village=cat["pi_village"], pi_household=cat["pi_household"],
+        n_villages_in_town=sample["town"].map(per_town["n_villages_in_town"]).astype(int),
+        n_villages_sampled_in_town=sample["town"].map(
+            per_town["n_villages_sampled_in_town"]).astype(int),
+        n_households_in_frame_of_village=cat["n_frame"],
+        n_households_sampled_in_frame_of_village=cat["n_drawn"],
+        certainty_village=cat["certain"],
+        household_size=sample["household_size"].astype("Int64"),
+    )
+    sample.loc[rank == 0, "reserve_rank"] = pd.NA
     sample["pi"] = sample["pi_village"] * sample["pi_household"]
     sample["weight"] = 1.0 / sample["pi"]
-    sample["reserve_rank"] = sample["reserve_rank"].astype("Int64")
-    sample["household_size"] = sample["household_size"].astype("Int64")
     for c in ("pi_village", "pi_household", "pi", "weight"):
         sample[c] = sample[c].round(12)
     frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
     town_rank = {t: i for i, t in enumerate(towns)}
-    sample = sample.assign(_t=sample["town"].map(town_rank), _f=sample["frame"].map(frame_rank),
-                           _r=sample["role"].eq("reserve").astype(int),
-                           _k=sample["reserve_rank"].fillna(0).astype(int))
-    sample = sample.sort_values(["_t", "village", "_f", "_r", "_k", "household_id"], kind="stable")
-    sample = sample[SAMPLE_COLUMNS].reset_index(drop=True)
+    order = np.lexsort((sample["household_id"].to_numpy(), rank,
+                        (cat["role"] == "reserve").astype(int),
+                        sample["frame"].map(frame_rank).to_numpy(),
+                        sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
+    sample = sample.iloc[order][SAMPLE_COLUMNS].reset_index(drop=True)
     return DrawResult(sample, allocation, tuple(notes), plan, seed)
 
 

@@ -1,0 +1,169 @@
+"""Readers: encodings, .xlsx, aliases, codebooks, and one-line errors naming file/row/column."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from quchi_stats.errors import DataError, ParameterError, QuchiStatsWarning
+from quchi_stats.io import detect_encoding, read_table
+
+HEADER = "乡镇,行政村,户编号,人数,是否建档立卡,脱贫年度,贫困户属性,劳动能力,人均可支配收入,省定贫困村,证件号码\n"
+ROWS = ("马坝镇,马坝01村,4402051002010001,3,是,2017,一般贫困户,是,7012,否,440205190001010001\n"
+        "马坝镇,马坝01村,4402051002010002,4,否,,,是,15000,否,\n")
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_register_in_every_encoding(tmp_path, encoding):
+    reg = read_table(write(tmp_path, "r.csv", HEADER + ROWS, encoding), "register")
+    assert reg["town"].tolist() == ["马坝镇", "马坝镇"]
+    assert reg["household_id"].tolist() == ["4402051002010001", "4402051002010002"]
+    assert reg["registered"].tolist() == [True, False]
+    assert reg["exit_year"].iloc[0] == 2017 and pd.isna(reg["exit_year"].iloc[1])
+    assert reg["category"].tolist()[0] == "general"
+    assert reg["income_per_capita"].tolist() == [7012.0, 15000.0]
+
+
+def test_detect_encoding():
+    assert detect_encoding("乡镇".encode()) == "utf-8-sig"
+    assert detect_encoding("乡镇".encode("gbk")) == "gb18030"
+
+
+def test_explicit_wrong_encoding_is_reported(tmp_path):
+    p = write(tmp_path, "r.csv", HEADER + ROWS, "gbk")
+    with pytest.raises(DataError, match="r.csv：不能按编码 utf-8 读取"):
+        read_table(p, "register", encoding="utf-8")
+
+
+def test_xlsx_register(tmp_path):
+    frame = pd.read_csv(write(tmp_path, "r.csv", HEADER + ROWS), dtype=str, keep_default_na=False)
+    frame["人数"] = frame["人数"].astype(int)  # numbers stored as numbers in Excel
+    path = tmp_path / "r.xlsx"
+    frame.to_excel(path, index=False, sheet_name="台账")
+    reg = read_table(path, "register", sheet="台账")
+    assert reg["household_size"].tolist() == [3, 4]
+    assert reg["household_id"].iloc[0] == "4402051002010001"
+    with pytest.raises(DataError, match="无法读取工作表"):
+        read_table(path, "register", sheet="nope")
+
+
+def test_english_headers_fullwidth_and_whitespace(tmp_path):
+    text = ("town, village ,household_id,household_size,registered,exit_year,category,"
+            "able_to_work,income_per_capita,priority_village\n"
+            "　马坝镇 ,马坝01村,A1,３,Y,,一般贫困户,1,\"7,012\",N\n")
+    reg = read_table(write(tmp_path, "r.csv", text), "register")
+    assert reg.loc[0, "town"] == "马坝镇"
+    assert reg.loc[0, "household_size"] == 3  # full-width digit
+    assert bool(reg.loc[0, "registered"]) and not bool(reg.loc[0, "priority_village"])
+    assert reg.loc[0, "income_per_capita"] == 7012.0
+
+
+def test_unknown_columns_are_kept(tmp_path):
+    text = HEADER.rstrip("\n") + ",备注\n" + ROWS.replace("\n", ",x\n")
+    reg = read_table(write(tmp_path, "r.csv", text), "register")
+    assert reg["备注"].tolist() == ["x", "x"]
+
+
+def test_bad_yes_no_names_file_row_column_and_value(tmp_path):
+    bad = ROWS.replace(",否,,,是,15000", ",不知道,,,是,15000")
+    with pytest.raises(DataError) as exc:
+        read_table(write(tmp_path, "reg.csv", HEADER + bad), "register")
+    msg = str(exc.value)
+    assert msg == "reg.csv，第 3 行，列“是否建档立卡”：应为是/否（或 Y/N、1/0），实际为“不知道”"
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(("old", "new", "match"), [
+    (",3,是", ",0,是", "第 2 行，列“人数”：应为不小于 1 的整数，实际为“0”"),
+    (",3,是", ",2.5,是", "第 2 行，列“人数”：应为不小于 1 的整数，实际为“2.5”"),
+    (",7012,", ",-5,", "列“人均可支配收入”：应为不小于 0 的数值，实际为“-5”"),
+    (",7012,", ",abc,", "列“人均可支配收入”：应为不小于 0 的数值，实际为“abc”"),
+    (",一般贫困户,", ",贫困户,", "列“贫困户属性”：应为一般贫困户、低保贫困户、特困供养贫困户 之一"),
+    ("马坝镇,马坝01村,4402051002010001", "马坝镇,马坝01村,", "第 2 行，列“户编号”：不能为空"),
+])
+def test_bad_values(tmp_path, old, new, match):
+    with pytest.raises(DataError, match=match):
+        read_table(write(tmp_path, "r.csv", HEADER + ROWS.replace(old, new, 1)), "register")
+
+
+def test_missing_column(tmp_path):
+    text = HEADER.replace("人数,", "") + ROWS.replace(",3,", ",", 1).replace(",4,", ",", 1)
+    with pytest.raises(DataError, match="r.csv：缺少必需的列：人数/household_size（农户台账）"):
+        read_table(write(tmp_path, "r.csv", text), "register")
+
+
+def test_two_headers_for_one_column(tmp_path):
+    text = HEADER.replace("人均可支配收入", "人均纯收入").rstrip("\n") + ",人均收入\n" + ROWS.replace(
+        "\n", ",1\n")
+    with pytest.raises(DataError, match="都对应“income_per_capita”"):
+        read_table(write(tmp_path, "r.csv", text), "register")
+
+
+def test_duplicate_household(tmp_path):
+    dup = ROWS + ROWS.splitlines(keepends=True)[0]
+    with pytest.raises(DataError, match="第 4 行，列“户编号”：户编号“4402051002010001”重复（首次出现在第 2 行）"):
+        read_table(write(tmp_path, "r.csv", HEADER + dup), "register")
+
+
+def test_blank_rows_are_counted_not_silent(tmp_path):
+    text = HEADER + ROWS.splitlines(keepends=True)[0] + ",,,,,,,,,,\n\n" + ROWS.splitlines(
+        keepends=True)[1]
+    with pytest.warns(QuchiStatsWarning, match="跳过 2 个空行"):
+        reg = read_table(write(tmp_path, "r.csv", text), "register")
+    assert len(reg) == 2
+
+
+def test_row_numbers_count_blank_lines(tmp_path):
+    rows = ROWS.splitlines(keepends=True)
+    text = HEADER + rows[0] + "\n" + rows[1].replace(",4,", ",x,")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuchiStatsWarning)
+        with pytest.raises(DataError, match="第 4 行，列“人数”"):
+            read_table(write(tmp_path, "r.csv", text), "register")
+
+
+def test_empty_and_missing_files(tmp_path):
+    with pytest.raises(DataError, match="e.csv：文件为空"):
+        read_table(write(tmp_path, "e.csv", ""), "register")
+    with pytest.raises(DataError, match="h.csv：文件没有数据行"):
+        read_table(write(tmp_path, "h.csv", HEADER), "register")
+    with pytest.raises(DataError, match="文件不存在"):
+        read_table(tmp_path / "nope.csv", "register")
+    with pytest.raises(DataError, match="不支持的文件类型“.dat”"):
+        read_table(write(tmp_path, "x.dat", "a"), "register")
+    with pytest.raises(ParameterError, match="'kind' parameter of read_table"):
+        read_table(tmp_path / "x.dat", "registers")
+
+
+def test_results_codebooks(tmp_path):
+    text = ("户编号,年度,入户状态,识别准确,满意度,吃穿不愁\n"
+            "A1,2018,完成,是,基本满意,是\nA2,2018,无法入户,,,\nA3,2018,替补,0,很不满意,1\n")
+    res = read_table(write(tmp_path, "res.csv", text), "results")
+    assert res["visit_status"].tolist() == ["completed", "unreachable", "substitute"]
+    assert res["satisfaction"].tolist() == ["basically_satisfied", None, "very_dissatisfied"]
+    assert res["identified_correctly"].tolist() == [True, pd.NA, False]
+    bad = text.replace("基本满意", "还行")
+    with pytest.raises(DataError, match="第 2 行，列“满意度”：应为满意、基本满意、不满意、很不满意 之一，实际为“还行”"):
+        read_table(write(tmp_path, "res.csv", bad), "results")
+
+
+def test_self_report_rates(tmp_path):
+    text = "乡镇,年度,识别准确率,群众认可度\n马坝镇,2018,98.5%,0.95\n大塘镇,2018,1,96%\n"
+    sr = read_table(write(tmp_path, "s.csv", text), "self_report")
+    assert sr["identification_accuracy"].tolist() == pytest.approx([0.985, 1.0])
+    assert sr["satisfaction_rate"].tolist() == pytest.approx([0.95, 0.96])
+    pct = "乡镇,年度,识别准确率\n马坝镇,2018,98.5\n大塘镇,2018,97\n"
+    with pytest.warns(QuchiStatsWarning, match="按百分数读取"):
+        sr = read_table(write(tmp_path, "p.csv", pct), "self_report")
+    assert sr["identification_accuracy"].tolist() == pytest.approx([0.985, 0.97])
+    with pytest.raises(DataError, match="应为0–1 的比例或百分数"):
+        read_table(write(tmp_path, "b.csv", "乡镇,年度,识别准确率\n马坝镇,2018,150%\n"),
+                   "self_report")

@@ -1,0 +1,100 @@
+"""The audit record: write, verify, refuse to overwrite, detect tampering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from quchi_stats.errors import DataError, OutputExistsError, VerificationError
+from quchi_stats.io import read_table, write_csv
+from quchi_stats.sampling import (
+    DesignPlan,
+    draw_from_file,
+    read_manifest,
+    verify_manifest,
+    write_sample,
+)
+
+PLAN = DesignPlan(year=2018, villages_total=6,
+                  households_per_village={"registered": 3, "exited": 2, "non_registered": 2})
+
+
+@pytest.fixture
+def register_file(tmp_path, small_register):
+    path = tmp_path / "register_2018.csv"
+    write_csv(small_register, path, chinese_headers=True)
+    return path
+
+
+def test_write_then_verify(tmp_path, register_file):
+    res = draw_from_file(register_file, PLAN, seed=42)
+    out = write_sample(res, tmp_path / "sample_2018", register_file)
+    assert not out.unchanged
+    m = read_manifest(out.manifest_path)
+    assert m["seed"] == 42 and m["year"] == 2018
+    assert m["register"]["file"] == "../register_2018.csv"
+    assert m["plan"]["villages_total"] == 6
+    assert m["sample"]["rows"] == len(res.sample)
+    report = verify_manifest(out.manifest_path)
+    assert report.rows == len(res.sample)
+    assert "核验通过" in str(report)
+    # the sample file reads back through the contract reader
+    back = read_table(out.sample_path, "sample")
+    assert back["household_id"].tolist() == res.sample["household_id"].tolist()
+
+
+def test_identical_redraw_is_a_noop_and_different_one_needs_force(tmp_path, register_file):
+    folder = tmp_path / "s"
+    write_sample(draw_from_file(register_file, PLAN, seed=1), folder, register_file)
+    before = (folder / "sample.csv").read_bytes()
+    again = write_sample(draw_from_file(register_file, PLAN, seed=1), folder, register_file)
+    assert again.unchanged
+    other = draw_from_file(register_file, PLAN, seed=2)
+    with pytest.raises(OutputExistsError, match="不会被覆盖.*--force"):
+        write_sample(other, folder, register_file)
+    assert (folder / "sample.csv").read_bytes() == before  # nothing lost
+    replaced = write_sample(other, folder, register_file, force=True)
+    assert not replaced.unchanged
+    assert read_manifest(folder)["seed"] == 2
+
+
+def test_tampered_sample_fails_verification(tmp_path, register_file):
+    out = write_sample(draw_from_file(register_file, PLAN, seed=3), tmp_path / "s", register_file)
+    text = out.sample_path.read_text(encoding="utf-8-sig").splitlines()
+    out.sample_path.write_text("\n".join(text[:-1]) + "\n", encoding="utf-8-sig")
+    with pytest.raises(VerificationError, match="样本文件缺失或在抽样后被修改过"):
+        verify_manifest(out.manifest_path)
+
+
+def test_changed_register_fails_verification(tmp_path, register_file):
+    out = write_sample(draw_from_file(register_file, PLAN, seed=3), tmp_path / "s", register_file)
+    register_file.write_bytes(register_file.read_bytes() + b"\n")
+    with pytest.raises(VerificationError, match="SHA-256 与清单记录不同"):
+        verify_manifest(out.manifest_path)
+
+
+def test_changed_seed_in_manifest_fails_verification(tmp_path, register_file):
+    out = write_sample(draw_from_file(register_file, PLAN, seed=3), tmp_path / "s", register_file)
+    m = json.loads(out.manifest_path.read_text(encoding="utf-8"))
+    m["seed"] = 4
+    out.manifest_path.write_text(json.dumps(m), encoding="utf-8")
+    with pytest.raises(VerificationError, match="重新抽样的结果与清单记录的样本不同"):
+        verify_manifest(out.manifest_path)
+
+
+def test_moved_register_can_be_named(tmp_path, register_file):
+    out = write_sample(draw_from_file(register_file, PLAN, seed=5), tmp_path / "s", register_file)
+    moved = tmp_path / "elsewhere.csv"
+    register_file.rename(moved)
+    with pytest.raises(DataError, match="可用 --register 指定"):
+        verify_manifest(out.manifest_path)
+    assert verify_manifest(out.manifest_path, register=moved).rows > 0
+
+
+def test_bad_manifest(tmp_path):
+    with pytest.raises(DataError, match="找不到抽样清单"):
+        read_manifest(tmp_path / "manifest.json")
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(DataError, match="不是有效的抽样清单"):
+        read_manifest(tmp_path)

@@ -1,0 +1,142 @@
+"""Selection algorithms against R ``sampling``'s published values and by simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quchi_stats.errors import ParameterError
+from quchi_stats.sampling import (
+    inclusion_probabilities,
+    select,
+    select_pps_systematic,
+    select_sampford,
+    select_srswor,
+    select_systematic,
+)
+
+# R (sampling 2.10):
+#   inclusionprobabilities(c(1:5,20,35,40,50,60), 5)
+#   [1] 0.02857143 0.05714286 0.08571429 0.11428571 0.14285714 0.57142857 1 1 1 1
+#   inclusionprobabilities(seq(10,100,10), 3)  -> k * 0.05454545, k = 1..10
+R_VEC_1 = [1, 2, 3, 4, 5, 20, 35, 40, 50, 60]
+R_PIK_1 = [0.0285714, 0.0571429, 0.0857143, 0.1142857, 0.1428571, 0.5714286, 1, 1, 1, 1]
+R_VEC_2 = list(range(10, 101, 10))
+
+
+def test_inclusion_probabilities_match_r_with_certainty_units():
+    np.testing.assert_allclose(inclusion_probabilities(R_VEC_1, 5), R_PIK_1, atol=5e-8)
+
+
+def test_inclusion_probabilities_match_r_without_certainty_units():
+    expected = np.arange(1, 11) * 0.0545454545
+    np.testing.assert_allclose(inclusion_probabilities(R_VEC_2, 3), expected, atol=1e-9)
+
+
+def test_inclusion_probabilities_zero_sizes_and_sum():
+    pik = inclusion_probabilities([0, 1, 1, 2, 0], 2)
+    assert pik[0] == 0 and pik[4] == 0
+    assert pik.sum() == pytest.approx(2)
+
+
+@pytest.mark.parametrize(("n", "x"), [(5, [1, 2]), (-1, [1, 2])])
+def test_inclusion_probabilities_rejects_bad_n(n, x):
+    with pytest.raises(ParameterError, match="'n' parameter of inclusion_probabilities"):
+        inclusion_probabilities(x, n)
+
+
+def test_inclusion_probabilities_rejects_negative_sizes():
+    with pytest.raises(ParameterError, match="sizes >= 0"):
+        inclusion_probabilities([1, -2, 3], 1)
+
+
+# R's UPsystematic rule: a = (c(0, cumsum(pik)) - u) %% 1; unit k selected where a[k] > a[k+1].
+@pytest.mark.parametrize(("u", "expected"), [(0.1, [2, 6, 9]), (0.5, [4, 7, 10]), (0.9, [6, 8, 10])])
+def test_pps_systematic_with_given_start_matches_r_rule(u, expected):
+    sel = select_pps_systematic(R_VEC_2, 3, start=u)
+    assert (sel.indices + 1).tolist() == expected
+
+
+def test_pps_systematic_always_takes_certainty_units(rng):
+    for _ in range(50):
+        sel = select_pps_systematic(R_VEC_1, 5, rng)
+        assert {6, 7, 8, 9} <= set(sel.indices.tolist())
+        assert sel.n == 5
+
+
+def _frequencies(draw, size: int, reps: int) -> np.ndarray:
+    counts = np.zeros(size)
+    for _ in range(reps):
+        counts[draw().indices] += 1
+    return counts / reps
+
+
+def _assert_within_4se(freq: np.ndarray, pi: np.ndarray, reps: int) -> None:
+    se = np.sqrt(pi * (1 - pi) / reps)
+    certain = (pi == 0) | (pi == 1)
+    np.testing.assert_array_equal(freq[certain], pi[certain])
+    z = np.abs(freq[~certain] - pi[~certain]) / se[~certain]
+    assert z.max() < 4, f"max |z| = {z.max():.2f}"
+
+
+REPS = 4000
+
+
+@pytest.mark.parametrize("method", ["srswor", "systematic", "pps_systematic", "sampford"])
+@pytest.mark.parametrize(("x", "n"), [(R_VEC_1, 5), (R_VEC_2, 3), ([3, 1, 4, 1, 5, 9, 2, 6], 4)])
+def test_empirical_inclusion_frequencies_match_pi(method, x, n):
+    rng = np.random.default_rng(2024)
+    sizes = np.asarray(x, float)
+    pi = select(method, sizes, n, rng).pi
+    if method in ("srswor", "systematic"):
+        np.testing.assert_allclose(pi, n / sizes.size)
+    else:
+        np.testing.assert_allclose(pi, inclusion_probabilities(sizes, n))
+    freq = _frequencies(lambda: select(method, sizes, n, rng), sizes.size, REPS)
+    _assert_within_4se(freq, pi, REPS)
+
+
+def test_every_draw_has_fixed_size_and_distinct_units(rng):
+    for method in ("srswor", "systematic", "pps_systematic", "sampford"):
+        for _ in range(200):
+            sel = select(method, R_VEC_2, 4, rng)
+            assert sel.n == 4
+            assert np.unique(sel.indices).size == 4
+            assert np.all(np.diff(sel.indices) > 0)
+
+
+def test_systematic_spreads_units_evenly():
+    sel = select_systematic(10, 5, start=0.0)
+    assert np.all(np.diff(sel.indices) == 2)
+    sel = select_systematic(7, 7, start=0.3)
+    assert sel.indices.tolist() == list(range(7))
+
+
+def test_sampford_joint_inclusion_positive_for_every_pair():
+    rng = np.random.default_rng(7)
+    x = [2, 3, 4, 5, 6]
+    seen = set()
+    for _ in range(3000):
+        idx = tuple(select_sampford(x, 2, rng).indices.tolist())
+        seen.add(idx)
+    assert len(seen) == 10  # all C(5,2) pairs occur: variance estimable
+
+
+def test_same_seed_same_selection():
+    a = select_sampford(R_VEC_2, 4, np.random.default_rng(99)).indices
+    b = select_sampford(R_VEC_2, 4, np.random.default_rng(99)).indices
+    np.testing.assert_array_equal(a, b)
+
+
+def test_edge_sizes():
+    assert select_srswor(5, 0, np.random.default_rng(1)).n == 0
+    assert select_systematic(0, 0).n == 0
+    assert select_pps_systematic([1, 2], 0).n == 0
+    with pytest.raises(ParameterError, match="needs either 'rng' or 'start'"):
+        select_systematic(5, 2)
+    with pytest.raises(ParameterError, match="'start' parameter"):
+        select_systematic(5, 2, start=1.5)
+    with pytest.raises(ParameterError, match="must be <= the number of units"):
+        select_srswor(3, 4, np.random.default_rng(1))
+    with pytest.raises(ParameterError, match="'method' parameter of select"):
+        select("bernoulli", [1, 2], 1, np.random.default_rng(1))
