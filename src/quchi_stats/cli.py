@@ -64,6 +64,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--village-method", default="pps_systematic",
                    choices=["pps_systematic", "sampford", "systematic", "srswor"],
                    help="第一阶段抽村方法（默认 PPS 系统抽样）")
+    d.add_argument("--village-order", default="name", choices=["name", "size"],
+                   help="系统抽样时镇内村的排列顺序（隐含分层）：按村名或按建档立卡户数")
     d.add_argument("--certainty-priority", action="store_true", help="省定贫困村必选入样")
     d.add_argument("--households", type=lambda s: _frames_arg(s, int), metavar="R,E,N",
                    help="每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 10,6,6）")
@@ -109,6 +111,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
     plan_kwargs = {
         "year": args.year, "villages_total": args.villages, "village_allocation": args.allocation,
         "min_villages_per_town": args.min_villages, "village_method": args.village_method,
+        "village_order": args.village_order,
         "certainty_priority_villages": args.certainty_priority,
         "household_fraction": args.fraction, "min_households_per_village": args.min_households,
         "household_method": args.household_method, "reserves": args.reserves,

@@ -185,3 +185,38 @@ def test_two_stage_selection_frequencies_match_pi_and_ht_weights_are_unbiased(
     exact = se < 1e-9  # towns whose frame is fully enumerated or self-weighting
     np.testing.assert_allclose(mean[exact], truth[exact])
     assert (np.abs(mean[~exact] - truth[~exact]) < 4 * se[~exact]).all()
+
+
+def test_neyman_with_per_town_anticipated_rates():
+    reg = make_register({"甲镇": [(5, 1, 5)] * 6, "乙镇": [(5, 1, 5)] * 6})
+    plan = DesignPlan(year=2018, villages_total=8, village_allocation="neyman",
+                      anticipated_p={"甲镇": 0.6, "乙镇": 0.97}, anticipated_deff={"甲镇": 2, "乙镇": 1})
+    alloc = draw_sample(reg, plan, seed=1).allocation.set_index("town")
+    # Neyman gives the more variable town more villages
+    assert alloc.loc["甲镇", "n_villages_sampled_in_town"] > alloc.loc["乙镇", "n_villages_sampled_in_town"]
+    bad = DesignPlan(year=2018, villages_total=8, village_allocation="neyman",
+                     anticipated_p={"甲镇": 0.6})
+    with pytest.raises(ParameterError, match="has no value for \\['乙镇'\\]"):
+        draw_sample(reg, bad, seed=1)
+
+
+def test_village_order_by_size_spreads_the_sample_over_sizes():
+    """Sorted by size (largest first), systematic PPS of 2 villages takes one from the top
+    (sizes 10, 9, 8 or 7) and one from the rest, so never two of the three largest; in name order
+    that can happen."""
+    sizes = [5, 1, 9, 3, 7, 10, 2, 8, 4, 6]
+    reg = make_register({"甲镇": [(k, 1, 3) for k in sizes]})
+    kwargs = {"year": 2018, "villages_total": 2,
+              "households_per_village": {"registered": 1, "exited": 1, "non_registered": 1}}
+
+    def drawn_sizes(order, seed):
+        prim = draw_sample(reg, DesignPlan(village_order=order, **kwargs), seed=seed).primary
+        reg_rows = prim[prim["frame"] == "registered"]
+        return sorted(reg_rows.groupby("village")["n_households_in_frame_of_village"].first())
+
+    both_large_by_name = 0
+    for seed in range(60):
+        by_size = drawn_sizes("size", seed)
+        assert len(by_size) == 2 and not (by_size[0] >= 8), by_size
+        both_large_by_name += drawn_sizes("name", seed)[0] >= 8
+    assert both_large_by_name > 0

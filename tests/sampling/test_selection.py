@@ -140,3 +140,29 @@ def test_edge_sizes():
         select_srswor(3, 4, np.random.default_rng(1))
     with pytest.raises(ParameterError, match="'method' parameter of select"):
         select("bernoulli", [1, 2], 1, np.random.default_rng(1))
+
+
+def test_pps_systematic_with_sort_order_is_implicit_stratification():
+    x = np.array([10, 100, 20, 90, 30, 80, 40, 70, 50, 60], float)
+    order = -x  # largest first
+    sel = select_pps_systematic(x, 3, start=0.1, order=order)
+    # sorted list 100, 90, 80, 70, 60, …: pi = 3x/550, cumulated .545, 1.036, 1.473, 1.855, 2.182;
+    # the start 0.1 crosses 0.1, 1.1, 2.1 at 100, 80 and 60 = positions 1, 5, 9 of x (0-based)
+    sorted_units = np.argsort(order, kind="stable")
+    expected = np.sort(sorted_units[select_pps_systematic(x[sorted_units], 3, start=0.1).indices])
+    np.testing.assert_array_equal(sel.indices, expected)
+    assert sel.indices.tolist() == [1, 5, 9]
+    np.testing.assert_allclose(sel.pi, inclusion_probabilities(x, 3))
+
+
+def test_pps_systematic_with_order_keeps_pi():
+    rng = np.random.default_rng(31)
+    x = np.array([3, 1, 4, 1, 5, 9, 2, 6], float)
+    order = np.array([2, 7, 1, 8, 2, 8, 1, 8])
+    pi = inclusion_probabilities(x, 3)
+    freq = _frequencies(lambda: select("pps_systematic", x, 3, rng, order=order), x.size, REPS)
+    _assert_within_4se(freq, pi, REPS)
+    freq = _frequencies(lambda: select("systematic", x, 3, rng, order=order), x.size, REPS)
+    _assert_within_4se(freq, np.full(x.size, 3 / 8), REPS)
+    with pytest.raises(ParameterError, match="one key per unit"):
+        select_pps_systematic(x, 3, rng, order=[1, 2])

@@ -505,6 +505,8 @@ def write_district(out_dir: str | Path, *, seed: int = 20160101, scale: float = 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
     """Write an .xlsx with fixed metadata (so its cell contents are reproducible)."""
     import io
+    import re
+    import zipfile
     from datetime import datetime
 
     from openpyxl import Workbook
@@ -522,4 +524,17 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
     wb.properties.creator = "quchi_stats 合成数据"
     buf = io.BytesIO()
     wb.save(buf)
-    return atomic_write_bytes(path, buf.getvalue())
+    # fixed zip timestamps, so the workbook is byte-identical on rerun
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed_info = zipfile.ZipInfo(info.filename, date_time=(2019, 1, 1, 0, 0, 0))
+            fixed_info.compress_type = zipfile.ZIP_DEFLATED
+            fixed_info.external_attr = 0o644 << 16
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>2019-01-01T00:00:00Z\g<2>", data)
+            dst.writestr(fixed_info, data)
+    return atomic_write_bytes(path, out.getvalue())

@@ -66,6 +66,9 @@ class DesignPlan:
         At least this many villages per town (2 gives each town df >= 1), capped at the town's count.
     village_method : {"pps_systematic", "sampford", "systematic", "srswor"}
         Stage-1 selection; πps methods use the number of registered households (at least 1).
+    village_order : {"name", "size"}
+        The list order of a town's villages for the systematic methods (implicit stratification):
+        by village name (code order) or by number of registered households, largest first.
     certainty_priority_villages : bool
         Take every 省定贫困村 with certainty (π = 1), in addition to the allocation if needed.
     households_per_village : dict
@@ -80,8 +83,8 @@ class DesignPlan:
         Stage-2 selection on the frame sorted by 户编号.
     reserves : int
         Reserve households per village and frame.
-    anticipated_p, anticipated_deff : float
-        For Neyman allocation.
+    anticipated_p, anticipated_deff : float or dict
+        For Neyman allocation: one value, or one per town (``{town: value}``).
     """
 
     year: int
@@ -89,6 +92,7 @@ class DesignPlan:
     village_allocation: str = "equal"
     min_villages_per_town: int = 2
     village_method: str = "pps_systematic"
+    village_order: str = "name"
     certainty_priority_villages: bool = False
     households_per_village: dict[str, int] = field(
         default_factory=lambda: {"registered": 10, "exited": 6, "non_registered": 6})
@@ -96,8 +100,8 @@ class DesignPlan:
     min_households_per_village: int = 2
     household_method: str = "systematic"
     reserves: int = 3
-    anticipated_p: float = 0.95
-    anticipated_deff: float = 1.5
+    anticipated_p: float | dict[str, float] = 0.95
+    anticipated_deff: float | dict[str, float] = 1.5
 
     def __post_init__(self) -> None:
         func = "DesignPlan"
@@ -106,13 +110,20 @@ class DesignPlan:
         check_choice("village_allocation", self.village_allocation, ALLOCATION_METHODS, func)
         check_int("min_villages_per_town", self.min_villages_per_town, func, minimum=1)
         check_choice("village_method", self.village_method, SELECTION_METHODS, func)
+        check_choice("village_order", self.village_order, ("name", "size"), func)
         check_choice("household_method", self.household_method, ("systematic", "srswor"), func)
         check_int("min_households_per_village", self.min_households_per_village, func, minimum=0)
         check_int("reserves", self.reserves, func, minimum=0)
-        check_probability("anticipated_p", self.anticipated_p, func)
-        if not self.anticipated_deff > 0:
-            raise ParameterError(
-                f"The 'anticipated_deff' parameter of {func} must be > 0. Got {self.anticipated_deff!r}.")
+        ps = self.anticipated_p.values() if isinstance(self.anticipated_p, dict) else [
+            self.anticipated_p]
+        for v in ps:
+            check_probability("anticipated_p", v, func)
+        ds = self.anticipated_deff.values() if isinstance(self.anticipated_deff, dict) else [
+            self.anticipated_deff]
+        for v in ds:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+                raise ParameterError(
+                    f"The 'anticipated_deff' parameter of {func} must be > 0. Got {v!r}.")
         per = dict(self.households_per_village)
         if set(per) - set(FRAME_NAMES):
             raise ParameterError(
@@ -290,7 +301,8 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         notes.append(f"全区只有 {int(n_villages.sum())} 个行政村，少于计划的 "
                      f"{plan.villages_total} 个，全部入样。")
     alloc = allocate(total, n_villages, method=plan.village_allocation, minimum=minimum,
-                     p=plan.anticipated_p, deff=plan.anticipated_deff)
+                     p=_per_town(plan.anticipated_p, towns, "anticipated_p"),
+                     deff=_per_town(plan.anticipated_deff, towns, "anticipated_deff"))
     for t, nv in zip(towns, n_villages, strict=True):
         if nv < minimum:
             notes.append(f"{t}只有 {nv} 个行政村，少于每镇最少 {minimum} 个，全部入样（自由度 {nv - 1}）。")
@@ -324,7 +336,8 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         m = n_t - k
         if m > 0 and rest.size:
             size = np.maximum(vill["n_registered"].to_numpy()[tv_idx][rest], 1).astype(float)
-            sel = select(plan.village_method, size, m, rng)
+            order = -size if plan.village_order == "size" else None
+            sel = select(plan.village_method, size, m, rng, order=order)
             pi_v[rest] = sel.pi
             chosen[rest[sel.indices]] = True
         frame_n = dict.fromkeys(FRAME_NAMES, 0)
@@ -411,6 +424,15 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
                         sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
     sample = sample.iloc[order][SAMPLE_COLUMNS].reset_index(drop=True)
     return DrawResult(sample, allocation, tuple(notes), plan, seed)
+
+
+def _per_town(value: float | dict[str, float], towns: list[str], name: str) -> np.ndarray:
+    if not isinstance(value, dict):
+        return np.full(len(towns), float(value))
+    missing = [t for t in towns if t not in value]
+    if missing:
+        raise ParameterError(f"The {name!r} parameter of DesignPlan has no value for {missing}.")
+    return np.array([float(value[t]) for t in towns])
 
 
 _FRAME_ZH = {"registered": "建档立卡户", "exited": "当年退出户", "non_registered": "非建档立卡户"}

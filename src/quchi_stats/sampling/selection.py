@@ -56,6 +56,9 @@ class Selection:
     def n(self) -> int:
         return int(self.indices.size)
 
+    def _replace_method(self, method: str) -> Selection:
+        return Selection(self.indices, self.pi, method)
+
     @property
     def selected_pi(self) -> np.ndarray:
         """Inclusion probabilities of the selected units, in the order of ``indices``."""
@@ -175,12 +178,16 @@ def select_systematic(N: int, n: int, rng: np.random.Generator | None = None, *,
 
 
 def select_pps_systematic(x: object, n: int, rng: np.random.Generator | None = None, *,
-                          start: float | None = None) -> Selection:
+                          start: float | None = None, order: object = None) -> Selection:
     """Systematic πps sample of ``n`` units on the list order (Madow's method).
 
     π comes from :func:`inclusion_probabilities` (certainty units always selected). With random
     start ``u``, unit ``k`` is selected where ``a[k] > a[k+1]`` for
     ``a = (c(0, cumsum(pi)) − u) mod 1`` — R ``sampling::UPsystematic``'s rule.
+
+    ``order`` (sort keys, one per unit) arranges the list before the systematic pass — implicit
+    stratification: the sample then spreads over the sort order (for example villages by size or
+    by area code). Indices and probabilities are returned in the original positions.
 
     Examples
     --------
@@ -192,7 +199,16 @@ def select_pps_systematic(x: object, n: int, rng: np.random.Generator | None = N
     if n == 0:
         return Selection(np.array([], dtype=int), pik, "pps_systematic")
     u = _check_start(start, rng, "select_pps_systematic")
-    return Selection(_systematic_on_pik(pik, u), pik, "pps_systematic")
+    if order is None:
+        return Selection(_systematic_on_pik(pik, u), pik, "pps_systematic")
+    keys = np.asarray(order)
+    if keys.shape != pik.shape:
+        raise ParameterError(
+            f"The 'order' parameter of select_pps_systematic must have one key per unit "
+            f"({pik.size}). Got {keys.size}.")
+    perm = np.argsort(keys, kind="stable")
+    picked = perm[_systematic_on_pik(pik[perm], u)]
+    return Selection(np.sort(picked), pik, "pps_systematic")
 
 
 def select_sampford(x: object, n: int, rng: np.random.Generator, *,
@@ -229,15 +245,22 @@ def select_sampford(x: object, n: int, rng: np.random.Generator, *,
 SELECTION_METHODS = ("srswor", "systematic", "pps_systematic", "sampford")
 
 
-def select(method: str, x: object, n: int, rng: np.random.Generator) -> Selection:
-    """Dispatch to one algorithm: equal-probability methods use ``len(x)``, πps methods ``x``."""
+def select(method: str, x: object, n: int, rng: np.random.Generator, *,
+           order: object = None) -> Selection:
+    """Dispatch to one algorithm: equal-probability methods use ``len(x)``, πps methods ``x``.
+
+    ``order`` (sort keys) applies to the systematic methods (implicit stratification).
+    """
     size = np.asarray(x).size
     if method == "srswor":
         return select_srswor(size, n, rng)
     if method == "systematic":
-        return select_systematic(size, n, rng)
+        if order is None:
+            return select_systematic(size, n, rng)
+        return select_pps_systematic(np.ones(size), n, rng, order=order)._replace_method(
+            "systematic")
     if method == "pps_systematic":
-        return select_pps_systematic(x, n, rng)
+        return select_pps_systematic(x, n, rng, order=order)
     if method == "sampford":
         return select_sampford(x, n, rng)
     raise ParameterError(
