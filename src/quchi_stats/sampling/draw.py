@@ -124,25 +124,13 @@ class DesignPlan:
             if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
                 raise ParameterError(
                     f"The 'anticipated_deff' parameter of {func} must be > 0. Got {v!r}.")
-        per = dict(self.households_per_village)
-        if set(per) - set(FRAME_NAMES):
-            raise ParameterError(
-                f"The 'households_per_village' parameter of {func} takes the frames "
-                f"{FRAME_NAMES}. Got {sorted(per)}.")
-        for k, v in per.items():
-            check_int(f"households_per_village[{k!r}]", v, func, minimum=0)
-        object.__setattr__(self, "households_per_village",
-                           {k: int(per.get(k, 0)) for k in FRAME_NAMES})
+        per = _per_frame(self.households_per_village, "households_per_village", func,
+                         lambda name, v: check_int(name, v, func, minimum=0))
+        object.__setattr__(self, "households_per_village", {k: int(v) for k, v in per.items()})
         if self.household_fraction is not None:
-            frac = dict(self.household_fraction)
-            if set(frac) - set(FRAME_NAMES):
-                raise ParameterError(
-                    f"The 'household_fraction' parameter of {func} takes the frames "
-                    f"{FRAME_NAMES}. Got {sorted(frac)}.")
-            for k, v in frac.items():
-                check_probability(f"household_fraction[{k!r}]", v, func, closed=True)
-            object.__setattr__(self, "household_fraction",
-                               {k: float(frac.get(k, 0.0)) for k in FRAME_NAMES})
+            frac = _per_frame(self.household_fraction, "household_fraction", func,
+                              lambda name, v: check_probability(name, v, func, closed=True))
+            object.__setattr__(self, "household_fraction", {k: float(v) for k, v in frac.items()})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -424,6 +412,15 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
                         sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
     sample = sample.iloc[order][SAMPLE_COLUMNS].reset_index(drop=True)
     return DrawResult(sample, allocation, tuple(notes), plan, seed)
+
+
+def _per_frame(values: dict, name: str, func: str, check: Any) -> dict[str, Any]:
+    """Check a ``{frame: value}`` dict; frames left out get 0."""
+    values = dict(values)
+    if set(values) - set(FRAME_NAMES):
+        raise ParameterError(
+            f"The {name!r} parameter of {func} takes the frames {FRAME_NAMES}. Got {sorted(values)}.")
+    return {k: check(f"{name}[{k!r}]", values.get(k, 0)) for k in FRAME_NAMES}
 
 
 def _per_town(value: float | dict[str, float], towns: list[str], name: str) -> np.ndarray:

@@ -223,12 +223,7 @@ def lqas_rule(n: int, p_upper: float, p_lower: float, *, alpha_max: float = 0.10
     """
     func = "lqas_rule"
     n = check_int("n", n, func, minimum=1)
-    p_upper = check_probability("p_upper", p_upper, func)
-    p_lower = check_probability("p_lower", p_lower, func)
-    alpha_max = check_probability("alpha_max", alpha_max, func)
-    beta_max = check_probability("beta_max", beta_max, func)
-    if not p_lower < p_upper:
-        raise ParameterError(f"The 'p_lower' parameter of {func} must be < p_upper. Got {p_lower!r}.")
+    p_upper, p_lower, alpha_max, beta_max = _check_lqas(p_upper, p_lower, alpha_max, beta_max, func)
     if population is not None:
         population = check_int("population", population, func, minimum=n)
     rule = _best_rule(n, p_upper, p_lower, alpha_max, beta_max, population)
@@ -237,6 +232,16 @@ def lqas_rule(n: int, p_upper: float, p_lower: float, *, alpha_max: float = 0.10
             f"No LQAS rule with n={n} keeps alpha <= {alpha_max} and beta <= {beta_max} for "
             f"{p_upper:.0%}/{p_lower:.0%}; use lqas_design to find n.")
     return rule
+
+
+def _check_lqas(p_upper: float, p_lower: float, alpha_max: float, beta_max: float,
+                func: str) -> tuple[float, float, float, float]:
+    out = tuple(check_probability(name, v, func) for name, v in (
+        ("p_upper", p_upper), ("p_lower", p_lower), ("alpha_max", alpha_max),
+        ("beta_max", beta_max)))
+    if not out[1] < out[0]:
+        raise ParameterError(f"The 'p_lower' parameter of {func} must be < p_upper. Got {p_lower!r}.")
+    return out  # type: ignore[return-value]
 
 
 def _best_rule(n: int, p_upper: float, p_lower: float, alpha_max: float, beta_max: float,
@@ -262,12 +267,7 @@ def lqas_design(p_upper: float, p_lower: float, *, alpha_max: float = 0.10,
     (60, 55)
     """
     func = "lqas_design"
-    p_upper = check_probability("p_upper", p_upper, func)
-    p_lower = check_probability("p_lower", p_lower, func)
-    alpha_max = check_probability("alpha_max", alpha_max, func)
-    beta_max = check_probability("beta_max", beta_max, func)
-    if not p_lower < p_upper:
-        raise ParameterError(f"The 'p_lower' parameter of {func} must be < p_upper. Got {p_lower!r}.")
+    p_upper, p_lower, alpha_max, beta_max = _check_lqas(p_upper, p_lower, alpha_max, beta_max, func)
     top = n_max if population is None else min(n_max, population)
     for n in range(1, top + 1):
         rule = _best_rule(n, p_upper, p_lower, alpha_max, beta_max, population)
