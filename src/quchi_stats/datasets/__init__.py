@@ -12,8 +12,8 @@ from ..io.datadir import DataDir
 from ..io.readers import read_table
 from .synthetic import EXIT_LINES, YEARS, District, generate_district, write_district
 
-__all__ = ["EXIT_LINES", "YEARS", "District", "data_path", "generate_district", "load_register",
-           "write_district"]
+__all__ = ["EXIT_LINES", "YEARS", "District", "data_path", "generate_district", "load_fieldwork",
+           "load_register", "write_district"]
 
 
 def data_path() -> Path:
@@ -33,3 +33,11 @@ def load_register(year: int, data: str | Path | None = None) -> pd.DataFrame:
     """Read ``register_{year}`` from a data directory (default: the bundled synthetic data)."""
     root = DataDir(Path(data) if data is not None else data_path())
     return read_table(root.register(year), "register")
+
+
+def load_fieldwork(year: int, data: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the drawn sample and the field results of ``year`` from a data directory."""
+    root = DataDir(Path(data) if data is not None else data_path())
+    sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
+    results = read_table(root.results(year), "results")
+    return sample, results

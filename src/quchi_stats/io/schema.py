@@ -16,6 +16,7 @@ __all__ = [
     "PERSONAL_COLUMNS",
     "REGISTER",
     "RESULTS",
+    "RESULT_LABELS_ZH",
     "SAMPLE",
     "SATISFACTION_LEVELS",
     "SELF_REPORT",
@@ -215,3 +216,19 @@ def order_towns(towns: list[str] | tuple[str, ...]) -> list[str]:
     """Towns in statistical-code order (the nine Qujiang towns first), others by name after them."""
     present = list(dict.fromkeys(towns))
     return [t for t in TOWNS if t in present] + sorted(t for t in present if t not in TOWNS)
+
+#: Chinese headers of estimate tables (``EstimateResult.to_frame(chinese=True)``).
+RESULT_LABELS_ZH: dict[str, str] = {
+    "estimate": "估计值",
+    "se": "标准误",
+    "ci_lower": "置信下限",
+    "ci_upper": "置信上限",
+    "level": "置信水平",
+    "n": "样本户数",
+    "n_eff": "有效样本量",
+    "df": "自由度",
+    "deff": "设计效应",
+    "cv": "变异系数",
+    "method": "区间方法",
+    "p_value": "单侧 P 值",
+}

@@ -1,0 +1,321 @@
+"""Design-based estimators: proportions, means, totals and ratios, overall and by domain.
+
+Domains (``by=``) keep the full design: rows outside a domain contribute zero to the influence
+values, so every PSU and stratum of the design stays in the variance (R ``svyby``); a domain's
+degrees of freedom are the PSUs minus the strata it touches. ``n`` is the number of rows of the
+domain with a value, ``deff`` the design variance over the variance of simple random sampling
+without replacement of the same ``n`` (R's ``deff=TRUE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..design import SurveyDesign
+from ..errors import DataError, ParameterError, check_choice, check_probability
+from ..io.schema import YES_NO, order_towns
+from .intervals import CI_METHODS, effective_n, proportion_interval
+from .results import RESULT_COLUMNS, EstimateResult
+from .variance import jackknife_variance, taylor_variance
+
+__all__ = ["estimate_mean", "estimate_proportion", "estimate_ratio", "estimate_total"]
+
+VARIANCES = ("taylor", "jackknife")
+
+
+def _binary(design: SurveyDesign, column: str, func: str) -> np.ndarray:
+    """0/1 as float, NaN where missing; 是/否, Y/N, booleans and 0/1 accepted."""
+    s = design.column(column)
+    if s.dtype == object or pd.api.types.is_string_dtype(s):
+        text = s.map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v))
+                     else str(v).strip().lower())
+        mapped = text.map(lambda v: YES_NO.get(v, "bad") if isinstance(v, str) else np.nan)
+        bad = mapped.eq("bad")
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"应为是/否（或 1/0），实际为“{s.iloc[i]}”", row=i + 2, column=column)
+        return mapped.astype(float).to_numpy()
+    values = pd.to_numeric(s.astype("Float64") if s.dtype == "boolean" else s, errors="coerce")
+    arr = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{func} 需要 0/1 变量，实际为“{s.iloc[i]}”", row=i + 2, column=column)
+    return arr
+
+
+def _numeric(design: SurveyDesign, column: str) -> np.ndarray:
+    s = design.column(column)
+    values = pd.to_numeric(s.astype("Float64") if s.dtype == "boolean" else s, errors="coerce")
+    arr = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.isnan(arr) & s.notna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"应为数值，实际为“{s.iloc[i]}”", row=i + 2, column=column)
+    return arr
+
+
+def _domains(design: SurveyDesign, by: str | Sequence[str] | None) -> tuple[list[str], pd.DataFrame,
+                                                                             np.ndarray]:
+    """The by columns, one row of keys per domain, and the membership matrix (rows × domains)."""
+    if by is None:
+        return [], pd.DataFrame(index=[0]), np.ones((design.n, 1), dtype=bool)
+    cols = [by] if isinstance(by, str) else list(by)
+    for c in cols:
+        if design.column(c).isna().any():
+            i = int(np.flatnonzero(design.column(c).isna().to_numpy())[0])
+            raise DataError("分组列不能为空", row=i + 2, column=c)
+    keys = design.data[cols].astype(object)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys), sort=True)
+    table = pd.DataFrame(list(uniques), columns=cols)
+    if cols == ["town"] or (cols and cols[0] == "town"):
+        order = {t: i for i, t in enumerate(order_towns(table["town"].tolist()))}
+        perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
+        remap = np.empty(len(perm), dtype=np.intp)
+        remap[perm] = np.arange(len(perm))
+        table = table.iloc[perm].reset_index(drop=True)
+        codes = remap[codes]
+    member = np.zeros((design.n, len(table)), dtype=bool)
+    member[np.arange(design.n), codes] = True
+    return cols, table, member
+
+
+def _variance(design: SurveyDesign, variance: str, z: np.ndarray, num: np.ndarray,
+              den: np.ndarray | None) -> np.ndarray:
+    if variance == "taylor":
+        return taylor_variance(design, z)
+    return jackknife_variance(design, num, den)
+
+
+def _dfs(design: SurveyDesign, member: np.ndarray) -> np.ndarray:
+    return np.array([design.domain_df(member[:, j]) for j in range(member.shape[1])])
+
+
+def _check_common(design: SurveyDesign, level: float, variance: str, func: str) -> None:
+    if not isinstance(design, SurveyDesign):
+        raise ParameterError(f"The 'design' parameter of {func} must be a SurveyDesign. "
+                             f"Got {type(design).__name__}.")
+    check_probability("level", level, func)
+    check_choice("variance", variance, VARIANCES, func)
+
+
+def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray, member: np.ndarray,
+                variance: str) -> dict[str, np.ndarray]:
+    """Ratio Σw·y / Σw·x per domain (rows with missing y or x are out of the domain)."""
+    valid = ~np.isnan(y) & ~np.isnan(x)
+    d = member & valid[:, None]
+    yv = np.where(valid, y, 0.0)
+    xv = np.where(valid, x, 0.0)
+    w = design.w
+    Y = (w * yv) @ d
+    X = (w * xv) @ d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        R = np.where(X != 0, Y / np.where(X != 0, X, 1.0), np.nan)
+    z = d * (w[:, None] * (yv[:, None] - R[None, :] * xv[:, None])) / np.where(
+        X != 0, X, np.inf)[None, :]
+    num = d * (w * yv)[:, None]
+    den = d * (w * xv)[:, None]
+    v = _variance(design, variance, z, num, den)
+    n = d.sum(axis=0)
+    N = (w[:, None] * d).sum(axis=0)
+    # SRS variance of the same n for the design effect (R: svyvar / n * (N - n) / N)
+    resid = (yv[:, None] - R[None, :] * xv[:, None]) * d
+    xbar = X / np.where(N > 0, N, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = (w[:, None] * resid**2).sum(axis=0) / N * n / (n - 1) / xbar**2
+        v_srs = s2 / n * (N - n) / N
+        # rounding noise of an exactly constant PSU-level rate is a zero variance
+        v = np.where(v <= 1e-12 * np.nan_to_num(v_srs, nan=0.0), 0.0, v)
+        deff = np.where(v_srs > 0, v / v_srs, np.nan)
+    return {"estimate": R, "v": v, "n": n, "N": N, "deff": deff, "member": d}
+
+
+def _table(cols: list[str], keys: pd.DataFrame, core: dict, lower: np.ndarray,
+           upper: np.ndarray, n_eff: np.ndarray, df: np.ndarray, level: float,
+           method: str) -> pd.DataFrame:
+    est = core["estimate"]
+    se = np.sqrt(np.maximum(core["v"], 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cv = np.where(est != 0, se / np.abs(est), np.nan)
+    data = {c: keys[c].to_numpy() for c in cols}
+    data.update({"estimate": est, "se": se, "ci_lower": lower, "ci_upper": upper,
+                 "level": level, "n": core["n"].astype(int), "n_eff": n_eff,
+                 "df": df.astype(int), "deff": core["deff"], "cv": cv, "method": method})
+    out = pd.DataFrame(data)
+    empty = out["n"] == 0
+    if empty.any():
+        out = out[~empty].reset_index(drop=True)
+    return out[cols + RESULT_COLUMNS]
+
+
+def _pool(core: dict, df: np.ndarray, pool_deff: bool | int) -> tuple[np.ndarray, np.ndarray]:
+    """Replace the variance of domains with ``df <= k`` by the pooled design effect × SRS variance.
+
+    The pooled deff is the n-weighted mean of the design effects of the domains with more df
+    (where estimable); those domains' df add up to the pooled df. Returns (variance, df).
+    """
+    k = 1 if pool_deff is True else int(pool_deff)
+    small = df <= k
+    donors = ~small & np.isfinite(core["deff"]) & (core["n"] > 0)
+    if not small.any() or not donors.any():
+        return core["v"], df
+    deff_pool = float(np.sum(core["n"][donors] * core["deff"][donors]) / np.sum(core["n"][donors]))
+    deff_pool = max(deff_pool, 1.0)
+    p, n, N = core["estimate"], core["n"], core["N"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v_srs = p * (1 - p) / np.maximum(n - 1, 1) * (N - n) / N
+    v = np.where(small, deff_pool * v_srs, core["v"])
+    df_out = np.where(small, int(df[donors].sum()), df)
+    return v, df_out
+
+
+def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
+                        denominator: str | None = None, method: str = "jeffreys",
+                        level: float = 0.95, variance: str = "taylor",
+                        pool_deff: bool | int = False) -> EstimateResult:
+    """Estimate a proportion (household- or person-level) with a design-based interval.
+
+    Parameters
+    ----------
+    design : SurveyDesign
+    y : str
+        A 0/1, boolean or 是/否 column; missing values are left out of the domain.
+    by : str or list of str, optional
+        Domain columns (for example ``"town"``); the full design is kept for the variance.
+    denominator : str, optional
+        A size column (household size): the person-level rate ``Σw·size·y / Σw·size``, as the
+        national rules count 错退 and 漏评 in persons.
+    method : str
+        Interval method, one of :data:`~quchi_stats.estimation.intervals.CI_METHODS`
+        (default ``"jeffreys"``: defined and non-degenerate even when p̂ = 1).
+    level : float
+        Confidence level, in (0, 1).
+    variance : {"taylor", "jackknife"}
+        Linearisation (default) or delete-one-PSU jackknife (JKn).
+    pool_deff : bool or int
+        For domains with ``df <= pool_deff`` (``True`` means 1: two villages), use the
+        n-weighted mean design effect of the other domains (at least 1) and their pooled df.
+        Off by default; see ``docs/estimation.md``.
+
+    Returns
+    -------
+    EstimateResult
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"town": ["甲"] * 6 + ["乙"] * 6, "village": [1, 1, 2, 2, 3, 3] * 2,
+    ...                    "w": 10.0, "ok": ["是", "是", "是", "否", "是", "是"] * 2})
+    >>> df.loc[6:, "village"] += 3
+    >>> d = SurveyDesign(df, strata="town", psu="village", weights="w")
+    >>> r = estimate_proportion(d, "ok", by="town")
+    >>> r.to_frame()[["town", "estimate", "n", "df"]]
+      town  estimate  n  df
+    0    乙  0.833333  6   2
+    1    甲  0.833333  6   2
+    """
+    func = "estimate_proportion"
+    _check_common(design, level, variance, func)
+    check_choice("method", method, CI_METHODS, func)
+    yv = _binary(design, y, func)
+    x = np.ones(design.n) if denominator is None else _numeric(design, denominator)
+    if denominator is not None and np.any(x[~np.isnan(x)] <= 0):
+        raise DataError(f"分母列“{denominator}”应为正数")
+    cols, keys, member = _domains(design, by)
+    core = _ratio_core(design, yv * x, x, member, variance)
+    df = _dfs(design, core["member"])
+    v, df_used = (_pool(core, df, pool_deff) if pool_deff else (core["v"], df))
+    core = {**core, "v": v}
+    p = np.nan_to_num(core["estimate"], nan=0.0)
+    n = core["n"].astype(float)
+    ci = proportion_interval(p, v, np.maximum(n, 1), df_used, method=method, level=level)
+    n_eff = effective_n(p, v, n)
+    var_label = variance + ("+pooled-deff" if pool_deff else "")
+    name = y if denominator is None else f"{y}（按{denominator}加权）"
+    table = _table(cols, keys, core, ci.lower, ci.upper, n_eff, df_used, level, method)
+    return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table)
+
+
+def _t_interval(est: np.ndarray, v: np.ndarray, df: np.ndarray,
+                level: float) -> tuple[np.ndarray, np.ndarray]:
+    t = stats.t.ppf(1 - (1 - level) / 2, np.maximum(df, 1))
+    se = np.sqrt(np.maximum(v, 0))
+    return est - t * se, est + t * se
+
+
+def estimate_mean(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
+                  level: float = 0.95, variance: str = "taylor") -> EstimateResult:
+    """Estimate a mean ``Σw·y / Σw`` with a ``t_df`` interval (R ``svymean``/``svyby``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"s": [1, 1, 2, 2], "c": [1, 2, 3, 4], "w": [1.0, 1, 2, 2],
+    ...                    "y": [1.0, 2, 3, 4]})
+    >>> round(estimate_mean(SurveyDesign(df, strata="s", psu="c", weights="w"), "y").estimate, 4)
+    2.8333
+    """
+    func = "estimate_mean"
+    _check_common(design, level, variance, func)
+    yv = _numeric(design, y)
+    cols, keys, member = _domains(design, by)
+    core = _ratio_core(design, yv, np.ones(design.n), member, variance)
+    df = _dfs(design, core["member"])
+    lower, upper = _t_interval(core["estimate"], core["v"], df, level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = core["n"] / core["deff"]
+    table = _table(cols, keys, core, lower, upper, n_eff, df, level, "t")
+    return EstimateResult("mean", y, tuple(cols), "t", level, variance, table)
+
+
+def estimate_ratio(design: SurveyDesign, numerator: str, denominator: str, *,
+                   by: str | Sequence[str] | None = None, level: float = 0.95,
+                   variance: str = "taylor") -> EstimateResult:
+    """Estimate a ratio of totals ``Σw·y / Σw·x`` with a ``t_df`` interval (R ``svyratio``)."""
+    func = "estimate_ratio"
+    _check_common(design, level, variance, func)
+    yv = _numeric(design, numerator)
+    xv = _numeric(design, denominator)
+    cols, keys, member = _domains(design, by)
+    core = _ratio_core(design, yv, xv, member, variance)
+    df = _dfs(design, core["member"])
+    lower, upper = _t_interval(core["estimate"], core["v"], df, level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = core["n"] / core["deff"]
+    table = _table(cols, keys, core, lower, upper, n_eff, df, level, "t")
+    return EstimateResult("ratio", f"{numerator}/{denominator}", tuple(cols), "t", level, variance,
+                          table)
+
+
+def estimate_total(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
+                   level: float = 0.95, variance: str = "taylor") -> EstimateResult:
+    """Estimate a population total ``Σw·y`` with a ``t_df`` interval (R ``svytotal``)."""
+    func = "estimate_total"
+    _check_common(design, level, variance, func)
+    yv = _numeric(design, y)
+    cols, keys, member = _domains(design, by)
+    valid = ~np.isnan(yv)
+    d = member & valid[:, None]
+    w = design.w
+    yz = np.where(valid, yv, 0.0)
+    z = d * (w * yz)[:, None]
+    Y = z.sum(axis=0)
+    v = _variance(design, variance, z, z, None)
+    n = d.sum(axis=0)
+    N = (w[:, None] * d).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = Y / N
+        s2 = (w[:, None] * d * (yz[:, None] - mean[None, :]) ** 2).sum(axis=0) / N * n / (n - 1)
+        v_srs = N**2 * s2 / n * (N - n) / N
+        deff = np.where(v_srs > 0, v / v_srs, np.nan)
+    core = {"estimate": Y, "v": v, "n": n, "N": N, "deff": deff, "member": d}
+    df = _dfs(design, d)
+    lower, upper = _t_interval(Y, v, df, level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = n / deff
+    table = _table(cols, keys, core, lower, upper, n_eff, df, level, "t")
+    return EstimateResult("total", y, tuple(cols), "t", level, variance, table)

@@ -1,0 +1,201 @@
+"""From a drawn sample and its field results to a ``SurveyDesign`` of the respondents.
+
+Nonresponse is handled by a weighting-class adjustment. A class is a village × frame (falling back
+to town × frame in a town where some drawn village-frame has no respondent). Respondents are the
+primary households visited (完成) and the reserve households that replaced unreachable ones (替补);
+a reserve household stands in the class of the household it replaced and carries the same base
+weight (1/π of its village-frame). In each class::
+
+    factor = Σ base weights of the primary households drawn / Σ base weights of the respondents
+
+so the respondents' adjusted weights add up to the class's estimated frame size, whether the gap was
+filled by reserves, by reweighting, or both (Kalton & Flores-Cervantes 2003; Valliant, Dever &
+Kreuter 2018, ch. 13). This assumes that, within a class, the households reached resemble those not
+reached (missing at random within village and frame).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..design import SurveyDesign
+from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice
+from ..sampling.draw import FRAME_NAMES
+
+__all__ = ["RESPONSE_LABELS_ZH", "fieldwork_design", "response_summary"]
+
+SATISFIED_DEFAULT = ("satisfied", "basically_satisfied")
+
+RESPONSE_LABELS_ZH = {
+    "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
+    "unreachable": "正选无法入户", "no_record": "正选无记录", "substitute": "替补完成",
+    "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数",
+}
+
+
+def _merge(sample: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    dup = results["household_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataError(f"户编号“{results['household_id'].iloc[i]}”在核查结果中重复", row=i + 2,
+                        column="户编号")
+    known = results["household_id"].isin(sample["household_id"])
+    if not known.all():
+        i = int(np.flatnonzero(~known.to_numpy())[0])
+        raise DataError(f"户编号“{results['household_id'].iloc[i]}”不在抽查样本中", row=i + 2,
+                        column="户编号")
+    merged = sample.merge(results.drop(columns=[c for c in ("year",) if c in results]),
+                          on="household_id", how="left", validate="one_to_one")
+    bad = (merged["role"] == "primary") & (merged["visit_status"] == "substitute")
+    if bad.any():
+        hid = merged.loc[bad, "household_id"].iloc[0]
+        raise DataError(f"户编号“{hid}”是正选户，入户状态却是“替补”")
+    return merged
+
+
+def fieldwork_design(sample: pd.DataFrame, results: pd.DataFrame, *,
+                     frames: str | Sequence[str] | None = None, nonresponse: str = "village",
+                     stages: str = "ultimate", lonely_psu: str = "fail",
+                     satisfied_levels: Sequence[str] = SATISFIED_DEFAULT) -> SurveyDesign:
+    """The respondents of one year's spot-check as a :class:`SurveyDesign`.
+
+    Parameters
+    ----------
+    sample : DataFrame
+        The drawn sample (canonical columns, as written by ``quchi-stats design``).
+    results : DataFrame
+        Field results (canonical columns).
+    frames : str or list of str, optional
+        Which frames to keep (default: all). 错评 uses ``"registered"``, 错退 ``"exited"``,
+        漏评 ``"non_registered"``.
+    nonresponse : {"village", "town", "none"}
+        Weighting classes: village × frame (falling back to town × frame), town × frame, or no
+        adjustment (base weights; reserves then stand for the households they replaced).
+    stages : {"ultimate", "two-stage"}
+        ``"ultimate"`` (default): strata = town, PSU = village, with-replacement first stage —
+        the standard variance for villages drawn with probability proportional to size.
+        ``"two-stage"``: adds the first-stage FPC (villages per town) and the second-stage FPC
+        (households in the village's frame) as R's ``ids=~village+household_id,
+        fpc=~n_villages_in_town+n_households_in_frame_of_village``; one frame only. With PPS
+        villages the first-stage FPC n/N is an approximation.
+    lonely_psu : str
+        Passed to :class:`SurveyDesign` (a town with one responding village).
+    satisfied_levels : sequence of str
+        满意度 answers counted as satisfied in the 0/1 column ``satisfied`` (default 满意 + 基本满意).
+
+    Returns
+    -------
+    SurveyDesign
+        Data: the respondents with the sample's columns, the results, ``base_weight``,
+        ``nr_factor``, ``weight_adj`` (the design's weights), ``satisfied``, and 0/1 float columns
+        for the 是/否 results. ``design.info["response"]`` holds the response summary.
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import load_fieldwork
+    >>> sample, results = load_fieldwork(2018)
+    >>> d = fieldwork_design(sample, results, frames="exited")
+    >>> d.strata, d.psu, d.weights
+    ('town', 'village', 'weight_adj')
+    """
+    func = "fieldwork_design"
+    check_choice("nonresponse", nonresponse, ("village", "town", "none"), func)
+    check_choice("stages", stages, ("ultimate", "two-stage"), func)
+    wanted = list(FRAME_NAMES) if frames is None else ([frames] if isinstance(frames, str)
+                                                         else list(frames))
+    for f in wanted:
+        check_choice("frames", f, FRAME_NAMES, func)
+    if stages == "two-stage" and len(wanted) != 1:
+        raise ParameterError(f"{func}(stages='two-stage') takes one frame. Got {wanted}.")
+    merged = _merge(sample, results)
+    merged = merged[merged["frame"].isin(wanted)].copy()
+    status = merged["visit_status"]
+    primary = merged["role"] == "primary"
+    respondent = (primary & (status == "completed")) | (~primary & status.isin(
+        ["substitute", "completed"]))
+    missing = primary & status.isna()
+    if missing.any():
+        warnings.warn(f"{int(missing.sum())} 个正选户没有入户记录，按无法入户处理（权数调整）。",
+                      QuchiStatsWarning, stacklevel=2)
+    merged["base_weight"] = merged["weight"].astype(float)
+    merged["_respondent"] = respondent.to_numpy()
+    merged["_primary"] = primary.to_numpy()
+    factor = _adjustment(merged, nonresponse)
+    merged["nr_factor"] = factor
+    resp = merged[merged["_respondent"]].copy()
+    resp["weight_adj"] = resp["base_weight"] * resp["nr_factor"]
+    for col in ("identified_correctly", "exit_correct", "missed", "food_clothing",
+                "compulsory_education", "basic_medical", "housing_safety"):
+        if col in resp:
+            resp[col] = resp[col].astype("Float64").astype(float)
+    if "satisfaction" in resp:
+        sat = resp["satisfaction"]
+        resp["satisfied"] = np.where(sat.isna(), np.nan, sat.isin(list(satisfied_levels)))
+    summary = response_summary(merged)
+    resp = resp.drop(columns=["_respondent", "_primary"]).reset_index(drop=True)
+    if resp.empty:
+        raise DataError("所选抽样框没有任何有效入户记录")
+    kwargs = {"strata": "town", "psu": "village", "weights": "weight_adj",
+              "lonely_psu": lonely_psu}
+    if stages == "two-stage":
+        kwargs.update(fpc="n_villages_in_town", ssu="household_id",
+                      fpc2="n_households_in_frame_of_village")
+    design = SurveyDesign(resp, **kwargs)
+    object.__setattr__(design, "info", {"response": summary, "frames": wanted,
+                                        "nonresponse": nonresponse, "stages": stages})
+    return design
+
+
+def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
+    if nonresponse == "none":
+        return np.ones(len(merged))
+    w = merged["base_weight"].to_numpy()
+    drawn_w = np.where(merged["_primary"], w, 0.0)
+    resp_w = np.where(merged["_respondent"], w, 0.0)
+    town_key = merged["town"].astype(str) + "\x1f" + merged["frame"].astype(str)
+    village_key = town_key + "\x1f" + merged["village"].astype(str)
+    key = town_key if nonresponse == "town" else village_key
+    drawn = pd.Series(drawn_w).groupby(key.to_numpy()).transform("sum").to_numpy()
+    got = pd.Series(resp_w).groupby(key.to_numpy()).transform("sum").to_numpy()
+    if nonresponse == "village":
+        empty = (got == 0) & (drawn > 0)
+        if empty.any():
+            towns = sorted(set(town_key[empty]))
+            warnings.warn(
+                "以下乡镇×抽样框中有村没有任何有效样本，该镇改按镇×抽样框调整权数：" + "、".join(
+                    t.replace("\x1f", "·") for t in towns), QuchiStatsWarning, stacklevel=3)
+            collapse = town_key.isin(towns).to_numpy()
+            drawn_t = pd.Series(drawn_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
+            got_t = pd.Series(resp_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
+            drawn = np.where(collapse, drawn_t, drawn)
+            got = np.where(collapse, got_t, got)
+    lost = (got == 0) & (drawn > 0)
+    if lost.any():
+        where = sorted(set(town_key[lost]))
+        warnings.warn("以下乡镇×抽样框没有任何有效样本，无法估计：" + "、".join(
+            t.replace("\x1f", "·") for t in where), QuchiStatsWarning, stacklevel=3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(got > 0, drawn / np.where(got > 0, got, 1.0), np.nan)
+
+
+def response_summary(merged: pd.DataFrame) -> pd.DataFrame:
+    """Per town × frame: primaries drawn, completed, unreachable, without record, substitutes."""
+    g = merged.assign(
+        primary=merged["_primary"].astype(int),
+        completed=(merged["_primary"] & (merged["visit_status"] == "completed")).astype(int),
+        unreachable=(merged["_primary"] & (merged["visit_status"] == "unreachable")).astype(int),
+        no_record=(merged["_primary"] & merged["visit_status"].isna()).astype(int),
+        substitute=(~merged["_primary"] & merged["_respondent"]).astype(int),
+        respondents=merged["_respondent"].astype(int),
+    ).groupby(["town", "frame"], sort=False)[
+        ["primary", "completed", "unreachable", "no_record", "substitute", "respondents"]].sum()
+    g["response_rate"] = g["completed"] / g["primary"].where(g["primary"] > 0)
+    fac = merged[merged["_respondent"]].groupby(["town", "frame"], sort=False)["nr_factor"].mean() \
+        if "nr_factor" in merged else None
+    if fac is not None:
+        g["factor"] = fac
+    return g.reset_index()

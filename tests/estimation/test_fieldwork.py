@@ -1,0 +1,166 @@
+"""From sample and field results to the respondents' design: nonresponse and substitution."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quchi_stats.datasets import load_fieldwork
+from quchi_stats.design import SurveyDesign
+from quchi_stats.errors import DataError, ParameterError, QuchiStatsWarning
+from quchi_stats.estimation import estimate_mean, estimate_proportion, fieldwork_design
+from tests.estimation.conftest import REF, assert_r
+
+
+@pytest.fixture(scope="module")
+def fieldwork_2018():
+    return load_fieldwork(2018)
+
+
+def test_weights_equal_the_r_reference_file(fieldwork_2018):
+    sample, results = fieldwork_2018
+    d = fieldwork_design(sample, results, frames=["registered", "exited"])
+    ref = pd.read_csv(REF / "fieldwork_2018.csv", dtype={"household_id": str})
+    mine = d.data.set_index("household_id").loc[ref["household_id"]]
+    np.testing.assert_allclose(mine["weight_adj"].to_numpy(), ref["weight_adj"].to_numpy())
+    assert len(d.data) == len(ref)
+
+
+@pytest.mark.parametrize(("frame", "column"), [("registered", "identified_correctly"),
+                                               ("exited", "exit_correct")])
+@pytest.mark.parametrize(("method", "r_method"), [("korn-graubard", "beta"), ("logit", "xlogit"),
+                                                  ("wald", "mean")])
+def test_town_rates_equal_r(fieldwork_2018, r_values, frame, column, method, r_method):
+    sample, results = fieldwork_2018
+    d = fieldwork_design(sample, results, frames=frame)
+    table = estimate_proportion(d, column, by="town", method=method).to_frame()
+    assert len(table) == 9
+    for _, row in table.iterrows():
+        case = f"fieldwork {frame} {r_method} {row['town']}"
+        assert_r(row["estimate"], r_values[(case, "estimate")], case)
+        assert row["se"] == pytest.approx(r_values[(case, "se")], rel=1e-6, abs=1e-12)
+        for stat in ("ci_lower", "ci_upper"):
+            expected = r_values[(case, stat)]
+            if row["estimate"] == 1.0 and method == "korn-graubard":
+                # R: NaN (or [1, 1] when rounding leaves se = 4e-18) at p_hat = 1; ours follows
+                # NCHS (n_eff = n) and stays defined
+                assert np.isnan(expected) or expected == 1.0
+                assert row["ci_lower"] < 0.99 and row["ci_upper"] == 1.0
+            elif row["estimate"] == 1.0:
+                # logit and Wald collapse to [1, 1]; R gives the same or NaN
+                assert row[stat] == 1.0 and (np.isnan(expected) or expected == 1.0)
+            elif expected > 1 or expected < 0:
+                assert row[stat] == min(max(expected, 0.0), 1.0)
+            else:
+                assert_r(row[stat], expected, f"{case} {stat}")
+
+
+def test_two_stage_and_person_level_equal_r(fieldwork_2018, r_values):
+    sample, results = fieldwork_2018
+    for frame, column in (("registered", "identified_correctly"), ("exited", "exit_correct")):
+        d = fieldwork_design(sample, results, frames=frame, stages="two-stage")
+        for _, row in estimate_mean(d, column, by="town").to_frame().iterrows():
+            case = f"fieldwork two-stage {frame} {row['town']}"
+            assert_r(row["estimate"], r_values[(case, "estimate")], case)
+            assert row["se"] == pytest.approx(r_values[(case, "se")], rel=1e-6, abs=1e-12)
+    d = fieldwork_design(sample, results, frames="exited")
+    table = estimate_proportion(d, "exit_correct", by="town", denominator="household_size")
+    for _, row in table.to_frame().iterrows():
+        case = f"fieldwork persons exited {row['town']}"
+        assert_r(row["estimate"], r_values[(case, "estimate")], case)
+        assert row["se"] == pytest.approx(r_values[(case, "se")], rel=1e-6, abs=1e-12)
+
+
+def _tiny():
+    sample = pd.DataFrame({
+        "year": 2018, "town": "甲镇", "village": ["A"] * 6 + ["B"] * 4,
+        "household_id": [f"h{i}" for i in range(10)], "household_size": 2,
+        "frame": "registered",
+        "role": ["primary"] * 4 + ["reserve"] * 2 + ["primary"] * 3 + ["reserve"],
+        "reserve_rank": [None] * 4 + [1, 2] + [None] * 3 + [1],
+        "pi_village": 0.5, "pi_household": [0.4] * 6 + [0.3] * 4,
+        "n_villages_in_town": 4, "n_villages_sampled_in_town": 2,
+        "n_households_in_frame_of_village": [10] * 6 + [10] * 4,
+        "n_households_sampled_in_frame_of_village": [4] * 6 + [3] * 4,
+        "certainty_village": False,
+    })
+    sample["pi"] = sample["pi_village"] * sample["pi_household"]
+    sample["weight"] = 1 / sample["pi"]
+    results = pd.DataFrame({
+        "household_id": ["h0", "h1", "h2", "h3", "h4", "h6", "h7", "h8", "h9"],
+        "visit_status": ["completed", "completed", "unreachable", "unreachable", "substitute",
+                         "completed", "unreachable", "unreachable", "unreachable"],
+        "identified_correctly": [True, True, None, None, False, True, None, None, None],
+        "satisfaction": ["satisfied", "dissatisfied", None, None, "basically_satisfied",
+                         "satisfied", None, None, None],
+    })
+    results["identified_correctly"] = results["identified_correctly"].astype("boolean")
+    return sample, results
+
+
+def test_substitutes_and_weighting_classes():
+    sample, results = _tiny()
+    # village A: 4 primaries, 2 completed + 1 substitute -> factor 4/3;
+    # village B: 3 primaries, 1 completed, its reserve unreachable -> factor 3/1
+    d = fieldwork_design(sample, results)
+    data = d.data.set_index("household_id")
+    assert sorted(data.index) == ["h0", "h1", "h4", "h6"]
+    assert data.loc["h0", "nr_factor"] == pytest.approx(4 / 3)
+    assert data.loc["h4", "nr_factor"] == pytest.approx(4 / 3)
+    assert data.loc["h6", "nr_factor"] == pytest.approx(3.0)
+    # adjusted weights add up to the primaries' base weights (the frame's estimated size)
+    assert data["weight_adj"].sum() == pytest.approx(sample.loc[sample["role"] == "primary",
+                                                                "weight"].sum())
+    assert data["satisfied"].tolist() == [1.0, 0.0, 1.0, 1.0]
+    summary = d.info["response"].iloc[0]
+    assert (summary["primary"], summary["completed"], summary["unreachable"],
+            summary["substitute"], summary["respondents"]) == (7, 3, 4, 1, 4)
+    # one class for the town: base weights drawn 4*5 + 3*(20/3) = 40, respondents 3*5 + 20/3
+    town = fieldwork_design(sample, results, nonresponse="town").data
+    assert np.allclose(town["nr_factor"], 40 / (15 + 20 / 3))
+    none = fieldwork_design(sample, results, nonresponse="none").data
+    assert (none["nr_factor"] == 1).all()
+
+
+def test_village_without_respondents_falls_back_to_town():
+    sample, results = _tiny()
+    results = results[~results["household_id"].isin(["h6"])]
+    results = pd.concat([results, pd.DataFrame({"household_id": ["h6"],
+                                                "visit_status": ["unreachable"]})])
+    with pytest.warns(QuchiStatsWarning, match="改按镇×抽样框调整权数"):
+        d = fieldwork_design(sample, results, lonely_psu="certainty")
+    data = d.data
+    assert set(data["village"]) == {"A"}
+    w_primary = sample.loc[sample["role"] == "primary", "weight"].sum()
+    assert data["weight_adj"].sum() == pytest.approx(w_primary)
+
+
+def test_missing_primary_record_warns_and_bad_records_fail():
+    sample, results = _tiny()
+    with pytest.warns(QuchiStatsWarning, match="1 个正选户没有入户记录"):
+        fieldwork_design(sample, results[results["household_id"] != "h3"])
+    extra = pd.concat([results, pd.DataFrame({"household_id": ["zz"], "visit_status": ["completed"]})])
+    with pytest.raises(DataError, match="户编号“zz”不在抽查样本中"):
+        fieldwork_design(sample, extra)
+    dup = pd.concat([results, results.iloc[[0]]])
+    with pytest.raises(DataError, match="户编号“h0”在核查结果中重复"):
+        fieldwork_design(sample, dup)
+    wrong = results.copy()
+    wrong.loc[0, "visit_status"] = "substitute"
+    with pytest.raises(DataError, match="是正选户，入户状态却是“替补”"):
+        fieldwork_design(sample, wrong)
+    with pytest.raises(ParameterError, match="takes one frame"):
+        fieldwork_design(sample, results, stages="two-stage")
+
+
+def test_from_fieldwork_classmethod_and_lonely_town(fieldwork_2018):
+    sample, results = fieldwork_2018
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = SurveyDesign.from_fieldwork(sample, results, frames="non_registered")
+    assert d.n_strata == 9 and d.n_psu == 30
+    r = estimate_proportion(d, "missed", by="town").to_frame()
+    assert r["ci_lower"].notna().all() and (r["ci_upper"] > r["ci_lower"]).all()
