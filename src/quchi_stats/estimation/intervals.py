@@ -124,8 +124,8 @@ def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
     Examples
     --------
     >>> r = proportion_interval(0.95, 0.02**2, 60, 5, method="korn-graubard")
-    >>> [round(float(x), 6) for x in (r.n_star[0], r.lower[0], r.upper[0])]
-    [71.955002, 0.871371, 0.987461]
+    >>> round(float(r.n_star[0]), 3), round(float(r.lower[0]), 6), round(float(r.upper[0]), 6)
+    (71.955, 0.871371, 0.987461)
     >>> r = proportion_interval(1.0, 0.0, 30, 2)
     >>> round(float(r.lower[0]), 4), float(r.upper[0])
     (0.8843, 1.0)
