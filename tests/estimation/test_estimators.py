@@ -242,3 +242,18 @@ def test_pooled_design_effect_for_two_village_towns():
     expected = proportion_interval(p, pooled.loc["甲", "se"] ** 2, n, 10)
     assert pooled.loc["甲", "ci_lower"] == pytest.approx(expected.lower[0])
     assert pooled.loc["甲", "ci_upper"] == pytest.approx(expected.upper[0])
+
+
+def test_p_value_column_against_a_threshold():
+    df = pd.DataFrame({"town": ["甲"] * 30 + ["乙"] * 30, "village": np.repeat(np.arange(6), 10),
+                       "w": 3.0, "ok": ([1] * 7 + [0] * 3) * 3 + [1] * 30})
+    d = SurveyDesign(df, strata="town", psu="village", weights="w")
+    res = estimate_proportion(d, "ok", by="town", p0=0.9).to_frame().set_index("town")
+    assert res.loc["乙", "p_value"] == 1.0  # p_hat = 1 is never "significantly low"
+    from quchi_stats.estimation import one_sided_pvalue
+    row = res.loc["甲"]
+    expected = one_sided_pvalue(row["estimate"], row["se"] ** 2, row["n"], row["df"], 0.9)[0]
+    assert row["p_value"] == pytest.approx(expected)
+    assert row["p_value"] < 0.05 and row["ci_upper"] < 0.9
+    with pytest.raises(ParameterError, match="'p0' parameter"):
+        estimate_proportion(d, "ok", p0=1.2)

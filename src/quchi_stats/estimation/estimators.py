@@ -18,7 +18,7 @@ from scipy import stats
 from ..design import SurveyDesign
 from ..errors import DataError, ParameterError, check_choice, check_probability
 from ..io.schema import YES_NO, order_towns
-from .intervals import CI_METHODS, effective_n, proportion_interval
+from .intervals import CI_METHODS, effective_n, one_sided_pvalue, proportion_interval
 from .results import RESULT_COLUMNS, EstimateResult
 from .variance import jackknife_variance, taylor_variance
 
@@ -176,7 +176,7 @@ def _pool(core: dict, df: np.ndarray, pool_deff: bool | int) -> tuple[np.ndarray
 def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
                         denominator: str | None = None, method: str = "jeffreys",
                         level: float = 0.95, variance: str = "taylor",
-                        pool_deff: bool | int = False) -> EstimateResult:
+                        pool_deff: bool | int = False, p0: float | None = None) -> EstimateResult:
     """Estimate a proportion (household- or person-level) with a design-based interval.
 
     Parameters
@@ -200,6 +200,9 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
         For domains with ``df <= pool_deff`` (``True`` means 1: two villages), use the
         n-weighted mean design effect of the other domains (at least 1) and their pooled df.
         Off by default; see ``docs/estimation.md``.
+    p0 : float, optional
+        A threshold: adds the column ``p_value`` of the one-sided test of H0: p >= p0 (small
+        values: the rate is significantly below ``p0``), consistent with ``method``.
 
     Returns
     -------
@@ -237,6 +240,11 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     var_label = variance + ("+pooled-deff" if pool_deff else "")
     name = y if denominator is None else f"{y}（按{denominator}加权）"
     table = _table(cols, keys, core, ci.lower, ci.upper, n_eff, df_used, level, method)
+    if p0 is not None:
+        p0 = check_probability("p0", p0, func)
+        keep = core["n"] > 0
+        table["p_value"] = one_sided_pvalue(p[keep], v[keep], np.maximum(n[keep], 1),
+                                            df_used[keep], p0, method=method, level_for_n=level)
     return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table)
 
 
