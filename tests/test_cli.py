@@ -25,7 +25,7 @@ def data_dir(tmp_path):
 def test_design_writes_sample_and_verifies(data_dir, capsys):
     assert main(["design", "--data", str(data_dir), "--year", "2018", "--seed", "7"]) == 0
     out = capsys.readouterr().out
-    assert "2018 年抽查样本：9 个镇、30 个村" in out and "核验通过" in out
+    assert "2018 年抽查样本：9 个镇、45 个村" in out and "核验通过" in out
     sample = read_table(data_dir / "sample_2018" / "sample.csv", "sample")
     assert set(sample["frame"]) == {"registered", "exited", "non_registered"}
     # no personal data in the drawn sample

@@ -57,7 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--force", action="store_true", help="允许替换已有的、不同的样本")
     d.add_argument("--verify", type=Path, metavar="MANIFEST",
                    help="按清单重新抽样并核验样本完全一致")
-    d.add_argument("--villages", type=int, default=30, help="全区抽取的行政村数（默认 30）")
+    d.add_argument("--villages", type=int, default=45, help="全区抽取的行政村数（默认 45，每镇约 5 个）")
     d.add_argument("--allocation", default="equal",
                    choices=["equal", "proportional", "sqrt", "neyman"], help="村数在镇间的分配方法")
     d.add_argument("--min-villages", type=int, default=2, help="每镇最少抽村数（默认 2）")
@@ -68,7 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="系统抽样时镇内村的排列顺序（隐含分层）：按村名或按建档立卡户数")
     d.add_argument("--certainty-priority", action="store_true", help="省定贫困村必选入样")
     d.add_argument("--households", type=lambda s: _frames_arg(s, int), metavar="R,E,N",
-                   help="每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 10,6,6）")
+                   help="每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 10,8,8）")
     d.add_argument("--fraction", type=lambda s: _frames_arg(s, float), metavar="R,E,N",
                    help="按比例抽户（代替 --households），如 0.1,0.2,0.02")
     d.add_argument("--min-households", type=int, default=2, help="按比例抽户时每村每框最少户数")
@@ -79,6 +79,18 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     d.add_argument("--sheet", help="xlsx 工作表名")
     d.set_defaults(func=_cmd_design)
+
+    r = sub.add_parser("report", help="生成年度考核报告（HTML、CSV、Excel）",
+                       description="估计各镇各项指标，按第七条标记问题，写出 考核报告.html、estimates.csv、"
+                                   "flags.csv 和 考核报告.xlsx。")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+    r.add_argument("--year", type=int, required=True, help="考核年度")
+    r.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据 data_samples/）")
+    r.add_argument("--out", type=Path, help="输出目录（默认 reports/YYYY/）")
+    r.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
+    r.add_argument("--force", action="store_true", help="替换已有的报告")
+    r.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -133,6 +145,26 @@ def _cmd_design(args: argparse.Namespace) -> int:
     else:
         print(f"已写出 {outcome.sample_path} 和 {outcome.manifest_path}")
     print(verify_manifest(outcome.manifest_path))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .assessment import run_assessment
+    from .datasets import data_path
+    from .io.datadir import DataDir
+    from .report import write_report
+
+    data = args.data if args.data is not None else data_path()
+    out = args.out if args.out is not None else Path("reports") / str(args.year)
+    assessment = run_assessment(args.year, data, spec=args.spec)
+    synthetic = any(DataDir(data).root.glob(f"truth_{args.year}.*"))
+    paths = write_report(assessment, out, force=args.force, synthetic=synthetic)
+    print(f"{args.year} 年考核：{len(assessment.flags)} 项标记，涉及 "
+          f"{'、'.join(assessment.flagged_towns) or '无'}；{len(assessment.watch)} 项需关注。")
+    for _, f in assessment.flags.iterrows():
+        print(f"  {f['town']} {f['article']} {f['item']}")
+    for p in paths:
+        print(f"已写出 {p}")
     return 0
 
 

@@ -161,6 +161,6 @@ def test_from_fieldwork_classmethod_and_lonely_town(fieldwork_2018):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         d = SurveyDesign.from_fieldwork(sample, results, frames="non_registered")
-    assert d.n_strata == 9 and d.n_psu == 30
+    assert d.n_strata == 9 and d.n_psu == 45
     r = estimate_proportion(d, "missed", by="town").to_frame()
     assert r["ci_lower"].notna().all() and (r["ci_upper"] > r["ci_lower"]).all()

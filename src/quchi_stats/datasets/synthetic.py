@@ -15,9 +15,11 @@ every file says 合成数据. The facts it follows are those of ``shared/DOMAIN.
   6,433 / 6,883 / 7,365 yuan for able-to-work households);
 * true rates varying by town and village (logit-normal village effects): 错评 ~2 %, 漏评 ~0.5 %,
   错退 ~1 %, satisfaction (满意+基本满意) ~95 %, 两不愁三保障 items ~99 %;
-* injected problems for later checks: low satisfaction in 沙溪镇 (2017–2018) and 大塘镇 (2018);
+* injected problems for later checks: low satisfaction in 沙溪镇 (2017: ~74 %, 2018: ~68 %) and
+  大塘镇 (2018: ~76 %);
   数字脱贫 villages in 乌石镇 (2017: one, 2018: two) with exited incomes bunched just above the exit
-  line and 错退 ~20 %, whose town self-reports 100 % exit accuracy; a 漏评 hotspot village in 枫湾镇;
+  line and 错退 ~20 %, whose town self-reports 100 % exit accuracy; a 漏评 hotspot (the poorest
+  village of 枫湾镇, 漏评 ~25 %);
   罗坑镇 missing its 2017 reduction target.
 
 Personal fields (户主姓名, 证件号码, 联系电话) are invented too: 证件号码 carry a deliberately wrong
@@ -62,7 +64,7 @@ _TOWN_SPEC = [
     ("樟市镇", 11, 5000, 1.2), ("白土镇", 10, 4400, 1.1), ("罗坑镇", 9, 3400, 1.4),
 ]
 _PRIORITY = {"樟市镇": 4, "罗坑镇": 3, "白土镇": 3}
-_LOW_SATISFACTION = {2016: {}, 2017: {"沙溪镇": 0.84}, 2018: {"沙溪镇": 0.80, "大塘镇": 0.86}}
+_LOW_SATISFACTION = {2016: {}, 2017: {"沙溪镇": 0.74}, 2018: {"沙溪镇": 0.68, "大塘镇": 0.76}}
 _DIGITAL_EXIT = {2016: 0, 2017: 1, 2018: 2}  # 数字脱贫 villages in 乌石镇
 _DIGITAL_TOWN = "乌石镇"
 _HOTSPOT_TOWN = "枫湾镇"
@@ -132,7 +134,9 @@ def generate_district(seed: int = 20160101, *, scale: float = 1.0) -> District:
     villages["eff_sat"] = rng.normal(0, 0.45, nv)
     hot = villages.index[villages["town"] == _HOTSPOT_TOWN]
     villages["missed_hotspot"] = False
-    villages.loc[rng.choice(hot), "missed_hotspot"] = True
+    # 漏评 clusters where poverty is deepest: the poorest village of the town
+    villages.loc[villages.loc[hot, "poverty_rate"].idxmax(), "missed_hotspot"] = True
+    rng.choice(hot)  # keep the random stream of earlier versions
     dig = villages.index[(villages["town"] == _DIGITAL_TOWN)].to_numpy()
     dig_order = rng.permutation(dig)
     villages["digital_exit_from"] = 0
@@ -238,7 +242,7 @@ def _year_state(hh: pd.DataFrame, villages: pd.DataFrame, year: int,
     # latent truths
     p_wrong_id = _expit(_logit(0.02) + villages["eff_id"].to_numpy()[v])
     p_wrong_exit = np.where(digital, 0.20, _expit(_logit(0.01) + villages["eff_exit"].to_numpy()[v]))
-    p_missed = np.where(hotspot, 0.08, _expit(_logit(0.005) + villages["eff_missed"].to_numpy()[v]))
+    p_missed = np.where(hotspot, 0.25, _expit(_logit(0.005) + villages["eff_missed"].to_numpy()[v]))
     town = hh["town"].to_numpy()
     base_sat = np.full(N, 0.965)
     for t, s in _LOW_SATISFACTION[year].items():
@@ -314,13 +318,14 @@ def truth_frame(district: District, year: int) -> pd.DataFrame:
     frame = assign_frames(reg_c, year).to_numpy()
     size = hh["household_size"].to_numpy()
     sat_ok = st["satisfaction"].isin(["satisfied", "basically_satisfied"]).to_numpy()
+    both = ("registered", "exited")
+    # the definitions of the shipped assessment specs (quchi_stats/specs/assessment_YYYY.toml)
     indicators = {
-        "identification_accuracy": ("registered", st["identified_correctly"].to_numpy()),
-        "exit_accuracy": ("exited", st["exit_correct"].to_numpy()),
-        "missed_rate": ("non_registered", st["missed"].to_numpy()),
-        "satisfaction_rate": ("registered", sat_ok),
-        "satisfaction_rate_exited": ("exited", sat_ok),
-        **{k: ("registered", st[k].to_numpy()) for k in
+        "identification_accuracy": (("registered",), st["identified_correctly"].to_numpy()),
+        "exit_accuracy": (("exited",), st["exit_correct"].to_numpy()),
+        "missed_rate": (("non_registered",), st["missed"].to_numpy()),
+        "satisfaction_rate": (both, sat_ok),
+        **{k: (both, st[k].to_numpy()) for k in
            ("food_clothing", "compulsory_education", "basic_medical", "housing_safety")},
     }
     problems = _injected(district, year)
@@ -329,10 +334,10 @@ def truth_frame(district: District, year: int) -> pd.DataFrame:
     for scope in [*towns, "全区"]:
         in_scope = np.ones(len(hh), bool) if scope == "全区" else (hh["town"] == scope).to_numpy()
         for ind, (fr, y) in indicators.items():
-            m = in_scope & (frame == fr)
+            m = in_scope & np.isin(frame, fr)
             n_h = int(m.sum())
             rows.append({
-                "year": year, "town": scope, "indicator": ind, "frame": fr,
+                "year": year, "town": scope, "indicator": ind, "frame": "+".join(fr),
                 "households": n_h, "persons": int(size[m].sum()),
                 "household_rate": round(float(y[m].mean()), 6) if n_h else np.nan,
                 "person_rate": round(float((y[m] * size[m]).sum() / size[m].sum()), 6)
@@ -351,7 +356,14 @@ def _injected(district: District, year: int) -> dict[str, list[str]]:
     for _, r in dig.iterrows():
         out.setdefault(r["town"], []).append(f"digital_exit:{r['village']}")
     if len(dig):
-        out.setdefault(_DIGITAL_TOWN, []).append("self_report_inflated")
+        # the town reports 100 % exit accuracy; inflated where its true rate is below 99 %
+        st = district.years[year]
+        hh = district.households
+        m = ((hh["town"] == _DIGITAL_TOWN) & st["registered"] & (st["exit_year"] == year)).to_numpy()
+        size = hh["household_size"].to_numpy()[m]
+        true_rate = float((st["exit_correct"].to_numpy()[m] * size).sum() / size.sum())
+        if true_rate < 0.99:
+            out.setdefault(_DIGITAL_TOWN, []).append("self_report_inflated")
     for _, r in vil[vil["missed_hotspot"]].iterrows():
         out.setdefault(r["town"], []).append(f"missed_hotspot:{r['village']}")
     if year in _TARGET_MISSED:
@@ -361,22 +373,25 @@ def _injected(district: District, year: int) -> dict[str, list[str]]:
 
 def self_report_frame(district: District, year: int, truth: pd.DataFrame,
                       rng: np.random.Generator) -> pd.DataFrame:
-    """Towns' self-assessed rates: slightly optimistic; the 数字脱贫 town claims 100 % exits."""
+    """Towns' self-assessed rates: optimistic, closing part of the gap to a perfect score (persons
+    for 识别/退出/漏评, households for 认可度, as the spec counts them); the 数字脱贫 town claims 100 %
+    exit accuracy."""
     rows = []
     t = truth[truth["town"] != "全区"].set_index(["town", "indicator"])
+    unit = {"identification_accuracy": "person_rate", "exit_accuracy": "person_rate",
+            "missed_rate": "person_rate", "satisfaction_rate": "household_rate"}
     for town in dict.fromkeys(truth.loc[truth["town"] != "全区", "town"]):
-        def rate(ind: str, bias: float, town: str = town) -> float:
-            return float(np.clip(t.loc[(town, ind), "person_rate"] + bias, 0, 1))
-        exit_acc = rate("exit_accuracy", abs(rng.normal(0.004, 0.003)))
-        if "self_report_inflated" in t.loc[(town, "exit_accuracy"), "injected_problem"]:
+        def good(ind: str, town: str = town) -> float:
+            rate = float(t.loc[(town, ind), unit[ind]])
+            rate = 1 - rate if ind == "missed_rate" else rate
+            return rate + rng.uniform(0.1, 0.4) * (1 - rate)  # an optimistic report
+        exit_acc = good("exit_accuracy")
+        if _DIGITAL_TOWN == town and _DIGITAL_EXIT[year]:
             exit_acc = 1.0
-        rows.append({
-            "town": town, "year": year,
-            "identification_accuracy": rate("identification_accuracy", abs(rng.normal(0.005, 0.003))),
-            "exit_accuracy": exit_acc,
-            "missed_rate": rate("missed_rate", -abs(rng.normal(0.001, 0.001))),
-            "satisfaction_rate": rate("satisfaction_rate", abs(rng.normal(0.01, 0.005))),
-        })
+        rows.append({"town": town, "year": year,
+                     "identification_accuracy": good("identification_accuracy"),
+                     "exit_accuracy": exit_acc, "missed_rate": 1 - good("missed_rate"),
+                     "satisfaction_rate": good("satisfaction_rate")})
     return pd.DataFrame(rows)
 
 
@@ -390,7 +405,7 @@ def targets_frame(district: District, year: int, rng: np.random.Generator) -> pd
         m = exits & (hh["town"] == town).to_numpy()
         k = int(m.sum())
         persons = int(hh["household_size"].to_numpy()[m].sum())
-        f = 1.15 if _TARGET_MISSED.get(year) == town else rng.uniform(0.9, 1.0)
+        f = 1.15 if _TARGET_MISSED.get(year) == town else rng.uniform(0.85, 0.93)
         rows.append({"town": town, "year": year, "planned_exit_households": int(round(k * f)),
                      "planned_exit_persons": int(round(persons * f))})
     return pd.DataFrame(rows)

@@ -176,7 +176,8 @@ def _pool(core: dict, df: np.ndarray, pool_deff: bool | int) -> tuple[np.ndarray
 def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
                         denominator: str | None = None, method: str = "jeffreys",
                         level: float = 0.95, variance: str = "taylor",
-                        pool_deff: bool | int = False, p0: float | None = None) -> EstimateResult:
+                        pool_deff: bool | int = False, p0: float | None = None,
+                        deff_floor: float | None = None) -> EstimateResult:
     """Estimate a proportion (household- or person-level) with a design-based interval.
 
     Parameters
@@ -203,6 +204,9 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     p0 : float, optional
         A threshold: adds the column ``p_value`` of the one-sided test of H0: p >= p0 (small
         values: the rate is significantly below ``p0``), consistent with ``method``.
+    deff_floor : float, optional
+        For the p-value only: the design effect used by the test is at least this (see
+        :func:`~quchi_stats.estimation.one_sided_pvalue`).
 
     Returns
     -------
@@ -244,7 +248,8 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
         p0 = check_probability("p0", p0, func)
         keep = core["n"] > 0
         table["p_value"] = one_sided_pvalue(p[keep], v[keep], np.maximum(n[keep], 1),
-                                            df_used[keep], p0, method=method, level_for_n=level)
+                                            df_used[keep], p0, method=method, level_for_n=level,
+                                            deff_floor=deff_floor)
     return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table)
 
 

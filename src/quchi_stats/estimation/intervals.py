@@ -197,12 +197,15 @@ def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
 
 
 def one_sided_pvalue(p, v, n, df, p0, *, method: str = "jeffreys",
-                     level_for_n: float = 0.95) -> np.ndarray:
+                     level_for_n: float = 0.95, deff_floor: float | None = None) -> np.ndarray:
     """P-value of H0: p ≥ p0 against p < p0, consistent with ``method``'s interval.
 
     Small values say the true rate is below ``p0`` (a town significantly low). P = 1 when p̂ = 1.
     ``level_for_n`` fixes the (z/t_df)² factor of the effective count for the Jeffreys and
-    Korn–Graubard methods (the p-value of the 95 % interval's n*).
+    Korn–Graubard methods (the p-value of the 95 % interval's n*). ``deff_floor`` (for example 1)
+    caps the effective count at ``n/deff_floor`` before that factor: with a handful of villages
+    the estimated design effect is often far below its true value, and a test that decides a
+    flag should not gain from that (the flagging code uses 1).
 
     Examples
     --------
@@ -222,6 +225,8 @@ def one_sided_pvalue(p, v, n, df, p0, *, method: str = "jeffreys",
     z = stats.norm.ppf(1 - a / 2)
     t = _t(level_for_n, df)
     ne = effective_n(p, v, n)
+    if deff_floor is not None:
+        ne = np.minimum(ne, n / float(deff_floor))
     hi_hit = p >= 1 - _TINY
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if method in ("jeffreys", "korn-graubard", "clopper-pearson"):

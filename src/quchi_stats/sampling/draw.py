@@ -88,14 +88,14 @@ class DesignPlan:
     """
 
     year: int
-    villages_total: int = 30
+    villages_total: int = 45
     village_allocation: str = "equal"
     min_villages_per_town: int = 2
     village_method: str = "pps_systematic"
     village_order: str = "name"
     certainty_priority_villages: bool = False
     households_per_village: dict[str, int] = field(
-        default_factory=lambda: {"registered": 10, "exited": 6, "non_registered": 6})
+        default_factory=lambda: {"registered": 10, "exited": 8, "non_registered": 8})
     household_fraction: dict[str, float] | None = None
     min_households_per_village: int = 2
     household_method: str = "systematic"

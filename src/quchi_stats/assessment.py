@@ -1,0 +1,419 @@
+"""One year's assessment: estimates for every indicator, and every 第七条 flag, from a data directory.
+
+:func:`run_assessment` is what ``quchi-stats report`` and the yearly notebooks call. It reads the
+register, the drawn sample, the field results, the self-assessments and the targets of the year,
+estimates each indicator of the spec by town and district-wide, tests towns against thresholds with
+the spec's multiplicity adjustment, and collects the evidence for 第七条 (一)(三)(四) and 第九条.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .design import SurveyDesign
+from .errors import DataError, QuchiStatsWarning
+from .estimation import estimate_proportion, fieldwork_design
+from .flags import (
+    CLASS_LOW,
+    CLASS_SIGNIFICANT,
+    adjust_pvalues,
+    bunching_test,
+    check_targets,
+    classify,
+    compare_self_report,
+    funnel_table,
+    lqas_classify,
+    shrink,
+    threshold_power,
+    village_cluster_test,
+    village_share_test,
+)
+from .flags.thresholds import pooled_power_n
+from .io.datadir import DataDir
+from .io.readers import read_table
+from .io.schema import order_towns
+from .spec import AssessmentSpec, Indicator, load_spec
+
+__all__ = ["Assessment", "difference_interval", "estimate_indicators", "run_assessment"]
+
+DISTRICT = "全区"
+
+CONSEQUENCES = {
+    "第七条（四）": "第八条：约谈镇主要负责人，限期整改，整改情况纳入下年度考核",
+    "第七条（一）": "第八条：约谈镇主要负责人，考核结果纳入干部综合考核评价",
+    "第七条（三）": "第八条：约谈镇主要负责人，核查“数字脱贫”并追究责任",
+    "第九条": "第九条：对数据失真予以通报，核实后据实调整考核结果",
+}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything the yearly report shows. Tables use canonical English column names."""
+
+    year: int
+    spec: AssessmentSpec
+    estimates: pd.DataFrame
+    flags: pd.DataFrame
+    funnel: dict[str, pd.DataFrame]
+    shrinkage: pd.DataFrame
+    targets: pd.DataFrame
+    bunching: pd.DataFrame
+    villages: pd.DataFrame
+    self_report: pd.DataFrame
+    response: pd.DataFrame
+    incomes: pd.DataFrame
+    watch: pd.DataFrame = field(default_factory=pd.DataFrame)
+    clusters: pd.DataFrame = field(default_factory=pd.DataFrame)
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    overview: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def flagged_towns(self) -> list[str]:
+        return order_towns(self.flags["town"].unique().tolist()) if len(self.flags) else []
+
+
+def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
+                      ind: Indicator, spec: AssessmentSpec) -> SurveyDesign:
+    key = tuple(ind.frames)
+    if key not in base:
+        base[key] = fieldwork_design(sample, results, frames=list(ind.frames),
+                                     satisfied_levels=spec.satisfied_levels,
+                                     lonely_psu="certainty")
+    d = base[key]
+    if ind.column not in d.data:
+        raise KeyError(ind.column)
+    values = d.data[ind.column]
+    good = values if ind.good == "yes" else 1.0 - values
+    return SurveyDesign(d.data.assign(_good=good), strata=d.strata, psu=d.psu, weights=d.weights,
+                        lonely_psu=d.lonely_psu)
+
+
+def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame,
+                        spec: AssessmentSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Good-rate estimates of every indicator by town and district-wide, with p-values against
+    the thresholds, multiplicity-adjusted classes and power. Returns (estimates, response)."""
+    base: dict = {}
+    parts = []
+    for ind in spec.indicators:
+        try:
+            d = _indicator_design(base, sample, results, ind, spec)
+        except KeyError:
+            warnings.warn(f"核查结果中没有“{ind.label}”所需的列 {ind.column}，该指标跳过。",
+                          QuchiStatsWarning, stacklevel=2)
+            continue
+        denom = "household_size" if ind.unit == "person" else None
+        kw = {"denominator": denom, "method": spec.interval_method, "level": spec.level,
+              "p0": ind.threshold, "deff_floor": spec.deff_floor}
+        towns = estimate_proportion(d, "_good", by="town", **kw).to_frame()
+        whole = estimate_proportion(d, "_good", **kw).to_frame().assign(town=DISTRICT)
+        t = pd.concat([towns, whole], ignore_index=True)
+        t.insert(0, "indicator", ind.name)
+        t.insert(1, "label", ind.label)
+        t["threshold"] = ind.threshold
+        t["display"] = ind.display
+        t["unit"] = ind.unit
+        parts.append(t)
+    est = pd.concat(parts, ignore_index=True)
+    towns = est["town"] != DISTRICT
+    est["p_adjusted"] = np.nan
+    est.loc[towns, "p_adjusted"] = adjust_pvalues(est.loc[towns, "p_value"].to_numpy(),
+                                                  spec.multiplicity)
+    est["class"] = classify(est["estimate"], est["threshold"], est["p_adjusted"], spec.alpha)
+    est.loc[~towns, "class"] = np.where(est.loc[~towns, "estimate"] < est.loc[~towns, "threshold"],
+                                        CLASS_LOW, "达标")
+    # power to detect a town `power_shortfall` below the threshold, at the Bonferroni level
+    m = int(towns.sum())
+    deff_d = est[~towns].set_index("indicator")["deff"]
+    n_pow = pooled_power_n(est["n"], 1.0, est["df"], spec.level)
+    n_pow = n_pow / np.maximum(1.0, est["indicator"].map(deff_d).fillna(1.0).to_numpy())
+    p1 = np.clip(est["threshold"] - spec.power_shortfall, 1e-6, None)
+    est["power"] = threshold_power(n_pow, est["threshold"], p1, spec.alpha / max(m, 1))
+    z = stats.norm.ppf(1 - (1 - spec.level) / 2)
+    tq = stats.t.ppf(1 - (1 - spec.level) / 2, np.maximum(est["df"], 1))
+    est["n_star"] = np.minimum(est["n"], est["n_eff"] * (z / tq) ** 2)
+    response = next(iter(base.values())).info["response"] if base else pd.DataFrame()
+    if base:
+        all_frames = fieldwork_design(sample, results, lonely_psu="certainty")
+        response = all_frames.info["response"]
+    return est, response
+
+
+def difference_interval(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray,
+                        l2: np.ndarray, u2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MOVER interval (Zou & Donner 2008; Newcombe 1998) for ``p2 − p1`` of independent samples
+    from each one's interval — defined even where p̂ = 1.
+
+    Examples
+    --------
+    >>> lo, hi = difference_interval(0.9, 0.85, 0.94, 0.95, 0.91, 0.98)
+    >>> round(float(lo), 4), round(float(hi), 4)
+    (-0.0066, 0.1083)
+    """
+    d = np.asarray(p2) - np.asarray(p1)
+    lo = d - np.sqrt((np.asarray(p2) - l2) ** 2 + (u1 - np.asarray(p1)) ** 2)
+    hi = d + np.sqrt((u2 - np.asarray(p2)) ** 2 + (np.asarray(p1) - l1) ** 2)
+    return lo, hi
+
+
+def _read_optional(path_fn, kind: str) -> pd.DataFrame | None:
+    """Read an optional table: None when the file is absent; errors in a present file propagate."""
+    try:
+        path = path_fn()
+    except DataError:
+        return None
+    return read_table(path, kind)
+
+
+def run_assessment(year: int, data: str | Path | None = None, *,
+                   spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
+                   history: bool = True) -> Assessment:
+    """Run the whole assessment of ``year`` on a data directory.
+
+    Parameters
+    ----------
+    year : int
+    data : path, optional
+        A data directory (default: the bundled synthetic ``data_samples/``).
+    spec : AssessmentSpec or path, optional
+        Default: the shipped spec of the year.
+    seed : int
+        Seeds the bootstrap of the bunching test (results are reproducible).
+    history : bool
+        Also estimate the earlier years found in the directory, for trends and year-on-year
+        changes.
+
+    Examples
+    --------
+    >>> a = run_assessment(2018)
+    >>> sorted(a.flags["article"].unique())[:1]
+    ['第七条（三）']
+    """
+    from .datasets import data_path
+
+    root = DataDir(Path(data) if data is not None else data_path())
+    if spec is None:
+        spec = load_spec(year)
+    elif not isinstance(spec, AssessmentSpec):
+        spec = load_spec(spec)
+    register = read_table(root.register(year), "register")
+    sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
+    results = read_table(root.results(year), "results")
+    est, response = estimate_indicators(sample, results, spec)
+    notes: list[str] = []
+    flags: list[dict] = []
+
+    def flag(town: str, article: str, item: str, evidence: str) -> None:
+        flags.append({"town": town, "article": article, "item": item, "evidence": evidence,
+                      "consequence": CONSEQUENCES[article]})
+
+    for _, r in est[est["class"] == CLASS_SIGNIFICANT].iterrows():
+        ind = spec.indicator(r["indicator"])
+        shown = ind.shown(r["estimate"])
+        lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
+        flag(r["town"], "第七条（四）", ind.label,
+             f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}），标准 "
+             f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 P = {r['p_adjusted']:.3g}，"
+             f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村")
+
+    # funnel and empirical Bayes, per indicator
+    funnel: dict[str, pd.DataFrame] = {}
+    eb_parts = []
+    for ind in spec.indicators:
+        sub = est[(est["indicator"] == ind.name)]
+        if sub.empty:
+            continue
+        towns = sub[sub["town"] != DISTRICT]
+        theta0 = float(sub.loc[sub["town"] == DISTRICT, "estimate"].iloc[0])
+        if 0 < theta0 < 1:
+            funnel[ind.name] = funnel_table(towns[["town", "estimate", "n", "n_eff"]], theta0)
+        eb = shrink(towns[["town", "estimate", "n_star"]], ind.threshold)
+        eb.insert(0, "indicator", ind.name)
+        eb_parts.append(eb)
+    shrinkage = pd.concat(eb_parts, ignore_index=True) if eb_parts else pd.DataFrame()
+
+    if spec.design == "lqas" and spec.lqas_rule:
+        rule = spec.lqas_rule
+        est["lqas"] = lqas_classify(np.round(est["estimate"] * est["n"]), est["n"],
+                                    int(rule["d"]), int(rule["n"]))
+
+    # 第七条（一）: targets
+    targets_tab = _read_optional(lambda: root.targets(year), "targets")
+    target_check = pd.DataFrame()
+    if targets_tab is not None and "exit_accuracy" in set(est["indicator"]):
+        ind = spec.indicator("exit_accuracy")
+        d = fieldwork_design(sample, results, frames=list(ind.frames), lonely_psu="certainty")
+        kw = {"method": spec.interval_method, "level": spec.level}
+        acc_h = estimate_proportion(d, ind.column, by="town", **kw).to_frame()
+        acc_p = estimate_proportion(d, ind.column, by="town", denominator="household_size",
+                                    **kw).to_frame()
+        target_check = check_targets(register, targets_tab, year, acc_h, acc_p)
+        for _, r in target_check[target_check["flag"] != ""].iterrows():
+            flag(r["town"], "第七条（一）", "年度减贫任务",
+                 f"计划脱贫 {int(r['planned_exit_households'])} 户 "
+                 f"{int(r['planned_exit_persons'])} 人，"
+                 f"台账登记退出 {int(r['exit_households'])} 户 {int(r['exit_persons'])} 人，核实退出约 "
+                 f"{r['verified_households']:.0f} 户（上限 {r['verified_households_upper']:.0f} 户）")
+    else:
+        notes.append("未找到年度减贫任务文件，未检查第七条（一）。")
+
+    # 第七条（三）: bunching of exited incomes just above the line
+    exited = register[(register["exit_year"] == year)
+                      & register["registered"].fillna(False).astype(bool)
+                      & register["able_to_work"].fillna(False).astype(bool)].copy()
+    exited["relative_income"] = exited["income_per_capita"] - spec.exit_line
+    rng = np.random.default_rng(seed)
+    brows = []
+    for town in order_towns(exited["town"].unique().tolist()):
+        r = bunching_test(exited.loc[exited["town"] == town, "relative_income"].to_numpy(),
+                          window=spec.bunching_window, rng=rng)
+        brows.append({"town": town, "exits": r.n, "in_window": r.observed,
+                      "expected": r.expected, "excess": r.excess, "excess_ratio": r.excess_ratio,
+                      "p_value": r.p_value})
+    bunching = pd.DataFrame(brows)
+    villages = pd.DataFrame()
+    if len(bunching):
+        bunching["p_adjusted"] = adjust_pvalues(bunching["p_value"].to_numpy(), "holm")
+        villages = village_share_test(exited, window=spec.bunching_window)
+        for _, r in bunching[bunching["p_adjusted"] < spec.alpha].iterrows():
+            vs = villages[(villages["town"] == r["town"]) & (villages["p_adjusted"] < spec.alpha)]
+            where = "、".join(vs["village"]) if len(vs) else "未集中在个别村"
+            flag(r["town"], "第七条（三）", "数字脱贫迹象",
+                 f"有劳动能力的当年退出户中 {int(r['in_window'])} 户（共 {int(r['exits'])} 户）人均收入在退出线"
+                 f"上方 {spec.bunching_window:.0f} 元以内，平滑分布预期约 {r['expected']:.1f} 户；"
+                 f"校正后 P = {r['p_adjusted']:.3g}；集中的村：{where}")
+
+    # 第九条: self-report above the verified interval
+    sr_tab = _read_optional(lambda: root.self_report(year), "self_report")
+    self_rep = pd.DataFrame()
+    if sr_tab is not None:
+        self_rep = compare_self_report(est, sr_tab, spec)
+        for _, r in self_rep[self_rep["flag"]].iterrows():
+            ind = spec.indicator(r["indicator"])
+            lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
+            flag(r["town"], "第九条", f"自评{ind.label}",
+                 f"自评{ind.label} {ind.shown(r['reported_good']):.1%}，抽查核实 {ind.shown(r['estimate']):.1%}"
+                 f"（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}）；自评与抽查不符的校正后 P = "
+                 f"{r['p_adjusted']:.3g}")
+    else:
+        notes.append("未找到乡镇自评文件，未检查数据失真。")
+
+    # villages where 漏评 (or another problem) clusters
+    clusters = pd.DataFrame()
+    for ind in spec.indicators:
+        if ind.good != "no":
+            continue
+        d = fieldwork_design(sample, results, frames=list(ind.frames), lonely_psu="certainty")
+        c = village_cluster_test(d.data, ind.column).assign(indicator=ind.name, label=ind.label)
+        clusters = pd.concat([clusters, c], ignore_index=True)
+
+    watch = _watch_list(est, funnel, clusters, spec, flags)
+    flags_df = pd.DataFrame(flags, columns=["town", "article", "item", "evidence", "consequence"])
+    if len(flags_df):
+        order = {t: i for i, t in enumerate(order_towns(flags_df["town"].tolist()))}
+        flags_df = flags_df.iloc[np.lexsort((flags_df["article"], flags_df["town"].map(order)))]
+        flags_df = flags_df.reset_index(drop=True)
+
+    hist, changes = pd.DataFrame(), pd.DataFrame()
+    if history:
+        hist, changes = _history(root, year, est, spec)
+    incomes = exited[["town", "village", "relative_income"]].reset_index(drop=True)
+    overview = {
+        "households": int(len(register)),
+        "registered": int(register["registered"].fillna(False).sum()),
+        "exits": int(((register["exit_year"] == year)
+                      & register["registered"].fillna(False).astype(bool)).sum()),
+        "towns": int(register["town"].nunique()), "villages": int(register["village"].nunique()),
+        "sampled_villages": int(sample["village"].nunique()),
+        "primary": int((sample["role"] == "primary").sum()),
+        "visited": int(results["visit_status"].isin(["completed", "substitute"]).sum()),
+    }
+    return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
+                      villages, self_rep, response, incomes, watch, clusters, hist, changes,
+                      overview, tuple(notes))
+
+
+def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd.DataFrame,
+                spec: AssessmentSpec, flags: list[dict]) -> pd.DataFrame:
+    """Evidence short of a flag: below the threshold with p < alpha before adjustment, below the
+    99.8 % funnel limit, or a village where a problem clusters. Not a basis for 约谈: a reason to
+    verify (复核) and to enlarge next year's sample there."""
+    flagged = {(f["town"], f["item"]) for f in flags}
+    rows = []
+    towns = est[(est["town"] != DISTRICT) & (est["class"] == CLASS_LOW)]
+    for _, r in towns.iterrows():
+        ind = spec.indicator(r["indicator"])
+        if (r["town"], ind.label) in flagged:
+            continue
+        reasons = []
+        if r["p_value"] < spec.alpha:
+            reasons.append(f"未校正单侧 P = {r['p_value']:.3g}")
+        f = funnel.get(ind.name)
+        if f is not None:
+            pos = f.loc[f["town"] == r["town"], "position"]
+            if len(pos) and pos.iloc[0] == "低于 99.8% 下限":
+                reasons.append("低于漏斗图 99.8% 下限（显著低于全区水平）")
+        if reasons:
+            lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
+            rows.append({"town": r["town"], "item": ind.label,
+                         "evidence": f"{ind.label} {ind.shown(r['estimate']):.1%}（{lo:.1%}–{hi:.1%}），"
+                                     f"标准 {ind.comparison} {ind.shown_threshold:.0%}；"
+                                     + "；".join(reasons)
+                                     + f"；本样本发现比标准低 {spec.power_shortfall:.0%} 的把握度仅 "
+                                       f"{r['power']:.0%}"})
+    if len(clusters):
+        for _, c in clusters[clusters["p_adjusted"] < spec.alpha].iterrows():
+            rows.append({"town": c["town"], "item": f"{c['label']}集中",
+                         "evidence": f"{c['village']}抽查 {int(c['assessed'])} 户中 {int(c['cases'])} 户"
+                                     f"{c['label'].removesuffix('率')}，其他村比例 {c['reference_rate']:.1%}；"
+                                     f"校正后 P = {c['p_adjusted']:.3g}"})
+    out = pd.DataFrame(rows, columns=["town", "item", "evidence"])
+    if len(out):
+        order = {t: i for i, t in enumerate(order_towns(out["town"].tolist()))}
+        out = out.iloc[np.argsort(out["town"].map(order).to_numpy(), kind="stable")]
+    return out.reset_index(drop=True)
+
+
+def _history(root: DataDir, year: int, est: pd.DataFrame,
+             spec: AssessmentSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    parts = [est.assign(year=year)]
+    for y in root.years():
+        if y >= year:
+            continue
+        sample_file = root.sample_dir(y) / "sample.csv"
+        r_path = _read_optional(lambda y=y: root.results(y), "results")
+        if r_path is None or not sample_file.is_file():
+            continue  # a year without fieldwork is simply not in the trend
+        s = read_table(sample_file, "sample")
+        r = r_path
+        try:
+            ys = load_spec(y)
+        except DataError:  # no shipped spec for that year: use the current one
+            ys = spec
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuchiStatsWarning)
+            e, _ = estimate_indicators(s, r, ys)
+        parts.append(e.assign(year=y))
+    hist = pd.concat(parts, ignore_index=True)
+    changes = pd.DataFrame()
+    prev_year = year - 1
+    if prev_year in set(hist["year"]):
+        cur = hist[hist["year"] == year].set_index(["indicator", "town"])
+        prev = hist[hist["year"] == prev_year].set_index(["indicator", "town"])
+        both = cur.merge(prev, left_index=True, right_index=True, suffixes=("", "_prev"))
+        lo, hi = difference_interval(both["estimate_prev"], both["ci_lower_prev"],
+                                     both["ci_upper_prev"], both["estimate"], both["ci_lower"],
+                                     both["ci_upper"])
+        changes = pd.DataFrame({"label": both["label"], "previous": both["estimate_prev"],
+                                "current": both["estimate"],
+                                "change": both["estimate"] - both["estimate_prev"],
+                                "ci_lower": lo, "ci_upper": hi}).reset_index()
+        changes["significant"] = (changes["ci_lower"] > 0) | (changes["ci_upper"] < 0)
+    return hist, changes

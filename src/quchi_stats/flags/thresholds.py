@@ -1,0 +1,94 @@
+"""第七条（四）: towns significantly below a threshold, adjusted for multiplicity, with power."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from ..errors import check_choice, check_probability
+
+__all__ = ["CLASS_FINE", "CLASS_LOW", "CLASS_SIGNIFICANT", "adjust_pvalues", "classify",
+           "threshold_power"]
+
+CLASS_SIGNIFICANT = "显著偏低"
+CLASS_LOW = "低于标准但不显著"
+CLASS_FINE = "达标"
+
+
+def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
+    """Holm (default), Benjamini–Hochberg (``"bh"``) or no adjustment; NaNs stay NaN.
+
+    Matches R's ``p.adjust`` (METHODS.md oracle).
+
+    Examples
+    --------
+    >>> p = [.001, .008, .039, .041, .042, .060, .074, .205, .212]
+    >>> adjust_pvalues(p).round(3).tolist()
+    [0.009, 0.064, 0.273, 0.273, 0.273, 0.273, 0.273, 0.41, 0.41]
+    """
+    method = check_choice("method", method, ("holm", "bh", "none"), "adjust_pvalues")
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if method == "none" or not ok.any():
+        out[ok] = p[ok]
+        return out
+    sm = {"holm": "holm", "bh": "fdr_bh"}[method]
+    out[ok] = multipletests(p[ok], method=sm)[1]
+    return out
+
+
+def threshold_power(n_star: np.ndarray, p0: np.ndarray, p1: np.ndarray,
+                    alpha: float) -> np.ndarray:
+    """Probability that the one-sided Jeffreys-type test at level ``alpha`` rejects H0: p >= p0
+    when the true rate is ``p1``, for a sample worth ``n_star`` independent households.
+
+    The test rejects when the Jeffreys posterior ``Beta.sf(p0; x+½, n−x+½) < alpha``; with
+    ``n = round(n_star)`` the power is ``P(X <= c | n, p1)`` for the largest such ``x = c``.
+
+    Examples
+    --------
+    >>> round(float(threshold_power(60, 0.95, 0.85, 0.05)[0]), 3)
+    0.903
+    """
+    alpha = check_probability("alpha", alpha, "threshold_power")
+    n_star, p0, p1 = np.broadcast_arrays(np.atleast_1d(np.asarray(n_star, float)),
+                                         np.asarray(p0, float), np.asarray(p1, float))
+    out = np.zeros(n_star.shape)
+    for i, (ns, a0, a1) in enumerate(zip(n_star.ravel(), p0.ravel(), p1.ravel(), strict=True)):
+        n = max(int(round(ns)), 1)
+        x = np.arange(n + 1)
+        pv = stats.beta.sf(a0, x + 0.5, n - x + 0.5)
+        reject = np.flatnonzero(pv < alpha)
+        out.ravel()[i] = stats.binom.cdf(reject.max(), n, a1) if reject.size else 0.0
+    return out
+
+
+def classify(estimate: np.ndarray, threshold: np.ndarray, p_adjusted: np.ndarray,
+             alpha: float) -> np.ndarray:
+    """显著偏低 (adjusted p < alpha), 低于标准但不显著 (estimate below the threshold), or 达标.
+
+    A town is never flagged on a point estimate alone: only the first class is a flag.
+    """
+    est = np.asarray(estimate, float)
+    thr = np.asarray(threshold, float)
+    padj = np.asarray(p_adjusted, float)
+    return np.where(np.nan_to_num(padj, nan=1.0) < alpha, CLASS_SIGNIFICANT,
+                    np.where(est < thr, CLASS_LOW, CLASS_FINE))
+
+
+def pooled_power_n(n: np.ndarray, deff_district: float, df: np.ndarray,
+                   level: float = 0.95) -> np.ndarray:
+    """Effective households for power: ``n / max(1, deff) · (z/t_df)²`` (never more than n)."""
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    t = stats.t.ppf(1 - (1 - level) / 2, np.maximum(np.asarray(df, float), 1))
+    deff = max(1.0, float(deff_district)) if np.isfinite(deff_district) else 1.0
+    return np.minimum(np.asarray(n, float), np.asarray(n, float) / deff * (z / t) ** 2)
+
+
+def summarise(table: pd.DataFrame) -> pd.Series:
+    """Counts of each class."""
+    return table["class"].value_counts().reindex([CLASS_SIGNIFICANT, CLASS_LOW, CLASS_FINE],
+                                                 fill_value=0)

@@ -1,0 +1,18 @@
+"""Plots of the assessment (matplotlib, Chinese labels).
+
+Importing this module registers the bundled CJK font ("QuchiStats Noto Sans SC": Noto Sans CJK SC
+subset to GB2312 and renamed, as the licence asks of modified fonts; SIL Open
+Font License, ``quchi_stats/fonts/OFL.txt``) with matplotlib and puts it first in the sans-serif
+list, so Chinese renders on a machine with no system CJK font. Every function takes ``ax=None``
+and returns the Axes.
+"""
+
+from __future__ import annotations
+
+from .figures import forest_plot, funnel_plot, income_histogram, trend_plot
+from .fonts import FONT_FAMILY, FONT_PATH, register_font
+
+register_font()
+
+__all__ = ["FONT_FAMILY", "FONT_PATH", "forest_plot", "funnel_plot", "income_histogram",
+           "register_font", "trend_plot"]

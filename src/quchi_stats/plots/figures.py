@@ -1,0 +1,115 @@
+"""Forest, funnel, trend and income plots. Each takes ``ax=None`` and returns the Axes."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from ..flags.funnel import funnel_limits
+
+__all__ = ["forest_plot", "funnel_plot", "income_histogram", "trend_plot"]
+
+_COLORS = {"显著偏低": "#c0392b", "低于标准但不显著": "#e67e22", "达标": "#2c7fb8"}
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def forest_plot(estimates: pd.DataFrame, *, threshold: float, label: str = "",
+                complement: bool = False, ax: Axes | None = None) -> Axes:
+    """Towns (and 全区) with their intervals and the threshold line.
+
+    ``estimates``: rows of one indicator with ``town``, ``estimate``, ``ci_lower``, ``ci_upper``
+    and optionally ``class``. ``complement=True`` plots ``1 − rate`` (错退率, 漏评率).
+    """
+    ax = _axes(ax, (7, 0.45 * len(estimates) + 1.2))
+    e = estimates.reset_index(drop=True)
+    est, lo, hi = e["estimate"].to_numpy(), e["ci_lower"].to_numpy(), e["ci_upper"].to_numpy()
+    thr = threshold
+    if complement:
+        est, lo, hi, thr = 1 - est, 1 - hi, 1 - lo, 1 - threshold
+    y = np.arange(len(e))[::-1]
+    colors = [_COLORS.get(c, "#555555") for c in e.get("class", ["达标"] * len(e))]
+    ax.hlines(y, lo, hi, colors=colors, lw=2)
+    ax.scatter(est, y, c=colors, zorder=3, s=28)
+    ax.axvline(thr, color="#7f7f7f", ls="--", lw=1)
+    ax.set_yticks(y, e["town"])
+    ax.set_xlabel(f"{label}（点为估计值，线段为置信区间，虚线为标准 {thr:.0%}）")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_title(f"各镇{label}")
+    return ax
+
+
+def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
+                method: str = "exact", ax: Axes | None = None) -> Axes:
+    """Towns against 95 % and 99.8 % limits around the district rate, on effective sample size.
+
+    ``towns`` needs ``town``, ``estimate`` and ``n_funnel`` (or ``n_eff``).
+    """
+    ax = _axes(ax, (7, 4.5))
+    n = towns["n_funnel"] if "n_funnel" in towns else towns["n_eff"]
+    grid = np.linspace(max(5.0, float(n.min()) * 0.5), float(n.max()) * 1.3, 120)
+    for cov, style in ((0.95, "--"), (0.998, ":")):
+        lo, hi = funnel_limits(theta0, grid, cov, method=method)
+        ax.plot(grid, lo, "k" + style, lw=1, label=f"{cov:.1%} 控制限")
+        ax.plot(grid, hi, "k" + style, lw=1)
+    ax.axhline(theta0, color="#7f7f7f", lw=1, label=f"全区 {theta0:.1%}")
+    ax.scatter(n, towns["estimate"], color="#2c7fb8", zorder=3)
+    for _, r in towns.assign(_n=n.to_numpy()).iterrows():
+        ax.annotate(r["town"], (r["_n"], r["estimate"]), textcoords="offset points",
+                    xytext=(4, 3), fontsize=8)
+    ax.set_xlabel("有效样本量（户）")
+    ax.set_ylabel(label)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_title(f"{label}漏斗图")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def trend_plot(history: pd.DataFrame, *, label: str = "", threshold: float | None = None,
+               complement: bool = False, ax: Axes | None = None) -> Axes:
+    """One line per town over the years, with the district as a thick line.
+
+    ``history``: rows of one indicator with ``year``, ``town``, ``estimate``.
+    """
+    ax = _axes(ax, (7, 4.5))
+    h = history.copy()
+    if complement:
+        h["estimate"] = 1 - h["estimate"]
+    for town, g in h.groupby("town", sort=False):
+        g = g.sort_values("year")
+        lw, color = (3, "black") if town == "全区" else (1.2, None)
+        ax.plot(g["year"], g["estimate"], marker="o", lw=lw, color=color, label=town)
+    if threshold is not None:
+        ax.axhline(1 - threshold if complement else threshold, color="#7f7f7f", ls="--", lw=1)
+    ax.set_xticks(sorted(h["year"].unique()))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_title(f"{label} 年度变化")
+    ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def income_histogram(relative_income: np.ndarray, *, window: float = 250.0,
+                     bin_width: float = 125.0, lower: float = -1000.0, upper: float = 3000.0,
+                     title: str = "", ax: Axes | None = None) -> Axes:
+    """Histogram of exited households' income relative to the exit line, window shaded."""
+    ax = _axes(ax, (7, 3.5))
+    edges = np.arange(lower, upper + bin_width / 2, bin_width)
+    r = np.asarray(relative_income, float)
+    ax.hist(r[(r >= lower) & (r < upper)], bins=edges, color="#2c7fb8", edgecolor="white")
+    ax.axvspan(0, window, color="#c0392b", alpha=0.15, label=f"退出线上方 {window:.0f} 元以内")
+    ax.axvline(0, color="#c0392b", lw=1)
+    ax.set_xlabel("人均可支配收入 − 退出线（元）")
+    ax.set_ylabel("户数")
+    ax.set_title(title or "当年退出户收入分布")
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,286 @@
+"""Assemble the yearly 考核报告 from an :class:`~quchi_stats.assessment.Assessment`.
+
+Sections follow 考核办法 第六条（四）: 基本情况、指标分析、存在问题、综合评价、处理建议. Figures are
+embedded as PNG and the CJK font as a base64 ``@font-face``, so the single HTML file renders the same
+everywhere. No personal data reaches any table: only towns, villages and rates.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from ..assessment import DISTRICT, Assessment
+from ..errors import OutputExistsError
+from ..flags import CLASS_LOW, CLASS_SIGNIFICANT
+from ..io.schema import PERSONAL_COLUMNS
+from ..io.writers import atomic_write_bytes, csv_bytes
+
+__all__ = ["REPORT_NAME", "build_html", "report_tables", "write_report"]
+
+REPORT_NAME = "考核报告.html"
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return "—" if pd.isna(x) else f"{x * 100:.{digits}f}%"
+
+
+def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
+    """The report's tables with Chinese headers: 估计结果 (estimates), 标记 (flags), and the rest."""
+    spec = a.spec
+    rows = []
+    for _, r in a.estimates.iterrows():
+        ind = spec.indicator(r["indicator"])
+        lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
+        rows.append({
+            "年度": a.year, "指标": ind.label, "乡镇": r["town"], "估计值": ind.shown(r["estimate"]),
+            "置信下限": lo, "置信上限": hi, "置信水平": r["level"], "标准": f"{ind.comparison} "
+            f"{ind.shown_threshold:.0%}", "计量单位": "人" if ind.unit == "person" else "户",
+            "样本户数": int(r["n"]), "有效样本量": r["n_eff"], "自由度": int(r["df"]),
+            "设计效应": r["deff"], "单侧P值": r["p_value"], "校正后P值": r["p_adjusted"],
+            "判定": r["class"], "把握度": r["power"], "区间方法": r["method"]})
+    estimates = pd.DataFrame(rows)
+    flags = a.flags.rename(columns={"town": "乡镇", "article": "条款", "item": "事项",
+                                    "evidence": "依据", "consequence": "处理建议"})
+    watch = a.watch.rename(columns={"town": "乡镇", "item": "事项", "evidence": "依据"})
+    out = {"估计结果": estimates, "标记": flags, "需关注": watch}
+    if len(a.targets):
+        out["减贫任务"] = a.targets.rename(columns={
+            "town": "乡镇", "planned_exit_households": "计划脱贫户数",
+            "planned_exit_persons": "计划脱贫人数", "exit_households": "登记退出户数",
+            "exit_persons": "登记退出人数", "verified_households": "核实退出户数",
+            "verified_households_lower": "核实退出户数下限",
+            "verified_households_upper": "核实退出户数上限", "verified_persons": "核实退出人数",
+            "verified_persons_lower": "核实退出人数下限", "verified_persons_upper": "核实退出人数上限",
+            "registered_short": "登记未达计划", "verified_short": "核实上限未达计划",
+            "flag": "标记"})
+    if len(a.bunching):
+        out["收入集中检验"] = a.bunching.rename(columns={
+            "town": "乡镇", "exits": "有劳动能力退出户", "in_window": "线上窗口内户数",
+            "expected": "平滑分布预期户数", "excess": "超额户数", "excess_ratio": "实际/预期",
+            "p_value": "P值", "p_adjusted": "校正后P值"})
+    if len(a.self_report):
+        out["自评对照"] = a.self_report.drop(columns=["indicator"]).rename(columns={
+            "town": "乡镇", "label": "指标", "reported": "自评值", "reported_good": "自评（正向比率）",
+            "estimate": "核实估计（正向比率）", "ci_lower": "置信下限", "ci_upper": "置信上限",
+            "above_upper": "高于上限", "p_value": "P值", "p_adjusted": "校正后P值",
+            "flag": "标记"})
+    if len(a.changes):
+        out["年度变化"] = a.changes.rename(columns={
+            "indicator": "指标代码", "town": "乡镇", "label": "指标", "previous": "上年估计",
+            "current": "本年估计", "change": "变化", "ci_lower": "变化置信下限",
+            "ci_upper": "变化置信上限", "significant": "变化显著"})
+    out["应答情况"] = a.response.rename(columns={
+        "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
+        "unreachable": "无法入户", "no_record": "无记录", "substitute": "替补完成",
+        "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数"})
+    for name, t in out.items():
+        leaked = PERSONAL_COLUMNS.intersection(t.columns)
+        assert not leaked, (name, leaked)  # the tables above never carry personal columns
+    return out
+
+
+def _figure_png(draw) -> str:
+    import matplotlib.pyplot as plt
+
+    from .. import plots  # registers the font
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    draw(plots, ax)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _img(b64: str, alt: str) -> str:
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"/>' \
+           f"<figcaption>{html.escape(alt)}</figcaption></figure>"
+
+
+def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> str:
+    f = frame.copy()
+    for c in f.columns:
+        if c in pct_cols:
+            f[c] = f[c].map(_pct)
+        elif f[c].dtype.kind == "f":
+            f[c] = f[c].map(lambda x: "—" if pd.isna(x) else f"{x:.3g}")
+    return f.to_html(index=False, escape=True, border=0, classes="t")
+
+
+CSS = """
+@font-face { font-family: "QuchiCJK"; src: url(data:font/otf;base64,{font}) format("opentype"); }
+body { font-family: "QuchiCJK", sans-serif; max-width: 1100px; margin: 2em auto; color: #222;
+       line-height: 1.6; }
+h1 { font-size: 1.7em; } h2 { border-bottom: 2px solid #2c7fb8; padding-bottom: .2em; }
+table.t { border-collapse: collapse; font-size: .88em; margin: .6em 0 1.2em; }
+table.t th, table.t td { border: 1px solid #ccc; padding: .25em .5em; text-align: right; }
+table.t th { background: #eef4fa; }
+.flag { color: #c0392b; font-weight: bold; } .note { color: #666; font-size: .9em; }
+.banner { background: #fff4e5; border: 1px solid #f0b35a; padding: .6em 1em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; }
+"""
+
+
+def build_html(a: Assessment, *, synthetic: bool = False) -> str:
+    """The whole report as one HTML string."""
+    from ..plots.fonts import font_base64
+
+    spec = a.spec
+    y = a.year
+    tables = report_tables(a)
+    est = a.estimates
+    parts: list[str] = []
+    add = parts.append
+    add(f"<h1>曲江区 {y} 年度扶贫开发工作成效考核报告</h1>")
+    if synthetic:
+        add('<p class="banner">本报告使用<b>合成数据</b>（quchi_stats 生成的模拟曲江区数据），仅用于演示和检验方法，'
+            "不反映任何真实乡镇的情况。</p>")
+    ov = a.overview
+    add("<h2>一、基本情况</h2>")
+    add(f"<p>全区 {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；截至 {y} 年底建档立卡 "
+        f"{ov['registered']:,} 户，当年退出 {ov['exits']:,} 户。按考核办法第六条（二）“按照一定比例入村入户抽查”，"
+        f"本年度抽查 {ov['sampled_villages']} 个行政村、正选 {ov['primary']} 户，实际走访（含替补）{ov['visited']} 户。"
+        "各镇为层，镇内按建档立卡户数与规模成比例抽村，村内分建档立卡户、当年退出户、非建档立卡户三个抽样框等距抽户；"
+        "无法入户的户由备选户替补，并在“村×抽样框”内调整权数。</p>")
+    add(_table(tables["应答情况"], ("正选应答率",)))
+
+    add("<h2>二、指标分析</h2>")
+    add(f"<p>各指标的估计按复杂抽样设计计算（线性化方差，分域保留全部设计，自由度 = 该镇抽中村数 − 1），"
+        f"置信区间为 {spec.level:.0%} {spec.interval_method} 区间；对每个镇检验“比率不低于标准”，"
+        f"在全部 镇×指标 间用 {'Holm' if spec.multiplicity == 'holm' else spec.multiplicity} 方法校正多重比较，"
+        f"校正后 P < {spec.alpha} 判为“显著偏低”。“把握度”是真实比率比标准低 {spec.power_shortfall:.0%} 时本样本能判定偏低的概率："
+        "把握度低时，“未被标记”不能理解为“没有问题”。</p>")
+    for ind in spec.indicators:
+        sub = est[est["indicator"] == ind.name]
+        if sub.empty:
+            continue
+        add(f"<h3>{html.escape(ind.label)}（标准：{html.escape(ind.reported_as)}）</h3>")
+        add(f'<p class="note">依据：{html.escape(ind.source)}</p>')
+        t = tables["估计结果"]
+        t = t[t["指标"] == ind.label][["乡镇", "估计值", "置信下限", "置信上限", "样本户数", "自由度",
+                                        "设计效应", "校正后P值", "判定", "把握度"]]
+        add(_table(t, ("估计值", "置信下限", "置信上限", "把握度")))
+        add(_img(_figure_png(lambda p, ax, sub=sub, ind=ind: p.forest_plot(
+            sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
+            ax=ax)), f"{y} 年各镇{ind.label}及置信区间"))
+        if ind.name in a.funnel and ind.name == "satisfaction_rate":
+            f = a.funnel[ind.name]
+            add(_img(_figure_png(lambda p, ax, f=f, ind=ind: p.funnel_plot(
+                f, f.attrs["theta0"], label=ind.label, ax=ax)), f"{ind.label}漏斗图（与全区水平比较）"))
+        if len(a.history) and a.history["year"].nunique() > 1:
+            h = a.history[a.history["indicator"] == ind.name]
+            add(_img(_figure_png(lambda p, ax, h=h, ind=ind: p.trend_plot(
+                h, label=ind.label, threshold=ind.threshold,
+                complement=ind.display == "complement", ax=ax)), f"{ind.label} 年度变化"))
+    if "年度变化" in tables:
+        ch = tables["年度变化"]
+        sig = ch[ch["变化显著"]]
+        add("<h3>与上年相比</h3>")
+        if len(sig):
+            add("<p>以下变化的置信区间（MOVER 方法）不含 0：</p>")
+            add(_table(sig.drop(columns=["指标代码"]), ("上年估计", "本年估计", "变化", "变化置信下限",
+                                                        "变化置信上限")))
+        else:
+            add("<p>各镇各指标与上年相比均无统计上可确认的变化。</p>")
+
+    add("<h2>三、存在问题</h2>")
+    if len(a.flags):
+        add('<p class="flag">以下情形符合考核办法第七条（或第九条），建议按第八条处理：</p>')
+        add(_table(tables["标记"]))
+    else:
+        add("<p>未发现符合第七条所列情形、且有统计证据支持的问题。</p>")
+    if len(a.watch):
+        add("<h3>需要关注（证据尚不足以标记，建议复核）</h3>")
+        add(_table(tables["需关注"]))
+    if len(a.bunching):
+        add("<h3>“数字脱贫”检验：退出户收入是否集中在退出线上方</h3>")
+        add(f"<p>对当年退出、有劳动能力的户，比较退出线（{spec.exit_line:.0f} 元）上方 {spec.bunching_window:.0f} 元以内的户数"
+            "与平滑分布的预期户数（窗口外拟合多项式，参数自助法求 P 值，镇间 Holm 校正）。</p>")
+        add(_table(tables["收入集中检验"]))
+        flagged = a.bunching[a.bunching["p_adjusted"] < spec.alpha]["town"].tolist()
+        for town in flagged:
+            inc = a.incomes[a.incomes["town"] == town]["relative_income"].to_numpy()
+            add(_img(_figure_png(lambda p, ax, inc=inc, town=town: p.income_histogram(
+                inc, window=spec.bunching_window, title=f"{town} {y} 年退出户收入分布", ax=ax)),
+                f"{town}退出户人均收入与退出线之差"))
+    if "减贫任务" in tables:
+        add("<h3>年度减贫任务</h3>")
+        add(_table(tables["减贫任务"]))
+    if "自评对照" in tables:
+        add("<h3>乡镇自评与抽查核实</h3>")
+        add(_table(tables["自评对照"], ("自评值", "自评（正向比率）", "核实估计（正向比率）", "置信下限", "置信上限")))
+
+    add("<h2>四、综合评价</h2>")
+    towns = [t for t in est["town"].unique() if t != DISTRICT]
+    flagged_towns = set(a.flags["town"]) if len(a.flags) else set()
+    low = est[(est["class"] == CLASS_LOW) & (est["town"] != DISTRICT)]
+    items = []
+    for t in towns:
+        if t in flagged_towns:
+            arts = "、".join(sorted(set(a.flags.loc[a.flags["town"] == t, "article"])))
+            items.append(f"<li><b>{html.escape(t)}</b>：存在{arts}所列情形，考核评价为“存在问题”。</li>")
+        else:
+            n_low = int((low["town"] == t).sum())
+            extra = f"；有 {n_low} 项指标点估计低于标准但不显著，需关注" if n_low else ""
+            items.append(f"<li><b>{html.escape(t)}</b>：未发现第七条所列情形{extra}。</li>")
+    add("<ul>" + "".join(items) + "</ul>")
+    weak = est[(est["town"] != DISTRICT) & (est["power"] < 0.5)]
+    if len(weak):
+        add(f'<p class="note">说明：{len(weak)} 个“镇×指标”组合的检验把握度低于 50%，本年度样本不足以对这些组合作出'
+            "“没有问题”的结论。</p>")
+
+    add("<h2>五、处理建议</h2>")
+    if len(a.flags):
+        recs = []
+        for t in sorted(flagged_towns, key=lambda x: towns.index(x) if x in towns else 99):
+            f = a.flags[a.flags["town"] == t]
+            cons = "；".join(sorted(set(f["consequence"])))
+            recs.append(f"<li><b>{html.escape(t)}</b>：{html.escape('、'.join(f['item']))}。建议：{html.escape(cons)}。</li>")
+        add("<ol>" + "".join(recs) + "</ol>")
+    if len(a.watch):
+        add("<p>对“需要关注”的镇和村，建议组织复核入户，并在下年度抽查中适当增加这些镇的抽查村数和户数。</p>")
+    sig_count = int((est["class"] == CLASS_SIGNIFICANT).sum())
+    add(f'<p class="note">本报告由 quchi_stats 生成：{sig_count} 个镇×指标组合显著偏低；所有标记均有统计检验支持，'
+        "不以点估计单独作为标记依据。方法说明见项目文档 docs/estimation.md。</p>")
+    body = "\n".join(parts)
+    css = CSS.replace("{font}", font_base64())
+    return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"/>'
+            f"<title>曲江区 {y} 年度扶贫开发工作成效考核报告</title><style>{css}</style></head>"
+            f"<body>{body}</body></html>\n")
+
+
+def _xlsx_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        for name, t in tables.items():
+            t.to_excel(xw, sheet_name=name[:31], index=False)
+    return buf.getvalue()
+
+
+def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
+                 synthetic: bool = False) -> list[Path]:
+    """Write ``考核报告.html``, ``estimates.csv``, ``flags.csv`` and ``考核报告.xlsx`` into ``out_dir``.
+
+    An existing report is replaced only with ``force=True``; every file is written atomically.
+    """
+    out = Path(out_dir)
+    target = out / REPORT_NAME
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} 已存在；如需重新生成，请加 --force（force=True）。")
+    tables = report_tables(a)
+    html_text = build_html(a, synthetic=synthetic)
+    files = [
+        (out / "estimates.csv", csv_bytes(tables["估计结果"])),
+        (out / "flags.csv", csv_bytes(tables["标记"])),
+        (out / "考核报告.xlsx", _xlsx_bytes(tables)),
+        (target, html_text.encode("utf-8")),
+    ]
+    written = []
+    for path, data in files:
+        written.append(atomic_write_bytes(path, data))
+    return written

@@ -1,0 +1,33 @@
+"""Funnel limits against Spiegelhalter (2005) values in METHODS.md."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quchi_stats.flags import funnel_limits, funnel_table, overdispersion
+
+
+def test_exact_and_arcsine_lower_limits():
+    lo, hi = funnel_limits(0.95, [30, 60], 0.95)
+    np.testing.assert_allclose(lo, [0.8402, 0.8794], atol=5e-5)
+    lo, _ = funnel_limits(0.95, [30, 60], 0.95, method="arcsine")
+    np.testing.assert_allclose(lo, [0.8452, 0.8811], atol=5e-5)
+    assert (hi <= 1).all()
+    # normal limits near 1 sit higher (they over-flag)
+    lo_n, _ = funnel_limits(0.95, [30], 0.95, method="normal")
+    assert lo_n[0] > 0.8402
+
+
+def test_table_positions_and_overdispersion():
+    towns = pd.DataFrame({"town": list("ABCD"), "estimate": [0.95, 0.70, 0.93, 0.86],
+                          "n": [60, 60, 60, 60], "n_eff": [60.0, 60, 60, 60]})
+    t = funnel_table(towns, 0.95)
+    assert t.set_index("town")["position"].to_dict() == {
+        "A": "在控制限内", "B": "低于 99.8% 下限", "C": "在控制限内", "D": "低于 95% 下限"}
+    phi = overdispersion(towns["estimate"], towns["n"], 0.95)
+    assert phi > 1
+    wide = funnel_table(towns, 0.95, adjust_overdispersion=True)
+    assert (wide["lower95"] < t["lower95"]).all()
+    assert wide.attrs["phi"] == pytest.approx(phi)

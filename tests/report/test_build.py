@@ -1,0 +1,143 @@
+"""The yearly report: files, sections, no personal data, and CJK text that renders in Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import image
+
+from quchi_stats.assessment import run_assessment
+from quchi_stats.datasets import load_register
+from quchi_stats.errors import OutputExistsError
+from quchi_stats.plots.fonts import font_base64
+from quchi_stats.report import REPORT_NAME, build_html, report_tables, write_report
+from quchi_stats.report.build import CSS
+
+
+@pytest.fixture(scope="module")
+def assessment_2018():
+    return run_assessment(2018)
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory, assessment_2018):
+    out = tmp_path_factory.mktemp("report") / "2018"
+    write_report(assessment_2018, out, synthetic=True)
+    return out
+
+
+def test_files_and_tables(report_dir):
+    names = sorted(p.name for p in report_dir.iterdir())
+    assert names == sorted(["estimates.csv", "flags.csv", "考核报告.xlsx", REPORT_NAME])
+    for csv in ("estimates.csv", "flags.csv"):
+        assert (report_dir / csv).read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
+    est = pd.read_csv(report_dir / "estimates.csv", encoding="utf-8-sig")
+    assert {"指标", "乡镇", "估计值", "置信下限", "置信上限", "判定", "把握度"} <= set(est.columns)
+    flags = pd.read_csv(report_dir / "flags.csv", encoding="utf-8-sig")
+    assert set(flags["乡镇"]) == {"沙溪镇", "乌石镇"}
+    book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name=None)
+    assert {"估计结果", "标记", "需关注", "减贫任务", "收入集中检验", "自评对照", "年度变化"} <= set(book)
+
+
+def test_sections_flags_and_consequences(report_dir):
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    for section in ("一、基本情况", "二、指标分析", "三、存在问题", "四、综合评价", "五、处理建议"):
+        assert section in html
+    assert "合成数据" in html and "第八条" in html and "沙溪镇" in html
+    assert html.count("data:image/png;base64,") >= 10
+    assert "@font-face" in html and "QuchiCJK" in html
+
+
+def test_no_personal_data_in_any_output(report_dir):
+    reg = load_register(2018)
+    text = "".join(p.read_bytes().decode("utf-8", "ignore") for p in report_dir.iterdir()
+                   if p.suffix in (".html", ".csv"))
+    book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name=None)
+    text += "".join(t.to_csv() for t in book.values())
+    for col in ("id_number", "phone"):
+        values = reg[col].dropna()
+        assert not any(v in text for v in values.sample(3000, random_state=1))
+    names = set(reg["head_name"].dropna())
+    assert not names & set(re.findall(r"[\u4e00-\u9fff]{3}", text)) - {
+        "沙溪镇", "乌石镇", "大塘镇", "马坝镇", "枫湾镇", "小坑镇", "樟市镇", "白土镇", "罗坑镇"}
+    assert "证件号码" not in text and "联系电话" not in text and "户主姓名" not in text
+
+
+def test_existing_report_is_kept_without_force(report_dir, assessment_2018):
+    before = (report_dir / REPORT_NAME).read_bytes()
+    with pytest.raises(OutputExistsError, match="--force"):
+        write_report(assessment_2018, report_dir)
+    assert (report_dir / REPORT_NAME).read_bytes() == before
+    assert set(report_tables(assessment_2018)) >= {"估计结果", "标记"}
+    assert "合成数据" not in build_html(assessment_2018, synthetic=False)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--hide-scrollbars"]
+
+
+def _screenshot(html: Path, png: Path, tmp: Path, size: str = "1000,240") -> np.ndarray:
+    """Chromium on a machine with no CJK font: fontconfig sees one Latin font (DejaVu Sans, from
+    matplotlib), so only the page's own @font-face can draw Chinese."""
+    import matplotlib
+
+    fonts = tmp / "fonts"
+    fonts.mkdir(exist_ok=True)
+    shutil.copy(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", fonts)
+    conf = tmp / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
+                    f"<fontconfig><dir>{fonts}</dir><cachedir>{tmp / 'fc-cache'}</cachedir>"
+                    "</fontconfig>", encoding="utf-8")
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / ('profile-' + png.stem)}",
+                    "--virtual-time-budget=15000", f"--window-size={size}",
+                    f"--screenshot={png}", html.as_uri()],
+                   env=env, capture_output=True, timeout=180, check=False)
+    assert png.is_file(), "Chromium wrote no screenshot"
+    return image.imread(png)[..., :3].mean(axis=2)
+
+
+CHARS = "曲江考核报告镇村"
+
+
+def _grid(css: str, family: str) -> str:
+    cells = "".join(f'<div class="c">{c}</div>' for c in CHARS)
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"/><style>{css}'
+            f'body{{margin:0;font-family:"{family}";}} .c{{display:inline-block;width:120px;'
+            "height:120px;font-size:96px;line-height:120px;text-align:center;}}</style></head>"
+            f"<body>{cells}</body></html>")
+
+
+def _cells(img: np.ndarray) -> list[np.ndarray]:
+    return [img[0:120, i * 120:(i + 1) * 120] for i in range(len(CHARS))]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_chromium_renders_the_embedded_font_not_boxes(tmp_path, report_dir):
+    css = CSS.replace("{font}", font_base64())
+    good = tmp_path / "good.html"
+    good.write_text(_grid(css, "QuchiCJK"), encoding="utf-8")
+    img = _screenshot(good, tmp_path / "good.png", tmp_path)
+    cells = _cells(img)
+    ink = [float((c < 0.5).mean()) for c in cells]
+    assert min(ink) > 0.02, ink  # every character drew something
+    diffs = [np.abs(a - b).mean() for i, a in enumerate(cells) for b in cells[i + 1:]]
+    assert min(diffs) > 0.02, min(diffs)  # and all differ: glyphs, not identical boxes
+    # control: without the embedded font the same machine draws identical boxes (tofu)
+    bad = tmp_path / "bad.html"
+    bad.write_text(_grid("", "NoSuchFont"), encoding="utf-8")
+    ctrl = _cells(_screenshot(bad, tmp_path / "bad.png", tmp_path))
+    ctrl_diffs = [np.abs(a - b).mean() for i, a in enumerate(ctrl) for b in ctrl[i + 1:]]
+    assert max(ctrl_diffs) < min(diffs) / 2
+    # the report itself: its title line is drawn
+    page = _screenshot(report_dir / REPORT_NAME, tmp_path / "report.png", tmp_path, "1200,300")
+    assert float((page[20:90] < 0.5).mean()) > 0.01

@@ -1,0 +1,109 @@
+"""The yearly assessment on the synthetic district, checked against its truth files.
+
+Each injected problem of ``truth_YYYY.csv`` must be found — as a 第七条/第九条 flag, or for the
+village-level 漏评 hotspot (a village, not a town rate) on the watch list — wherever the drawn sample
+could see it; and no town without an injected problem may be flagged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from quchi_stats.assessment import DISTRICT, difference_interval, run_assessment
+from quchi_stats.datasets import data_path
+from quchi_stats.io import DataDir
+
+
+@pytest.fixture(scope="module")
+def assessments():
+    return {y: run_assessment(y, history=(y == 2018)) for y in (2016, 2017, 2018)}
+
+
+def _truth(year: int) -> dict[str, str]:
+    t = pd.read_csv(DataDir(data_path()).truth(year))
+    t = t[t["town"] != DISTRICT].drop_duplicates("town")
+    return dict(zip(t["town"], t["injected_problem"].fillna(""), strict=True))
+
+
+def _found(a, town: str, article: str, item: str | None = None) -> bool:
+    f = a.flags[(a.flags["town"] == town) & (a.flags["article"] == article)]
+    return len(f) > 0 and (item is None or (f["item"] == item).any())
+
+
+@pytest.mark.parametrize("year", [2016, 2017, 2018])
+def test_clean_towns_are_not_flagged(assessments, year):
+    truth = _truth(year)
+    flagged = set(assessments[year].flags["town"])
+    clean = {t for t, p in truth.items() if not p}
+    assert not flagged & clean, flagged & clean
+
+
+@pytest.mark.parametrize("year", [2016, 2017, 2018])
+def test_injected_problems_are_found(assessments, year):
+    a = assessments[year]
+    for town, problems in _truth(year).items():
+        for problem in filter(None, problems.split("；")):
+            kind = problem.split(":")[0]
+            if kind == "low_satisfaction":
+                found = _found(a, town, "第七条（四）", "群众认可度") or (
+                    (a.watch["town"] == town) & (a.watch["item"] == "群众认可度")).any()
+            elif kind == "digital_exit":
+                village = problem.split(":")[1]
+                found = _found(a, town, "第七条（三）") and village in a.flags.loc[
+                    (a.flags["town"] == town) & (a.flags["article"] == "第七条（三）"), "evidence"].iloc[0]
+            elif kind == "self_report_inflated":
+                found = _found(a, town, "第九条", "自评错退率")
+            elif kind == "target_missed":
+                found = _found(a, town, "第七条（一）")
+            elif kind == "missed_hotspot":
+                village = problem.split(":")[1]
+                c = a.clusters[a.clusters["village"] == village]
+                if c.empty or c["cases"].iloc[0] < 2:
+                    continue  # not drawn, or the 8 households drawn show at most one case
+                found = ((a.watch["town"] == town) & (a.watch["item"] == "漏评率集中")).any()
+            else:  # pragma: no cover - a new kind of injected problem needs a rule here
+                raise AssertionError(problem)
+            assert found, (year, town, problem)
+
+
+def test_significant_low_satisfaction_has_the_evidence(assessments):
+    a = assessments[2018]
+    f = a.flags[(a.flags["town"] == "沙溪镇") & (a.flags["article"] == "第七条（四）")].iloc[0]
+    assert "群众认可度" in f["evidence"] and "校正后单侧 P" in f["evidence"]
+    assert "约谈" in f["consequence"]
+    e = a.estimates.set_index(["indicator", "town"]).loc[("satisfaction_rate", "沙溪镇")]
+    assert e["p_adjusted"] < 0.05 and e["ci_upper"] < 0.90
+    # Holm across all towns x indicators
+    m = int((a.estimates["town"] != DISTRICT).sum())
+    assert m == 9 * 8 and e["p_adjusted"] >= e["p_value"]
+
+
+def test_estimates_table_and_power(assessments):
+    est = assessments[2018].estimates
+    assert set(est["indicator"]) == {"identification_accuracy", "exit_accuracy", "missed_rate",
+                                     "satisfaction_rate", "food_clothing", "compulsory_education",
+                                     "basic_medical", "housing_safety"}
+    assert (est.groupby("indicator")["town"].count() == 10).all()
+    assert est["ci_lower"].notna().all() and (est["ci_upper"] > est["ci_lower"]).all()
+    assert est["power"].between(0, 1).all()
+    assert set(est["class"]) <= {"显著偏低", "低于标准但不显著", "达标"}
+
+
+def test_history_and_year_on_year_changes(assessments):
+    a = assessments[2018]
+    assert sorted(a.history["year"].unique()) == [2016, 2017, 2018]
+    ch = a.changes
+    assert len(ch) == 8 * 10
+    row = ch[(ch["indicator"] == "satisfaction_rate") & (ch["town"] == "大塘镇")].iloc[0]
+    assert row["ci_lower"] < row["change"] < row["ci_upper"]
+
+
+def test_mover_difference_interval():
+    lo, hi = difference_interval(0.9, 0.85, 0.94, 0.95, 0.91, 0.98)
+    assert lo == pytest.approx(0.05 - np.hypot(0.04, 0.04))
+    assert hi == pytest.approx(0.05 + np.hypot(0.03, 0.05))
+    # defined where both years have p_hat = 1
+    lo, hi = difference_interval(1.0, 0.9, 1.0, 1.0, 0.92, 1.0)
+    assert lo < 0 < hi

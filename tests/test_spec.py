@@ -1,0 +1,48 @@
+"""The yearly assessment spec: shipped files, coding, and clear errors for a bad user file."""
+
+from __future__ import annotations
+
+import pytest
+
+from quchi_stats.errors import DataError
+from quchi_stats.spec import load_spec
+
+
+@pytest.mark.parametrize(("year", "line"), [(2016, 6433), (2017, 6883), (2018, 7365)])
+def test_shipped_specs(year, line):
+    spec = load_spec(year)
+    assert spec.year == year and spec.exit_line == line
+    assert spec.alpha == 0.05 and spec.multiplicity == "holm"
+    names = [i.name for i in spec.indicators]
+    assert names[:4] == ["identification_accuracy", "exit_accuracy", "missed_rate",
+                         "satisfaction_rate"]
+    exit_ = spec.indicator("exit_accuracy")
+    assert (exit_.threshold, exit_.display, exit_.unit) == (0.98, "complement", "person")
+    assert exit_.shown(0.97) == pytest.approx(0.03) and exit_.comparison == "<"
+    sat = spec.indicator("satisfaction_rate")
+    assert (sat.threshold, sat.unit, sat.frames) == (0.90, "household", ("registered", "exited"))
+    assert spec.satisfied_levels == ("satisfied", "basically_satisfied")
+    assert all(i.source for i in spec.indicators)  # every threshold cites its source
+    assert spec.indicator("missed_rate").good == "no"
+
+
+def test_user_spec_and_errors(tmp_path):
+    text = (load_spec.__globals__["resources"].files("quchi_stats") / "specs"
+            / "assessment_2018.toml").read_text(encoding="utf-8")
+    p = tmp_path / "my.toml"
+    p.write_text(text.replace('multiplicity = "holm"', 'multiplicity = "bh"'), encoding="utf-8")
+    assert load_spec(p).multiplicity == "bh"
+    p.write_text(text.replace("threshold = 0.90", "threshold = 90"), encoding="utf-8")
+    with pytest.raises(DataError, match="my.toml：第 4 个 \\[\\[indicator\\]\\] “threshold”应为 0 与 1 之间的小数"):
+        load_spec(p)
+    p.write_text(text.replace('frames = ["non_registered"]', 'frames = ["poor"]'), encoding="utf-8")
+    with pytest.raises(DataError, match="frames 应取自"):
+        load_spec(p)
+    p.write_text(text.replace('"满意", "基本满意"', '"满意", "还行"'), encoding="utf-8")
+    with pytest.raises(DataError, match="“还行”不是满意度选项"):
+        load_spec(p)
+    p.write_text("year = ", encoding="utf-8")
+    with pytest.raises(DataError, match="TOML 格式错误"):
+        load_spec(p)
+    with pytest.raises(DataError, match="没有 2030 年的内置考核参数"):
+        load_spec(2030)
