@@ -118,3 +118,18 @@ def test_usage_errors_are_one_line(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--villages" in err[0] and "--help" in err[0]
+
+
+def test_report_command_on_a_users_own_directory(tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(data_path(), data)
+    out = tmp_path / "rep"
+    assert main(["report", "--year", "2017", "--data", str(data), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2017 年考核" in text and "罗坑镇 第七条（一） 年度减贫任务" in text
+    assert (out / "考核报告.html").is_file() and (out / "flags.csv").is_file()
+    assert main(["report", "--year", "2017", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--force" in err[0]
+    assert main(["report", "--year", "2017", "--data", str(data), "--out", str(out),
+                 "--force"]) == 0

@@ -33,3 +33,31 @@ def test_notebook_executes_without_personal_data(path, tmp_path):
     assert not PERSONAL.search(joined), PERSONAL.search(joined)
     # narrative in Chinese, marked as synthetic data
     assert "合成数据" in nb.cells[0].source
+
+
+YEARLY = sorted(p for p in NOTEBOOKS if p.name.endswith("_analysis.ipynb"))
+TEMPLATE = NOTEBOOKS[0].parents[0] / "templates" / "yearly_analysis.py" if NOTEBOOKS else None
+
+
+def test_yearly_notebooks_exist_for_2016_to_2018():
+    assert [p.name for p in YEARLY] == ["2016_analysis.ipynb", "2017_analysis.ipynb",
+                                        "2018_analysis.ipynb"]
+
+
+@pytest.mark.parametrize("path", YEARLY, ids=lambda p: p.name)
+def test_yearly_notebook_is_the_template_with_its_year_and_paired_with_py(path):
+    import jupytext
+
+    root = Path(__file__).resolve().parents[1]
+    template = jupytext.read(root / "notebooks" / "templates" / "yearly_analysis.py")
+    nb = nbformat.read(path, as_version=4)
+    year = int(path.name[:4])
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and f"year = {year}" in injected[0].source
+    ours = [c.source for c in nb.cells if c not in injected]
+    assert ours == [c.source for c in template.cells]
+    paired = jupytext.read(path.with_suffix(".py"))
+    assert [c.source.rstrip() for c in paired.cells] == [c.source.rstrip() for c in nb.cells]
+    # committed with outputs, figures included, so they read on any viewer
+    kinds = {k for c in nb.cells for o in c.get("outputs", []) for k in o.get("data", {})}
+    assert "image/png" in kinds and "text/html" in kinds

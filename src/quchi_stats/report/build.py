@@ -42,12 +42,25 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
             f"{ind.shown_threshold:.0%}", "计量单位": "人" if ind.unit == "person" else "户",
             "样本户数": int(r["n"]), "有效样本量": r["n_eff"], "自由度": int(r["df"]),
             "设计效应": r["deff"], "单侧P值": r["p_value"], "校正后P值": r["p_adjusted"],
-            "判定": r["class"], "把握度": r["power"], "区间方法": r["method"]})
+            "判定": r["class"], "把握度": r["power"], "区间方法": r["method"],
+            **({"LQAS判定": r["lqas"]} if "lqas" in r else {})})
     estimates = pd.DataFrame(rows)
     flags = a.flags.rename(columns={"town": "乡镇", "article": "条款", "item": "事项",
                                     "evidence": "依据", "consequence": "处理建议"})
     watch = a.watch.rename(columns={"town": "乡镇", "item": "事项", "evidence": "依据"})
     out = {"估计结果": estimates, "标记": flags, "需关注": watch}
+    if len(a.shrinkage):
+        labels = {i.name: i.label for i in spec.indicators}
+        out["收缩估计"] = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels)).rename(
+            columns={"indicator": "指标", "town": "乡镇", "estimate": "抽查估计", "n_star": "有效样本量",
+                     "eb_estimate": "收缩估计", "eb_lower": "收缩下限", "eb_upper": "收缩上限",
+                     "prob_below": "低于标准的后验概率"})
+    if a.funnel:
+        labels = {i.name: i.label for i in spec.indicators}
+        out["漏斗图"] = pd.concat([f.assign(指标=labels[k]) for k, f in a.funnel.items()]).rename(
+            columns={"town": "乡镇", "estimate": "抽查估计", "n": "样本户数", "n_eff": "有效样本量",
+                     "n_funnel": "漏斗图样本量", "lower95": "95%下限", "upper95": "95%上限",
+                     "lower998": "99.8%下限", "upper998": "99.8%上限", "position": "位置"})
     if len(a.targets):
         out["减贫任务"] = a.targets.rename(columns={
             "town": "乡镇", "planned_exit_households": "计划脱贫户数",
@@ -168,6 +181,13 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
         add(_img(_figure_png(lambda p, ax, sub=sub, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax)), f"{y} 年各镇{ind.label}及置信区间"))
+        if "收缩估计" in tables:
+            eb = tables["收缩估计"]
+            eb = eb[(eb["指标"] == ind.label) & (eb["低于标准的后验概率"] >= 0.5)]
+            if len(eb):
+                add("<p>经验贝叶斯（beta-二项）收缩后，低于标准的后验概率不小于 50% 的镇：</p>")
+                add(_table(eb[["乡镇", "抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率"]],
+                           ("抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率")))
         if ind.name in a.funnel and ind.name == "satisfaction_rate":
             f = a.funnel[ind.name]
             add(_img(_figure_png(lambda p, ax, f=f, ind=ind: p.funnel_plot(
