@@ -46,3 +46,21 @@ def test_user_spec_and_errors(tmp_path):
         load_spec(p)
     with pytest.raises(DataError, match="没有 2030 年的内置考核参数"):
         load_spec(2030)
+
+
+def test_funnel_overdispersion_option(tmp_path):
+    from quchi_stats.assessment import run_assessment
+
+    text = (load_spec.__globals__["resources"].files("quchi_stats") / "specs"
+            / "assessment_2018.toml").read_text(encoding="utf-8")
+    assert load_spec(2018).funnel_overdispersion is False
+    p = tmp_path / "od.toml"
+    p.write_text(text.replace("funnel_overdispersion = false", "funnel_overdispersion = true"),
+                 encoding="utf-8")
+    spec = load_spec(p)
+    assert spec.funnel_overdispersion is True
+    a = run_assessment(2018, spec=spec, history=False)
+    plain = run_assessment(2018, history=False)
+    f, g = a.funnel["satisfaction_rate"], plain.funnel["satisfaction_rate"]
+    assert f.attrs["phi"] > 1 and g.attrs["phi"] == 1.0
+    assert (f["lower998"] <= g["lower998"]).all()

@@ -233,7 +233,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         towns = sub[sub["town"] != DISTRICT]
         theta0 = float(sub.loc[sub["town"] == DISTRICT, "estimate"].iloc[0])
         if 0 < theta0 < 1:
-            funnel[ind.name] = funnel_table(towns[["town", "estimate", "n", "n_eff"]], theta0)
+            funnel[ind.name] = funnel_table(towns[["town", "estimate", "n", "n_eff"]], theta0,
+                                            adjust_overdispersion=spec.funnel_overdispersion)
         eb = shrink(towns[["town", "estimate", "n_star"]], ind.threshold)
         eb.insert(0, "indicator", ind.name)
         eb_parts.append(eb)

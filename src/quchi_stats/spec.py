@@ -71,6 +71,7 @@ class AssessmentSpec:
     identification_line_2014: float = 4000.0
     satisfied_levels: tuple[str, ...] = ("satisfied", "basically_satisfied")
     bunching_window: float = 250.0
+    funnel_overdispersion: bool = False
     design: str = "two-stage"
     lqas_rule: dict = field(default_factory=dict)
     path: str = ""
@@ -183,4 +184,5 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
         exit_line=float(raw.get("exit_line", 0.0)),
         identification_line_2014=float(raw.get("identification_line_2014", 4000)),
         satisfied_levels=tuple(levels), bunching_window=float(raw.get("bunching_window", 250)),
+        funnel_overdispersion=bool(raw.get("funnel_overdispersion", False)),
         design=design, lqas_rule=dict(raw.get("lqas", {})), path=name)

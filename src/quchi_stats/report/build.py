@@ -131,7 +131,7 @@ body { font-family: "QuchiCJK", sans-serif; max-width: 1100px; margin: 2em auto;
        line-height: 1.6; }
 h1 { font-size: 1.7em; } h2 { border-bottom: 2px solid #2c7fb8; padding-bottom: .2em; }
 table.t { border-collapse: collapse; font-size: .88em; margin: .6em 0 1.2em; }
-table.t th, table.t td { border: 1px solid #ccc; padding: .25em .5em; text-align: right; }
+table.t th, table.t td { border: 1px solid #ccc; padding: .25em .5em; text-align: left; }
 table.t th { background: #eef4fa; }
 .flag { color: #c0392b; font-weight: bold; } .note { color: #666; font-size: .9em; }
 .banner { background: #fff4e5; border: 1px solid #f0b35a; padding: .6em 1em; }
