@@ -133,3 +133,137 @@ def test_report_command_on_a_users_own_directory(tmp_path, capsys):
     assert len(err) == 1 and "--force" in err[0]
     assert main(["report", "--year", "2017", "--data", str(data), "--out", str(out),
                  "--force"]) == 0
+
+
+# --- personal data never reaches an output ---------------------------------------------------
+def _valid_id(body: str) -> str:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
+
+
+def test_no_personal_data_in_any_output_of_a_full_run(tmp_path, capsys):
+    """Real-looking personal data (valid ID check digits, mobile numbers) in the register: no
+    output of design, report or fieldlist (without --include-personal-data) carries it."""
+    import re
+
+    import pandas as pd
+
+    from quchi_stats.errors import _ID_PATTERN, _PHONE_PATTERN
+
+    data = tmp_path / "data"
+    shutil.copytree(data_path(), data)
+    reg_path = data / "register_2018.csv"
+    reg = pd.read_csv(reg_path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    n = len(reg)
+    reg["证件号码"] = [_valid_id(f"440205{19500101 + (i % 28)}{i % 1000:03d}") for i in range(n)]
+    reg["联系电话"] = [f"138{i:08d}" for i in range(n)]
+    reg.to_csv(reg_path, index=False, encoding="utf-8-sig")
+    out = tmp_path / "out"
+    assert main(["design", "--register", str(reg_path), "--year", "2018", "--seed", "5",
+                 "--out", str(out / "sample")]) == 0
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(out / "rep")]) == 0
+    assert main(["fieldlist", "--year", "2018", "--data", str(data),
+                 "--out", str(out / "fieldlist.csv")]) == 0
+    captured = capsys.readouterr()
+    texts = [captured.out, captured.err]
+    for p in out.rglob("*"):
+        if p.suffix in (".csv", ".json", ".html"):
+            texts.append(p.read_bytes().decode("utf-8", "ignore"))
+        elif p.suffix == ".xlsx":
+            texts += [t.to_csv() for t in pd.read_excel(p, sheet_name=None, dtype=str).values()]
+    blob = "\n".join(texts)
+    assert len(texts) >= 8
+    ids, phones, names = set(reg["证件号码"]), set(reg["联系电话"]), set(reg["户主姓名"])
+    assert not any(m.group(0) in ids for m in _ID_PATTERN.finditer(blob))
+    assert not any(m.group(0) in phones for m in _PHONE_PATTERN.finditer(blob))
+    found = set(re.findall(r"[\u4e00-\u9fff]{3}", blob)) & names
+    assert not found - {t for t in found if t.endswith(("镇", "村"))}
+    # with the flag, the field list does carry them (for the field teams only)
+    assert main(["fieldlist", "--year", "2018", "--data", str(data), "--include-personal-data",
+                 "--out", str(out / "fl_personal.csv")]) == 0
+    assert (out / "fl_personal.csv").read_text(encoding="utf-8-sig").count("138") > 100
+
+
+def test_report_encoding_option(tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(data_path(), data)
+    p = data / "results_2018.csv"
+    p.write_bytes(p.read_text(encoding="utf-8-sig").encode("gbk"))
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(tmp_path / "r"),
+                 "--encoding", "utf-8"]) == 2
+    assert "不能按编码 utf-8 读取" in capsys.readouterr().err
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(tmp_path / "r")]) == 0
+
+
+def test_unknown_town_and_too_many_unusable_records(tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(data_path(), data)
+    sr = data / "self_report_2018.csv"
+    sr.write_text(sr.read_text(encoding="utf-8-sig").replace("罗坑镇", "松山街道"),
+                  encoding="utf-8-sig")
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(tmp_path / "a")]) == 2
+    assert "乡镇“松山街道”不在农户台账中" in capsys.readouterr().err
+    shutil.copy(data_path() / "self_report_2018.csv", sr)
+    res = data / "results_2018.csv"
+    text = res.read_text(encoding="utf-8-sig").splitlines()
+    head = text[0].split(",")
+    col = head.index("识别准确")
+    rows = []
+    for line in text[1:]:
+        cells = line.split(",")
+        if cells[col] in ("是", "否"):
+            cells[col] = ""  # visited, answer lost
+        rows.append(",".join(cells))
+    res.write_text("\n".join([text[0], *rows]) + "\n", encoding="utf-8-sig")
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(tmp_path / "b")]) == 2
+    assert "缺少核查结果，超过有效样本的 5%" in capsys.readouterr().err
+
+
+# --- fuzzing the commands with malformed tables ----------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.io.test_readers import _tables  # noqa: E402
+
+
+def _write_fuzz(path, table):
+    import csv
+    import io
+
+    headers, rows, enc, cut = table
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(headers)
+    w.writerows(rows)
+    data = buf.getvalue().encode(enc, errors="replace")
+    path.write_bytes(data if cut is None else data[:cut])
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    from quchi_stats.datasets import write_district
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_district(root, scale=0.05)
+    return root
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(table=_tables())
+def test_design_command_on_fuzzed_registers(tmp_path_factory, table):
+    d = tmp_path_factory.mktemp("fz")
+    _write_fuzz(d / "register_2018.csv", table)
+    code = main(["design", "--register", str(d / "register_2018.csv"), "--year", "2018",
+                 "--seed", "1", "--villages", "1", "--min-villages", "1", "--out", str(d / "s")])
+    assert code in (0, 2)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(table=_tables(), which=st.sampled_from(["results", "self_report", "targets"]))
+def test_report_command_on_fuzzed_tables(tiny_data, tmp_path_factory, table, which):
+    d = tmp_path_factory.mktemp("fzr")
+    data = d / "data"
+    shutil.copytree(tiny_data, data)
+    _write_fuzz(data / f"{which}_2018.csv", table)
+    code = main(["report", "--year", "2018", "--data", str(data), "--out", str(d / "r")])
+    assert code in (0, 2)

@@ -39,3 +39,13 @@ def test_parameter_messages():
         check_int("n", True, "f")
     with pytest.raises(ParameterError, match="must be one of 'a', 'b'. Got 'c'."):
         check_choice("m", "c", ("a", "b"), "f")
+
+
+def test_personal_data_is_masked_in_messages():
+    from quchi_stats.errors import mask_personal
+
+    assert mask_personal("44020519800101123X") == "440205********123X"
+    assert mask_personal("电话13812345678。") == "电话138****5678。"
+    assert mask_personal("户编号 4402051002010001") == "户编号 4402051002010001"  # 16 digits: kept
+    e = DataError("户编号“44020519800101123X”重复", file="a.csv", row=3)
+    assert "19800101" not in str(e)

@@ -69,6 +69,7 @@ class Assessment:
     response: pd.DataFrame
     incomes: pd.DataFrame
     watch: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
     clusters: pd.DataFrame = field(default_factory=pd.DataFrame)
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -163,18 +164,18 @@ def difference_interval(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.n
     return lo, hi
 
 
-def _read_optional(path_fn, kind: str) -> pd.DataFrame | None:
+def _read_optional(path_fn, kind: str, encoding: str | None = None) -> pd.DataFrame | None:
     """Read an optional table: None when the file is absent; errors in a present file propagate."""
     try:
         path = path_fn()
     except DataError:
         return None
-    return read_table(path, kind)
+    return read_table(path, kind, encoding=encoding)
 
 
 def run_assessment(year: int, data: str | Path | None = None, *,
                    spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
-                   history: bool = True) -> Assessment:
+                   history: bool = True, encoding: str | None = None) -> Assessment:
     """Run the whole assessment of ``year`` on a data directory.
 
     Parameters
@@ -189,6 +190,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     history : bool
         Also estimate the earlier years found in the directory, for trends and year-on-year
         changes.
+    encoding : str, optional
+        Encoding of the CSV files (default: detected, UTF-8 or GB18030/GBK).
 
     Examples
     --------
@@ -203,10 +206,17 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         spec = load_spec(year)
     elif not isinstance(spec, AssessmentSpec):
         spec = load_spec(spec)
-    register = read_table(root.register(year), "register")
+    register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
-    results = read_table(root.results(year), "results")
+    results = read_table(root.results(year), "results", encoding=encoding)
+    _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
     est, response = estimate_indicators(sample, results, spec)
+    rejects = fieldwork_design(sample, results, lonely_psu="certainty").info["rejects"]
+    respondents = int(results["visit_status"].isin(["completed", "substitute"]).sum())
+    if respondents and len(rejects) > spec.max_reject_share * respondents:
+        raise DataError(f"{len(rejects)} 户已入户却缺少核查结果，超过有效样本的 "
+                        f"{spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
+                        file=root.results(year).name)
     notes: list[str] = []
     flags: list[dict] = []
 
@@ -246,7 +256,9 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                                     int(rule["d"]), int(rule["n"]))
 
     # 第七条（一）: targets
-    targets_tab = _read_optional(lambda: root.targets(year), "targets")
+    targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding)
+    if targets_tab is not None:
+        _check_known(targets_tab, register, root.targets(year).name)
     target_check = pd.DataFrame()
     if targets_tab is not None and "exit_accuracy" in set(est["indicator"]):
         ind = spec.indicator("exit_accuracy")
@@ -292,7 +304,9 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                  f"校正后 P = {r['p_adjusted']:.3g}；集中的村：{where}")
 
     # 第九条: self-report above the verified interval
-    sr_tab = _read_optional(lambda: root.self_report(year), "self_report")
+    sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding)
+    if sr_tab is not None:
+        _check_known(sr_tab, register, root.self_report(year).name)
     self_rep = pd.DataFrame()
     if sr_tab is not None:
         self_rep = compare_self_report(est, sr_tab, spec)
@@ -336,9 +350,23 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         "primary": int((sample["role"] == "primary").sum()),
         "visited": int(results["visit_status"].isin(["completed", "substitute"]).sum()),
     }
+    overview["rejects"] = len(rejects)
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
-                      villages, self_rep, response, incomes, watch, clusters, hist, changes,
-                      overview, tuple(notes))
+                      villages, self_rep, response, incomes, watch, rejects, clusters, hist,
+                      changes, overview, tuple(notes))
+
+
+def _check_known(table: pd.DataFrame, register: pd.DataFrame, file: str) -> None:
+    """Every town (and village, where the table has one) must be in the register."""
+    for col, label in (("town", "乡镇"), ("village", "行政村")):
+        if col not in table:
+            continue
+        known = set(register[col])
+        unknown = ~table[col].isin(known)
+        if unknown.any():
+            i = int(np.flatnonzero(unknown.to_numpy())[0])
+            raise DataError(f"{label}“{table[col].iloc[i]}”不在农户台账中", file=file, row=i + 2,
+                            column=label)
 
 
 def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd.DataFrame,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import QuchiStatsError, QuchiStatsWarning
+from .errors import QuchiStatsError, QuchiStatsWarning, mask_personal
 
 __all__ = ["main"]
 
@@ -90,7 +90,22 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, help="输出目录（默认 reports/YYYY/）")
     r.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
     r.add_argument("--force", action="store_true", help="替换已有的报告")
+    r.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     r.set_defaults(func=_cmd_report)
+
+    f = sub.add_parser("fieldlist", help="为入户小组生成抽查户名单（默认不含个人信息）",
+                       description="按抽查样本列出各村正选户和备选户（按备选顺序）。户主姓名、证件号码、"
+                                   "联系电话只有加 --include-personal-data 时才写入。")
+    f.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+    f.add_argument("--year", type=int, required=True, help="考核年度")
+    f.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
+    f.add_argument("--out", type=Path, required=True, help="输出文件（.csv）")
+    f.add_argument("--include-personal-data", action="store_true",
+                   help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
+    f.add_argument("--force", action="store_true", help="替换已有的文件")
+    f.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    f.set_defaults(func=_cmd_fieldlist)
 
     s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -156,7 +171,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     data = args.data if args.data is not None else data_path()
     out = args.out if args.out is not None else Path("reports") / str(args.year)
-    assessment = run_assessment(args.year, data, spec=args.spec)
+    assessment = run_assessment(args.year, data, spec=args.spec, encoding=args.encoding)
     synthetic = any(DataDir(data).root.glob(f"truth_{args.year}.*"))
     paths = write_report(assessment, out, force=args.force, synthetic=synthetic)
     print(f"{args.year} 年考核：{len(assessment.flags)} 项标记，涉及 "
@@ -165,6 +180,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"  {f['town']} {f['article']} {f['item']}")
     for p in paths:
         print(f"已写出 {p}")
+    return 0
+
+
+def _cmd_fieldlist(args: argparse.Namespace) -> int:
+    from .datasets import data_path
+    from .errors import OutputExistsError
+    from .io.datadir import DataDir
+    from .io.readers import read_table
+    from .io.writers import write_csv
+    from .sampling.fieldlist import field_list
+
+    root = DataDir(args.data if args.data is not None else data_path())
+    if args.out.exists() and not args.force:
+        raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
+    sample = read_table(root.sample_dir(args.year) / "sample.csv", "sample")
+    register = read_table(root.register(args.year), "register", encoding=args.encoding)
+    table = field_list(sample, register, include_personal_data=args.include_personal_data)
+    write_csv(table, args.out, chinese_headers=True, allow_personal=args.include_personal_data)
+    extra = "（含个人信息，注意保密）" if args.include_personal_data else "（不含个人信息）"
+    print(f"已写出 {args.out}：{len(table)} 户{extra}")
     return 0
 
 
@@ -189,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (QuchiStatsError, FileExistsError) as exc:
         if debug:
             raise
-        print(f"错误：{exc}", file=sys.stderr)
+        print(f"错误：{mask_personal(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("已中断", file=sys.stderr)
@@ -197,13 +232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        print(f"内部错误（{type(exc).__name__}）：{exc}。请加 --debug 重新运行以查看详细信息，"
-              "并报告此问题。", file=sys.stderr)
+        print(f"内部错误（{type(exc).__name__}）：{mask_personal(str(exc))}。请加 --debug 重新运行以查看"
+              "详细信息，并报告此问题。", file=sys.stderr)
         return 1
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"注意：{message}", file=sys.stderr)
+    print(f"注意：{mask_personal(str(message))}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ can tell a problem in the user's data or parameters (exit status 2, one line) fr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from numbers import Real
 
@@ -19,7 +20,26 @@ __all__ = [
     "check_choice",
     "check_int",
     "check_probability",
+    "mask_personal",
 ]
+
+# 18-character resident ID numbers (6-digit area, birth date, sequence, check) and mainland mobile
+# numbers; masked wherever they would reach a message, a log or an output.
+_ID_PATTERN = re.compile(r"(?<![0-9])([1-9][0-9]{5})((?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9])"
+                         r"([0-9]{3})([0-9Xx])(?![0-9])")
+_PHONE_PATTERN = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
+
+
+def mask_personal(text: str) -> str:
+    """Mask ID numbers and mobile numbers in ``text`` (``440205********123X``, ``138****5678``).
+
+    Examples
+    --------
+    >>> mask_personal("证件号码 44020519800101123X 电话 13812345678")
+    '证件号码 440205********123X 电话 138****5678'
+    """
+    text = _ID_PATTERN.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-3:] + m.group(4), text)
+    return _PHONE_PATTERN.sub(lambda m: m.group(1) + "****" + m.group(3), text)
 
 
 class QuchiStatsError(Exception):
@@ -43,7 +63,8 @@ class DataError(QuchiStatsError, ValueError):
         if column is not None:
             parts.append(f"列“{column}”")
         prefix = "，".join(parts)
-        super().__init__(f"{prefix}：{message}" if prefix else message)
+        # a message may quote a cell: never let personal data through
+        super().__init__(mask_personal(f"{prefix}：{message}" if prefix else message))
         self.file = file
         self.row = row
         self.column = column

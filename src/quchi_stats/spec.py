@@ -67,6 +67,7 @@ class AssessmentSpec:
     level: float = 0.95
     power_shortfall: float = 0.05
     deff_floor: float = 1.0
+    max_reject_share: float = 0.05
     exit_line: float = 0.0
     identification_line_2014: float = 4000.0
     satisfied_levels: tuple[str, ...] = ("satisfied", "basically_satisfied")
@@ -181,6 +182,7 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
         interval_method=method, level=_prob(raw.get("level", 0.95), "level", name),
         power_shortfall=_prob(raw.get("power_shortfall", 0.05), "power_shortfall", name),
         deff_floor=_positive(raw.get("deff_floor", 1.0), "deff_floor", name),
+        max_reject_share=_prob(raw.get("max_reject_share", 0.05), "max_reject_share", name),
         exit_line=float(raw.get("exit_line", 0.0)),
         identification_line_2014=float(raw.get("identification_line_2014", 4000)),
         satisfied_levels=tuple(levels), bunching_window=float(raw.get("bunching_window", 250)),

@@ -130,8 +130,11 @@ def test_village_without_respondents_falls_back_to_town():
     results = results[~results["household_id"].isin(["h6"])]
     results = pd.concat([results, pd.DataFrame({"household_id": ["h6"],
                                                 "visit_status": ["unreachable"]})])
-    with pytest.warns(QuchiStatsWarning, match="改按镇×抽样框调整权数"):
+    with pytest.warns(QuchiStatsWarning) as record:
         d = fieldwork_design(sample, results, lonely_psu="certainty")
+    messages = " ".join(str(w.message) for w in record)
+    assert "改按镇×抽样框调整权数" in messages
+    assert "只有 1 个村有有效样本，按 lonely_psu='certainty'" in messages
     data = d.data
     assert set(data["village"]) == {"A"}
     w_primary = sample.loc[sample["role"] == "primary", "weight"].sum()
@@ -164,3 +167,24 @@ def test_from_fieldwork_classmethod_and_lonely_town(fieldwork_2018):
     assert d.n_strata == 9 and d.n_psu == 45
     r = estimate_proportion(d, "missed", by="town").to_frame()
     assert r["ci_lower"].notna().all() and (r["ci_upper"] > r["ci_lower"]).all()
+
+
+def test_more_substitutes_than_missing_primaries_is_an_error():
+    sample, results = _tiny()
+    extra = results.copy()
+    extra.loc[extra["household_id"] == "h2", "visit_status"] = "completed"
+    extra.loc[extra["household_id"] == "h3", "visit_status"] = "completed"
+    with pytest.raises(DataError, match="甲镇A（registered）用了 1 户备选户，但只有 0 户正选户无法入户"):
+        fieldwork_design(sample, extra)
+
+
+def test_visited_households_without_their_answer_are_listed():
+    sample, results = _tiny()
+    r = results.copy()
+    r["identified_correctly"] = r["identified_correctly"].astype(object)
+    r.loc[r["household_id"] == "h1", "identified_correctly"] = None
+    r["identified_correctly"] = r["identified_correctly"].astype("boolean")
+    d = fieldwork_design(sample, r)
+    rej = d.info["rejects"]
+    assert rej["household_id"].tolist() == ["h1"]
+    assert "缺少“识别准确”结果" in rej["reason"].iloc[0]

@@ -167,3 +167,89 @@ def test_self_report_rates(tmp_path):
     with pytest.raises(DataError, match="应为0–1 的比例或百分数"):
         read_table(write(tmp_path, "b.csv", "乡镇,年度,识别准确率\n马坝镇,2018,150%\n"),
                    "self_report")
+
+
+def test_title_rows_above_the_header_are_a_counted_repair(tmp_path):
+    text = "曲江区马坝镇建档立卡户台账（2018 年）\n制表单位：马坝镇,,\n" + HEADER + ROWS
+    with pytest.warns(QuchiStatsWarning, match="前 2 行是标题，表头取第 3 行"):
+        reg = read_table(write(tmp_path, "r.csv", text), "register")
+    assert len(reg) == 2
+    bad = "标题\n" + HEADER + ROWS.replace(",3,是", ",x,是", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuchiStatsWarning)
+        with pytest.raises(DataError, match="第 3 行，列“人数”"):
+            read_table(write(tmp_path, "b.csv", bad), "register")
+
+
+def test_ragged_rows_and_binary_files(tmp_path):
+    text = HEADER + ROWS.splitlines()[0] + ",多余\n" + ROWS.splitlines()[1][:30] + "\n"
+    with pytest.raises(DataError, match="r.csv，第 3 行"):
+        read_table(write(tmp_path, "r.csv", text), "register")
+    p = tmp_path / "fake.csv"
+    p.write_bytes(b"PK\x03\x04\x00\x00binary")
+    with pytest.raises(DataError, match="fake.csv："):
+        read_table(p, "register")
+    p = tmp_path / "fake.xlsx"
+    p.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="不是有效的 .xlsx 文件"):
+        read_table(p, "register")
+
+
+def test_error_messages_never_show_personal_data(tmp_path):
+    dup = ROWS.replace("4402051002010002", "4402051002010001")
+    text = HEADER.replace("户编号", "户编号") + dup.replace("4402051002010001", "44020519800101123X")
+    with pytest.raises(DataError) as exc:
+        read_table(write(tmp_path, "r.csv", text), "register")
+    assert "19800101" not in str(exc.value) and "440205********123X" in str(exc.value)
+
+
+# --- fuzzing: malformed tables give a result or the project's own error, nothing else --------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from quchi_stats.errors import QuchiStatsError  # noqa: E402
+from quchi_stats.io.schema import TABLES  # noqa: E402
+
+_HEADERS = sorted({a for s in TABLES.values() for c in s.columns for a in c.all_names()})
+_CELLS = st.one_of(st.sampled_from(["是", "否", "Y", "1", "0", "", "完成", "替补", "满意", "98.5%",
+                                     "2018", "-3", "3.5", "马坝镇", "4402051002010001", "NaN",
+                                     "一般贫困户", "\"", "，", " 1 ", "１２"]),
+                   st.text(max_size=6))
+
+
+@st.composite
+def _tables(draw):
+    headers = draw(st.lists(st.one_of(st.sampled_from(_HEADERS), st.text(max_size=5)),
+                            min_size=0, max_size=14))
+    rows = draw(st.lists(st.lists(_CELLS, min_size=0, max_size=len(headers) + 2), max_size=6))
+    enc = draw(st.sampled_from(["utf-8", "utf-8-sig", "gb18030"]))
+    cut = draw(st.one_of(st.none(), st.integers(0, 400)))
+    return headers, rows, enc, cut
+
+
+@pytest.mark.parametrize("kind", sorted(TABLES))
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(table=_tables())
+def test_fuzzed_tables_give_a_table_or_our_error(tmp_path_factory, kind, table):
+    import csv
+    import io
+
+    headers, rows, enc, cut = table
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    data = buf.getvalue().encode(enc, errors="replace")
+    if cut is not None:
+        data = data[:cut]  # a truncated file
+    path = tmp_path_factory.mktemp("fuzz") / "t.csv"
+    path.write_bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuchiStatsWarning)
+            out = read_table(path, kind)
+    except QuchiStatsError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("t.csv")
+        return
+    required = [c.name for c in TABLES[kind].columns if c.required]
+    assert set(required) <= set(out.columns)

@@ -54,6 +54,17 @@ def _merge(sample: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     if bad.any():
         hid = merged.loc[bad, "household_id"].iloc[0]
         raise DataError(f"户编号“{hid}”是正选户，入户状态却是“替补”")
+    # a village-frame cannot use more reserves than it had primaries that could not be visited
+    primary = merged["role"] == "primary"
+    missing = primary & (merged["visit_status"].isna() | (merged["visit_status"] == "unreachable"))
+    used = ~primary & merged["visit_status"].isin(["substitute", "completed"])
+    key = [merged["town"], merged["village"], merged["frame"]]
+    cells = pd.DataFrame({"missing": missing, "used": used}).groupby(key).sum()
+    over = cells[cells["used"] > cells["missing"]]
+    if len(over):
+        (town, village, frame), row = next(iter(over.iterrows()))
+        raise DataError(f"{town}{village}（{frame}）用了 {int(row['used'])} 户备选户，但只有 "
+                        f"{int(row['missing'])} 户正选户无法入户：替补多于所缺")
     return merged
 
 
@@ -137,6 +148,7 @@ def fieldwork_design(sample: pd.DataFrame, results: pd.DataFrame, *,
         resp["satisfied"] = np.where(sat.isna(), np.nan, sat.isin(list(satisfied_levels)))
     summary = response_summary(merged)
     resp = resp.drop(columns=["_respondent", "_primary"]).reset_index(drop=True)
+    rejects = _unanswered(resp)
     if resp.empty:
         raise DataError("所选抽样框没有任何有效入户记录")
     kwargs = {"strata": "town", "psu": "village", "weights": "weight_adj",
@@ -144,10 +156,39 @@ def fieldwork_design(sample: pd.DataFrame, results: pd.DataFrame, *,
     if stages == "two-stage":
         kwargs.update(fpc="n_villages_in_town", ssu="household_id",
                       fpc2="n_households_in_frame_of_village")
-    design = SurveyDesign(resp, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuchiStatsWarning)
+        design = SurveyDesign(resp, **kwargs)
+    lonely = design.n_psu_in_stratum == 1
+    if lonely.any() and lonely_psu != "fail":
+        warnings.warn(
+            f"以下乡镇只有 1 个村有有效样本，按 lonely_psu='{lonely_psu}' 处理其方差："
+            + "、".join(map(str, design.stratum_labels[lonely])), QuchiStatsWarning, stacklevel=2)
     object.__setattr__(design, "info", {"response": summary, "frames": wanted,
-                                        "nonresponse": nonresponse, "stages": stages})
+                                        "nonresponse": nonresponse, "stages": stages,
+                                        "rejects": rejects})
     return design
+
+
+_ANSWER_OF_FRAME = {"registered": "identified_correctly", "exited": "exit_correct",
+                    "non_registered": "missed"}
+
+
+def _unanswered(resp: pd.DataFrame) -> pd.DataFrame:
+    """Visited households without the answer their frame is for: left out of that indicator's
+    estimate, listed with the reason (the rejects file of the report)."""
+    rows = []
+    for frame, col in _ANSWER_OF_FRAME.items():
+        if col not in resp:
+            continue
+        m = (resp["frame"] == frame) & resp[col].isna()
+        for hid in resp.loc[m, "household_id"]:
+            rows.append({"household_id": hid, "frame": frame, "column": col,
+                         "reason": f"已入户但缺少“{_LABEL[col]}”结果，该户不计入此项指标"})
+    return pd.DataFrame(rows, columns=["household_id", "frame", "column", "reason"])
+
+
+_LABEL = {"identified_correctly": "识别准确", "exit_correct": "退出准确", "missed": "漏评"}
 
 
 def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:

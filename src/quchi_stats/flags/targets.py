@@ -36,10 +36,13 @@ def check_targets(register: pd.DataFrame, targets: pd.DataFrame, year: int,
         out[f"verified_{unit}"] = out[f"exit_{unit}"] * a["estimate"].reindex(out.index)
         out[f"verified_{unit}_lower"] = out[f"exit_{unit}"] * a["ci_lower"].reindex(out.index)
         out[f"verified_{unit}_upper"] = out[f"exit_{unit}"] * a["ci_upper"].reindex(out.index)
-    out["registered_short"] = (out["exit_households"] < out["planned_exit_households"]) | (
-        out["exit_persons"] < out["planned_exit_persons"])
-    out["verified_short"] = (out["verified_households_upper"] < out["planned_exit_households"]) | (
-        out["verified_persons_upper"] < out["planned_exit_persons"])
+    out["registered_short"] = ((out["exit_households"] < out["planned_exit_households"]) | (
+        out["exit_persons"] < out["planned_exit_persons"])).astype(bool)
+    # a town without a verified exit accuracy (no exited household reached) cannot be judged on it
+    upper_h = out["verified_households_upper"].astype(float)
+    upper_p = out["verified_persons_upper"].astype(float)
+    out["verified_short"] = ((upper_h < out["planned_exit_households"]).fillna(False)
+                             | (upper_p < out["planned_exit_persons"]).fillna(False)).astype(bool)
     out["flag"] = np.where(out["registered_short"], "登记退出未达计划",
                            np.where(out["verified_short"], "核实退出（上限）未达计划", ""))
     return out.reset_index()

@@ -9,6 +9,7 @@ the row (as a spreadsheet shows it: the header is row 1) and the column.
 
 from __future__ import annotations
 
+import csv
 import io as _io
 import re
 import unicodedata
@@ -47,15 +48,18 @@ def detect_encoding(raw: bytes) -> str:
 
 
 def _read_raw(path: Path, encoding: str | None, sheet: str | int | None) -> pd.DataFrame:
+    """All cells as text, no header yet (row 0 is the file's first row), ragged rows padded."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         try:
             frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object,
-                                  header=0, engine="openpyxl")
+                                  header=None, engine="openpyxl")
         except ValueError as exc:  # unknown sheet
             raise DataError(f"无法读取工作表 {sheet!r}：{exc}", file=path.name) from None
-        except Exception as exc:
+        except Exception as exc:  # a corrupt workbook: report it, do not crash
             raise DataError(f"不是有效的 .xlsx 文件（{type(exc).__name__}）", file=path.name) from None
+        if frame.empty:
+            raise DataError("文件为空", file=path.name)
         return frame.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
                          else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
     if suffix not in (".csv", ".txt"):
@@ -74,23 +78,49 @@ def _read_raw(path: Path, encoding: str | None, sheet: str | int | None) -> pd.D
     except (UnicodeDecodeError, LookupError) as exc:
         raise DataError(f"不能按编码 {encoding} 读取：{exc}", file=path.name) from None
     text = text.lstrip("\ufeff")
+    if "\x00" in text:
+        raise DataError("文件含有 NUL 字符，不是文本 CSV（是否把 .xlsx 改成了 .csv？）", file=path.name)
     try:
-        return pd.read_csv(_io.StringIO(text), dtype=str, keep_default_na=False,
-                           skip_blank_lines=False)
-    except pd.errors.ParserError as exc:
+        rows = list(csv.reader(_io.StringIO(text, newline="")))
+    except csv.Error as exc:
         raise DataError(f"CSV 格式错误：{exc}", file=path.name) from None
+    width = max((len(r) for r in rows), default=0)
+    if width == 0:
+        raise DataError("文件为空", file=path.name)
+    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
 
 
-def _parse_column(values: pd.Series, col: Column, file: str) -> pd.Series:
-    """Parse one column of strings; raise DataError at the first bad value."""
+def _with_header(raw: pd.DataFrame, row: int) -> pd.DataFrame:
+    """Use ``raw``'s row ``row`` (0-based) as the header; make the names unique."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for v in raw.iloc[row]:
+        name = normalize_text(str(v))
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    body = raw.iloc[row + 1:].copy()
+    body.columns = names
+    return body.reset_index(drop=True)
+
+
+def _parse_column(values: pd.Series, col: Column, file: str, first_row: int = 2) -> pd.Series:
+    """Parse one column of strings; raise DataError at the first bad value.
+
+    ``first_row`` is the spreadsheet row of the first value (2 when the header is row 1).
+    """
     text = values.map(normalize_text)
     blank = text == ""
     if blank.any() and not col.nullable:
         row = int(np.flatnonzero(blank.to_numpy())[0])
-        raise DataError(f"不能为空，应为{_expected(col)}", file=file, row=row + 2, column=col.label)
+        raise DataError(f"不能为空，应为{_expected(col)}", file=file, row=row + first_row,
+                        column=col.label)
 
     def fail(i: int, found: str) -> DataError:
-        return DataError(f"应为{_expected(col)}，实际为“{found}”", file=file, row=i + 2,
+        return DataError(f"应为{_expected(col)}，实际为“{found}”", file=file, row=i + first_row,
                          column=col.label)
 
     if col.kind == "str":
@@ -234,8 +264,8 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
     if not path.is_file():
         raise DataError("文件不存在", file=str(path))
     file = path.name
-    raw = _read_raw(path, encoding, sheet)
-    raw.columns = [normalize_text(str(c)) for c in raw.columns]
+    raw, header_row = _find_header(_read_raw(path, encoding, sheet), schema, file)
+    first_row = header_row + 1
     blank_rows = raw.apply(lambda r: all(normalize_text(str(v)) == "" for v in r), axis=1)
     mapping = _map_headers(raw, schema, file)
     parsed: dict[str, pd.Series] = {}
@@ -245,17 +275,17 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
         # blank rows are parsed as if valid, then dropped below
         if not col.nullable:
             series = series.where(~blank_rows, _placeholder(col))
-        parsed[canonical] = _parse_column(series, col, file)
+        parsed[canonical] = _parse_column(series, col, file, first_row)
     out = pd.DataFrame({c.name: parsed[c.name] for c in schema.columns if c.name in parsed})
     extra = [h for h in raw.columns if h not in mapping]
     for h in extra:
-        out[h] = raw[h]
+        out[h] = raw[h].to_numpy()
     n_blank = int(blank_rows.sum())
     if n_blank == len(raw):
         raise DataError("文件没有数据行", file=file)
     if n_blank:
         warnings.warn(f"{file}：跳过 {n_blank} 个空行。", QuchiStatsWarning, stacklevel=2)
-    out.index = pd.RangeIndex(len(out)) + 2  # spreadsheet row numbers
+    out.index = pd.RangeIndex(len(out)) + first_row  # spreadsheet row numbers
     out = out[~blank_rows.to_numpy()]
     if schema.key is not None and schema.key == "household_id" and schema.key in out:
         dup = out[schema.key].duplicated(keep="first")
@@ -266,6 +296,27 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
             raise DataError(f"户编号“{value}”重复（首次出现在第 {first} 行）", file=file, row=row,
                             column=schema.column(schema.key).label)
     return out.reset_index(drop=True)
+
+
+def _find_header(cells: pd.DataFrame, schema: TableSchema, file: str) -> tuple[pd.DataFrame, int]:
+    """The header row: row 1, or — when row 1 is a title such as “XX镇建档立卡户台账” and the
+    required headers come in one of the next five rows — that row (a counted repair, warned).
+    Returns the table under its header and the header's spreadsheet row."""
+    first = _with_header(cells, 0)
+    try:
+        _map_headers(first, schema, file)
+        return first, 1
+    except DataError as first_error:
+        for k in range(1, min(6, len(cells))):
+            candidate = _with_header(cells, k)
+            try:
+                _map_headers(candidate, schema, file)
+            except DataError:
+                continue
+            warnings.warn(f"{file}：前 {k} 行是标题，表头取第 {k + 1} 行。", QuchiStatsWarning,
+                          stacklevel=3)
+            return candidate, k + 1
+        raise first_error from None
 
 
 def _placeholder(col: Column) -> str:

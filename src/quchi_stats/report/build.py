@@ -87,6 +87,9 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
             "indicator": "指标代码", "town": "乡镇", "label": "指标", "previous": "上年估计",
             "current": "本年估计", "change": "变化", "ci_lower": "变化置信下限",
             "ci_upper": "变化置信上限", "significant": "变化显著"})
+    if len(a.rejects):
+        out["未计入的记录"] = a.rejects.rename(columns={
+            "household_id": "户编号", "frame": "抽样框", "column": "列", "reason": "原因"})
     out["应答情况"] = a.response.rename(columns={
         "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
         "unreachable": "无法入户", "no_record": "无记录", "substitute": "替补完成",
@@ -161,6 +164,8 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
         "各镇为层，镇内按建档立卡户数与规模成比例抽村，村内分建档立卡户、当年退出户、非建档立卡户三个抽样框等距抽户；"
         "无法入户的户由备选户替补，并在“村×抽样框”内调整权数。</p>")
     add(_table(tables["应答情况"], ("正选应答率",)))
+    if ov.get("rejects"):
+        add(f"<p>有 {ov['rejects']} 户已入户但缺少所属抽样框的核查结果，未计入相应指标，清单见 rejects.csv。</p>")
 
     add("<h2>二、指标分析</h2>")
     add(f"<p>各指标的估计按复杂抽样设计计算（线性化方差，分域保留全部设计，自由度 = 该镇抽中村数 − 1），"
@@ -296,6 +301,8 @@ def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
     html_text = build_html(a, synthetic=synthetic)
     files = [
         (out / "estimates.csv", csv_bytes(tables["估计结果"])),
+        *([(out / "rejects.csv", csv_bytes(tables["未计入的记录"]))] if "未计入的记录" in tables
+          else []),
         (out / "flags.csv", csv_bytes(tables["标记"])),
         (out / "考核报告.xlsx", _xlsx_bytes(tables)),
         (target, html_text.encode("utf-8")),
