@@ -224,19 +224,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tests.io.test_readers import _tables  # noqa: E402
-
-
-def _write_fuzz(path, table):
-    import csv
-    import io
-
-    headers, rows, enc, cut = table
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(headers)
-    w.writerows(rows)
-    data = buf.getvalue().encode(enc, errors="replace")
-    path.write_bytes(data if cut is None else data[:cut])
+from tests.io.test_readers import write_fuzz_csv as _write_fuzz  # noqa: E402
 
 
 @pytest.fixture(scope="module")

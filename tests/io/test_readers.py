@@ -227,10 +227,8 @@ def _tables(draw):
     return headers, rows, enc, cut
 
 
-@pytest.mark.parametrize("kind", sorted(TABLES))
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(table=_tables())
-def test_fuzzed_tables_give_a_table_or_our_error(tmp_path_factory, kind, table):
+def write_fuzz_csv(path, table) -> None:
+    """Write a drawn table as CSV bytes in its encoding, truncated where the draw says."""
     import csv
     import io
 
@@ -240,10 +238,15 @@ def test_fuzzed_tables_give_a_table_or_our_error(tmp_path_factory, kind, table):
     writer.writerow(headers)
     writer.writerows(rows)
     data = buf.getvalue().encode(enc, errors="replace")
-    if cut is not None:
-        data = data[:cut]  # a truncated file
+    path.write_bytes(data if cut is None else data[:cut])  # possibly a truncated file
+
+
+@pytest.mark.parametrize("kind", sorted(TABLES))
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(table=_tables())
+def test_fuzzed_tables_give_a_table_or_our_error(tmp_path_factory, kind, table):
     path = tmp_path_factory.mktemp("fuzz") / "t.csv"
-    path.write_bytes(data)
+    write_fuzz_csv(path, table)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuchiStatsWarning)
