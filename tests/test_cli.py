@@ -246,12 +246,31 @@ def test_design_command_on_fuzzed_registers(tmp_path_factory, table):
     assert code in (0, 2)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+def _linked_copy(src, dst, replace: str):
+    """A data directory whose files link to ``src``'s, except ``replace`` (written by the test)."""
+    dst.mkdir()
+    for p in src.iterdir():
+        if p.name != replace:
+            (dst / p.name).symlink_to(p)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(table=_tables(), which=st.sampled_from(["results", "self_report", "targets"]))
 def test_report_command_on_fuzzed_tables(tiny_data, tmp_path_factory, table, which):
     d = tmp_path_factory.mktemp("fzr")
-    data = d / "data"
-    shutil.copytree(tiny_data, data)
-    _write_fuzz(data / f"{which}_2018.csv", table)
-    code = main(["report", "--year", "2018", "--data", str(data), "--out", str(d / "r")])
+    _linked_copy(tiny_data, d / "data", f"{which}_2018.csv")
+    _write_fuzz(d / "data" / f"{which}_2018.csv", table)
+    code = main(["report", "--year", "2018", "--data", str(d / "data"), "--out", str(d / "r")])
+    assert code in (0, 2)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(table=_tables())
+def test_fieldlist_command_on_fuzzed_samples(tiny_data, tmp_path_factory, table):
+    d = tmp_path_factory.mktemp("fzf")
+    _linked_copy(tiny_data, d / "data", "sample_2018")
+    (d / "data" / "sample_2018").mkdir()
+    _write_fuzz(d / "data" / "sample_2018" / "sample.csv", table)
+    code = main(["fieldlist", "--year", "2018", "--data", str(d / "data"),
+                 "--out", str(d / "fl.csv")])
     assert code in (0, 2)

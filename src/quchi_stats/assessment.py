@@ -210,6 +210,14 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_table(root.results(year), "results", encoding=encoding)
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
+    # every input is read and checked before any computation: errors come at once
+    targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding)
+    if targets_tab is not None:
+        _check_known(targets_tab, register, root.targets(year).name)
+    sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding)
+    if sr_tab is not None:
+        _check_known(sr_tab, register, root.self_report(year).name)
+    _check_results(results, sample, root.results(year).name)
     est, response = estimate_indicators(sample, results, spec)
     rejects = fieldwork_design(sample, results, lonely_psu="certainty").info["rejects"]
     respondents = int(results["visit_status"].isin(["completed", "substitute"]).sum())
@@ -256,9 +264,6 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                                     int(rule["d"]), int(rule["n"]))
 
     # 第七条（一）: targets
-    targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding)
-    if targets_tab is not None:
-        _check_known(targets_tab, register, root.targets(year).name)
     target_check = pd.DataFrame()
     if targets_tab is not None and "exit_accuracy" in set(est["indicator"]):
         ind = spec.indicator("exit_accuracy")
@@ -304,9 +309,6 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                  f"校正后 P = {r['p_adjusted']:.3g}；集中的村：{where}")
 
     # 第九条: self-report above the verified interval
-    sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding)
-    if sr_tab is not None:
-        _check_known(sr_tab, register, root.self_report(year).name)
     self_rep = pd.DataFrame()
     if sr_tab is not None:
         self_rep = compare_self_report(est, sr_tab, spec)
@@ -354,6 +356,15 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
                       villages, self_rep, response, incomes, watch, rejects, clusters, hist,
                       changes, overview, tuple(notes))
+
+
+def _check_results(results: pd.DataFrame, sample: pd.DataFrame, file: str) -> None:
+    """Field results only for drawn households (the file and row named)."""
+    unknown = ~results["household_id"].isin(sample["household_id"])
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise DataError(f"户编号“{results['household_id'].iloc[i]}”不在抽查样本中", file=file,
+                        row=i + 2, column="户编号")
 
 
 def _check_known(table: pd.DataFrame, register: pd.DataFrame, file: str) -> None:
