@@ -64,3 +64,32 @@ def test_funnel_overdispersion_option(tmp_path):
     f, g = a.funnel["satisfaction_rate"], plain.funnel["satisfaction_rate"]
     assert f.attrs["phi"] > 1 and g.attrs["phi"] == 1.0
     assert (f["lower998"] <= g["lower998"]).all()
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from quchi_stats.errors import QuchiStatsError  # noqa: E402
+
+_SPEC_TEXT = (load_spec.__globals__["resources"].files("quchi_stats") / "specs"
+              / "assessment_2018.toml").read_text(encoding="utf-8")
+_LINES = _SPEC_TEXT.splitlines()
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(drop=st.sets(st.integers(0, len(_LINES) - 1), max_size=6),
+       edits=st.lists(st.tuples(st.integers(0, len(_LINES) - 1), st.text(max_size=12)), max_size=3))
+def test_fuzzed_specs_load_or_raise_our_error(tmp_path_factory, drop, edits):
+    lines = [ln for i, ln in enumerate(_LINES) if i not in drop]
+    for i, text in edits:
+        if i < len(lines):
+            key = lines[i].split("=")[0]
+            lines[i] = f"{key}= {text}" if "=" in lines[i] else text
+    p = tmp_path_factory.mktemp("spec") / "s.toml"
+    p.write_text("\n".join(lines), encoding="utf-8")
+    try:
+        spec = load_spec(p)
+    except QuchiStatsError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert all(0 < i.threshold < 1 for i in spec.indicators)

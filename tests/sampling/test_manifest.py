@@ -98,3 +98,26 @@ def test_bad_manifest(tmp_path):
     (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
     with pytest.raises(DataError, match="不是有效的抽样清单"):
         read_manifest(tmp_path)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from quchi_stats.errors import QuchiStatsError  # noqa: E402
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(["format", "seed", "year", "register", "plan",
+                                                        "sample", "file", "sha256", "x"]),
+                                       inner, max_size=6), max_leaves=12)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(doc=_JSON)
+def test_fuzzed_manifests_verify_or_raise_our_error(tmp_path_factory, doc):
+    d = tmp_path_factory.mktemp("m")
+    (d / "manifest.json").write_text(json.dumps(doc), encoding="utf-8")
+    try:
+        verify_manifest(d)
+    except QuchiStatsError as exc:
+        assert "\n" not in str(exc)

@@ -134,6 +134,22 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or any(k not in data for k in keys):
         raise DataError("不是有效的抽样清单：缺少 " + "、".join(
             k for k in keys if not isinstance(data, dict) or k not in data), file=path.name)
+    shape = {
+        "seed": isinstance(data["seed"], int) and not isinstance(data["seed"], bool)
+        and data["seed"] >= 0,
+        "year": isinstance(data["year"], int) and not isinstance(data["year"], bool),
+        "register": isinstance(data["register"], dict)
+        and isinstance(data["register"].get("file"), str)
+        and isinstance(data["register"].get("sha256"), str)
+        and isinstance(data["register"].get("encoding"), str | None)
+        and isinstance(data["register"].get("sheet"), str | int | None),
+        "plan": isinstance(data["plan"], dict),
+        "sample": isinstance(data["sample"], dict) and isinstance(data["sample"].get("sha256"), str)
+        and isinstance(data["sample"].get("file", "sample.csv"), str),
+    }
+    bad = [k for k, ok in shape.items() if not ok]
+    if bad:
+        raise DataError("不是有效的抽样清单：" + "、".join(bad) + " 的内容不符合格式", file=path.name)
     return data
 
 
@@ -179,7 +195,10 @@ def verify_manifest(path: str | Path, *, register: str | Path | None = None) -> 
         raise VerificationError(
             f"{reg_path.name} 的 SHA-256 与清单记录不同：台账在抽样后被修改过，无法复现该样本。")
     version = manifest.get("version")
-    plan = DesignPlan.from_dict(manifest["plan"])
+    try:
+        plan = DesignPlan.from_dict(manifest["plan"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"清单中的抽样参数无效：{exc}", file=mpath.name) from None
     result = draw_from_file(reg_path, plan, int(manifest["seed"]),
                             encoding=reg_info.get("encoding"), sheet=reg_info.get("sheet"))
     data = csv_bytes(result.sample)
