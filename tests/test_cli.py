@@ -274,3 +274,16 @@ def test_fieldlist_command_on_fuzzed_samples(tiny_data, tmp_path_factory, table)
     code = main(["fieldlist", "--year", "2018", "--data", str(d / "data"),
                  "--out", str(d / "fl.csv")])
     assert code in (0, 2)
+
+
+def test_a_failed_run_leaves_the_earlier_report_intact(tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(data_path(), data)
+    out = tmp_path / "rep"
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (data / "results_2018.csv").write_text("户编号,年度\n1,2018\n", encoding="utf-8")
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(out),
+                 "--force"]) == 2
+    assert "缺少必需的列：入户状态/visit_status" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
