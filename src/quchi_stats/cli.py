@@ -37,6 +37,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"错误：{message}（用 {self.prog} --help 查看用法）\n")
 
 
+def _hidden_debug(sub: argparse.ArgumentParser) -> None:
+    """Accept --debug after the command too (without overriding it when given before)."""
+    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                     help=argparse.SUPPRESS)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quchi-stats", description="曲江区扶贫开发工作成效考核统计工具（quchi_stats）")
@@ -47,8 +53,7 @@ def _build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("design", help="设计并抽取年度入村入户抽查样本，或核验抽样清单",
                        description="两阶段抽样：镇内抽村（默认按建档立卡户数 PPS 系统抽样），"
                                    "村内分三个抽样框按户编号系统抽户，并抽取备选户。")
-    d.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    _hidden_debug(d)
     d.add_argument("--register", type=Path, help="农户台账文件（.csv 或 .xlsx）")
     d.add_argument("--data", type=Path, help="数据目录（含 register_YYYY.csv）；代替 --register")
     d.add_argument("--year", type=int, help="考核年度")
@@ -83,8 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="生成年度考核报告（HTML、CSV、Excel）",
                        description="估计各镇各项指标，按第七条标记问题，写出 考核报告.html、estimates.csv、"
                                    "flags.csv 和 考核报告.xlsx。")
-    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    _hidden_debug(r)
     r.add_argument("--year", type=int, required=True, help="考核年度")
     r.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据 data_samples/）")
     r.add_argument("--out", type=Path, help="输出目录（默认 reports/YYYY/）")
@@ -96,8 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fieldlist", help="为入户小组生成抽查户名单（默认不含个人信息）",
                        description="按抽查样本列出各村正选户和备选户（按备选顺序）。户主姓名、证件号码、"
                                    "联系电话只有加 --include-personal-data 时才写入。")
-    f.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    _hidden_debug(f)
     f.add_argument("--year", type=int, required=True, help="考核年度")
     f.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
     f.add_argument("--out", type=Path, required=True, help="输出文件（.csv）")
@@ -108,8 +111,7 @@ def _build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_fieldlist)
 
     s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
-    s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help=argparse.SUPPRESS)
+    _hidden_debug(s)
     s.add_argument("--out", type=Path, required=True, help="输出目录")
     s.add_argument("--seed", type=int, default=20160101)
     s.add_argument("--scale", type=float, default=1.0, help="每村户数的缩放比例")
