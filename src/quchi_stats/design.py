@@ -25,6 +25,14 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.intp), np.asarray(uniques)
 
 
+def _sampling_fraction(population: np.ndarray, sampled: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """Sampling fractions from an FPC given as counts (> 1) or fractions (<= 1), and the first
+    group whose fraction is impossible (above 1 or not positive), if any."""
+    frac = np.where(population <= 1, population, sampled / population)
+    bad = np.flatnonzero((frac > 1 + 1e-9) | (frac <= 0))
+    return frac, (int(bad[0]) if bad.size else None)
+
+
 @dataclass(frozen=True, eq=False, repr=False, init=False)
 class SurveyDesign:
     """A stratified (multi-stage) sample design bound to a DataFrame.
@@ -152,9 +160,8 @@ class SurveyDesign:
         frac1 = np.zeros(len(s_lab))
         if fpc is not None:
             N = self._per_group(data[fpc], s_code, len(s_lab), fpc, "层")
-            frac1 = np.where(N <= 1, N, n_h / N)
-            if np.any(frac1 > 1 + 1e-9) or np.any(frac1 <= 0):
-                h = int(np.flatnonzero((frac1 > 1 + 1e-9) | (frac1 <= 0))[0])
+            frac1, h = _sampling_fraction(N, n_h)
+            if h is not None:
                 raise DataError(f"层“{s_lab[h]}”的 fpc 与样本不符：抽中 {n_h[h]} 个 PSU，"
                                 f"fpc 为 {N[h]:g}", column=fpc)
             f1 = 1 - np.minimum(frac1, 1.0)
@@ -168,9 +175,8 @@ class SurveyDesign:
             ssu_psu[ssu_code] = p_code
             m_i = np.bincount(ssu_psu, minlength=n_psu)
             M = self._per_group(data[fpc2], p_code, n_psu, fpc2, "PSU")
-            frac2 = np.where(M <= 1, M, m_i / M)
-            if np.any(frac2 > 1 + 1e-9) or np.any(frac2 <= 0):
-                i = int(np.flatnonzero((frac2 > 1 + 1e-9) | (frac2 <= 0))[0])
+            frac2, i = _sampling_fraction(M, m_i)
+            if i is not None:
                 raise DataError(f"第二阶段 fpc 与样本不符：PSU 中抽中 {m_i[i]} 个单位，fpc2 为 "
                                 f"{M[i]:g}", column=fpc2)
             f2 = 1 - np.minimum(frac2, 1.0)
