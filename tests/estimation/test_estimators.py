@@ -257,3 +257,33 @@ def test_p_value_column_against_a_threshold():
     assert row["p_value"] < 0.05 and row["ci_upper"] < 0.9
     with pytest.raises(ParameterError, match="'p0' parameter"):
         estimate_proportion(d, "ok", p0=1.2)
+
+
+@pytest.mark.parametrize("name", ["dstrat", "dclus1", "dclus2"])
+def test_sparse_cells_equal_the_dense_grid(api, name, monkeypatch):
+    """With many domains only occupied (PSU, domain) cells are kept; the numbers do not change."""
+    from quchi_stats.estimation import variance
+
+    design = api[name]
+    calls = [
+        lambda: estimate_proportion(design, "sch_wide_yes", by="stype"),
+        lambda: estimate_proportion(design, "sch_wide_yes", by=["stype", "comp.imp"]),
+        lambda: estimate_mean(design, "api00", by="stype"),
+        lambda: estimate_ratio(design, "api.stu", "enroll", by="stype"),
+        lambda: estimate_total(design, "enroll", by="stype"),
+    ]
+    dense = [c().to_frame() for c in calls]
+    monkeypatch.setattr(variance, "_DENSE_CELLS", 0)
+    for c, expected in zip(calls, dense, strict=True):
+        got = c().to_frame()
+        pd.testing.assert_frame_equal(got, expected, rtol=1e-10)
+
+
+def test_two_domain_columns_match_the_cross_classification(api):
+    both = estimate_proportion(api["dclus1"], "sch_wide_yes", by=["stype", "comp.imp"]).to_frame()
+    data = api["dclus1"].data.assign(cell=lambda d: d["stype"] + "/" + d["comp.imp"])
+    d = SurveyDesign(data, psu="dnum", weights="pw", fpc="fpc")
+    one = estimate_proportion(d, "sch_wide_yes", by="cell").to_frame()
+    assert (both["stype"] + "/" + both["comp.imp"]).tolist() == one["cell"].tolist()
+    np.testing.assert_allclose(both[["estimate", "se", "df"]].to_numpy(float),
+                               one[["estimate", "se", "df"]].to_numpy(float), rtol=1e-12)

@@ -20,7 +20,7 @@ from ..errors import DataError, ParameterError, check_choice, check_probability
 from ..io.schema import YES_NO, order_towns
 from .intervals import CI_METHODS, effective_n, one_sided_pvalue, proportion_interval
 from .results import RESULT_COLUMNS, EstimateResult
-from .variance import jackknife_variance, taylor_variance
+from .variance import Cells, cells_of, jackknife_variance_totals, taylor_variance_cells
 
 __all__ = ["estimate_mean", "estimate_proportion", "estimate_ratio", "estimate_total"]
 
@@ -39,6 +39,13 @@ def _binary(design: SurveyDesign, column: str, func: str) -> np.ndarray:
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"应为是/否（或 1/0），实际为“{s.iloc[i]}”", row=i + 2, column=column)
         return mapped.astype(float).to_numpy()
+    if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
+        raw = s.to_numpy()
+        bad = (raw != 0) & (raw != 1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{func} 需要 0/1 变量，实际为“{s.iloc[i]}”", row=i + 2, column=column)
+        return raw.astype(float)
     values = pd.to_numeric(s.astype("Float64") if s.dtype == "boolean" else s, errors="coerce")
     arr = values.to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
@@ -60,39 +67,48 @@ def _numeric(design: SurveyDesign, column: str) -> np.ndarray:
 
 
 def _domains(design: SurveyDesign, by: str | Sequence[str] | None) -> tuple[list[str], pd.DataFrame,
-                                                                             np.ndarray]:
-    """The by columns, one row of keys per domain, and the membership matrix (rows × domains)."""
+                                                                             np.ndarray, int]:
+    """The by columns, one row of keys per domain, each row's domain code and the number of domains."""
     if by is None:
-        return [], pd.DataFrame(index=[0]), np.ones((design.n, 1), dtype=bool)
+        return [], pd.DataFrame(index=[0]), np.zeros(design.n, dtype=np.intp), 1
     cols = [by] if isinstance(by, str) else list(by)
     for c in cols:
-        if design.column(c).isna().any():
-            i = int(np.flatnonzero(design.column(c).isna().to_numpy())[0])
+        na = design.column(c).isna()
+        if na.any():
+            i = int(np.flatnonzero(na.to_numpy())[0])
             raise DataError("分组列不能为空", row=i + 2, column=c)
-    keys = design.data[cols].astype(object)
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys), sort=True)
-    table = pd.DataFrame(list(uniques), columns=cols)
-    if cols == ["town"] or (cols and cols[0] == "town"):
+    if cols == [design.strata]:
+        codes, labels = design.stratum_code, [design.stratum_labels]
+    else:
+        parts = [pd.factorize(design.data[c], sort=True) for c in cols]
+        codes = np.zeros(design.n, dtype=np.int64)
+        for c, u in parts:
+            codes = codes * len(u) + c
+        labels = [np.asarray(u, dtype=object) for _, u in parts]
+    if len(cols) == 1:
+        present = np.flatnonzero(np.bincount(codes, minlength=len(labels[0])))
+        table = pd.DataFrame({cols[0]: np.asarray(labels[0], dtype=object)[present]})
+        if present.size < len(labels[0]):
+            remap = np.full(len(labels[0]), -1, dtype=np.intp)
+            remap[present] = np.arange(present.size)
+            codes = remap[codes]
+    else:
+        uniq, codes = np.unique(codes, return_inverse=True)
+        keys, rest = [], uniq
+        for u in reversed(labels):
+            keys.append(u[rest % len(u)])
+            rest = rest // len(u)
+        table = pd.DataFrame(dict(zip(cols, reversed(keys), strict=True)))
+    codes = np.asarray(codes, dtype=np.intp)
+    if cols[0] == "town":
         order = {t: i for i, t in enumerate(order_towns(table["town"].tolist()))}
         perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
-        remap = np.empty(len(perm), dtype=np.intp)
-        remap[perm] = np.arange(len(perm))
-        table = table.iloc[perm].reset_index(drop=True)
-        codes = remap[codes]
-    member = np.zeros((design.n, len(table)), dtype=bool)
-    member[np.arange(design.n), codes] = True
-    return cols, table, member
-
-
-def _variance(design: SurveyDesign, variance: str, z: np.ndarray, num: np.ndarray,
-              den: np.ndarray | None) -> np.ndarray:
-    if variance == "taylor":
-        return taylor_variance(design, z)
-    return jackknife_variance(design, num, den)
-
-
-def _dfs(design: SurveyDesign, member: np.ndarray) -> np.ndarray:
-    return np.array([design.domain_df(member[:, j]) for j in range(member.shape[1])])
+        if np.any(perm != np.arange(perm.size)):
+            remap = np.empty(len(perm), dtype=np.intp)
+            remap[perm] = np.arange(len(perm))
+            table = table.iloc[perm].reset_index(drop=True)
+            codes = remap[codes]
+    return cols, table, codes, len(table)
 
 
 def _check_common(design: SurveyDesign, level: float, variance: str, func: str) -> None:
@@ -103,35 +119,79 @@ def _check_common(design: SurveyDesign, level: float, variance: str, func: str) 
     check_choice("variance", variance, VARIANCES, func)
 
 
-def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray, member: np.ndarray,
-                variance: str) -> dict[str, np.ndarray]:
-    """Ratio Σw·y / Σw·x per domain (rows with missing y or x are out of the domain)."""
-    valid = ~np.isnan(y) & ~np.isnan(x)
-    d = member & valid[:, None]
-    yv = np.where(valid, y, 0.0)
-    xv = np.where(valid, x, 0.0)
+def _domain_df(design: SurveyDesign, cells: Cells, weight: np.ndarray) -> np.ndarray:
+    """PSUs minus strata of each domain, counting the PSUs with a row in it (R ``svyby``):
+    ``weight`` holds the cells' positive sums of weights (zero for an empty cell)."""
+    used = weight > 0
+    psus = np.bincount(cells.dom[used], minlength=cells.k)
+    key = np.unique(design.psu_stratum[cells.unit[used]].astype(np.int64) * cells.k
+                    + cells.dom[used])
+    strata = np.bincount(key % cells.k, minlength=cells.k)
+    return psus - strata
+
+
+def _variance(design: SurveyDesign, variance: str, cells: Cells, z: np.ndarray,
+              second: tuple[Cells, np.ndarray] | None, tn: np.ndarray,
+              td: np.ndarray | None) -> np.ndarray:
+    if variance == "taylor":
+        return taylor_variance_cells(design, cells, z, *(second or (None, None)))
+    dense = np.zeros((design.n_psu, cells.k))
+    num = dense.copy()
+    num[cells.unit, cells.dom] = tn
+    den = None
+    if td is not None:
+        den = dense
+        den[cells.unit, cells.dom] = td
+    return jackknife_variance_totals(design, num, den)
+
+
+def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: np.ndarray,
+                k: int, variance: str, binary: bool = False,
+                total: bool = False) -> dict[str, np.ndarray]:
+    """Ratio Σw·y / Σw·x per domain (rows with missing y or x are out of the domain).
+
+    ``x=None`` means x = 1 (a mean); ``binary`` says y is 0/1, which saves a pass for the
+    design effect's simple-random-sampling variance; ``total`` estimates Σw·y instead.
+    """
     w = design.w
-    Y = (w * yv) @ d
-    X = (w * xv) @ d
+    valid = ~np.isnan(y) if x is None else ~np.isnan(y) & ~np.isnan(x)
+    all_valid = bool(valid.all())
+    yv = y if all_valid else np.where(valid, y, 0.0)
+    wx = (w if all_valid else w * valid) if x is None else w * np.where(valid, x, 0.0)
+    wy = w * yv
+    cells = cells_of(design.psu_code, design.n_psu, dom, k)
+    ty, tx = cells.sum(wy), cells.sum(wx)
+    Y, X = cells.to_domains(ty), cells.to_domains(tx)
+    n = np.bincount(dom if all_valid else dom[valid], minlength=k).astype(float)
+    tw = tx if x is None else cells.sum(w * valid)  # weights of the valid rows per cell
+    N = cells.to_domains(tw)
     with np.errstate(invalid="ignore", divide="ignore"):
         R = np.where(X != 0, Y / np.where(X != 0, X, 1.0), np.nan)
-    z = d * (w[:, None] * (yv[:, None] - R[None, :] * xv[:, None])) / np.where(
-        X != 0, X, np.inf)[None, :]
-    num = d * (w * yv)[:, None]
-    den = d * (w * xv)[:, None]
-    v = _variance(design, variance, z, num, den)
-    n = d.sum(axis=0)
-    N = (w[:, None] * d).sum(axis=0)
+        inv_x = np.where(X != 0, 1.0 / np.where(X != 0, X, 1.0), 0.0)
+    Rz = np.nan_to_num(R)
+    z = ty if total else (ty - Rz[cells.dom] * tx) * inv_x[cells.dom]
+    second = None
+    if variance == "taylor" and design.f2 is not None:
+        c2 = cells_of(design.ssu_code, int(design.ssu_psu.size), dom, k)
+        z2 = c2.sum(wy) if total else (c2.sum(wy) - Rz[c2.dom] * c2.sum(wx)) * inv_x[c2.dom]
+        second = (c2, z2)
+    v = _variance(design, variance, cells, z, second, ty, None if total else tx)
     # SRS variance of the same n for the design effect (R: svyvar / n * (N - n) / N)
-    resid = (yv[:, None] - R[None, :] * xv[:, None]) * d
+    if binary and x is None:
+        ss = Y * (1 - 2 * Rz) + Rz**2 * X  # Σ w (y − R)² with y² = y
+    else:
+        xr = 1.0 if x is None else np.where(valid, x, 0.0)
+        resid = yv - Rz[dom] * xr
+        ss = np.bincount(dom, weights=w * valid * resid**2, minlength=k)
     xbar = X / np.where(N > 0, N, 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = (w[:, None] * resid**2).sum(axis=0) / N * n / (n - 1) / xbar**2
-        v_srs = s2 / n * (N - n) / N
+        s2 = ss / N * n / (n - 1) / xbar**2
+        v_srs = s2 / n * (N - n) / N * (N**2 if total else 1.0)
         # rounding noise of an exactly constant PSU-level rate is a zero variance
         v = np.where(v <= 1e-12 * np.nan_to_num(v_srs, nan=0.0), 0.0, v)
         deff = np.where(v_srs > 0, v / v_srs, np.nan)
-    return {"estimate": R, "v": v, "n": n, "N": N, "deff": deff, "member": d}
+    return {"estimate": Y if total else R, "v": v, "n": n, "N": N, "deff": deff,
+            "df": _domain_df(design, cells, tw)}
 
 
 def _table(cols: list[str], keys: pd.DataFrame, core: dict, lower: np.ndarray,
@@ -229,12 +289,12 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     _check_common(design, level, variance, func)
     check_choice("method", method, CI_METHODS, func)
     yv = _binary(design, y, func)
-    x = np.ones(design.n) if denominator is None else _numeric(design, denominator)
-    if denominator is not None and np.any(x[~np.isnan(x)] <= 0):
+    x = None if denominator is None else _numeric(design, denominator)
+    if x is not None and np.any(x[~np.isnan(x)] <= 0):
         raise DataError(f"分母列“{denominator}”应为正数")
-    cols, keys, member = _domains(design, by)
-    core = _ratio_core(design, yv * x, x, member, variance)
-    df = _dfs(design, core["member"])
+    cols, keys, dom, k = _domains(design, by)
+    core = _ratio_core(design, yv if x is None else yv * x, x, dom, k, variance, binary=True)
+    df = core["df"]
     v, df_used = (_pool(core, df, pool_deff) if pool_deff else (core["v"], df))
     core = {**core, "v": v}
     p = np.nan_to_num(core["estimate"], nan=0.0)
@@ -275,9 +335,9 @@ def estimate_mean(design: SurveyDesign, y: str, *, by: str | Sequence[str] | Non
     func = "estimate_mean"
     _check_common(design, level, variance, func)
     yv = _numeric(design, y)
-    cols, keys, member = _domains(design, by)
-    core = _ratio_core(design, yv, np.ones(design.n), member, variance)
-    df = _dfs(design, core["member"])
+    cols, keys, dom, k = _domains(design, by)
+    core = _ratio_core(design, yv, None, dom, k, variance)
+    df = core["df"]
     lower, upper = _t_interval(core["estimate"], core["v"], df, level)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = core["n"] / core["deff"]
@@ -293,9 +353,9 @@ def estimate_ratio(design: SurveyDesign, numerator: str, denominator: str, *,
     _check_common(design, level, variance, func)
     yv = _numeric(design, numerator)
     xv = _numeric(design, denominator)
-    cols, keys, member = _domains(design, by)
-    core = _ratio_core(design, yv, xv, member, variance)
-    df = _dfs(design, core["member"])
+    cols, keys, dom, k = _domains(design, by)
+    core = _ratio_core(design, yv, xv, dom, k, variance)
+    df = core["df"]
     lower, upper = _t_interval(core["estimate"], core["v"], df, level)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = core["n"] / core["deff"]
@@ -310,23 +370,9 @@ def estimate_total(design: SurveyDesign, y: str, *, by: str | Sequence[str] | No
     func = "estimate_total"
     _check_common(design, level, variance, func)
     yv = _numeric(design, y)
-    cols, keys, member = _domains(design, by)
-    valid = ~np.isnan(yv)
-    d = member & valid[:, None]
-    w = design.w
-    yz = np.where(valid, yv, 0.0)
-    z = d * (w * yz)[:, None]
-    Y = z.sum(axis=0)
-    v = _variance(design, variance, z, z, None)
-    n = d.sum(axis=0)
-    N = (w[:, None] * d).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = Y / N
-        s2 = (w[:, None] * d * (yz[:, None] - mean[None, :]) ** 2).sum(axis=0) / N * n / (n - 1)
-        v_srs = N**2 * s2 / n * (N - n) / N
-        deff = np.where(v_srs > 0, v / v_srs, np.nan)
-    core = {"estimate": Y, "v": v, "n": n, "N": N, "deff": deff, "member": d}
-    df = _dfs(design, d)
+    cols, keys, dom, k = _domains(design, by)
+    core = _ratio_core(design, yv, None, dom, k, variance, total=True)
+    Y, v, n, deff, df = core["estimate"], core["v"], core["n"], core["deff"], core["df"]
     lower, upper = _t_interval(Y, v, df, level)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = n / deff
