@@ -10,6 +10,7 @@ from quchi_stats.sampling import (
     inclusion_probabilities,
     select,
     select_pps_systematic,
+    select_replicates,
     select_sampford,
     select_srswor,
     select_systematic,
@@ -166,3 +167,50 @@ def test_pps_systematic_with_order_keeps_pi():
     _assert_within_4se(freq, np.full(x.size, 3 / 8), REPS)
     with pytest.raises(ParameterError, match="one key per unit"):
         select_pps_systematic(x, 3, rng, order=[1, 2])
+
+
+class _FixedStart:
+    """A generator stand-in whose uniforms are all ``u`` (to compare with a given start)."""
+
+    def __init__(self, u: float) -> None:
+        self.u = u
+
+    def random(self, size: int) -> np.ndarray:
+        return np.full(size, self.u)
+
+
+@pytest.mark.parametrize("u", [0.0, 0.1, 0.5, 0.999])
+@pytest.mark.parametrize("order", [None, "size"])
+def test_replicates_follow_the_single_draw_rule(u, order):
+    x = np.array([5, 1, 9, 30, 2, 7, 8, 14, 3, 20.0])
+    keys = None if order is None else -x
+    single = select_pps_systematic(x, 4, start=u, order=keys).indices
+    many, pi = select_replicates("pps_systematic", x, 4, 3, _FixedStart(u), order=keys)
+    assert (many == single).all()
+    np.testing.assert_allclose(pi, inclusion_probabilities(x, 4))
+    eq = select_systematic(10, 3, start=u).indices
+    assert (select_replicates("systematic", x, 3, 2, _FixedStart(u))[0] == eq).all()
+
+
+@pytest.mark.parametrize("method", ["pps_systematic", "systematic", "srswor", "sampford"])
+def test_replicate_inclusion_frequencies_match_pi(method):
+    x = np.array([5, 1, 9, 30, 2, 7, 8, 14, 3, 20.0])
+    reps = 40_000
+    idx, pi = select_replicates(method, x, 4, reps, np.random.default_rng(11))
+    assert idx.shape == (reps, 4)
+    assert (np.diff(idx, axis=1) > 0).all()  # distinct, ascending
+    freq = np.bincount(idx.ravel(), minlength=x.size) / reps
+    se = np.sqrt(pi * (1 - pi) / reps)
+    assert np.all(np.abs(freq - pi) <= 4 * se + 1e-12)
+    assert (pi[x == 30] == 1).all() if method in ("pps_systematic", "sampford") else True
+
+
+def test_replicates_take_certainty_units_and_check_parameters():
+    x = [1, 1, 1, 100]
+    idx, pi = select_replicates("pps_systematic", x, 2, 100, np.random.default_rng(0))
+    assert pi[3] == 1 and (idx == 3).any(axis=1).all()
+    with pytest.raises(ParameterError, match="'method' parameter of select_replicates"):
+        select_replicates("cluster", x, 2, 10, np.random.default_rng(0))
+    with pytest.raises(ParameterError, match="'reps' parameter"):
+        select_replicates("srswor", x, 2, 0, np.random.default_rng(0))
+    assert select_replicates("srswor", x, 0, 5, np.random.default_rng(0))[0].shape == (5, 0)

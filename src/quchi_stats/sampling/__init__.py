@@ -17,6 +17,7 @@ from .selection import (
     inclusion_probabilities,
     select,
     select_pps_systematic,
+    select_replicates,
     select_sampford,
     select_srswor,
     select_systematic,
@@ -39,12 +40,13 @@ __all__ = [
     "sample_size_threshold",
     "select",
     "select_pps_systematic",
+    "select_replicates",
     "select_sampford",
     "select_srswor",
     "select_systematic",
 ]
 
-from .draw import FRAME_NAMES, DesignPlan, DrawResult, assign_frames, draw_sample
+from .draw import FRAME_NAMES, DesignPlan, DrawResult, assign_frames, draw_sample, village_plan
 from .manifest import (
     VerifyReport,
     WriteOutcome,
@@ -67,5 +69,6 @@ __all__ += [
     "new_seed",
     "read_manifest",
     "verify_manifest",
+    "village_plan",
     "write_sample",
 ]

@@ -37,7 +37,7 @@ from .allocation import ALLOCATION_METHODS, allocate
 from .sample_size import expected_margin
 from .selection import SELECTION_METHODS, select, select_systematic
 
-__all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample"]
+__all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "village_plan"]
 
 FRAME_NAMES = ("registered", "exited", "non_registered")
 
@@ -259,41 +259,9 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     9
     """
     seed = check_int("seed", seed, "draw_sample", minimum=0)
-    required = ["town", "village", "household_id", "household_size", "registered", "exit_year",
-                "priority_village"]
-    missing = [c for c in required if c not in register]
-    if missing:
-        raise DataError(f"台账缺少列 {missing}")
     rng = np.random.default_rng(seed)
     year = plan.year
-    reg = register.assign(frame=assign_frames(register, year).to_numpy(),
-                          _reg=register["registered"].fillna(False).astype(bool).to_numpy(),
-                          _prio=register["priority_village"].fillna(False).astype(bool).to_numpy())
-    reg = reg.sort_values(["town", "village", "household_id"], kind="stable").reset_index(drop=True)
-    notes: list[str] = []
-
-    # --- villages per town -----------------------------------------------------------------
-    vill = (reg.groupby(["town", "village"], sort=True)
-            .agg(n_registered=("_reg", "sum"), priority=("_prio", "max")).reset_index())
-    towns = order_towns(vill["town"].unique().tolist())
-    n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
-    minimum = plan.min_villages_per_town
-    floor_total = int(np.minimum(n_villages, minimum).sum())
-    if plan.villages_total < floor_total:
-        raise ParameterError(
-            f"The 'villages_total' parameter of DesignPlan must be >= {floor_total} "
-            f"(min_villages_per_town={minimum} in each of {len(towns)} towns). "
-            f"Got {plan.villages_total}.")
-    total = min(plan.villages_total, int(n_villages.sum()))
-    if total < plan.villages_total:
-        notes.append(f"全区只有 {int(n_villages.sum())} 个行政村，少于计划的 "
-                     f"{plan.villages_total} 个，全部入样。")
-    alloc = allocate(total, n_villages, method=plan.village_allocation, minimum=minimum,
-                     p=_per_town(plan.anticipated_p, towns, "anticipated_p"),
-                     deff=_per_town(plan.anticipated_deff, towns, "anticipated_deff"))
-    for t, nv in zip(towns, n_villages, strict=True):
-        if nv < minimum:
-            notes.append(f"{t}只有 {nv} 个行政村，少于每镇最少 {minimum} 个，全部入样（自由度 {nv - 1}）。")
+    reg, vill, towns, _, alloc, notes = village_plan(register, plan)
 
     # row positions of every (town, village, frame), in 户编号 order
     cells = reg.groupby(["town", "village", "frame"], sort=False).indices
@@ -412,6 +380,54 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
                         sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
     sample = sample.iloc[order][SAMPLE_COLUMNS].reset_index(drop=True)
     return DrawResult(sample, allocation, tuple(notes), plan, seed)
+
+
+def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
+        pd.DataFrame, pd.DataFrame, list[str], np.ndarray, np.ndarray, list[str]]:
+    """What the draw needs before any random step, shared with the design simulation.
+
+    Returns the register sorted by town, village and 户编号 with its ``frame``; one row per village
+    (``town``, ``village``, ``n_registered`` — the πps size —, ``priority`` and the households of
+    each frame ``n_<frame>``); the towns in order; villages per town; villages allocated per town;
+    and the notes on edge cases met so far.
+    """
+    required = ["town", "village", "household_id", "household_size", "registered", "exit_year",
+                "priority_village"]
+    missing = [c for c in required if c not in register]
+    if missing:
+        raise DataError(f"台账缺少列 {missing}")
+    year = plan.year
+    reg = register.assign(frame=assign_frames(register, year).to_numpy(),
+                          _reg=register["registered"].fillna(False).astype(bool).to_numpy(),
+                          _prio=register["priority_village"].fillna(False).astype(bool).to_numpy())
+    reg = reg.sort_values(["town", "village", "household_id"], kind="stable").reset_index(drop=True)
+    notes: list[str] = []
+    vill = (reg.groupby(["town", "village"], sort=True)
+            .agg(n_registered=("_reg", "sum"), priority=("_prio", "max")).reset_index())
+    sizes = (reg.groupby(["town", "village", "frame"], sort=True).size()
+             .unstack("frame", fill_value=0).reindex(columns=list(FRAME_NAMES), fill_value=0))
+    for f in FRAME_NAMES:
+        vill[f"n_{f}"] = sizes[f].to_numpy()
+    towns = order_towns(vill["town"].unique().tolist())
+    n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
+    minimum = plan.min_villages_per_town
+    floor_total = int(np.minimum(n_villages, minimum).sum())
+    if plan.villages_total < floor_total:
+        raise ParameterError(
+            f"The 'villages_total' parameter of DesignPlan must be >= {floor_total} "
+            f"(min_villages_per_town={minimum} in each of {len(towns)} towns). "
+            f"Got {plan.villages_total}.")
+    total = min(plan.villages_total, int(n_villages.sum()))
+    if total < plan.villages_total:
+        notes.append(f"全区只有 {int(n_villages.sum())} 个行政村，少于计划的 "
+                     f"{plan.villages_total} 个，全部入样。")
+    alloc = allocate(total, n_villages, method=plan.village_allocation, minimum=minimum,
+                     p=_per_town(plan.anticipated_p, towns, "anticipated_p"),
+                     deff=_per_town(plan.anticipated_deff, towns, "anticipated_deff"))
+    for t, nv in zip(towns, n_villages, strict=True):
+        if nv < minimum:
+            notes.append(f"{t}只有 {nv} 个行政村，少于每镇最少 {minimum} 个，全部入样（自由度 {nv - 1}）。")
+    return reg, vill, towns, n_villages, np.asarray(alloc), notes
 
 
 def _per_frame(values: dict, name: str, func: str, check: Any) -> dict[str, Any]:

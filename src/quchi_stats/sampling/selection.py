@@ -26,6 +26,7 @@ __all__ = [
     "inclusion_probabilities",
     "select",
     "select_pps_systematic",
+    "select_replicates",
     "select_sampford",
     "select_srswor",
     "select_systematic",
@@ -243,6 +244,82 @@ def select_sampford(x: object, n: int, rng: np.random.Generator, *,
 
 
 SELECTION_METHODS = ("srswor", "systematic", "pps_systematic", "sampford")
+
+
+def select_replicates(method: str, x: object, n: int, reps: int, rng: np.random.Generator, *,
+                      order: object = None, max_tries: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
+    """``reps`` independent selections at once: a (reps × n) array of selected positions, each row
+    ascending, and every unit's inclusion probability.
+
+    The same algorithms and the same list order as :func:`select`, vectorised across replicates for
+    design simulations (one random start per replicate for the systematic methods, one rejective
+    loop over all pending replicates for Sampford's method).
+
+    Examples
+    --------
+    >>> idx, pi = select_replicates("pps_systematic", [10, 20, 30, 40], 2, 5000,
+    ...                             np.random.default_rng(1))
+    >>> np.round(np.bincount(idx.ravel(), minlength=4) / 5000, 1).tolist()
+    [0.2, 0.4, 0.6, 0.8]
+    """
+    if method not in SELECTION_METHODS:
+        raise ParameterError(
+            f"The 'method' parameter of select_replicates must be one of "
+            f"{', '.join(map(repr, SELECTION_METHODS))}. Got {method!r}.")
+    reps = check_int("reps", reps, "select_replicates", minimum=1)
+    size = np.asarray(x).size
+    if method in ("srswor", "systematic"):
+        sizes = np.ones(size)
+        n = _check_n(n, size, "select_replicates")
+        pik = np.full(size, n / size if size else 0.0)
+    else:
+        sizes = _as_sizes(x, "select_replicates")
+        pik = inclusion_probabilities(sizes, n)
+    if n == 0:
+        return np.zeros((reps, 0), dtype=np.intp), pik
+    if method == "srswor":
+        keys = rng.random((reps, size))
+        return np.sort(np.argpartition(keys, n - 1, axis=1)[:, :n], axis=1), pik
+    if method == "sampford":
+        return _sampford_replicates(pik, n, reps, rng, max_tries), pik
+    perm = np.arange(size) if order is None else np.argsort(np.asarray(order), kind="stable")
+    if perm.size != size:
+        raise ParameterError(
+            f"The 'order' parameter of select_replicates must have one key per unit ({size}). "
+            f"Got {perm.size}.")
+    cum = np.round(np.concatenate(([0.0], np.cumsum(pik[perm]))), 10)
+    u = rng.random(reps)
+    # R's UPsystematic rule: unit k where u + m falls in (cum[k], cum[k+1]] for an integer m
+    points = u[:, None] + np.arange(n)[None, :]
+    points = np.where(u[:, None] > 0, points, points + 1.0)
+    k = np.searchsorted(cum, points, side="left") - 1
+    return np.sort(perm[np.clip(k, 0, size - 1)], axis=1), pik
+
+
+def _sampford_replicates(pik: np.ndarray, n: int, reps: int, rng: np.random.Generator,
+                         max_tries: int) -> np.ndarray:
+    certain = np.flatnonzero(pik >= 1.0 - _EPS)
+    free = np.flatnonzero((pik > 0) & (pik < 1.0 - _EPS))
+    m = n - certain.size
+    out = np.empty((reps, n), dtype=np.intp)
+    out[:, : certain.size] = certain
+    if m == 0:
+        return np.sort(out, axis=1)
+    p = pik[free]
+    rest_w = p / (1.0 - p)
+    pending = np.arange(reps)
+    for _ in range(max_tries):
+        first = rng.choice(free.size, size=pending.size, p=p / p.sum())
+        others = rng.choice(free.size, size=(pending.size, m - 1), p=rest_w / rest_w.sum())
+        draw = np.sort(np.column_stack((first, others)), axis=1)
+        ok = np.all(draw[:, 1:] != draw[:, :-1], axis=1) if m > 1 else np.ones(pending.size, bool)
+        out[pending[ok], certain.size:] = free[draw[ok]]
+        pending = pending[~ok]
+        if not pending.size:
+            return np.sort(out, axis=1)
+    raise QuchiStatsError(
+        f"Sampford's method found no sample of distinct units in {max_tries} tries; use "
+        "'pps_systematic' for this list (probabilities too close to 1).")
 
 
 def select(method: str, x: object, n: int, rng: np.random.Generator, *,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ParameterError, check_int, check_probability
-from .estimation.intervals import CI_METHODS, proportion_interval
+from ..errors import ParameterError, check_int, check_probability
+from ..estimation.intervals import CI_METHODS, proportion_interval
 
 __all__ = ["CoverageResult", "coverage_study", "simulate_town_samples"]
 
