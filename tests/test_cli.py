@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from quchi_stats.cli import main
@@ -69,12 +70,41 @@ def test_design_options_reach_the_plan(data_dir, tmp_path, capsys):
     (["design", "--data", "{d}", "--year", "2018", "--villages", "5"],
      "'villages_total' parameter of DesignPlan must be >= 18"),
     (["design", "--verify", "{d}/nothing.json"], "找不到抽样清单"),
+    (["power", "--data", "{d}", "--year", "2018", "--reps", "10", "--icc", "1.5"],
+     "'icc' parameter of simulate_design must be in [0, 1)"),
+    (["power", "--data", "{d}", "--year", "2018", "--reps", "10", "--indicators", "nope"],
+     "'indicators' parameter of simulate_design"),
+    (["power", "--data", "{d}", "--year", "2020"], "找不到农户台账文件 register_2020.csv"),
 ])
 def test_errors_are_one_line_with_status_2(data_dir, capsys, argv, message):
     argv = [a.replace("{d}", str(data_dir)) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_power_command_simulates_a_design_and_writes_csv(data_dir, tmp_path, capsys):
+    out = tmp_path / "power.csv"
+    argv = ["power", "--data", str(data_dir), "--year", "2018", "--reps", "300", "--seed", "2",
+            "--villages", "27", "--households", "20,8,8", "--indicators",
+            "satisfaction_rate,identification_accuracy", "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "抽查设计模拟：27 个村" in text and "300 次重复" in text and "群众认可度" in text
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(table) == 18 and set(table["抽查村数"]) == {3}
+    assert {"判定把握度", "误判率", "区间覆盖率"} <= set(table.columns)
+    assert main(argv) == 2 and "已存在" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 0
+
+
+def test_progress_bar_draws_on_stderr(capsys):
+    from quchi_stats.cli import _ProgressBar
+
+    bar = _ProgressBar("模拟", width=10)
+    bar(500, 1000)
+    bar.close()
+    assert "[#####.....] 500/1000" in capsys.readouterr().err
 
 
 def test_bad_register_value_is_one_line(tmp_path, capsys):

@@ -43,6 +43,55 @@ def _hidden_debug(sub: argparse.ArgumentParser) -> None:
                      help=argparse.SUPPRESS)
 
 
+def _plan_options(sub: argparse.ArgumentParser) -> None:
+    """The options of a DesignPlan, shared by ``design`` and ``power``."""
+    sub.add_argument("--villages", type=int, default=45, help="全区抽取的行政村数（默认 45，每镇约 5 个）")
+    sub.add_argument("--allocation", default="equal",
+                     choices=["equal", "proportional", "sqrt", "neyman"], help="村数在镇间的分配方法")
+    sub.add_argument("--min-villages", type=int, default=2, help="每镇最少抽村数（默认 2）")
+    sub.add_argument("--village-method", default="pps_systematic",
+                     choices=["pps_systematic", "sampford", "systematic", "srswor"],
+                     help="第一阶段抽村方法（默认 PPS 系统抽样）")
+    sub.add_argument("--village-order", default="name", choices=["name", "size"],
+                     help="系统抽样时镇内村的排列顺序（隐含分层）：按村名或按建档立卡户数")
+    sub.add_argument("--certainty-priority", action="store_true", help="省定贫困村必选入样")
+    sub.add_argument("--households", type=lambda s: _frames_arg(s, int), metavar="R,E,N",
+                     help="每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 10,8,8）")
+    sub.add_argument("--fraction", type=lambda s: _frames_arg(s, float), metavar="R,E,N",
+                     help="按比例抽户（代替 --households），如 0.1,0.2,0.02")
+    sub.add_argument("--min-households", type=int, default=2, help="按比例抽户时每村每框最少户数")
+    sub.add_argument("--household-method", default="systematic", choices=["systematic", "srswor"])
+    sub.add_argument("--anticipated-p", type=float, default=0.95, help="Neyman 分配用的预期比例")
+    sub.add_argument("--anticipated-deff", type=float, default=1.5, help="Neyman 分配用的设计效应")
+
+
+def _plan_from_args(args: argparse.Namespace, **extra) -> object:
+    from .sampling import DesignPlan
+
+    plan_kwargs = {
+        "year": args.year, "villages_total": args.villages, "village_allocation": args.allocation,
+        "min_villages_per_town": args.min_villages, "village_method": args.village_method,
+        "village_order": args.village_order,
+        "certainty_priority_villages": args.certainty_priority,
+        "household_fraction": args.fraction, "min_households_per_village": args.min_households,
+        "household_method": args.household_method,
+        "anticipated_p": args.anticipated_p, "anticipated_deff": args.anticipated_deff, **extra,
+    }
+    if args.households is not None:
+        plan_kwargs["households_per_village"] = args.households
+    return DesignPlan(**plan_kwargs)
+
+
+def _register_path(args: argparse.Namespace, command: str) -> Path:
+    from .io.datadir import DataDir
+
+    if args.year is None:
+        raise QuchiStatsError(f"{command} 需要 --year（考核年度）")
+    if args.register is None and args.data is None:
+        raise QuchiStatsError(f"{command} 需要 --register FILE 或 --data DIR")
+    return args.register if args.register is not None else DataDir(args.data).register(args.year)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quchi-stats", description="曲江区扶贫开发工作成效考核统计工具（quchi_stats）")
@@ -61,26 +110,9 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, help="随机种子（默认随机生成并记入清单）")
     d.add_argument("--force", action="store_true", help="允许替换已有的、不同的样本")
     d.add_argument("--verify", type=Path, metavar="MANIFEST",
-                   help="按清单重新抽样并核验样本完全一致")
-    d.add_argument("--villages", type=int, default=45, help="全区抽取的行政村数（默认 45，每镇约 5 个）")
-    d.add_argument("--allocation", default="equal",
-                   choices=["equal", "proportional", "sqrt", "neyman"], help="村数在镇间的分配方法")
-    d.add_argument("--min-villages", type=int, default=2, help="每镇最少抽村数（默认 2）")
-    d.add_argument("--village-method", default="pps_systematic",
-                   choices=["pps_systematic", "sampford", "systematic", "srswor"],
-                   help="第一阶段抽村方法（默认 PPS 系统抽样）")
-    d.add_argument("--village-order", default="name", choices=["name", "size"],
-                   help="系统抽样时镇内村的排列顺序（隐含分层）：按村名或按建档立卡户数")
-    d.add_argument("--certainty-priority", action="store_true", help="省定贫困村必选入样")
-    d.add_argument("--households", type=lambda s: _frames_arg(s, int), metavar="R,E,N",
-                   help="每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 10,8,8）")
-    d.add_argument("--fraction", type=lambda s: _frames_arg(s, float), metavar="R,E,N",
-                   help="按比例抽户（代替 --households），如 0.1,0.2,0.02")
-    d.add_argument("--min-households", type=int, default=2, help="按比例抽户时每村每框最少户数")
-    d.add_argument("--household-method", default="systematic", choices=["systematic", "srswor"])
+                     help="按清单重新抽样并核验样本完全一致")
+    _plan_options(d)
     d.add_argument("--reserves", type=int, default=3, help="每村每框备选户数（默认 3）")
-    d.add_argument("--anticipated-p", type=float, default=0.95, help="Neyman 分配用的预期比例")
-    d.add_argument("--anticipated-deff", type=float, default=1.5, help="Neyman 分配用的设计效应")
     d.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     d.add_argument("--sheet", help="xlsx 工作表名")
     d.set_defaults(func=_cmd_design)
@@ -105,10 +137,32 @@ def _build_parser() -> argparse.ArgumentParser:
     f.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
     f.add_argument("--out", type=Path, required=True, help="输出文件（.csv）")
     f.add_argument("--include-personal-data", action="store_true",
-                   help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
+                     help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
     f.add_argument("--force", action="store_true", help="替换已有的文件")
     f.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     f.set_defaults(func=_cmd_fieldlist)
+
+    w = sub.add_parser("power", help="模拟比较抽查设计：各镇被判定偏低的把握度与误判率",
+                       description="按台账和抽查设计重复模拟抽样、入户结果、估计和判定（第七条（四）），"
+                                   "报告每个镇、每项指标在真实比率低于标准 --shortfall 时被判定偏低的"
+                                   "概率，以及全部达标时的误判率、区间覆盖率和平均宽度。")
+    _hidden_debug(w)
+    w.add_argument("--year", type=int, required=True, help="考核年度（台账与考核参数）")
+    w.add_argument("--register", type=Path, help="农户台账文件（.csv 或 .xlsx）")
+    w.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
+    w.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
+    _plan_options(w)
+    w.add_argument("--reps", type=int, default=2000, help="重复模拟次数（默认 2000）")
+    w.add_argument("--icc", type=float, default=0.05, help="村内相关系数（默认 0.05）")
+    w.add_argument("--shortfall", type=float, help="偏低镇比标准低多少（默认取考核参数的 power_shortfall）")
+    w.add_argument("--compliant", type=float, help="达标镇的真实比率（默认：标准与 1 的中点）")
+    w.add_argument("--indicators", help="模拟的指标，逗号分隔（默认四项比率）")
+    w.add_argument("--seed", type=int, default=0, help="随机种子（默认 0）")
+    w.add_argument("--out", type=Path, help="把结果表写成 CSV（中文表头）")
+    w.add_argument("--force", action="store_true", help="替换已有的 CSV")
+    w.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    w.add_argument("--sheet", help="xlsx 工作表名")
+    w.set_defaults(func=_cmd_power)
 
     s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
     _hidden_debug(s)
@@ -121,34 +175,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _cmd_design(args: argparse.Namespace) -> int:
     from .io.datadir import DataDir
-    from .sampling import DesignPlan, draw_from_file, new_seed, verify_manifest, write_sample
+    from .sampling import draw_from_file, new_seed, verify_manifest, write_sample
 
     if args.verify is not None:
         report = verify_manifest(args.verify, register=args.register)
         print(report)
         return 0
-    if args.year is None:
-        raise QuchiStatsError("design 需要 --year（考核年度）")
-    if args.register is None and args.data is None:
-        raise QuchiStatsError("design 需要 --register FILE 或 --data DIR")
-    register = args.register if args.register is not None else DataDir(args.data).register(
-        args.year)
+    register = _register_path(args, "design")
     out = args.out
     if out is None:
         base = args.data if args.data is not None else register.parent
         out = DataDir(base).sample_dir(args.year)
-    plan_kwargs = {
-        "year": args.year, "villages_total": args.villages, "village_allocation": args.allocation,
-        "min_villages_per_town": args.min_villages, "village_method": args.village_method,
-        "village_order": args.village_order,
-        "certainty_priority_villages": args.certainty_priority,
-        "household_fraction": args.fraction, "min_households_per_village": args.min_households,
-        "household_method": args.household_method, "reserves": args.reserves,
-        "anticipated_p": args.anticipated_p, "anticipated_deff": args.anticipated_deff,
-    }
-    if args.households is not None:
-        plan_kwargs["households_per_village"] = args.households
-    plan = DesignPlan(**plan_kwargs)
+    plan = _plan_from_args(args, reserves=args.reserves)
     seed = args.seed if args.seed is not None else new_seed()
     result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet)
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
@@ -203,6 +241,55 @@ def _cmd_fieldlist(args: argparse.Namespace) -> int:
     extra = "（含个人信息，注意保密）" if args.include_personal_data else "（不含个人信息）"
     print(f"已写出 {args.out}：{len(table)} 户{extra}")
     return 0
+
+
+def _cmd_power(args: argparse.Namespace) -> int:
+    from .datasets import data_path
+    from .errors import OutputExistsError
+    from .io.readers import read_table
+    from .io.writers import atomic_write_bytes, csv_bytes
+    from .simulate import DEFAULT_INDICATORS, simulate_design
+    from .spec import load_spec
+
+    if args.data is None and args.register is None:
+        args.data = data_path()
+    register_file = _register_path(args, "power")
+    if args.out is not None and args.out.exists() and not args.force:
+        raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
+    plan = _plan_from_args(args)
+    spec = load_spec(args.spec if args.spec is not None else args.year)
+    register = read_table(register_file, "register", encoding=args.encoding, sheet=args.sheet)
+    names = ([n.strip() for n in args.indicators.split(",") if n.strip()]
+             if args.indicators else list(DEFAULT_INDICATORS))
+    bar = _ProgressBar("模拟") if sys.stderr.isatty() else None
+    result = simulate_design(register, plan, spec=spec, indicators=names,
+                             compliant=args.compliant, shortfall=args.shortfall, icc=args.icc,
+                             reps=args.reps, seed=args.seed, progress=bar)
+    if bar is not None:
+        bar.close()
+    print(result)
+    print(result.to_frame_zh().round(3).to_string(index=False))
+    if args.out is not None:
+        atomic_write_bytes(args.out, csv_bytes(result.to_frame_zh()))
+        print(f"已写出 {args.out}")
+    return 0
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label, self.width = label, width
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = int(self.width * done / max(total, 1))
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (self.width - filled)}] "
+                         f"{done}/{total}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:

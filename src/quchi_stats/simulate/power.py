@@ -433,7 +433,7 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
     two = truth is None
     base = _rates_table(truth if not two else compliant, d.towns, indicators,
                         "truth" if not two else "compliant", base_default)
-    low = np.broadcast_to(thr - shortfall, (T, K))
+    low = np.broadcast_to(np.round(thr - shortfall, 10), (T, K))
     if two and np.any(base < thr):
         raise ParameterError(f"The 'compliant' rates of {func} must be at least the thresholds "
                              f"{dict(zip(indicators, thr, strict=True))}.")
