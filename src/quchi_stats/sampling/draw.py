@@ -230,8 +230,9 @@ def assign_frames(register: pd.DataFrame, year: int) -> pd.Series:
                         row=i + 2, column="脱贫年度")
     reg = register["registered"].fillna(False).astype(bool).to_numpy()
     exited = (exit_year == year).fillna(False).to_numpy() & reg
-    out = np.where(~reg, "non_registered", np.where(exited, "exited", "registered"))
-    return pd.Series(out, index=register.index, name="frame")
+    codes = np.where(~reg, 2, np.where(exited, 1, 0)).astype(np.int8)
+    frames = pd.Categorical.from_codes(codes, categories=list(FRAME_NAMES))
+    return pd.Series(frames, index=register.index, name="frame")
 
 
 def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResult:
@@ -267,18 +268,22 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     cells = reg.groupby(["town", "village", "frame"], sort=False).indices
     empty = np.array([], dtype=np.intp)
     rows: list[np.ndarray] = []
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in (
-        "role", "reserve_rank", "pi_village", "pi_household", "n_frame", "n_drawn", "certain")}
+    cols: dict[str, list] = {k: [] for k in (
+        "n_primary", "n_reserve", "pi_village", "pi_household", "n_frame", "n_drawn", "certain")}
     alloc_rows = []
-    town_of_village = vill["town"].to_numpy()
+    villages_of_town = vill.groupby("town", sort=False, observed=True).indices
+    village_names = vill["village"].to_numpy()
+    village_priority = vill["priority"].to_numpy().astype(bool)
+    village_size = vill["n_registered"].to_numpy()
+    n_rows = 0
     for t, n_t in zip(towns, alloc, strict=True):
-        tv_idx = np.flatnonzero(town_of_village == t)
-        tv_names = vill["village"].to_numpy()[tv_idx]
+        tv_idx = villages_of_town[t]
+        tv_names = village_names[tv_idx]
         n_t = int(n_t)
         pi_v = np.zeros(tv_idx.size)
         chosen = np.zeros(tv_idx.size, dtype=bool)
-        certain = (vill["priority"].to_numpy()[tv_idx].astype(bool)
-                   if plan.certainty_priority_villages else np.zeros(tv_idx.size, bool))
+        certain = (village_priority[tv_idx] if plan.certainty_priority_villages
+                   else np.zeros(tv_idx.size, bool))
         k = int(certain.sum())
         if k:
             if k > n_t:
@@ -291,7 +296,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         rest = np.flatnonzero(~certain)
         m = n_t - k
         if m > 0 and rest.size:
-            size = np.maximum(vill["n_registered"].to_numpy()[tv_idx][rest], 1).astype(float)
+            size = np.maximum(village_size[tv_idx][rest], 1).astype(float)
             order = -size if plan.village_order == "size" else None
             sel = select(plan.village_method, size, m, rng, order=order)
             pi_v[rest] = sel.pi
@@ -299,7 +304,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         frame_n = dict.fromkeys(FRAME_NAMES, 0)
         frame_drawn = dict.fromkeys(FRAME_NAMES, 0)
         is_certain = certain | (pi_v >= 1.0 - 1e-9)
-        town_rows_before = sum(r.size for r in rows)
+        town_rows_before = n_rows
         for j in np.flatnonzero(chosen):
             village = tv_names[j]
             for frame in FRAME_NAMES:
@@ -322,22 +327,22 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
                     picked = select_systematic(N, want, rng).indices
                 else:
                     picked = select(plan.household_method, np.ones(N), want, rng).indices
-                reserve = np.array([], dtype=np.intp)
+                reserve = empty
                 if plan.reserves and N > want:
-                    others = np.setdiff1d(np.arange(N), picked)
-                    reserve = rng.permutation(others)[: plan.reserves]
-                n_out = picked.size + reserve.size
-                rows.append(pos[np.concatenate((picked, reserve))])
-                cols["role"].append(np.array(["primary"] * picked.size + ["reserve"] * reserve.size))
-                cols["reserve_rank"].append(np.concatenate(
-                    (np.zeros(picked.size, int), np.arange(1, reserve.size + 1))))
-                cols["pi_village"].append(np.full(n_out, pi_v[j]))
-                cols["pi_household"].append(np.full(n_out, want / N))
-                cols["n_frame"].append(np.full(n_out, N))
-                cols["n_drawn"].append(np.full(n_out, want))
-                cols["certain"].append(np.full(n_out, bool(is_certain[j])))
+                    left = np.ones(N, dtype=bool)
+                    left[picked] = False
+                    reserve = rng.permutation(np.flatnonzero(left))[: plan.reserves]
+                n_rows += picked.size + reserve.size
+                rows.append(pos[picked])
+                rows.append(pos[reserve])
+                # one entry per cell; expanded to rows once at the end
+                for key, value in (("n_primary", picked.size), ("n_reserve", reserve.size),
+                                   ("pi_village", pi_v[j]), ("pi_household", want / N),
+                                   ("n_frame", N), ("n_drawn", want),
+                                   ("certain", bool(is_certain[j]))):
+                    cols[key].append(value)
                 frame_drawn[frame] += want
-        if sum(r.size for r in rows) == town_rows_before:
+        if n_rows == town_rows_before:
             notes.append(f"{t}抽中的村里没有任何可抽的户。")
         alloc_rows.append({
             "town": t, "n_villages_in_town": int(tv_idx.size),
@@ -350,10 +355,19 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     if not rows:
         raise DataError("台账中没有任何可抽的户")
     take = np.concatenate(rows)
-    cat = {k: np.concatenate(v) for k, v in cols.items()}
+    n_out = np.add(cols["n_primary"], cols["n_reserve"])
+    starts = np.cumsum(n_out) - n_out
+    within = np.arange(int(n_out.sum())) - np.repeat(starts, n_out)
+    n_primary = np.repeat(cols["n_primary"], n_out)
+    cat = {k: np.repeat(np.asarray(v), n_out) for k, v in cols.items()
+           if k not in ("n_primary", "n_reserve")}
+    reserve_row = within >= n_primary
+    cat["role"] = np.where(reserve_row, "reserve", "primary")
+    cat["reserve_rank"] = np.where(reserve_row, within - n_primary + 1, 0)
     per_town = allocation.set_index("town")
     sample = reg.iloc[take][["town", "village", "household_id", "household_size", "frame"]]
     sample = sample.reset_index(drop=True)
+    sample["frame"] = sample["frame"].astype(str)
     rank = cat["reserve_rank"]
     sample = sample.assign(
         year=year, role=cat["role"],
@@ -375,8 +389,8 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
     town_rank = {t: i for i, t in enumerate(towns)}
     order = np.lexsort((sample["household_id"].to_numpy(), rank,
-                        (cat["role"] == "reserve").astype(int),
-                        sample["frame"].map(frame_rank).to_numpy(),
+                        reserve_row.astype(int),
+                        pd.Categorical(sample["frame"], categories=list(frame_rank)).codes,
                         sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
     sample = sample.iloc[order][SAMPLE_COLUMNS].reset_index(drop=True)
     return DrawResult(sample, allocation, tuple(notes), plan, seed)
@@ -388,7 +402,7 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
 
     Returns the register sorted by town, village and 户编号 with its ``frame``; one row per village
     (``town``, ``village``, ``n_registered`` — the πps size —, ``priority`` and the households of
-    each frame ``n_<frame>``); the towns in order; villages per town; villages allocated per town;
+    each frame ``households_<frame>``); the towns in order; villages per town; villages allocated per town;
     and the notes on edge cases met so far.
     """
     required = ["town", "village", "household_id", "household_size", "registered", "exit_year",
@@ -397,7 +411,7 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
     if missing:
         raise DataError(f"台账缺少列 {missing}")
     year = plan.year
-    reg = register.assign(frame=assign_frames(register, year).to_numpy(),
+    reg = register.assign(frame=assign_frames(register, year).array,
                           _reg=register["registered"].fillna(False).astype(bool).to_numpy(),
                           _prio=register["priority_village"].fillna(False).astype(bool).to_numpy())
     reg = reg.sort_values(["town", "village", "household_id"], kind="stable").reset_index(drop=True)
@@ -407,7 +421,7 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
     sizes = (reg.groupby(["town", "village", "frame"], sort=True).size()
              .unstack("frame", fill_value=0).reindex(columns=list(FRAME_NAMES), fill_value=0))
     for f in FRAME_NAMES:
-        vill[f"n_{f}"] = sizes[f].to_numpy()
+        vill[f"households_{f}"] = sizes[f].to_numpy()
     towns = order_towns(vill["town"].unique().tolist())
     n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
     minimum = plan.min_villages_per_town
