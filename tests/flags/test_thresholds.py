@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
-from quchi_stats.flags import adjust_pvalues, classify, threshold_power
+from quchi_stats.errors import ParameterError
+from quchi_stats.flags import adjust_pvalues, adjust_rows, classify, threshold_power
 
 P = [.001, .008, .039, .041, .042, .060, .074, .205, .212]
 
@@ -36,3 +38,32 @@ def test_power_by_exact_binomial_and_monotone():
     assert powers[0] < powers[1] < powers[2]
     assert threshold_power(5, 0.98, 0.93, 0.05 / 72)[0] < 0.05  # five households: hopeless
     assert threshold_power(60, 0.95, 0.85, 0.05).shape == (1,)
+
+
+@pytest.mark.parametrize("method", ["holm", "bh", "none"])
+def test_adjust_rows_against_statsmodels_row_by_row(method):
+    """Each row as statsmodels' multipletests adjusts it (NaNs left out of the family); a wider
+    family counts the tests not given with p = 1."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0, 0.2, size=(12, 12)) ** 2  # statsmodels runs gc.collect on every call: few rows
+    p[rng.random(p.shape) < 0.1] = np.nan
+    p[0] = [0.9, 0.95] + [np.nan] * 10  # large p-values beside many NaNs
+    sm = {"holm": "holm", "bh": "fdr_bh"}
+
+    def reference(row: np.ndarray) -> np.ndarray:
+        out = np.full(row.shape, np.nan)
+        ok = np.isfinite(row)
+        out[ok] = row[ok] if method == "none" else multipletests(row[ok], method=sm[method])[1]
+        return out
+
+    got = adjust_rows(p, method)
+    for row, out in zip(p, got, strict=True):
+        np.testing.assert_allclose(out, reference(row), rtol=1e-12)
+        np.testing.assert_allclose(adjust_pvalues(row, method), out, rtol=1e-12)
+    wider = adjust_rows(p, method, m=20)
+    for row, out in zip(p, wider, strict=True):
+        np.testing.assert_allclose(out, reference(np.concatenate((row, np.ones(8))))[:12],
+                                   rtol=1e-12)
+    with pytest.raises(ParameterError, match="'m' parameter of adjust_rows"):
+        adjust_rows(p, method, m=3)
+    assert adjust_pvalues([], method).size == 0

@@ -41,3 +41,19 @@ def test_funnel_trend_and_income_plots():
     ax.figure.canvas.draw()
     assert sum(p.get_height() for p in ax.patches[:-1]) > 0
     plt.close("all")
+
+
+def test_power_curve_one_line_per_design():
+    comp = pd.DataFrame({
+        "design": ["3 村×20 户"] * 3 + ["6 村×10 户"] * 3, "shortfall": [0.05, 0.1, 0.2] * 2,
+        "indicator": "satisfaction_rate", "label": "群众认可度",
+        "min_power": [0.01, 0.1, 0.5, 0.02, 0.2, 0.8], "mean_power": 0.3})
+    ax = plots.power_curve(comp)
+    assert isinstance(ax, Axes)
+    lines = [ln for ln in ax.lines if ln.get_label() in ("3 村×20 户", "6 村×10 户")]
+    assert [list(ln.get_ydata()) for ln in lines] == [[0.01, 0.1, 0.5], [0.02, 0.2, 0.8]]
+    ax.figure.canvas.draw()
+    _, ax2 = plt.subplots()
+    assert plots.power_curve(comp, value="mean_power", ax=ax2) is ax2
+    assert "平均" in ax2.get_ylabel()
+    plt.close("all")

@@ -13,9 +13,8 @@ from quchi_stats.datasets import load_register
 from quchi_stats.design import SurveyDesign
 from quchi_stats.errors import ParameterError
 from quchi_stats.estimation import estimate_proportion
-from quchi_stats.flags import adjust_pvalues
 from quchi_stats.sampling import DesignPlan, draw_sample
-from quchi_stats.simulate import adjust_rows, compare_designs, simulate_design
+from quchi_stats.simulate import compare_designs, simulate_design
 from quchi_stats.simulate.power import _district, _replicates, _select, _test_and_interval
 from quchi_stats.spec import load_spec
 
@@ -28,24 +27,6 @@ def register():
 @pytest.fixture(scope="module")
 def spec():
     return load_spec(2018)
-
-
-@pytest.mark.parametrize("method", ["holm", "bh", "none"])
-def test_adjust_rows_equals_adjust_pvalues_row_by_row(method):
-    rng = np.random.default_rng(3)
-    p = rng.uniform(0, 0.2, size=(50, 12)) ** 2
-    p[rng.random(p.shape) < 0.1] = np.nan
-    p[0] = [0.9, 0.95] + [np.nan] * 10  # large p-values beside many NaNs
-    got = adjust_rows(p, method)
-    for row, out in zip(p, got, strict=True):
-        np.testing.assert_allclose(out, adjust_pvalues(row, method), rtol=1e-12)
-    # a family with 8 tests not simulated counts them with p = 1
-    wider = adjust_rows(p, method, m=20)
-    for row, out in zip(p, wider, strict=True):
-        expected = adjust_pvalues(np.concatenate((row, np.ones(8))), method)[:12]
-        np.testing.assert_allclose(out, expected, rtol=1e-12)
-    with pytest.raises(ParameterError, match="'m' parameter of adjust_rows"):
-        adjust_rows(p, method, m=3)
 
 
 @pytest.mark.parametrize("name", ["identification_accuracy", "exit_accuracy",

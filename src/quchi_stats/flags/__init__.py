@@ -13,6 +13,7 @@ from .thresholds import (
     CLASS_LOW,
     CLASS_SIGNIFICANT,
     adjust_pvalues,
+    adjust_rows,
     classify,
     threshold_power,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "CLASS_SIGNIFICANT",
     "BunchingResult",
     "adjust_pvalues",
+    "adjust_rows",
     "bunching_test",
     "check_targets",
     "classify",

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
-from ..errors import check_choice, check_probability
+from ..errors import ParameterError, check_choice, check_probability
 
-__all__ = ["CLASS_FINE", "CLASS_LOW", "CLASS_SIGNIFICANT", "adjust_pvalues", "classify",
-           "threshold_power"]
+__all__ = ["CLASS_FINE", "CLASS_LOW", "CLASS_SIGNIFICANT", "adjust_pvalues", "adjust_rows",
+           "classify", "threshold_power"]
 
 CLASS_SIGNIFICANT = "显著偏低"
 CLASS_LOW = "低于标准但不显著"
@@ -18,7 +17,8 @@ CLASS_FINE = "达标"
 
 
 def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
-    """Holm (default), Benjamini–Hochberg (``"bh"``) or no adjustment; NaNs stay NaN.
+    """Holm (default), Benjamini–Hochberg (``"bh"``) or no adjustment; NaNs stay NaN and are left
+    out of the family.
 
     Matches R's ``p.adjust`` (METHODS.md oracle).
 
@@ -30,14 +30,50 @@ def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
     """
     method = check_choice("method", method, ("holm", "bh", "none"), "adjust_pvalues")
     p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    if method == "none" or not ok.any():
-        out[ok] = p[ok]
-        return out
-    sm = {"holm": "holm", "bh": "fdr_bh"}[method]
-    out[ok] = multipletests(p[ok], method=sm)[1]
-    return out
+    if p.size == 0:
+        return p.copy()
+    return adjust_rows(p.reshape(1, -1), method)[0].reshape(p.shape)
+
+
+def adjust_rows(p: np.ndarray, method: str = "holm", m: int | None = None) -> np.ndarray:
+    """Holm, Benjamini–Hochberg or no adjustment of each row of ``p`` (replicates × tests).
+
+    ``m`` is the size of the family when it holds tests that are not in ``p`` (counted with
+    p = 1); NaN p-values are left out of their row's family. Vectorised across rows for the
+    design simulations; :func:`adjust_pvalues` is its one-row case.
+
+    Examples
+    --------
+    >>> adjust_rows(np.array([[.001, .008, .039, .041, .042, .060, .074, .205, .212]])).round(3)
+    array([[0.009, 0.064, 0.273, 0.273, 0.273, 0.273, 0.273, 0.41 , 0.41 ]])
+    """
+    p = np.atleast_2d(np.asarray(p, dtype=float))
+    k = p.shape[1]
+    extra = 0 if m is None else int(m) - k
+    if extra < 0:
+        raise ParameterError(f"The 'm' parameter of adjust_rows must be >= {k}. Got {m}.")
+    finite = np.isfinite(p)
+    if method == "none":
+        return np.where(finite, p, np.nan)
+    m_row = finite.sum(axis=1, keepdims=True) + extra
+    order = np.argsort(np.where(finite, p, np.inf), axis=1, kind="stable")
+    # NaNs sort last and are masked at the end: p = 1 for Holm's running maximum from the left,
+    # +inf for Benjamini–Hochberg's running minimum from the right
+    fill = 1.0 if method == "holm" else np.inf
+    ps = np.take_along_axis(np.where(finite, p, fill), order, axis=1)
+    i = np.arange(1, k + 1)[None, :]
+    if method == "holm":
+        adj = np.maximum.accumulate(np.minimum(1.0, (m_row - i + 1) * ps), axis=1)
+    elif method == "bh":
+        adj = np.minimum.accumulate((m_row * ps / i)[:, ::-1], axis=1)[:, ::-1]
+        adj = np.minimum(adj, 1.0)
+    else:
+        raise ParameterError(
+            f"The 'method' parameter of adjust_rows must be one of 'holm', 'bh', 'none'. "
+            f"Got {method!r}.")
+    out = np.empty_like(adj)
+    np.put_along_axis(out, order, adj, axis=1)
+    return np.where(finite, out, np.nan)
 
 
 def threshold_power(n_star: np.ndarray, p0: np.ndarray, p1: np.ndarray,

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 
 from ..flags.funnel import funnel_limits
 
-__all__ = ["forest_plot", "funnel_plot", "income_histogram", "trend_plot"]
+__all__ = ["forest_plot", "funnel_plot", "income_histogram", "power_curve", "trend_plot"]
 
 _COLORS = {"显著偏低": "#c0392b", "低于标准但不显著": "#e67e22", "达标": "#2c7fb8"}
 
@@ -108,5 +108,31 @@ def income_histogram(relative_income: np.ndarray, *, window: float = 250.0,
     ax.set_xlabel("人均可支配收入 − 退出线（元）")
     ax.set_ylabel("户数")
     ax.set_title(title or "当年退出户收入分布")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def power_curve(comparison: pd.DataFrame, *, indicator: str | None = None,
+                value: str = "min_power", ax: Axes | None = None) -> Axes:
+    """Power of each design against the shortfall, one line per design.
+
+    ``comparison`` is :func:`~quchi_stats.simulate.compare_designs` run with ``shortfalls``;
+    ``indicator`` picks one indicator (default the first); ``value`` is ``"min_power"`` (the
+    weakest town) or ``"mean_power"``.
+    """
+    ax = _axes(ax, (7, 4))
+    t = comparison
+    indicator = indicator or t["indicator"].iloc[0]
+    t = t[t["indicator"] == indicator]
+    for design, g in t.groupby("design", sort=False):
+        g = g.sort_values("shortfall")
+        ax.plot(g["shortfall"], g[value], marker="o", label=str(design))
+    ax.axhline(0.8, color="#7f7f7f", ls="--", lw=1, label="80% 把握度")
+    ax.set_ylim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("真实比率低于标准的幅度")
+    ax.set_ylabel("最弱镇的把握度" if value == "min_power" else "各镇平均把握度")
+    ax.set_title(f"{t['label'].iloc[0]}：判定偏低的把握度")
     ax.legend(fontsize=8)
     return ax

@@ -2,7 +2,7 @@
 (:mod:`.power`)."""
 
 from .coverage import CoverageResult, coverage_study, simulate_town_samples
-from .power import DEFAULT_INDICATORS, DesignPowerResult, adjust_rows, compare_designs, simulate_design
+from .power import DEFAULT_INDICATORS, DesignPowerResult, compare_designs, simulate_design
 
-__all__ = ["DEFAULT_INDICATORS", "CoverageResult", "DesignPowerResult", "adjust_rows",
+__all__ = ["DEFAULT_INDICATORS", "CoverageResult", "DesignPowerResult",
            "compare_designs", "coverage_study", "simulate_design", "simulate_town_samples"]

@@ -43,12 +43,12 @@ import pandas as pd
 
 from ..errors import ParameterError, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
+from ..flags.thresholds import adjust_rows
 from ..sampling.draw import FRAME_NAMES, DesignPlan, village_plan
 from ..sampling.selection import select_replicates
 from ..spec import AssessmentSpec, load_spec
 
-__all__ = ["DEFAULT_INDICATORS", "DesignPowerResult", "adjust_rows", "compare_designs",
-           "simulate_design"]
+__all__ = ["DEFAULT_INDICATORS", "DesignPowerResult", "compare_designs", "simulate_design"]
 
 #: The four rates of 第七条（四） simulated by default.
 DEFAULT_INDICATORS = ("identification_accuracy", "exit_accuracy", "missed_rate",
@@ -65,47 +65,6 @@ _RESULT_LABELS_ZH = {
     "power_unadjusted": "未校正把握度", "coverage": "区间覆盖率", "mean_width": "区间平均宽度",
     "true_rate": "真实比率", "flag_rate": "判定偏低比例", "compliant": "真实达标",
 }
-
-
-def adjust_rows(p: np.ndarray, method: str = "holm", m: int | None = None) -> np.ndarray:
-    """Holm, Benjamini–Hochberg or no adjustment of each row of ``p`` (replicates × tests).
-
-    ``m`` is the size of the family when it holds tests that are not in ``p`` (counted with
-    p = 1); NaN p-values are left out of their row's family, as :func:`~quchi_stats.flags.
-    adjust_pvalues` leaves them out.
-
-    Examples
-    --------
-    >>> adjust_rows(np.array([[.001, .008, .039, .041, .042, .060, .074, .205, .212]])).round(3)
-    array([[0.009, 0.064, 0.273, 0.273, 0.273, 0.273, 0.273, 0.41 , 0.41 ]])
-    """
-    p = np.atleast_2d(np.asarray(p, dtype=float))
-    k = p.shape[1]
-    extra = 0 if m is None else int(m) - k
-    if extra < 0:
-        raise ParameterError(f"The 'm' parameter of adjust_rows must be >= {k}. Got {m}.")
-    finite = np.isfinite(p)
-    if method == "none":
-        return np.where(finite, p, np.nan)
-    m_row = finite.sum(axis=1, keepdims=True) + extra
-    order = np.argsort(np.where(finite, p, np.inf), axis=1, kind="stable")
-    # NaNs sort last and are masked at the end: p = 1 for Holm's running maximum from the left,
-    # +inf for Benjamini–Hochberg's running minimum from the right
-    fill = 1.0 if method == "holm" else np.inf
-    ps = np.take_along_axis(np.where(finite, p, fill), order, axis=1)
-    i = np.arange(1, k + 1)[None, :]
-    if method == "holm":
-        adj = np.maximum.accumulate(np.minimum(1.0, (m_row - i + 1) * ps), axis=1)
-    elif method == "bh":
-        adj = np.minimum.accumulate((m_row * ps / i)[:, ::-1], axis=1)[:, ::-1]
-        adj = np.minimum(adj, 1.0)
-    else:
-        raise ParameterError(
-            f"The 'method' parameter of adjust_rows must be one of 'holm', 'bh', 'none'. "
-            f"Got {method!r}.")
-    out = np.empty_like(adj)
-    np.put_along_axis(out, order, adj, axis=1)
-    return np.where(finite, out, np.nan)
 
 
 @dataclass(frozen=True)
@@ -200,7 +159,7 @@ def _district(register: pd.DataFrame, plan: DesignPlan) -> _Frame:
                else np.zeros(len(vill), bool))
     n_drawn = np.array([max(int(a), int(certain[village_town == i].sum()))
                         for i, a in enumerate(alloc)])
-    N = {f: vill[f"n_{f}"].to_numpy().astype(np.int64) for f in FRAME_NAMES}
+    N = {f: vill[f"households_{f}"].to_numpy().astype(np.int64) for f in FRAME_NAMES}
     m = {f: np.array([plan.households_wanted(f, int(v)) if v else 0 for v in N[f]], np.int64)
          for f in FRAME_NAMES}
     size = np.maximum(vill["n_registered"].to_numpy(), 1).astype(float)
@@ -512,22 +471,34 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
                              plan, reps, seed, settings)
 
 
-def compare_designs(register: pd.DataFrame, plans: Mapping[str, DesignPlan],
-                    **kwargs: Any) -> pd.DataFrame:
-    """Simulate several designs with the same settings; one row per design and indicator.
+def compare_designs(register: pd.DataFrame, plans: Mapping[str, DesignPlan], *,
+                    shortfalls: Sequence[float] | None = None, **kwargs: Any) -> pd.DataFrame:
+    """Simulate several designs with the same settings; one row per design (× shortfall) and
+    indicator.
 
-    Columns: ``design``, ``indicator``, ``label``, ``villages`` (district), ``households``
-    (mean per town), ``min_power``, ``mean_power``, ``max_false_flag_rate``, ``coverage``,
-    ``mean_width`` and ``familywise_false_flag``. Keyword arguments go to
-    :func:`simulate_design` (use the same ``seed`` for a paired comparison).
+    Columns: ``design``, ``shortfall`` (with ``shortfalls``), ``indicator``, ``label``,
+    ``villages`` (district), ``households`` (mean per town), ``min_power``, ``mean_power``,
+    ``max_false_flag_rate``, ``coverage``, ``mean_width`` and ``familywise_false_flag``. Keyword
+    arguments go to :func:`simulate_design` (the same ``seed`` gives a paired comparison).
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import load_register
+    >>> t = compare_designs(load_register(2018), {"默认": DesignPlan(year=2018)},
+    ...                     shortfalls=[0.1, 0.3], indicators=["satisfaction_rate"], reps=100)
+    >>> t[["design", "shortfall"]].values.tolist()
+    [['默认', 0.1], ['默认', 0.3]]
     """
     parts = []
     for name, plan in plans.items():
-        res = simulate_design(register, plan, **kwargs)
-        s = res.summary()
-        s.insert(0, "design", name)
-        s.insert(3, "villages", int(res.table.drop_duplicates("town")["villages"].sum()))
-        s["familywise_false_flag"] = res.familywise_false_flag
-        parts.append(s)
+        for shortfall in (shortfalls if shortfalls is not None else [kwargs.get("shortfall")]):
+            res = simulate_design(register, plan, **{**kwargs, "shortfall": shortfall})
+            s = res.summary()
+            s.insert(0, "design", name)
+            if shortfalls is not None:
+                s.insert(1, "shortfall", res.settings["shortfall"])
+            s.insert(s.columns.get_loc("label") + 1, "villages",
+                     int(res.table.drop_duplicates("town")["villages"].sum()))
+            s["familywise_false_flag"] = res.familywise_false_flag
+            parts.append(s)
     return pd.concat(parts, ignore_index=True)
-
