@@ -95,7 +95,13 @@ def test_power_command_simulates_a_design_and_writes_csv(data_dir, tmp_path, cap
     assert len(table) == 18 and set(table["抽查村数"]) == {3}
     assert {"判定把握度", "误判率", "区间覆盖率"} <= set(table.columns)
     assert main(argv) == 2 and "已存在" in capsys.readouterr().err
-    assert main([*argv, "--force"]) == 0
+    assert main([*argv, "--force", "--icc", "satisfaction_rate=0.2"]) == 0
+    assert "ICC {'satisfaction_rate': 0.2}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--force", "--icc", "x=y"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "应为一个数或“指标=数值”列表" in err[0]
 
 
 def test_progress_bar_draws_on_stderr(capsys):

@@ -30,6 +30,17 @@ def _frames_arg(text: str, kind: type) -> dict:
     return dict(zip(("registered", "exited", "non_registered"), values, strict=True))
 
 
+def _icc_arg(text: str) -> float | dict[str, float]:
+    try:
+        if "=" not in text:
+            return float(text)
+        pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+        return {k.strip(): float(v) for k, v in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"应为一个数或“指标=数值”列表（逗号分隔），实际为 {text!r}") from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (status 2), like every other error of the command."""
 
@@ -153,7 +164,9 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
     _plan_options(w)
     w.add_argument("--reps", type=int, default=2000, help="重复模拟次数（默认 2000）")
-    w.add_argument("--icc", type=float, default=0.05, help="村内相关系数（默认 0.05）")
+    w.add_argument("--icc", type=_icc_arg, default=0.05, metavar="ICC",
+                   help="村内相关系数：一个数（默认 0.05），或按指标给出，如 "
+                        "satisfaction_rate=0.1,exit_accuracy=0.02（未列出的指标取 0.05）")
     w.add_argument("--shortfall", type=float, help="偏低镇比标准低多少（默认取考核参数的 power_shortfall）")
     w.add_argument("--compliant", type=float, help="达标镇的真实比率（默认：标准与 1 的中点）")
     w.add_argument("--indicators", help="模拟的指标，逗号分隔（默认四项比率）")

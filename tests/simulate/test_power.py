@@ -139,6 +139,35 @@ def test_explicit_truth_flags_the_low_town(register):
     assert np.isnan(res.familywise_false_flag)
 
 
+def test_certainty_villages_and_other_selection_methods(register):
+    """省定贫困村 taken with certainty are in every replicate with π = 1; Sampford and size order
+    run through the same path."""
+    plan = DesignPlan(year=2018, certainty_priority_villages=True, village_method="sampford",
+                      village_order="size")
+    d = _district(register, plan)
+    idx, pi = _select(d, plan, 200, np.random.default_rng(4))
+    cert = np.flatnonzero(d.certain)
+    assert cert.size > 0
+    drawn = idx.reshape(200, -1)
+    assert all(np.isin(cert, row).all() for row in drawn)
+    assert np.all(pi[np.isin(idx, cert)] == 1.0)
+    res = simulate_design(register, plan, indicators=["exit_accuracy"], reps=100, seed=2)
+    assert (res.to_frame()["villages"] >= 5).all()
+
+
+def test_truth_as_a_towns_by_indicators_table(register):
+    towns = ["马坝镇", "大塘镇", "枫湾镇", "小坑镇", "沙溪镇", "乌石镇", "樟市镇", "白土镇", "罗坑镇"]
+    truth = pd.DataFrame({"satisfaction_rate": [0.95] * 8 + [0.50],
+                          "missed_rate": [0.99] * 9}, index=towns)
+    res = simulate_design(register, DesignPlan(year=2018), truth=truth, reps=300, seed=3,
+                          indicators=["satisfaction_rate", "missed_rate"])
+    t = res.to_frame().set_index(["town", "indicator"])
+    assert t.loc[("罗坑镇", "satisfaction_rate"), "true_rate"] == 0.50
+    assert not t.loc[("罗坑镇", "satisfaction_rate"), "compliant"]
+    assert t.loc[("罗坑镇", "satisfaction_rate"), "flag_rate"] > 0.8
+    assert t.drop(("罗坑镇", "satisfaction_rate"))["flag_rate"].max() <= 0.01
+
+
 def test_icc_per_indicator_widens_only_that_indicator(register):
     """More clustering by village widens the intervals of that indicator and lowers its power,
     with the same households drawn (500 replicates: the width differs by far more than its
