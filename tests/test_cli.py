@@ -96,7 +96,7 @@ def test_power_command_simulates_a_design_and_writes_csv(data_dir, tmp_path, cap
     assert {"判定把握度", "误判率", "区间覆盖率"} <= set(table.columns)
     assert main(argv) == 2 and "已存在" in capsys.readouterr().err
     assert main([*argv, "--force", "--icc", "satisfaction_rate=0.2"]) == 0
-    assert "ICC {'satisfaction_rate': 0.2}" in capsys.readouterr().out
+    assert "ICC 群众认可度 0.2，其余 0.05" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--force", "--icc", "x=y"])
     assert exc.value.code == 2

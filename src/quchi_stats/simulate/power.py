@@ -61,6 +61,10 @@ CHUNK = 500
 #: ... fewer for a large register, so a block's village arrays stay near this many values.
 _BLOCK_VALUES = 4_000_000
 
+_FRAME_ZH = {"registered": "建档立卡户", "exited": "当年退出户", "non_registered": "非建档立卡户"}
+_ALLOCATION_ZH = {"equal": "等量分配", "proportional": "按村数比例分配", "sqrt": "平方根分配",
+                  "neyman": "Neyman 分配"}
+
 _RESULT_LABELS_ZH = {
     "town": "镇", "indicator": "指标", "label": "指标名称", "threshold": "标准",
     "villages": "抽查村数", "households": "平均入户数", "compliant_rate": "达标时真实比率",
@@ -120,16 +124,26 @@ class DesignPowerResult:
 
     def __str__(self) -> str:
         p = self.plan
-        head = (f"抽查设计模拟：{p.villages_total} 个村（{p.village_allocation}），每村 "
-                f"{p.households_per_village}，{self.reps} 次重复（种子 {self.seed}，ICC "
-                f"{self.settings.get('icc')}）")
+        if p.household_fraction is None:
+            per = "、".join(f"{_FRAME_ZH[f]} {p.households_per_village[f]} 户" for f in FRAME_NAMES)
+        else:
+            per = "、".join(f"{_FRAME_ZH[f]} {p.household_fraction[f]:.0%}" for f in FRAME_NAMES)
+        icc = self.settings.get("icc")
+        if isinstance(icc, Mapping):
+            labels = dict(zip(self.table["indicator"], self.table["label"], strict=False))
+            icc = "、".join(f"{labels.get(k, k)} {v:g}" for k, v in icc.items()) + "，其余 0.05"
+        head = (f"抽查设计模拟：{p.villages_total} 个村（{_ALLOCATION_ZH.get(p.village_allocation)}），"
+                f"每村抽{per}；{self.reps} 次重复（种子 {self.seed}，村内相关系数 ICC {icc}）")
         lines = [head]
+        if "shortfall" in self.settings and "power" in self.table:
+            lines.append(f"把握度：一个镇的一项指标比标准低 {self.settings['shortfall'] * 100:g} 个百分点、"
+                         "其余都达标时，它被判定显著偏低的比例")
         if np.isfinite(self.familywise_false_flag):
             lines.append(f"全部达标时至少误判一个镇的比例：{self.familywise_false_flag:.1%}")
         for _, r in self.summary().iterrows():
             if "min_power" in r:
                 lines.append(f"  {r['label']}：每镇约 {r['households']:.0f} 户，最低把握度 "
-                             f"{r['min_power']:.0%}，平均 {r['mean_power']:.0%}，最高误判率 "
+                             f"{r['min_power']:.1%}，平均 {r['mean_power']:.1%}，最高误判率 "
                              f"{r['max_false_flag_rate']:.1%}，覆盖率 {r['coverage']:.1%}")
             else:
                 lines.append(f"  {r['label']}：判定偏低比例平均 {r['mean_flag_rate']:.1%}，"
