@@ -320,6 +320,18 @@ def _t_interval(est: np.ndarray, v: np.ndarray, df: np.ndarray,
     return est - t * se, est + t * se
 
 
+def _t_estimate(design: SurveyDesign, kind: str, name: str, y: np.ndarray, x: np.ndarray | None,
+                by: str | Sequence[str] | None, level: float, variance: str) -> EstimateResult:
+    """A mean (``x=None``), ratio or total (``kind="total"``) by domain with a ``t_df`` interval."""
+    cols, keys, dom, k = _domains(design, by)
+    core = _ratio_core(design, y, x, dom, k, variance, total=kind == "total")
+    lower, upper = _t_interval(core["estimate"], core["v"], core["df"], level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_eff = core["n"] / core["deff"]
+    table = _table(cols, keys, core, lower, upper, n_eff, core["df"], level, "t")
+    return EstimateResult(kind, name, tuple(cols), "t", level, variance, table)
+
+
 def estimate_mean(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
                   level: float = 0.95, variance: str = "taylor") -> EstimateResult:
     """Estimate a mean ``Σw·y / Σw`` with a ``t_df`` interval (R ``svymean``/``svyby``).
@@ -334,15 +346,7 @@ def estimate_mean(design: SurveyDesign, y: str, *, by: str | Sequence[str] | Non
     """
     func = "estimate_mean"
     _check_common(design, level, variance, func)
-    yv = _numeric(design, y)
-    cols, keys, dom, k = _domains(design, by)
-    core = _ratio_core(design, yv, None, dom, k, variance)
-    df = core["df"]
-    lower, upper = _t_interval(core["estimate"], core["v"], df, level)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n_eff = core["n"] / core["deff"]
-    table = _table(cols, keys, core, lower, upper, n_eff, df, level, "t")
-    return EstimateResult("mean", y, tuple(cols), "t", level, variance, table)
+    return _t_estimate(design, "mean", y, _numeric(design, y), None, by, level, variance)
 
 
 def estimate_ratio(design: SurveyDesign, numerator: str, denominator: str, *,
@@ -351,17 +355,8 @@ def estimate_ratio(design: SurveyDesign, numerator: str, denominator: str, *,
     """Estimate a ratio of totals ``Σw·y / Σw·x`` with a ``t_df`` interval (R ``svyratio``)."""
     func = "estimate_ratio"
     _check_common(design, level, variance, func)
-    yv = _numeric(design, numerator)
-    xv = _numeric(design, denominator)
-    cols, keys, dom, k = _domains(design, by)
-    core = _ratio_core(design, yv, xv, dom, k, variance)
-    df = core["df"]
-    lower, upper = _t_interval(core["estimate"], core["v"], df, level)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n_eff = core["n"] / core["deff"]
-    table = _table(cols, keys, core, lower, upper, n_eff, df, level, "t")
-    return EstimateResult("ratio", f"{numerator}/{denominator}", tuple(cols), "t", level, variance,
-                          table)
+    return _t_estimate(design, "ratio", f"{numerator}/{denominator}", _numeric(design, numerator),
+                       _numeric(design, denominator), by, level, variance)
 
 
 def estimate_total(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
@@ -369,12 +364,4 @@ def estimate_total(design: SurveyDesign, y: str, *, by: str | Sequence[str] | No
     """Estimate a population total ``Σw·y`` with a ``t_df`` interval (R ``svytotal``)."""
     func = "estimate_total"
     _check_common(design, level, variance, func)
-    yv = _numeric(design, y)
-    cols, keys, dom, k = _domains(design, by)
-    core = _ratio_core(design, yv, None, dom, k, variance, total=True)
-    Y, v, n, deff, df = core["estimate"], core["v"], core["n"], core["deff"], core["df"]
-    lower, upper = _t_interval(Y, v, df, level)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        n_eff = n / deff
-    table = _table(cols, keys, core, lower, upper, n_eff, df, level, "t")
-    return EstimateResult("total", y, tuple(cols), "t", level, variance, table)
+    return _t_estimate(design, "total", y, _numeric(design, y), None, by, level, variance)
