@@ -38,6 +38,7 @@ from .flags.thresholds import pooled_power_n
 from .io.datadir import DataDir
 from .io.readers import read_table
 from .io.schema import order_towns
+from .sampling.manifest import verify_sample
 from .spec import AssessmentSpec, Indicator, load_spec
 
 __all__ = ["Assessment", "difference_interval", "estimate_indicators", "run_assessment"]
@@ -75,6 +76,9 @@ class Assessment:
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     overview: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    verified: bool = True
+    """False when the run skipped the check of the samples against their manifests
+    (``verify=False``, ``--no-verify``): the report then says so on its first screen."""
 
     @property
     def flagged_towns(self) -> list[str]:
@@ -175,7 +179,8 @@ def _read_optional(path_fn, kind: str, encoding: str | None = None) -> pd.DataFr
 
 def run_assessment(year: int, data: str | Path | None = None, *,
                    spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
-                   history: bool = True, encoding: str | None = None) -> Assessment:
+                   history: bool = True, encoding: str | None = None,
+                   verify: bool = True) -> Assessment:
     """Run the whole assessment of ``year`` on a data directory.
 
     Parameters
@@ -192,6 +197,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         changes.
     encoding : str, optional
         Encoding of the CSV files (default: detected, UTF-8 or GB18030/GBK).
+    verify : bool
+        Check, before computing, that each sample used (this year's, and earlier years' for the
+        trend) is the one its ``manifest.json`` records (row count and SHA-256,
+        :func:`~quchi_stats.sampling.verify_sample`); a missing manifest or a changed sample
+        raises :class:`~quchi_stats.errors.VerificationError`. ``False`` skips the check and is
+        recorded in ``Assessment.verified`` (the report carries a warning).
 
     Examples
     --------
@@ -206,6 +217,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         spec = load_spec(year)
     elif not isinstance(spec, AssessmentSpec):
         spec = load_spec(spec)
+    if verify:
+        verify_sample(root.sample_dir(year))
     register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_table(root.results(year), "results", encoding=encoding)
@@ -340,7 +353,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
 
     hist, changes = pd.DataFrame(), pd.DataFrame()
     if history:
-        hist, changes = _history(root, year, est, spec)
+        hist, changes = _history(root, year, est, spec, verify)
     incomes = exited[["town", "village", "relative_income"]].reset_index(drop=True)
     overview = {
         "households": int(len(register)),
@@ -355,7 +368,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     overview["rejects"] = len(rejects)
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
                       villages, self_rep, response, incomes, watch, rejects, clusters, hist,
-                      changes, overview, tuple(notes))
+                      changes, overview, tuple(notes), verify)
 
 
 def _check_results(results: pd.DataFrame, sample: pd.DataFrame, file: str) -> None:
@@ -421,8 +434,8 @@ def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd
     return out.reset_index(drop=True)
 
 
-def _history(root: DataDir, year: int, est: pd.DataFrame,
-             spec: AssessmentSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _history(root: DataDir, year: int, est: pd.DataFrame, spec: AssessmentSpec,
+             verify: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     parts = [est.assign(year=year)]
     for y in root.years():
         if y >= year:
@@ -431,6 +444,8 @@ def _history(root: DataDir, year: int, est: pd.DataFrame,
         r_path = _read_optional(lambda y=y: root.results(y), "results")
         if r_path is None or not sample_file.is_file():
             continue  # a year without fieldwork is simply not in the trend
+        if verify:
+            verify_sample(sample_file.parent)
         s = read_table(sample_file, "sample")
         r = r_path
         try:

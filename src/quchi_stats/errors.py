@@ -13,6 +13,7 @@ from numbers import Real
 __all__ = [
     "DataError",
     "OutputExistsError",
+    "OutputLockedError",
     "ParameterError",
     "QuchiStatsError",
     "QuchiStatsWarning",
@@ -72,6 +73,10 @@ class DataError(QuchiStatsError, ValueError):
 
 class OutputExistsError(QuchiStatsError, FileExistsError):
     """An output (a drawn sample, a report) exists and would be replaced without ``force``."""
+
+
+class OutputLockedError(QuchiStatsError):
+    """Another run is writing the same output (its lock file is held)."""
 
 
 class VerificationError(QuchiStatsError):
