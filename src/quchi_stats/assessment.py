@@ -217,8 +217,9 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         spec = load_spec(year)
     elif not isinstance(spec, AssessmentSpec):
         spec = load_spec(spec)
-    if verify:
-        verify_sample(root.sample_dir(year))
+    if verify:  # the audit record first: this year's sample, and those the trend uses
+        for y in [year, *(_history_years(root, year) if history else [])]:
+            verify_sample(root.sample_dir(y))
     register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_table(root.results(year), "results", encoding=encoding)
@@ -353,7 +354,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
 
     hist, changes = pd.DataFrame(), pd.DataFrame()
     if history:
-        hist, changes = _history(root, year, est, spec, verify)
+        hist, changes = _history(root, year, est, spec)
     incomes = exited[["town", "village", "relative_income"]].reset_index(drop=True)
     overview = {
         "households": int(len(register)),
@@ -434,20 +435,27 @@ def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd
     return out.reset_index(drop=True)
 
 
-def _history(root: DataDir, year: int, est: pd.DataFrame, spec: AssessmentSpec,
-             verify: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    parts = [est.assign(year=year)]
+def _history_years(root: DataDir, year: int) -> list[int]:
+    """Earlier years with a sample and field results: a year without fieldwork is not in the
+    trend."""
+    years = []
     for y in root.years():
-        if y >= year:
+        if y >= year or not (root.sample_dir(y) / "sample.csv").is_file():
             continue
-        sample_file = root.sample_dir(y) / "sample.csv"
-        r_path = _read_optional(lambda y=y: root.results(y), "results")
-        if r_path is None or not sample_file.is_file():
-            continue  # a year without fieldwork is simply not in the trend
-        if verify:
-            verify_sample(sample_file.parent)
-        s = read_table(sample_file, "sample")
-        r = r_path
+        try:
+            root.results(y)
+        except DataError:
+            continue
+        years.append(y)
+    return years
+
+
+def _history(root: DataDir, year: int, est: pd.DataFrame,
+             spec: AssessmentSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    parts = [est.assign(year=year)]
+    for y in _history_years(root, year):
+        s = read_table(root.sample_dir(y) / "sample.csv", "sample")
+        r = read_table(root.results(y), "results")
         try:
             ys = load_spec(y)
         except DataError:  # no shipped spec for that year: use the current one
