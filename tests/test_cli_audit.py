@@ -172,8 +172,10 @@ def test_design_force_keeps_the_replaced_sample(tiny, tmp_path, capsys):
     assert main([*base, "--seed", "1"]) == 0
     first = (tmp_path / "s" / "sample.csv").read_bytes()
     assert main([*base, "--seed", "2"]) == 2
+    capsys.readouterr()
     assert main([*base, "--seed", "2", "--force"]) == 0
     kept = list((tmp_path / "s" / "replaced").iterdir())
+    assert f"被替换的样本及其清单保留在 {kept[0]}" in capsys.readouterr().out
     assert len(kept) == 1 and (kept[0] / "sample.csv").read_bytes() == first
     assert (kept[0] / "manifest.json").is_file()
     capsys.readouterr()

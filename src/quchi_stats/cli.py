@@ -214,6 +214,8 @@ def _cmd_design(args: argparse.Namespace) -> int:
         print(f"{outcome.sample_path} 已存在且与本次抽样完全相同，未改动。")
     else:
         print(f"已写出 {outcome.sample_path} 和 {outcome.manifest_path}")
+    if outcome.replaced is not None:
+        print(f"被替换的样本及其清单保留在 {outcome.replaced}（替换留有记录）")
     print(verify_manifest(outcome.manifest_path))
     return 0
 

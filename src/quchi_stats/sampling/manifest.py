@@ -48,6 +48,8 @@ class WriteOutcome:
     sample_path: Path
     manifest_path: Path
     unchanged: bool
+    replaced: Path | None = None
+    """Where the sample this write replaced (``force=True``) is kept, with its manifest."""
 
 
 def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha: str,
@@ -120,6 +122,7 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
         if (out_dir / "replaced").is_dir():
             shutil.copytree(out_dir / "replaced", new / "replaced", copy_function=shutil.copy2)
         old = [p for p in (sample_path, manifest_path) if p.exists()]
+        kept = None
         if old:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             keep = new / "replaced" / stamp
@@ -130,9 +133,10 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
             keep.mkdir(parents=True)
             for p in old:
                 shutil.copy2(p, keep / p.name)
+            kept = out_dir / keep.relative_to(new)
         atomic_write_bytes(new / "sample.csv", data)
         write_json(manifest, new / "manifest.json")
-    return WriteOutcome(sample_path, manifest_path, False)
+    return WriteOutcome(sample_path, manifest_path, False, kept)
 
 
 def _sha(data: bytes) -> str:
