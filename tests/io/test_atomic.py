@@ -91,6 +91,7 @@ def test_a_crash_between_the_two_renames_is_recovered_by_the_next_run(tmp_path):
     tmp = tmp_path / ".rep.tmp-xyz"
     tmp.mkdir()
     (tmp / "a.csv").write_bytes(b"half")
+    (tmp_path / ".rep.lock-4321-00ff").write_bytes(b"pid=4321\n")  # killed while taking the lock
     with pytest.warns(QuchiStatsWarning, match="中断，已恢复替换前的内容"), \
             AtomicDirectory(out) as stage:
         assert stage.previous == out and (out / "a.csv").read_bytes() == b"old"
@@ -166,3 +167,56 @@ def test_exchange_swaps_two_directories_in_one_call(tmp_path):
     if not atomic._exchange(a, b):
         pytest.skip("renameat2(RENAME_EXCHANGE) not available here: the fallback is tested above")
     assert (a / "x").read_bytes() == b"from b" and (b / "x").read_bytes() == b"from a"
+
+
+def test_lock_without_hard_links(tmp_path, monkeypatch):
+    """FAT/exFAT (USB sticks) have no hard links: the lock is an O_EXCL file, flock-ed."""
+    import errno
+
+    def no_link(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "link", no_link)
+    out = tmp_path / "rep"
+    with AtomicDirectory(out) as first:
+        _write(first, {"a.csv": b"first"})
+        assert (tmp_path / ".rep.lock").read_text().startswith(f"pid={os.getpid()}")
+        with pytest.raises(OutputLockedError, match="正在写"), AtomicDirectory(out):
+            pass  # pragma: no cover
+    assert _tree(out) == {"a.csv": b"first"} and _beside(out) == []
+    # a lock left by a dead run (nobody holds its flock) is broken here too
+    (tmp_path / ".rep.lock").write_text("pid=999999\nhost=x\n")
+    with pytest.warns(QuchiStatsWarning, match="pid 999999"), AtomicDirectory(out) as stage:
+        _write(stage, {"a.csv": b"second"})
+    assert _tree(out) == {"a.csv": b"second"} and _beside(out) == []
+
+
+def test_file_manager_litter_does_not_block_and_goes_with_the_old_set(tmp_path):
+    out = tmp_path / "rep"
+    out.mkdir()
+    for name in ("a.csv", "Thumbs.db", "desktop.ini", "~$a.xlsx"):
+        (out / name).write_bytes(b"x")
+    with AtomicDirectory(out, owned={"a.csv"}) as stage:
+        assert stage.previous == out
+        _write(stage, {"a.csv": b"new"})
+    assert _tree(out) == {"a.csv": b"new"}
+
+
+def test_a_file_held_open_elsewhere_is_a_clear_error(tmp_path, monkeypatch):
+    """Windows refuses to rename a folder whose file Excel has open: one line, old set kept."""
+    out = tmp_path / "rep"
+    with AtomicDirectory(out) as stage:
+        _write(stage, {"a.csv": b"old"})
+    monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+    real = os.rename
+
+    def rename(src, dst):
+        if str(dst).find(".old-") >= 0:
+            raise PermissionError(13, "Permission denied")
+        return real(src, dst)
+
+    monkeypatch.setattr(atomic.os, "rename", rename)
+    with pytest.raises(OutputLockedError, match="正被其他程序（如 Excel、浏览器）打开"), \
+            AtomicDirectory(out) as stage:
+        _write(stage, {"a.csv": b"new"})
+    assert _tree(out) == {"a.csv": b"old"} and _beside(out) == []

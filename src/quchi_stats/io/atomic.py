@@ -22,8 +22,11 @@ process. On POSIX it is created already ``flock``-ed (written under a private na
 hard-linked into place), so a lock file always belongs to a live process unless that process died;
 the kernel releases an ``flock`` when its process dies, so a lock file that can be locked again is
 stale and is broken (under that new ``flock``, so two runs cannot break it both) with a warning. On
-Windows (no ``flock``) the lock is an ``O_CREAT | O_EXCL`` file that is never broken automatically:
-the message names the file to delete once no other run is active.
+a file system without hard links (FAT/exFAT USB sticks) the lock is created with ``O_CREAT |
+O_EXCL`` and flock-ed right after. On Windows (no ``flock``) it is an ``O_CREAT | O_EXCL`` file that
+is never broken automatically: the message names the file to delete once no other run is active.
+Besides the files the command writes, a target may hold what file managers leave (``Thumbs.db``,
+``desktop.ini``, ``.DS_Store``) and Excel's ``~$`` owner files; those go with the old set.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["AtomicDirectory", "atomic_directory"]
+
+_NO_LINK = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOLCK, errno.EXDEV,
+            errno.ENOSYS, errno.EMLINK}
+# what file managers put into any folder: not a reason to refuse it
+_SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -148,14 +156,33 @@ class AtomicDirectory:
 
     def _acquire(self) -> None:
         lock = self.lock_path
-        if fcntl is None:  # pragma: no cover - Windows
+        if fcntl is not None:
             try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                self._acquire_linked(lock)
+                return
+            except OSError as exc:
+                if isinstance(exc, FileExistsError) or exc.errno not in _NO_LINK:
+                    raise
+            # a file system without hard links (FAT/exFAT USB sticks) or without flock
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+        except FileExistsError:
+            if fcntl is None:  # pragma: no cover - Windows: never broken automatically
+                raise self._held() from None
+            self._break_stale(lock)
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
             except FileExistsError:
                 raise self._held() from None
-            os.write(fd, _lock_text())
-            self._lock_fd = fd
-            return
+        if fcntl is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, _lock_text())
+        self._lock_fd = fd
+
+    def _acquire_linked(self, lock: Path) -> None:
+        """Create ``lock`` already flock-ed: written and locked under a private name, then
+        hard-linked into place (so no one ever sees it unlocked while its process lives)."""
         private = lock.parent / f".{self.target.name}.lock-{os.getpid()}-{secrets.token_hex(4)}"
         fd = os.open(private, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
         try:
@@ -169,7 +196,7 @@ class AtomicDirectory:
                     return
                 except FileExistsError:
                     self._break_stale(lock)
-            raise self._held()
+            raise self._held()  # pragma: no cover - a third run took it in between
         except BaseException:
             os.close(fd)
             raise
@@ -185,7 +212,7 @@ class AtomicDirectory:
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except OSError:  # held (or no flock here: cannot tell, so treat it as held)
                 raise self._held() from None
             # we hold the old lock's flock: nobody else can break it; it is stale if still in place
             try:
@@ -224,6 +251,8 @@ class AtomicDirectory:
                           QuchiStatsWarning, stacklevel=4)
         for p in olds + sorted(parent.glob(f".{name}.tmp-*")):
             shutil.rmtree(p, ignore_errors=True)
+        for p in parent.glob(f".{name}.lock-*"):  # a private lock name of a run killed early
+            p.unlink(missing_ok=True)
 
     def _check_target(self) -> None:
         t = self.target
@@ -233,7 +262,8 @@ class AtomicDirectory:
             raise OutputExistsError(f"{t} 已存在，且不是目录；请换一个输出目录。")
         entries = sorted(p.name for p in t.iterdir())
         if self.owned is not None:
-            foreign = [n for n in entries if n not in self.owned]
+            foreign = [n for n in entries if n not in self.owned and n not in _SYSTEM_FILES
+                       and not n.startswith("~$")]  # ~$ files: Excel has the workbook open
             if foreign:
                 raise OutputExistsError(
                     f"{t} 中有不是本命令写出的文件“{foreign[0]}”等 {len(foreign)} 项；输出目录整体替换时"
@@ -273,19 +303,24 @@ class AtomicDirectory:
         staged, target = self.path, self.target
         os.chmod(staged, 0o777 & ~_umask())
         _fsync_tree(staged)
-        if not target.exists():
-            os.rename(staged, target)
-        elif _exchange(staged, target):
-            pass  # the old set is now under the staged name and is removed by __exit__
-        else:
-            old = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
-            os.rename(target, old)
-            try:
+        try:
+            if not target.exists():
                 os.rename(staged, target)
-            except BaseException:
-                os.rename(old, target)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
+            elif _exchange(staged, target):
+                pass  # the old set is now under the staged name and is removed by __exit__
+            else:
+                old = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
+                os.rename(target, old)
+                try:
+                    os.rename(staged, target)
+                except BaseException:
+                    os.rename(old, target)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+        except PermissionError as exc:  # Windows: a file of the old set is open elsewhere
+            raise OutputLockedError(
+                f"无法换入新的 {target}（{exc.strerror}）：其中的文件可能正被其他程序（如 Excel、浏览器）"
+                "打开；请关闭后重新运行。原有内容未改动。") from None
         _fsync_dir(target.parent)
 
 
