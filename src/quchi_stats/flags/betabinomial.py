@@ -188,7 +188,7 @@ def _fit_rho(y, m, g, n_groups, adjust: bool = True) -> tuple[float, float, np.n
     res = optimize.minimize_scalar(nll, bounds=(0.0, RHO_MAX), method="bounded",
                                    options={"xatol": 1e-5, "maxiter": 200})
     if not res.success or not np.isfinite(res.fun):
-        raise ConvergenceError(f"beta-binomial ICC fit did not converge: {res.message}")
+        raise ConvergenceError(f"beta-二项模型拟合未收敛：{res.message}")
     rho, best = float(res.x), -float(res.fun)
     at_zero = -nll(0.0)
     if at_zero >= best - 1e-12:  # the bounded search never evaluates the bound itself
@@ -204,8 +204,11 @@ def _profile_interval(y, m, g, n_groups, rho, best, level, adjust) -> tuple[floa
     def f(r: float) -> float:
         return _criterion(y, m, g, n_groups, r, adjust) - cut
 
-    lo = 0.0 if f(0.0) >= 0 else optimize.brentq(f, 0.0, rho, xtol=1e-6)
-    hi = RHO_MAX if f(RHO_MAX) >= 0 else optimize.brentq(f, rho, RHO_MAX, xtol=1e-6)
+    try:
+        lo = 0.0 if f(0.0) >= 0 else optimize.brentq(f, 0.0, rho, xtol=1e-6)
+        hi = RHO_MAX if f(RHO_MAX) >= 0 else optimize.brentq(f, rho, RHO_MAX, xtol=1e-6)
+    except (ValueError, RuntimeError) as exc:  # no sign change or no convergence
+        raise ConvergenceError(f"beta-二项模型拟合未收敛：{exc}") from exc
     return float(lo), float(hi)
 
 
