@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,14 +15,15 @@ from quchi_stats.assessment import run_assessment
 from quchi_stats.datasets import data_path, write_district
 from quchi_stats.flags import BETWEEN_BOUNDARY, BETWEEN_ESTIMATED
 from quchi_stats.report.build import EB_STATUS_ZH, build_html, report_tables
+from quchi_stats.spec import load_spec
 
 SENTENCE = "镇间差异不显著，收缩估计等于全区水平"
 
 
-def _assess(year: int, data=None):
+def _assess(year: int, data=None, spec=None):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        return run_assessment(year, data, history=False)
+        return run_assessment(year, data, history=False, spec=spec)
 
 
 def _check_table(a) -> dict[str, str]:
@@ -47,9 +49,16 @@ def _check_table(a) -> dict[str, str]:
 
 @pytest.mark.parametrize("year", [2016, 2017, 2018])
 def test_bundled_years(year):
-    a = _assess(year)
+    # 2016 with the spec's funnel overdispersion on: the funnel uses the district-ICC sizes
+    spec = replace(load_spec(year), funnel_overdispersion=True) if year == 2016 else None
+    a = _assess(year, spec=spec)
     statuses = _check_table(a)
     assert len(statuses) == 8
+    for name, f in a.funnel.items():
+        assert f.attrs["overdispersion"] == ("icc" if year == 2016 else "none")
+        if year == 2016:
+            eb = a.shrinkage[a.shrinkage["indicator"] == name].set_index("town")["n_star"]
+            np.testing.assert_allclose(f.set_index("town")["n_funnel"], eb[f["town"]])
     if year >= 2017:  # the injected low satisfaction: a real between-town difference
         assert statuses["satisfaction_rate"] == BETWEEN_ESTIMATED
         t = a.shrinkage[a.shrinkage["indicator"] == "satisfaction_rate"].set_index("town")
