@@ -157,6 +157,9 @@ def _profile_means(y: np.ndarray, m: np.ndarray, g: np.ndarray, n_groups: int, r
             active = still
             if not active.any():
                 break
+        else:
+            raise ConvergenceError(f"beta-二项模型拟合未收敛：{int(active.sum())} 个镇的均值迭代 "
+                                   f"{iters} 次未收敛")
     if rho > 0 and np.all((p > 0) & (p < 1)):  # no empty Beta parameter: the plain form
         a = p[g] * s
         ll = (_rising_inner(a, y) + _rising_inner(s - a, m - y)
