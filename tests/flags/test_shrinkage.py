@@ -112,3 +112,19 @@ def test_town_at_one_everywhere_and_huge_precision_give_no_warning():
     # every village at 1: ICC and between-town variance at 0, the district level is 1
     assert (flat["between_status"] == BETWEEN_BOUNDARY).all()
     assert np.allclose(flat["eb_estimate"], 1.0) and (flat["icc"] == 0).all()
+
+
+def test_homogeneous_district_has_no_icc_and_no_between_town_variance():
+    """Nine towns × five villages, every village 9 of 10: ρ̂ = 0 (huge homogeneity) and the
+    between-town variance at its boundary — the "not identifiable" code, the district level."""
+    v = pd.DataFrame({"town": np.repeat([f"t{i}" for i in range(9)], 5),
+                      "village": [f"v{i}" for i in range(45)], "households": 10, "m": 10.0,
+                      "y": 9.0, "p_hat": 0.9, "share": 0.2})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = shrink_villages(v, 0.95)
+    assert (out["icc"] == 0).all() and (out["icc_lower"] == 0).all()
+    assert (out["between_status"] == BETWEEN_BOUNDARY).all()
+    np.testing.assert_allclose(out["eb_estimate"], 0.9)
+    np.testing.assert_allclose(out["n_star"], 50.0)  # no clustering: every household counts
+    assert out["prob_below"].isna().all()
