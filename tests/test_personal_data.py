@@ -379,3 +379,37 @@ def test_library_warnings_are_masked_outside_the_command_line():
     with pytest.warns(QuchiStatsWarning) as record:
         warnings.warn("户主电话 13912345678", QuchiStatsWarning, stacklevel=1)
     assert str(record[0].message) == "户主电话 139****5678"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(name=_place_names())
+def test_design_command_on_fuzzed_place_names(tmp_path_factory, name):
+    """Through the command: exit 0 with the name in sample.csv only when it carries nothing
+    masking would hide; otherwise exit 2, one line, and nothing written."""
+    import csv
+    import io
+
+    from quchi_stats.io.readers import normalize_text
+
+    d = tmp_path_factory.mktemp("placecli")
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(HEADER.strip().split(","))
+    for i in range(8):
+        village = name if i < 4 else "马坝01村"
+        writer.writerow(["马坝镇", village, str(i + 1), "3", "是" if i % 2 else "否",
+                         "2018" if i % 4 == 1 else "", "一般贫困户" if i % 2 else "", "是", "7012",
+                         "否"])
+    path = d / "register_2018.csv"
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    folded = normalize_text(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["design", "--register", str(path), "--year", "2018", "--seed", "1",
+                     "--villages", "2", "--min-villages", "1", "--households", "1,1,1",
+                     "--reserves", "0", "--out", str(d / "s")])
+    if mask_personal(folded) != folded:
+        assert code == 2 and not (d / "s").exists()
+    else:
+        assert code == 0
+        assert folded in (d / "s" / "sample.csv").read_text(encoding="utf-8-sig")
