@@ -2,9 +2,10 @@
 
 Domains (``by=``) keep the full design: rows outside a domain contribute zero to the influence
 values, so every PSU and stratum of the design stays in the variance (R ``svyby``); a domain's
-degrees of freedom are the PSUs minus the strata it touches. ``n`` is the number of rows of the
-domain with a value, ``deff`` the design variance over the variance of simple random sampling
-without replacement of the same ``n`` (R's ``deff=TRUE``).
+degrees of freedom are the PSUs minus the strata it touches (its rows with a value or not, and a
+positive weight, as R counts them). Rows with a missing ``by`` value are in no domain. ``n`` is
+the number of rows of the domain with a value, ``deff`` the design variance over the variance of
+simple random sampling without replacement of the same ``n`` (R's ``deff=TRUE``).
 """
 
 from __future__ import annotations

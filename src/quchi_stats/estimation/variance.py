@@ -203,7 +203,7 @@ def jackknife_variance_totals(design: SurveyDesign, tn: np.ndarray,
     nothing ("remove", "certainty"); "average" multiplies the variance by (all PSUs)/(PSUs of
     strata with a replicate), as R's ``as.svrepdesign(type="JKn")`` does; "adjust" gives the
     lonely PSU a replicate that drops it and reweights every other PSU by H/(H − 1) (H strata),
-    with the factor (H − 1)/H — the replicate R 4.1.1 means to build (see docs/estimation.md).
+    with the factor (H − 1)/H, equal to R 4.1.1's JKn replicates (see docs/estimation.md).
     """
     sn = _group_sum(design.psu_stratum, tn, design.n_strata)
     total_n = sn.sum(axis=0)
