@@ -193,7 +193,10 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
         c2 = cells_of(design.ssu_code, int(design.ssu_psu.size), dom, k)
         z2 = c2.sum(wy) if total else (c2.sum(wy) - Rz[c2.dom] * c2.sum(wx)) * inv_x[c2.dom]
         second = (c2, z2)
-    present = cells.sum(valid.astype(float)) > 0  # (PSU, domain) cells with a value
+    # (PSU, domain) cells with a value (rows, whatever their weight)
+    zero_w = bool((w == 0).any())
+    present = (np.bincount(cells.row_cell, weights=None if all_valid else valid,
+                           minlength=cells.size) > 0 if zero_w else tw > 0)
     v = _variance(design, variance, cells, z, second, ty, None if total else tx, present)
     # SRS variance of the same n for the design effect (R: svyvar / n * (N - n) / N)
     if binary and x is None:
@@ -204,7 +207,6 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
         ss = np.bincount(dom, weights=w * valid * resid**2, minlength=k)
     xbar = X / np.where(N > 0, N, 1.0)
     # rows with a zero weight are not observations of the SRS comparison (R's deff)
-    zero_w = bool((w == 0).any())
     n_pos = (np.bincount(dom, weights=valid & (w > 0), minlength=k) if zero_w else n)
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = ss / N * n_pos / (n_pos - 1) / xbar**2
@@ -213,8 +215,8 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
         v = np.where(v <= 1e-12 * np.nan_to_num(v_srs, nan=0.0), 0.0, v)
         deff = np.where(v_srs > 0, v / v_srs, np.nan)
     # R counts a domain's rows without a value in its df and in nrow() (Korn–Graubard's t_{n−1})
-    w_all = cells.sum(w)
-    n_rows = np.bincount(dom, minlength=k).astype(float)
+    w_all = tw if all_valid else cells.sum(w)
+    n_rows = n if all_valid else np.bincount(dom, minlength=k).astype(float)
     return {"estimate": Y if total else R, "v": v, "n": n, "N": N, "deff": deff,
             "df": _domain_df(design, cells, w_all), "n_rows": n_rows}
 
