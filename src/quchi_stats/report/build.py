@@ -16,13 +16,26 @@ import pandas as pd
 
 from ..assessment import DISTRICT, Assessment
 from ..errors import OutputExistsError
-from ..flags import CLASS_LOW, CLASS_SIGNIFICANT
+from ..flags import (
+    BETWEEN_BOUNDARY,
+    BETWEEN_ESTIMATED,
+    BETWEEN_FIT_FAILED,
+    CLASS_LOW,
+    CLASS_SIGNIFICANT,
+)
 from ..io.schema import ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
 
 __all__ = ["REPORT_NAME", "build_html", "report_tables", "write_report"]
 
 REPORT_NAME = "考核报告.html"
+
+#: What the empirical-Bayes table says about the between-town level (flags.shrinkage codes).
+EB_STATUS_ZH = {
+    BETWEEN_ESTIMATED: "镇间差异已估计",
+    BETWEEN_BOUNDARY: "镇间差异不显著，收缩估计等于全区水平",
+    BETWEEN_FIT_FAILED: "模型拟合未收敛，未给出收缩估计",
+}
 
 
 def _pct(x: float, digits: int = 1) -> str:
@@ -51,10 +64,18 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
     out = {"估计结果": estimates, "标记": flags, "需关注": watch}
     if len(a.shrinkage):
         labels = {i.name: i.label for i in spec.indicators}
-        out["收缩估计"] = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels)).rename(
+        eb = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels))
+        if "between_status" in eb:
+            eb["between_status"] = eb["between_status"].map(EB_STATUS_ZH)
+        out["收缩估计"] = eb.rename(
             columns={"indicator": "指标", "town": "乡镇", "estimate": "抽查估计", "n_star": "有效样本量",
                      "eb_estimate": "收缩估计", "eb_lower": "收缩下限", "eb_upper": "收缩上限",
-                     "prob_below": "低于标准的后验概率"})
+                     "prob_below": "低于标准的后验概率", "households": "样本户数",
+                     "own_weight": "本镇数据权重", "district_level": "全区水平",
+                     "between_status": "镇间差异",
+                     "icc": "村内相关系数", "icc_lower": "村内相关系数下限",
+                     "icc_upper": "村内相关系数上限", "icc_homogeneity_p": "相关系数齐性P值",
+                     "rho_between": "镇间相关系数", "between_p": "镇间差异P值"})
     if a.funnel:
         labels = {i.name: i.label for i in spec.indicators}
         out["漏斗图"] = pd.concat([f.assign(指标=labels[k]) for k, f in a.funnel.items()]).rename(
@@ -186,9 +207,12 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax)), f"{y} 年各镇{ind.label}及置信区间"))
         if "收缩估计" in tables:
+            status = a.shrinkage.loc[a.shrinkage["indicator"] == ind.name, "between_status"]
             eb = tables["收缩估计"]
             eb = eb[(eb["指标"] == ind.label) & (eb["低于标准的后验概率"] >= 0.5)]
-            if len(eb):
+            if len(status) and status.iloc[0] != BETWEEN_ESTIMATED:
+                add(f"<p>经验贝叶斯（beta-二项）收缩：{EB_STATUS_ZH[status.iloc[0]]}。</p>")
+            elif len(eb):
                 add("<p>经验贝叶斯（beta-二项）收缩后，低于标准的后验概率不小于 50% 的镇：</p>")
                 add(_table(eb[["乡镇", "抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率"]],
                            ("抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率")))
