@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from fontTools.ttLib import TTFont
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib import font_manager
 
 from quchi_stats import plots
@@ -158,3 +160,33 @@ def test_font_subset_is_small_deterministic_and_covers_the_text():
     assert set(range(0x20, 0x7F)) <= cmap and ord("鎮") in cmap and ord("镇") in cmap
     assert len(cmap) < 200  # only what was asked for
     assert font["name"].getDebugName(1) == FONT_FAMILY and font["name"].getDebugName(13)  # licence
+
+
+# place names from every CJK block, the supplementary planes (mostly not in the font), digits, ASCII
+_PLACE_CHARS = st.one_of(st.characters(min_codepoint=0x3400, max_codepoint=0x9FFF),
+                         st.characters(min_codepoint=0xF900, max_codepoint=0xFAFF),
+                         st.characters(min_codepoint=0x20000, max_codepoint=0x3134F),
+                         st.sampled_from("0123456789镇村组（）·-ABC"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(_PLACE_CHARS, min_size=1, max_size=8))
+def test_any_place_name_draws_without_matplotlib_warnings(name):
+    have = font_codepoints()
+    missing = [c for c in dict.fromkeys(name) if ord(c) not in have]
+    assert uncovered(name) == missing
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shown = drawable(name, "行政村")
+        fig = plt.figure(figsize=(2, 1))
+        fig.text(0, 0.5, shown)
+        fig.canvas.draw()
+        plt.close(fig)
+    assert len(shown) == len(name) and uncovered(shown) == []
+    assert [c == BOX for c in shown] == [ord(c) not in have for c in name]
+    if missing:
+        assert [str(w.message) for w in caught] == [
+            "行政村“" + name + "”中的字符" + "、".join(f"“{c}”（U+{ord(c):04X}）" for c in missing)
+            + "不在内置字体中，图中将显示为方框"]
+    else:
+        assert caught == []
