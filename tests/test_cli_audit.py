@@ -143,6 +143,8 @@ def test_no_verify_banner_lock_and_kill(tmp_path, capsys, monkeypatch):
     body = html[html.index("<body>"):]
     assert body.index("未核验抽样清单") < body.index("一、基本情况")
     assert "样本核验" in _read(out / "estimates.csv").columns
+    for p in out.iterdir():  # mark the earlier set, so a new file in it cannot pass for old
+        p.write_bytes(p.read_bytes() + b"\n<!-- earlier run -->\n")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     monkeypatch.setattr(assessment, "run_assessment", lambda *a, **k: seen[1])  # computed above
