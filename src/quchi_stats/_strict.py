@@ -57,6 +57,7 @@ class Field:
     pattern: str | None = None
     nullable: bool = False
     also_int: bool = False
+    one_line: bool = True
     unique: bool = False
     open_table: bool = False
 
@@ -104,8 +105,10 @@ def describe(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, int):
-        s = str(value)
-        return s if len(s) <= 24 else f"{s[:12]}…（{len(s)} 位整数）"
+        if abs(value) < 10 ** 24:
+            return str(value)
+        digits = int(value.bit_length() * math.log10(2)) + 1  # str() fails beyond 4,300 digits
+        return f"约 {digits} 位的{'负' if value < 0 else ''}整数"
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, str):
@@ -159,11 +162,14 @@ def doc_range(f: Field) -> str:
 # --- the validator ---------------------------------------------------------------------------
 
 class _Checker:
-    def __init__(self, file: str, style: str) -> None:
-        self.file, self.style = file, style
+    def __init__(self, file: str, style: str, lead: str) -> None:
+        self.file, self.style, self.lead = file, style, lead
+
+    def err(self, message: str) -> DataError:
+        return DataError(self.lead + message, file=self.file)
 
     def fail(self, path: Sequence[str | int], message: str) -> DataError:
-        return DataError(f"{where(path, self.style)} {message}" if path else message, file=self.file)
+        return self.err(f"{where(path, self.style)} {message}" if path else message)
 
     def table(self, doc: Any, fields: Sequence[Field], path: tuple[str | int, ...]) -> dict:
         by_key = {f.key: f for f in fields}
@@ -175,13 +181,13 @@ class _Checker:
                 hint = (f"是否应为 {best[0]}？" if best
                         else "可用的键：" + "、".join(by_key))
                 where_ = where((*path, key), self.style)
-                raise DataError(f"未知的键 {where_}（{hint}）", file=self.file)
+                raise self.err(f"未知的键 {where_}（{hint}）")
         out = {}
         for f in fields:
             if f.key not in doc:
                 if f.required:
                     place = where((*path, ""), self.style).rstrip(" .") + " 中" if path else ""
-                    raise DataError(f"{place}缺少 {f.key}（{f.doc}）", file=self.file)
+                    raise self.err(f"{place}缺少 {f.key}（{f.doc}）")
                 if f.default is not None:
                     out[f.key] = f.default
                 continue
@@ -209,7 +215,7 @@ class _Checker:
                 return v
             if not isinstance(v, str):
                 raise self.fail(path, f"应为字符串（实际为 {describe(v)}）")
-            if _CONTROL.search(v):
+            if f.one_line and _CONTROL.search(v):
                 raise self.fail(path, f"不能含换行或控制字符（实际为 {describe(v)}）")
             if not f.min_len <= len(v) <= f.max_len:
                 raise self.fail(path, f"应为 {f.min_len}–{f.max_len} 个字符的字符串"
@@ -262,14 +268,16 @@ class _Checker:
             raise self.fail(path, f"应有 {f.min_len}–{f.max_len} {unit}（实际为 {len(v)} {unit}）")
 
 
-def check_table(doc: Any, fields: Sequence[Field], file: str, *, style: str = "toml") -> dict:
+def check_table(doc: Any, fields: Sequence[Field], file: str, *, style: str = "toml",
+                lead: str = "") -> dict:
     """Check a parsed document against its fields; return it with the defaults filled in.
 
-    Raises :class:`DataError` (one line, naming ``file`` and the key path) at the first problem.
+    Raises :class:`DataError` (one line, naming ``file`` and the key path, after ``lead``) at the
+    first problem.
     """
-    checker = _Checker(file, style)
+    checker = _Checker(file, style, lead)
     if not isinstance(doc, dict):
-        raise DataError(f"顶层应为{'表' if style == 'toml' else '对象'}（实际为 {describe(doc)}）", file=file)
+        raise checker.err(f"顶层应为{'表' if style == 'toml' else '对象'}（实际为 {describe(doc)}）")
     return checker.table(doc, fields, ())
 
 
