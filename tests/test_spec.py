@@ -219,6 +219,8 @@ def test_bom_and_the_spec_object_year(tmp_path):
         load_spec(p, year="2018")
     with pytest.raises(ParameterError):
         load_spec(True)
+    with pytest.raises(DataError, match="考核参数应为普通的 TOML 文件"):
+        load_spec(tmp_path)
 
 
 def test_bundled_specs_load_for_their_year_and_docs_list_every_key():

@@ -231,7 +231,7 @@ def load_spec(year_or_path: int | str | Path, *, year: int | None = None) -> Ass
     elif isinstance(year_or_path, str | os.PathLike):
         path = Path(year_or_path)
         if not path.is_file():
-            raise DataError("考核参数文件不存在" if not path.exists() else "考核参数应为 TOML 文件，不是目录",
+            raise DataError("考核参数文件不存在" if not path.exists() else "考核参数应为普通的 TOML 文件",
                             file=str(path))
         name = path.name
         text = read_text_capped(path, name, MAX_SPEC_BYTES, "考核参数文件")
