@@ -17,7 +17,7 @@ import pandas as pd
 from ..assessment import DISTRICT, Assessment
 from ..errors import OutputExistsError
 from ..flags import CLASS_LOW, CLASS_SIGNIFICANT
-from ..io.schema import PERSONAL_COLUMNS
+from ..io.schema import ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
 
 __all__ = ["REPORT_NAME", "build_html", "report_tables", "write_report"]
@@ -94,9 +94,8 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
         "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
         "unreachable": "无法入户", "no_record": "无记录", "substitute": "替补完成",
         "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数"})
-    for name, t in out.items():
-        leaked = PERSONAL_COLUMNS.intersection(t.columns)
-        assert not leaked, (name, leaked)  # the tables above never carry personal columns
+    for name, t in out.items():  # the tables above never carry personal columns: make sure
+        ensure_no_personal_columns(t.columns, f"报告表“{name}”")
     return out
 
 

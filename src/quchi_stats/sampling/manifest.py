@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import __version__
 from .._strict import Field, check_table, read_text_capped, where
-from ..errors import DataError, OutputExistsError, QuchiStatsError, VerificationError
+from ..errors import DataError, OutputExistsError, QuchiStatsError, VerificationError, mask_personal
 from ..io.readers import read_table
 from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample
@@ -72,7 +72,7 @@ def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha
                    "primary": int((s["role"] == "primary").sum()),
                    "reserve": int((s["role"] == "reserve").sum()),
                    "towns": int(s["town"].nunique()), "villages": int(s["village"].nunique())},
-        "notes": list(result.notes),
+        "notes": [mask_personal(n) for n in result.notes],
     }
 
 
