@@ -58,6 +58,14 @@ class Error(str):
     """An error value such as ``#REF!`` (a cell of type ``e``)."""
 
 
+def _column_index(letters: str) -> int:
+    """A -> 1, XFD -> 16384."""
+    index = 0
+    for ch in letters.upper():
+        index = index * 26 + ord(ch) - 64
+    return index
+
+
 def _cell(ref: str, value: object) -> str:
     if value is None:
         return ""
@@ -79,14 +87,15 @@ def write_xlsx(path: Path, rows: list[list[object]], *, dimension: str | None = 
     text, ``None`` (no cell), an :class:`Error` or ``("=formula", cached)`` (``cached`` None: no cached value, as
     scripts write them). ``dimension`` is the declared ``<dimension ref>``; ``extra_cells`` adds
     cells by reference (e.g. ``{"XFD1048576": "x"}``) after the rows."""
-    by_row: dict[int, list[str]] = {}
+    by_row: dict[int, dict[int, str]] = {}
     for r, values in enumerate(rows, start=1):
-        by_row[r] = [_cell(f"{column_letter(c)}{r}", v) for c, v in enumerate(values, start=1)]
-    for ref, value in (extra_cells or {}).items():
+        by_row[r] = {c: _cell(f"{column_letter(c)}{r}", v) for c, v in enumerate(values, start=1)}
+    for ref, value in (extra_cells or {}).items():  # a cell of ``rows`` at the same place is replaced
         letters = "".join(ch for ch in ref if ch.isalpha())
         r = int(ref[len(letters):])
-        by_row.setdefault(r, []).append(_cell(ref, value))
-    body = "".join(f'<row r="{r}">{"".join(cells)}</row>' for r, cells in sorted(by_row.items()))
+        by_row.setdefault(r, {})[_column_index(letters)] = _cell(ref, value)
+    body = "".join(f'<row r="{r}">{"".join(c for _, c in sorted(cells.items()))}</row>'
+                   for r, cells in sorted(by_row.items()))  # cells in column order, as Excel writes
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
     sheet = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'

@@ -71,7 +71,10 @@ class _Cells:
 
 
 def _is_blank(row: list[str]) -> bool:
-    return not any(v.strip() and normalize_text(v) for v in row)
+    for v in row:  # (a loop: most rows end at their first cell)
+        if v.strip():
+            return False
+    return True
 
 
 def _read_raw(path: Path, encoding: str | None, sheet: str | int | None) -> _Cells:
@@ -341,12 +344,15 @@ def _body(cells: _Cells, h: int, file: str) -> tuple[pd.DataFrame, np.ndarray]:
 _FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+
+
 def _fold_name(value: str) -> str:
     """A name or an id as written, with full-width ASCII and the ideographic space made half-width
     and surrounding space stripped. Unlike NFKC it keeps every other character (``第①组`` stays,
     the compatibility ideograph U+F900 豈 is not turned into U+8C48 豈): a name is an identity,
     not a number to be parsed."""
-    return value.translate(_FULL_WIDTH).strip()
+    return (value.translate(_FULL_WIDTH) if _WIDE.search(value) else value).strip()
 
 
 def _check_name_collisions(values: pd.Series, rows: np.ndarray, label: str, file: str) -> None:
@@ -374,7 +380,10 @@ _NAME_COLUMNS = ("town", "village")
 
 def _map_unique(values: pd.Series, func) -> pd.Series:
     """``values.map(func)``, calling ``func`` once per distinct value."""
-    return values.map({v: func(v) for v in pd.unique(values)})
+    distinct = pd.unique(values)
+    if 2 * len(distinct) > len(values):  # mostly distinct (ids): a dict would only cost
+        return values.map(func)
+    return values.map({v: func(v) for v in distinct})
 
 
 def _parse_column(values: pd.Series, col: Column, file: str, rows: np.ndarray) -> pd.Series:
