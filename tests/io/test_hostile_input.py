@@ -305,3 +305,13 @@ def test_names_keep_their_characters(tmp_path):
                     encoding="utf-8")
     reg = read_table(path, "register")
     assert reg["village"].tolist() == ["第①组", "\uf900村", "马坝02村"]
+
+
+def test_a_huge_cell_and_a_binary_file_with_long_lines(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(HEADER + "x" * 200_000 + ROW[3:], encoding="utf-8")
+    with pytest.raises(DataError, match="^r.csv，第 2 行：CSV 格式错误：单元格超过 131,072 个字符$"):
+        read_table(path, "register")
+    path.write_bytes(b"PK\x03\x04" + bytes(range(1, 256)) * 10_000 + b"\x00")  # no line breaks
+    with pytest.raises(DataError, match="^r.csv：文件含有 NUL 字符"):
+        read_table(path, "register")

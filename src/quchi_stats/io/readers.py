@@ -95,6 +95,8 @@ def _read_csv(path: Path, encoding: str | None) -> _Cells:
     raw = path.read_bytes()
     if not raw.strip():
         raise DataError("文件为空", file=file)
+    if b"\x00" in raw:  # (no UTF-8 or GB18030 character holds a zero byte)
+        raise DataError("文件含有 NUL 字符，不是文本 CSV（是否把 .xlsx 改成了 .csv？）", file=file)
     length, line = _longest_line(raw)
     if length > MAX_LINE_BYTES:
         raise DataError(f"第 {line} 行长 {length:,} 字节，超过上限 {MAX_LINE_BYTES:,} 字节"
@@ -111,7 +113,7 @@ def _read_csv(path: Path, encoding: str | None) -> _Cells:
         raise DataError(f"不能按编码 {encoding} 读取：{exc}", file=file) from None
     del raw
     text = text.lstrip("\ufeff")
-    if "\x00" in text:
+    if "\x00" in text:  # an --encoding such as UTF-16 that makes zero bytes part of characters
         raise DataError("文件含有 NUL 字符，不是文本 CSV（是否把 .xlsx 改成了 .csv？）", file=file)
     cells = _Cells()
     cells.fields = []
@@ -130,7 +132,9 @@ def _read_csv(path: Path, encoding: str | None) -> _Cells:
             cells.numbers.append(number)
             cells.fields.append(len(record))
     except csv.Error as exc:
-        raise DataError(f"CSV 格式错误：{exc}", file=file, row=number + 1) from None
+        what = (f"单元格超过 {csv.field_size_limit():,} 个字符" if "field larger" in str(exc)
+                else str(exc))
+        raise DataError(f"CSV 格式错误：{what}", file=file, row=number + 1) from None
     if not cells.rows:
         raise DataError("文件为空", file=file)
     return cells
