@@ -39,6 +39,7 @@ from .flags.thresholds import pooled_power_n
 from .io.datadir import DataDir
 from .io.readers import read_table
 from .io.schema import order_towns
+from .sampling.manifest import verify_sample
 from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
 __all__ = ["Assessment", "difference_interval", "estimate_indicators", "run_assessment"]
@@ -76,6 +77,9 @@ class Assessment:
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     overview: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    verified: bool = True
+    """False when the run skipped the check of the samples against their manifests
+    (``verify=False``, ``--no-verify``): the report then says so on its first screen."""
 
     @property
     def flagged_towns(self) -> list[str]:
@@ -176,7 +180,8 @@ def _read_optional(path_fn, kind: str, encoding: str | None = None) -> pd.DataFr
 
 def run_assessment(year: int, data: str | Path | None = None, *,
                    spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
-                   history: bool = True, encoding: str | None = None) -> Assessment:
+                   history: bool = True, encoding: str | None = None,
+                   verify: bool = True) -> Assessment:
     """Run the whole assessment of ``year`` on a data directory.
 
     Parameters
@@ -193,6 +198,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         changes.
     encoding : str, optional
         Encoding of the CSV files (default: detected, UTF-8 or GB18030/GBK).
+    verify : bool
+        Check, before computing, that each sample used (this year's, and earlier years' for the
+        trend) is the one its ``manifest.json`` records (row count and SHA-256,
+        :func:`~quchi_stats.sampling.verify_sample`); a missing manifest or a changed sample
+        raises :class:`~quchi_stats.errors.VerificationError`. ``False`` skips the check and is
+        recorded in ``Assessment.verified`` (the report carries a warning).
 
     Examples
     --------
@@ -209,6 +220,9 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         spec = load_spec(spec, year=year)
     else:
         check_spec_year(spec, year)
+    if verify:  # the audit record first: this year's sample, and those the trend uses
+        for y in [year, *(_history_years(root, year) if history else [])]:
+            verify_sample(root.sample_dir(y))
     register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_table(root.results(year), "results", encoding=encoding)
@@ -367,7 +381,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     overview["rejects"] = len(rejects)
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
                       villages, self_rep, response, incomes, watch, rejects, clusters, hist,
-                      changes, overview, tuple(notes))
+                      changes, overview, tuple(notes), verify)
 
 
 def _check_results(results: pd.DataFrame, sample: pd.DataFrame, file: str) -> None:
@@ -433,18 +447,27 @@ def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd
     return out.reset_index(drop=True)
 
 
+def _history_years(root: DataDir, year: int) -> list[int]:
+    """Earlier years with a sample and field results: a year without fieldwork is not in the
+    trend."""
+    years = []
+    for y in root.years():
+        if y >= year or not (root.sample_dir(y) / "sample.csv").is_file():
+            continue
+        try:
+            root.results(y)
+        except DataError:
+            continue
+        years.append(y)
+    return years
+
+
 def _history(root: DataDir, year: int, est: pd.DataFrame,
              spec: AssessmentSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     parts = [est.assign(year=year)]
-    for y in root.years():
-        if y >= year:
-            continue
-        sample_file = root.sample_dir(y) / "sample.csv"
-        r_path = _read_optional(lambda y=y: root.results(y), "results")
-        if r_path is None or not sample_file.is_file():
-            continue  # a year without fieldwork is simply not in the trend
-        s = read_table(sample_file, "sample")
-        r = r_path
+    for y in _history_years(root, year):
+        s = read_table(root.sample_dir(y) / "sample.csv", "sample")
+        r = read_table(root.results(y), "results")
         try:
             ys = load_spec(y)
         except DataError:  # no shipped spec for that year: use the current one

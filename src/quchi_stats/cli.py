@@ -138,6 +138,8 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, help="输出目录（默认 reports/YYYY/）")
     r.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
     r.add_argument("--force", action="store_true", help="替换已有的报告")
+    r.add_argument("--no-verify", action="store_true",
+                   help="不核对抽查样本与抽样清单（manifest.json）；报告首屏将醒目注明“未核验”")
     r.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     r.set_defaults(func=_cmd_report)
 
@@ -213,6 +215,8 @@ def _cmd_design(args: argparse.Namespace) -> int:
         print(f"{outcome.sample_path} 已存在且与本次抽样完全相同，未改动。")
     else:
         print(f"已写出 {outcome.sample_path} 和 {outcome.manifest_path}")
+    if outcome.replaced is not None:
+        print(f"被替换的样本及其清单保留在 {outcome.replaced}（替换留有记录）")
     print(verify_manifest(outcome.manifest_path))
     return 0
 
@@ -225,7 +229,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     data = args.data if args.data is not None else data_path()
     out = args.out if args.out is not None else Path("reports") / str(args.year)
-    assessment = run_assessment(args.year, data, spec=args.spec, encoding=args.encoding)
+    assessment = run_assessment(args.year, data, spec=args.spec, encoding=args.encoding,
+                                verify=not args.no_verify)
     synthetic = any(DataDir(data).root.glob(f"truth_{args.year}.*"))
     paths = write_report(assessment, out, force=args.force, synthetic=synthetic)
     print(f"{args.year} 年考核：{len(assessment.flags)} 项标记，涉及 "
@@ -234,6 +239,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"  {f['town']} {f['article']} {f['item']}")
     for p in paths:
         print(f"已写出 {p}")
+    if not assessment.verified:
+        print("注意：未核验抽样清单（--no-verify）：报告首屏已注明，核验通过前不能作为考核依据。",
+              file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ from numbers import Real
 __all__ = [
     "DataError",
     "OutputExistsError",
+    "OutputLockedError",
     "ParameterError",
     "PersonalDataError",
     "QuchiStatsError",
@@ -160,6 +161,10 @@ class PersonalDataError(DataError):
 
 class OutputExistsError(QuchiStatsError, FileExistsError):
     """An output (a drawn sample, a report) exists and would be replaced without ``force``."""
+
+
+class OutputLockedError(QuchiStatsError):
+    """Another run is writing the same output (its lock file is held)."""
 
 
 class VerificationError(QuchiStatsError):

@@ -83,6 +83,74 @@ def test_existing_report_is_kept_without_force(report_dir, assessment_2018):
     assert "合成数据" not in build_html(assessment_2018, synthetic=False)
 
 
+def test_unverified_run_says_so_on_the_first_screen_and_in_every_table(tmp_path, assessment_2018):
+    from dataclasses import replace
+
+    from quchi_stats.report.build import UNVERIFIED_ZH
+
+    a = replace(assessment_2018, verified=False)
+    out = tmp_path / "r"
+    write_report(a, out)
+    text = (out / REPORT_NAME).read_text(encoding="utf-8")
+    body = text[text.index("<body>"):]
+    # right under the title, before the first section (what the first screen shows)
+    assert body.index("未核验抽样清单") < body.index("一、基本情况") < 2000
+    assert 'class="banner unverified"' in body and UNVERIFIED_ZH in body
+    book = pd.read_excel(out / "考核报告.xlsx", sheet_name=None)
+    assert next(iter(book)) == "说明" and book["说明"].iloc[0, 0] == UNVERIFIED_ZH
+    for name in ("estimates.csv", "flags.csv"):
+        t = pd.read_csv(out / name, encoding="utf-8-sig")
+        assert len(t) and (t["样本核验"] == "未核验（--no-verify）").all()
+    # a verified run carries none of it
+    assert "未核验" not in build_html(assessment_2018)
+    assert "说明" not in report_tables(assessment_2018)
+    assert "样本核验" not in report_tables(assessment_2018)["估计结果"]
+
+
+def test_force_replaces_the_report_as_one_set(tmp_path, assessment_2018, monkeypatch):
+    """An earlier rejects.csv does not survive; a failure half-way leaves the earlier set whole;
+    a concurrent run is refused."""
+    from dataclasses import replace
+
+    import quchi_stats.report.build as build
+    from quchi_stats.errors import OutputLockedError
+    from quchi_stats.io.atomic import AtomicDirectory
+
+    out = tmp_path / "r"
+    rejects = pd.DataFrame({"household_id": ["X1"], "frame": ["registered"], "column": ["c"],
+                            "reason": ["缺少"]})
+    write_report(replace(assessment_2018, rejects=rejects), out)
+    assert (out / "rejects.csv").is_file()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    real = build.atomic_write_bytes
+    calls = []
+
+    def failing(path, data):
+        calls.append(path.name)
+        if len(calls) == 3:
+            raise OSError("simulated: disk full")
+        return real(path, data)
+
+    monkeypatch.setattr(build, "atomic_write_bytes", failing)
+    with pytest.raises(OSError, match="simulated"):
+        write_report(assessment_2018, out, force=True)
+    assert calls[:2] == ["estimates.csv", "flags.csv"]  # two new files were written, then it broke
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+
+    with AtomicDirectory(out, owned=build.REPORT_FILES) as holder:
+        holder.discard()
+        with pytest.raises(OutputLockedError, match="正在写"):
+            write_report(assessment_2018, out, force=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    write_report(assessment_2018, out, force=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["estimates.csv", "flags.csv", "考核报告.xlsx", REPORT_NAME])  # the old rejects.csv is gone
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
 FONT_FACE = re.compile(r'@font-face \{ font-family: "QuchiCJK"; src: url\(data:font/woff;base64,'
                        r'([A-Za-z0-9+/=]+)\) format\("woff"\); \}')
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ from quchi_stats.sampling import (
     draw_from_file,
     read_manifest,
     verify_manifest,
+    verify_sample,
     write_sample,
 )
 
@@ -54,9 +56,51 @@ def test_identical_redraw_is_a_noop_and_different_one_needs_force(tmp_path, regi
     with pytest.raises(OutputExistsError, match="不会被覆盖.*--force"):
         write_sample(other, folder, register_file)
     assert (folder / "sample.csv").read_bytes() == before  # nothing lost
+    old_manifest = (folder / "manifest.json").read_bytes()
     replaced = write_sample(other, folder, register_file, force=True)
     assert not replaced.unchanged
     assert read_manifest(folder)["seed"] == 2
+    # the replaced sample and its manifest are kept, byte for byte, inside the new folder
+    kept = list((folder / "replaced").iterdir())
+    assert len(kept) == 1 and re.fullmatch(r"\d{8}T\d{6}Z", kept[0].name)
+    assert (kept[0] / "sample.csv").read_bytes() == before
+    assert (kept[0] / "manifest.json").read_bytes() == old_manifest
+    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json", "replaced", "sample.csv"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no tmp, no lock
+    # the identical redraw changes nothing, and verification ignores replaced/
+    assert write_sample(other, folder, register_file).unchanged
+    assert verify_manifest(folder).rows == len(other.sample) and verify_sample(folder)
+    # a third draw keeps both earlier ones (the trace accumulates)
+    write_sample(draw_from_file(register_file, PLAN, seed=3), folder, register_file, force=True)
+    kept = sorted((folder / "replaced").iterdir())
+    assert len(kept) == 2
+    assert {read_manifest(k)["seed"] for k in kept} == {1, 2}
+
+
+def test_verify_sample_checks_the_manifest_cheaply(tmp_path, register_file):
+    out = write_sample(draw_from_file(register_file, PLAN, seed=3), tmp_path / "s", register_file)
+    assert verify_sample(out.sample_path.parent)["seed"] == 3
+    original = out.sample_path.read_bytes()
+    lines = original.decode("utf-8-sig").splitlines()
+    # one household deleted: the row count differs
+    out.sample_path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8-sig")
+    with pytest.raises(VerificationError, match=rf"有 {len(lines) - 2} 行，抽样清单记录 "
+                                                rf"{len(lines) - 1} 行.*--no-verify") as info:
+        verify_sample(out.sample_path.parent)
+    assert "\n" not in str(info.value) and "sample.csv" in str(info.value)
+    # a primary household turned into a reserve: same rows, other bytes
+    text = original.decode("utf-8-sig")
+    assert ",primary," in text
+    out.sample_path.write_bytes(text.replace(",primary,", ",reserve,", 1).encode("utf-8-sig"))
+    with pytest.raises(VerificationError, match="SHA-256 与抽样清单 manifest.json 记录的不同"):
+        verify_sample(out.sample_path.parent)
+    out.sample_path.write_bytes(original)
+    out.manifest_path.unlink()
+    with pytest.raises(VerificationError, match="找不到抽样清单"):
+        verify_sample(out.sample_path.parent)
+    out.manifest_path.write_text("{}", encoding="utf-8")
+    with pytest.raises(VerificationError, match="不是有效的抽样清单"):
+        verify_sample(out.sample_path.parent)
 
 
 def test_tampered_sample_fails_verification(tmp_path, register_file):

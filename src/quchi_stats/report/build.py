@@ -29,9 +29,16 @@ from ..flags import (
 from ..io.schema import ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
 
-__all__ = ["REPORT_NAME", "build_html", "report_tables", "write_report"]
+__all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "report_tables",
+           "write_report"]
 
 REPORT_NAME = "考核报告.html"
+REPORT_FILES = (REPORT_NAME, "考核报告.xlsx", "estimates.csv", "flags.csv", "rejects.csv")
+"""What a report folder holds: the folder is replaced as one set, and refused if it holds more."""
+
+UNVERIFIED_ZH = ("未核验抽样清单：本报告生成时跳过了抽查样本与抽样清单（manifest.json）的核对（--no-verify，"
+                 "verify=False），无法确认所用样本就是当年抽取、未经改动的样本；在核验通过之前，"
+                 "本报告的估计和标记不能作为考核依据。")
 
 #: What the empirical-Bayes table says about the between-town level (flags.shrinkage codes).
 EB_STATUS_ZH = {
@@ -65,6 +72,10 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
                                     "evidence": "依据", "consequence": "处理建议"})
     watch = a.watch.rename(columns={"town": "乡镇", "item": "事项", "evidence": "依据"})
     out = {"估计结果": estimates, "标记": flags, "需关注": watch}
+    if not a.verified:
+        out = {"说明": pd.DataFrame({"说明": [UNVERIFIED_ZH]}), **out}
+        for name in ("估计结果", "标记"):
+            out[name] = out[name].assign(样本核验="未核验（--no-verify）")
     if len(a.shrinkage):
         labels = {i.name: i.label for i in spec.indicators}
         eb = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels))
@@ -203,6 +214,8 @@ table.t th, table.t td { border: 1px solid #ccc; padding: .25em .5em; text-align
 table.t th { background: #eef4fa; }
 .flag { color: #c0392b; font-weight: bold; } .note { color: #666; font-size: .9em; }
 .banner { background: #fff4e5; border: 1px solid #f0b35a; padding: .6em 1em; }
+.unverified { background: #fdecea; border: 2px solid #c0392b; color: #8e1b10; font-weight: bold;
+              font-size: 1.1em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
 """
 
@@ -218,6 +231,8 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     parts: list[str] = []
     add = parts.append
     add(f"<h1>曲江区 {y} 年度扶贫开发工作成效考核报告</h1>")
+    if not a.verified:
+        add(f'<p class="banner unverified" role="alert">{html.escape(UNVERIFIED_ZH)}</p>')
     if synthetic:
         add('<p class="banner">本报告使用<b>合成数据</b>（quchi_stats 生成的模拟曲江区数据），仅用于演示和检验方法，'
             "不反映任何真实乡镇的情况。</p>")
@@ -360,23 +375,28 @@ def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
                  synthetic: bool = False) -> list[Path]:
     """Write ``考核报告.html``, ``estimates.csv``, ``flags.csv`` and ``考核报告.xlsx`` into ``out_dir``.
 
-    An existing report is replaced only with ``force=True``; every file is written atomically.
+    An existing report is replaced only with ``force=True``. The folder is written beside the
+    target and swapped in as one set under a lock (:class:`~quchi_stats.io.atomic.AtomicDirectory`):
+    a failed or killed run leaves the earlier report whole, files of the earlier report that this
+    one does not write (``rejects.csv``) do not survive, and a concurrent run into the same folder
+    is refused. A folder holding files other than :data:`REPORT_FILES` is refused.
     """
+    from ..io.atomic import AtomicDirectory
+
     out = Path(out_dir)
-    target = out / REPORT_NAME
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target} 已存在；如需重新生成，请加 --force（force=True）。")
-    tables = report_tables(a)
-    html_text = build_html(a, synthetic=synthetic)
-    files = [
-        (out / "estimates.csv", csv_bytes(tables["估计结果"])),
-        *([(out / "rejects.csv", csv_bytes(tables["未计入的记录"]))] if "未计入的记录" in tables
-          else []),
-        (out / "flags.csv", csv_bytes(tables["标记"])),
-        (out / "考核报告.xlsx", _xlsx_bytes(tables)),
-        (target, html_text.encode("utf-8")),
-    ]
-    written = []
-    for path, data in files:
-        written.append(atomic_write_bytes(path, data))
-    return written
+    with AtomicDirectory(out, owned=REPORT_FILES) as stage:
+        if stage.previous is not None and not force:
+            shown = out / REPORT_NAME if (out / REPORT_NAME).exists() else out
+            raise OutputExistsError(f"{shown} 已存在；如需重新生成，请加 --force（force=True）。")
+        tables = report_tables(a)
+        files = [
+            ("estimates.csv", csv_bytes(tables["估计结果"])),
+            *([("rejects.csv", csv_bytes(tables["未计入的记录"]))] if "未计入的记录" in tables
+              else []),
+            ("flags.csv", csv_bytes(tables["标记"])),
+            ("考核报告.xlsx", _xlsx_bytes(tables)),
+            (REPORT_NAME, build_html(a, synthetic=synthetic).encode("utf-8")),
+        ]
+        for name, data in files:
+            atomic_write_bytes(stage.path / name, data)
+    return [out / name for name, _ in files]

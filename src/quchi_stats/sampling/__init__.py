@@ -54,6 +54,7 @@ from .manifest import (
     new_seed,
     read_manifest,
     verify_manifest,
+    verify_sample,
     write_sample,
 )
 
@@ -69,6 +70,7 @@ __all__ += [
     "new_seed",
     "read_manifest",
     "verify_manifest",
+    "verify_sample",
     "village_plan",
     "write_sample",
 ]

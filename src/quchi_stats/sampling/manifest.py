@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample
 
 __all__ = ["MANIFEST_FIELDS", "VerifyReport", "WriteOutcome", "check_manifest", "draw_from_file",
-           "new_seed", "read_manifest", "verify_manifest", "write_sample"]
+           "new_seed", "read_manifest", "verify_manifest", "verify_sample", "write_sample"]
 
 MANIFEST_FORMAT = 1
 
@@ -50,6 +51,8 @@ class WriteOutcome:
     sample_path: Path
     manifest_path: Path
     unchanged: bool
+    replaced: Path | None = None
+    """Where the sample this write replaced (``force=True``) is kept, with its manifest."""
 
 
 def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha: str,
@@ -82,14 +85,24 @@ def _relpath(target: Path, start: Path) -> str:
     return os.path.relpath(target, start)
 
 
+SAMPLE_FILES = ("sample.csv", "manifest.json", "replaced")  # what a sample folder may hold
+
+
 def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | Path, *,
                  force: bool = False, encoding: str | None = None,
                  sheet: str | int | None = None) -> WriteOutcome:
     """Write ``sample.csv`` (UTF-8 with BOM) and ``manifest.json`` into ``out_dir``.
 
     An existing, different sample raises :class:`OutputExistsError` unless ``force``; an existing
-    identical sample with its manifest is left as it is (``unchanged=True``).
+    identical sample with its manifest is left as it is (``unchanged=True``). The folder is
+    replaced as one set under a lock (:class:`~quchi_stats.io.atomic.AtomicDirectory`); a sample
+    replaced with ``force`` is kept, with its manifest, in ``replaced/<UTC time>/`` inside the new
+    folder, so that redrawing until a convenient seed appears leaves a trace.
     """
+    from datetime import UTC, datetime
+
+    from ..io.atomic import AtomicDirectory
+
     out_dir = Path(out_dir)
     register_path = Path(register_path)
     sample_path = out_dir / "sample.csv"
@@ -97,19 +110,36 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
     data = csv_bytes(result.sample)
     sha = _sha(data)
     manifest = _manifest(result, register_path, out_dir, sha, encoding, sheet)
-    if sample_path.exists() or manifest_path.exists():
-        same = (sample_path.exists() and sample_path.read_bytes() == data
-                and manifest_path.exists() and _load_json(manifest_path) == manifest)
-        if same:
-            return WriteOutcome(sample_path, manifest_path, True)
-        if not force:
-            raise OutputExistsError(
-                f"{out_dir} 中已有抽查样本，与本次抽样不同；抽样结果是审计记录，不会被覆盖。"
-                f"如确需替换，请加 --force（force=True），或换一个输出目录。")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(sample_path, data)
-    write_json(manifest, manifest_path)
-    return WriteOutcome(sample_path, manifest_path, False)
+    with AtomicDirectory(out_dir, owned=SAMPLE_FILES) as stage:
+        if sample_path.exists() or manifest_path.exists():
+            same = (sample_path.exists() and sample_path.read_bytes() == data
+                    and manifest_path.exists() and _load_json(manifest_path) == manifest)
+            if same:
+                stage.discard()
+                return WriteOutcome(sample_path, manifest_path, True)
+            if not force:
+                raise OutputExistsError(
+                    f"{out_dir} 中已有抽查样本，与本次抽样不同；抽样结果是审计记录，不会被覆盖。"
+                    f"如确需替换，请加 --force（force=True），或换一个输出目录。")
+        new = stage.path
+        if (out_dir / "replaced").is_dir():
+            shutil.copytree(out_dir / "replaced", new / "replaced", copy_function=shutil.copy2)
+        old = [p for p in (sample_path, manifest_path) if p.exists()]
+        kept = None
+        if old:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            keep = new / "replaced" / stamp
+            k = 1
+            while keep.exists():
+                k += 1
+                keep = new / "replaced" / f"{stamp}-{k}"
+            keep.mkdir(parents=True)
+            for p in old:
+                shutil.copy2(p, keep / p.name)
+            kept = out_dir / keep.relative_to(new)
+        atomic_write_bytes(new / "sample.csv", data)
+        write_json(manifest, new / "manifest.json")
+    return WriteOutcome(sample_path, manifest_path, False, kept)
 
 
 def _sha(data: bytes) -> str:
@@ -301,3 +331,65 @@ def verify_manifest(path: str | Path, *, register: str | Path | None = None) -> 
         raise VerificationError(
             f"{sample_path} 与清单记录不一致：样本文件缺失或在抽样后被修改过。")
     return VerifyReport(mpath, reg_path, len(result.sample), sha)
+
+
+def verify_sample(sample_dir: str | Path) -> dict[str, Any]:
+    """Check that ``sample_dir/sample.csv`` is the sample its ``manifest.json`` records.
+
+    The cheap check that every assessment runs before computing: the manifest exists, names
+    ``sample.csv``, and the file's row count and SHA-256 equal the recorded ones. (It does not
+    re-draw: :func:`verify_manifest` does, and also checks the register.) Returns the manifest.
+
+    Raises
+    ------
+    VerificationError
+        The manifest or the sample is missing, or the sample differs from the record.
+    """
+    folder = Path(sample_dir)
+    sample_path = folder / "sample.csv"
+    mpath = folder / "manifest.json"
+    skip = "如确需在未核验的样本上计算，请加 --no-verify（verify=False），报告将注明未核验"
+    if not mpath.is_file():
+        raise VerificationError(f"{mpath}：找不到抽样清单，无法核验 sample.csv 是否就是抽取的样本；{skip}。")
+    try:
+        manifest = read_manifest(mpath)
+    except DataError as exc:
+        raise VerificationError(f"{exc}；无法核验 sample.csv；{skip}。") from None
+    recorded = manifest["sample"]
+    if recorded.get("file", "sample.csv") != "sample.csv":
+        raise VerificationError(
+            f"{mpath}：清单记录的样本文件是“{recorded['file']}”，不是 sample.csv；{skip}。")
+    if not sample_path.is_file():
+        raise VerificationError(f"{sample_path}：找不到抽查样本（抽样清单 {mpath.name} 记录了它）。")
+    data = sample_path.read_bytes()
+    rows = recorded.get("rows")
+    if isinstance(rows, int) and not isinstance(rows, bool):
+        found = _count_rows(data)
+        if found != rows:
+            raise VerificationError(
+                f"{sample_path}：有 {found} 行，抽样清单记录 {rows} 行：样本在抽样后被改动过；"
+                f"{skip}。")
+    if _sha(data) != recorded["sha256"]:
+        raise VerificationError(
+            f"{sample_path}：SHA-256 与抽样清单 {mpath.name} 记录的不同：样本在抽样后被改动过；{skip}。")
+    return manifest
+
+
+def _count_rows(data: bytes) -> int:
+    """Data rows of a CSV (blank lines not counted), whatever its encoding."""
+    import csv
+    import io
+
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text = data.decode("utf-8", "replace")
+    try:
+        lines = [r for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
+    except csv.Error:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+    return max(len(lines) - 1, 0)
