@@ -79,8 +79,15 @@ def test_funnel_overdispersion_option(tmp_path):
     a = run_assessment(2018, spec=spec, history=False)
     plain = run_assessment(2018, history=False)
     f, g = a.funnel["satisfaction_rate"], plain.funnel["satisfaction_rate"]
-    assert f.attrs["phi"] > 1 and g.attrs["phi"] == 1.0
-    assert (f["lower998"] <= g["lower998"]).all()
+    # the option draws the limits at the sizes the district village ICC implies (docs/flags.md)
+    assert f.attrs["overdispersion"] == "icc" and g.attrs["overdispersion"] == "none"
+    import numpy as np
+
+    from quchi_stats.flags.funnel import funnel_limits
+
+    lo, _ = funnel_limits(f.attrs["theta0"], f["n_icc"].to_numpy(float), 0.998)
+    np.testing.assert_allclose(f["lower998"], lo)
+    assert not np.allclose(f["lower998"], g["lower998"])
 
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
