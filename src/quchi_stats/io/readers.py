@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import DataError, ParameterError, QuchiStatsWarning
 from .schema import TABLES, YES_NO, Column, TableSchema
+from .writers import restore_cell
 
 __all__ = ["detect_encoding", "normalize_text", "read_table"]
 
@@ -88,6 +89,19 @@ def _read_raw(path: Path, encoding: str | None, sheet: str | int | None) -> pd.D
     if width == 0:
         raise DataError("文件为空", file=path.name)
     return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+
+
+def _restore_quoted(cells: pd.DataFrame) -> pd.DataFrame:
+    """Undo the ``'`` our writers put before text a spreadsheet would run as a formula
+    (:func:`~quchi_stats.io.writers.restore_cell`): ``'=x`` reads as ``=x``."""
+    for i in range(cells.shape[1]):
+        col = cells.iloc[:, i]
+        quoted = col.str.startswith("'", na=False).to_numpy(dtype=bool)
+        if quoted.any():
+            values = col.to_numpy(dtype=object).copy()
+            values[quoted] = [restore_cell(v) for v in values[quoted]]
+            cells.isetitem(i, pd.Series(values, index=cells.index, dtype=object))
+    return cells
 
 
 def _with_header(raw: pd.DataFrame, row: int) -> pd.DataFrame:
@@ -264,7 +278,8 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
     if not path.is_file():
         raise DataError("文件不存在", file=str(path))
     file = path.name
-    raw, header_row = _find_header(_read_raw(path, encoding, sheet), schema, file)
+    raw, header_row = _find_header(_restore_quoted(_read_raw(path, encoding, sheet)), schema,
+                                   file)
     first_row = header_row + 1
     blank_rows = raw.apply(lambda r: all(normalize_text(str(v)) == "" for v in r), axis=1)
     mapping = _map_headers(raw, schema, file)

@@ -18,7 +18,7 @@ from ..assessment import DISTRICT, Assessment
 from ..errors import OutputExistsError
 from ..flags import CLASS_LOW, CLASS_SIGNIFICANT
 from ..io.schema import PERSONAL_COLUMNS
-from ..io.writers import atomic_write_bytes, csv_bytes
+from ..io.writers import atomic_write_bytes, csv_bytes, xlsx_bytes
 
 __all__ = ["REPORT_NAME", "build_html", "report_tables", "write_report"]
 
@@ -280,11 +280,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
 
 
 def _xlsx_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name, t in tables.items():
-            t.to_excel(xw, sheet_name=name[:31], index=False)
-    return buf.getvalue()
+    return xlsx_bytes(tables)  # text cells as strings, never formulas (io.writers)
 
 
 def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
