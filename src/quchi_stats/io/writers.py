@@ -15,6 +15,7 @@ text is touched, so the text ``"-"`` or ``"-5%"`` is written ``'-`` / ``'-5%``. 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -127,9 +128,21 @@ def csv_bytes(frame: pd.DataFrame, *, encoding: str = "utf-8-sig", chinese_heade
     if personal and not allow_personal:
         raise ParameterError(
             f"Refusing to write personal-data columns {personal}: drop them first.")
-    out = frame.rename(columns=LABELS_ZH) if chinese_headers else frame
-    text = neutralise_formulas(out).to_csv(index=False, lineterminator="\n")
+    out = neutralise_formulas(frame.rename(columns=LABELS_ZH) if chinese_headers else frame)
+    # Rows end in "\n", so the csv module would leave a carriage return inside a text field
+    # unquoted and a reader would split the row there: then every text field is quoted.
+    quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(out) else csv.QUOTE_MINIMAL
+    text = out.to_csv(index=False, lineterminator="\n", quoting=quoting)
     return text.encode(encoding)
+
+
+def _has_carriage_return(frame: pd.DataFrame) -> bool:
+    texts = [c for c in frame.columns if isinstance(c, str)]
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        if col.dtype.kind not in "biufcmM":
+            texts += [v for v in col.to_numpy(dtype=object) if isinstance(v, str)]
+    return any("\r" in t for t in texts)
 
 
 def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
@@ -141,13 +154,14 @@ def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
     """
     import io
 
+    for table in sheets.values():
+        personal = sorted(PERSONAL_COLUMNS.intersection(table.columns))
+        if personal:
+            raise ParameterError(
+                f"Refusing to write personal-data columns {personal}: drop them first.")
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, table in sheets.items():
-            personal = sorted(PERSONAL_COLUMNS.intersection(table.columns))
-            if personal:
-                raise ParameterError(
-                    f"Refusing to write personal-data columns {personal}: drop them first.")
             table.to_excel(xw, sheet_name=name[:31], index=False)
             for row in xw.sheets[name[:31]].iter_rows():
                 for cell in row:
