@@ -60,7 +60,7 @@ def test_parameter_errors(kwargs, error, match):
 
 def test_data_errors():
     df = _df()
-    with pytest.raises(DataError, match="第 4 行，列“w”：权数应为正数，实际为“-1.0”"):
+    with pytest.raises(DataError, match="第 4 行，列“w”：权数应为非负数，实际为“-1.0”"):
         SurveyDesign(df.assign(w=[2, 2, -1, 1, 1, 1.0]), strata="town", psu="village", weights="w")
     with pytest.raises(DataError, match="PSU“c”出现在多个层中"):
         SurveyDesign(df.assign(village=["a", "a", "c", "c", "d", "d"]), strata="town",

@@ -29,9 +29,10 @@ from .flags import (
     compare_self_report,
     funnel_table,
     lqas_classify,
-    shrink,
+    shrink_villages,
     threshold_power,
     village_cluster_test,
+    village_counts,
     village_share_test,
 )
 from .flags.thresholds import pooled_power_n
@@ -241,19 +242,28 @@ def run_assessment(year: int, data: str | Path | None = None, *,
              f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 P = {r['p_adjusted']:.3g}，"
              f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村")
 
-    # funnel and empirical Bayes, per indicator
+    # funnel and empirical Bayes, per indicator: one beta-binomial model of towns and villages
+    # (district-wide village ICC, then the between-town level; docs/flags.md)
     funnel: dict[str, pd.DataFrame] = {}
     eb_parts = []
+    eb_designs: dict = {}
     for ind in spec.indicators:
         sub = est[(est["indicator"] == ind.name)]
         if sub.empty:
             continue
         towns = sub[sub["town"] != DISTRICT]
+        with warnings.catch_warnings():  # already said once by estimate_indicators
+            warnings.simplefilter("ignore", QuchiStatsWarning)
+            d = _indicator_design(eb_designs, sample, results, ind, spec)
+        vc = village_counts(d.data, "_good", weight=d.weights,
+                            size="household_size" if ind.unit == "person" else None)
+        eb = shrink_villages(vc, ind.threshold, level=spec.level)
         theta0 = float(sub.loc[sub["town"] == DISTRICT, "estimate"].iloc[0])
         if 0 < theta0 < 1:
-            funnel[ind.name] = funnel_table(towns[["town", "estimate", "n", "n_eff"]], theta0,
-                                            adjust_overdispersion=spec.funnel_overdispersion)
-        eb = shrink(towns[["town", "estimate", "n_star"]], ind.threshold)
+            ft = towns[["town", "estimate", "n", "n_eff"]].merge(
+                eb[["town", "n_star"]].rename(columns={"n_star": "n_icc"}), on="town", how="left")
+            funnel[ind.name] = funnel_table(
+                ft, theta0, adjust_overdispersion="icc" if spec.funnel_overdispersion else False)
         eb.insert(0, "indicator", ind.name)
         eb_parts.append(eb)
     shrinkage = pd.concat(eb_parts, ignore_index=True) if eb_parts else pd.DataFrame()

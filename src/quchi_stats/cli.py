@@ -7,6 +7,7 @@ internal errors exit with status 1 and a short message (the traceback only with 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from collections.abc import Sequence
@@ -322,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always", QuchiStatsWarning)
             warnings.showwarning = _show_warning
-            return int(args.func(args))
+            with _masked_streams():
+                return int(args.func(args))
     except (QuchiStatsError, FileExistsError) as exc:
         if debug:
             raise
@@ -337,6 +339,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"内部错误（{type(exc).__name__}）：{mask_personal(str(exc))}。请加 --debug 重新运行以查看"
               "详细信息，并报告此问题。", file=sys.stderr)
         return 1
+
+
+class _MaskedStream:
+    """A text stream that passes everything written to it through :func:`mask_personal`."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(mask_personal(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def _masked_streams():
+    """While a command runs, every line it prints (stdout and stderr) is masked."""
+    with contextlib.redirect_stdout(_MaskedStream(sys.stdout)), \
+            contextlib.redirect_stderr(_MaskedStream(sys.stderr)):
+        yield
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

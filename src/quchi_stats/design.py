@@ -7,12 +7,13 @@ object is frozen: the codes and counts every variance computation needs are deri
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, ParameterError, check_choice
+from .errors import DataError, ParameterError, QuchiStatsWarning, check_choice
 
 __all__ = ["LONELY_PSU", "SurveyDesign"]
 
@@ -63,6 +64,16 @@ class SurveyDesign:
         strata ("average") — R ``survey``'s meanings.
     nest : bool
         PSU labels are only unique within strata (R's ``nest=TRUE``).
+    adjust_domain_lonely : bool
+        A stratum with several PSUs of which only one has rows in a domain is treated by the
+        ``lonely_psu`` rule for that domain (R's ``options(survey.adjust.domain.lonely=TRUE)``):
+        with "adjust" its square counts ``n_h/(n_h − 1)`` times, with "average" it is left out and
+        the domain's other strata are scaled up; "remove" and "certainty" are unchanged, as in R.
+        Off by default (R's default).
+
+    Rows with a zero weight are kept, as R ``survey`` keeps them: they count as rows and their PSUs
+    count in ``n_h``, but they add nothing to estimates and a PSU with only zero weights is not
+    counted in the degrees of freedom (a counted ``QuchiStatsWarning``). Negative weights raise.
 
     Examples
     --------
@@ -85,6 +96,7 @@ class SurveyDesign:
     fpc2: str | None = None
     lonely_psu: str = "fail"
     nest: bool = False
+    adjust_domain_lonely: bool = False
     # derived once
     w: np.ndarray = field(init=False)
     stratum_code: np.ndarray = field(init=False)
@@ -101,7 +113,8 @@ class SurveyDesign:
 
     def __init__(self, data: pd.DataFrame, *, strata: str | None = None, psu: str | None = None,
                  weights: str | None = None, fpc: str | None = None, ssu: str | None = None,
-                 fpc2: str | None = None, lonely_psu: str = "fail", nest: bool = False) -> None:
+                 fpc2: str | None = None, lonely_psu: str = "fail", nest: bool = False,
+                 adjust_domain_lonely: bool = False) -> None:
         func = "SurveyDesign"
         if not isinstance(data, pd.DataFrame):
             raise ParameterError(f"The 'data' parameter of {func} must be a DataFrame. "
@@ -121,7 +134,7 @@ class SurveyDesign:
         put = object.__setattr__
         for name, value in (("data", data), ("strata", strata), ("psu", psu), ("weights", weights),
                             ("fpc", fpc), ("ssu", ssu), ("fpc2", fpc2), ("lonely_psu", lonely_psu),
-                            ("nest", nest)):
+                            ("nest", nest), ("adjust_domain_lonely", bool(adjust_domain_lonely))):
             put(self, name, value)
         n = len(data)
         for col in (strata, psu, ssu):
@@ -148,11 +161,18 @@ class SurveyDesign:
         # weights
         if weights is not None:
             w = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isfinite(w) | (w <= 0)
+            bad = ~np.isfinite(w) | (w < 0)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"权数应为正数，实际为“{data[weights].iloc[i]}”", row=i + 2,
+                raise DataError(f"权数应为非负数，实际为“{data[weights].iloc[i]}”", row=i + 2,
                                 column=weights)
+            zero = int(np.count_nonzero(w == 0))
+            if zero == n:
+                raise DataError("权数全部为 0，无法估计", column=weights)
+            if zero:
+                warnings.warn(f"权数列“{weights}”有 {zero} 行为 0：按 R survey 的做法保留这些行"
+                              "（计入样本行数与 PSU 数，不参与估计）", QuchiStatsWarning,
+                              stacklevel=2)
         else:
             w = np.ones(n)
         # first-stage fpc
@@ -247,11 +267,14 @@ class SurveyDesign:
 
     @property
     def df(self) -> int:
-        """Degrees of freedom: PSUs minus strata (R's ``degf``)."""
-        return self.n_psu - self.n_strata
+        """Degrees of freedom: PSUs minus strata among the rows with a positive weight (R's
+        ``degf``)."""
+        return self.domain_df(np.ones(self.n, dtype=bool))
 
     def domain_df(self, mask: np.ndarray) -> int:
-        """PSUs minus strata among the rows in ``mask`` (R ``svyby``'s domain df)."""
+        """PSUs minus strata among the rows in ``mask`` with a positive weight (R ``svyby``'s
+        domain df)."""
+        mask = mask & (self.w > 0)
         if not mask.any():
             return 0
         psus = np.unique(self.psu_code[mask])

@@ -14,32 +14,115 @@ __all__ = [
     "DataError",
     "OutputExistsError",
     "ParameterError",
+    "PersonalDataError",
     "QuchiStatsError",
     "QuchiStatsWarning",
     "VerificationError",
     "check_choice",
     "check_int",
     "check_probability",
+    "id_number_kind",
     "mask_personal",
 ]
 
-# 18-character resident ID numbers (6-digit area, birth date, sequence, check) and mainland mobile
-# numbers; masked wherever they would reach a message, a log or an output.
+# What :func:`mask_personal` masks (docs/errors.md, “个人信息的隐去”):
+# - resident ID numbers: 18 characters (6-digit area, birth date 18xx–20xx, 3-digit sequence, check
+#   character), also split by spaces or hyphens (6-8-4, 6-4-4-4, 4-4-4-4-2, or any split whose check
+#   character is right); 15-digit old IDs (area, YYMMDD, sequence), written without separators;
+# - mainland mobile numbers 1[3-9]x xxxx xxxx, with an optional +86 / 86 / 0086 / (+86) prefix and
+#   an optional space or hyphen between the 3-4-4 groups;
+# - landlines with an area code in parentheses or followed by a hyphen or space: (0751)8812345,
+#   0751-8812345, 020 88123456.
+# Full-width digits are read as digits. Numbers without this structure (amounts, years, the
+# 16-digit 户编号 of the register) are left as they are.
 _ID_PATTERN = re.compile(r"(?<![0-9])([1-9][0-9]{5})((?:18|19|20)[0-9]{2}[01][0-9][0-3][0-9])"
                          r"([0-9]{3})([0-9Xx])(?![0-9])")
-_PHONE_PATTERN = re.compile(r"(?<![0-9])(1[3-9][0-9])([0-9]{4})([0-9]{4})(?![0-9])")
+_ID_SPLIT_PATTERN = re.compile(r"(?<![0-9])[1-9](?:[ \-]?[0-9]){16}[ \-]?[0-9Xx](?![0-9])")
+_ID15_PATTERN = re.compile(r"(?<![0-9])([1-9][0-9]{5})([0-9]{2}[01][0-9][0-3][0-9])([0-9]{3})(?![0-9])")
+_PHONE_PATTERN = re.compile(
+    r"(?<![0-9+.])((?:\+|00)?86[ \-]?|[(（]\+?86[)）][ \-]?)?"
+    r"(1[3-9][0-9])([ \-]?)([0-9]{4})([ \-]?)([0-9]{4})(?!\.?[0-9])")
+_LANDLINE_PATTERN = re.compile(
+    r"(?<![0-9])([(（]0(?:10|2[0-9]|[3-9][0-9]{2})[)）][ \-]?|0(?:10|2[0-9]|[3-9][0-9]{2})[ \-])"
+    r"([2-9][0-9]{6,7})(?![0-9])")
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_SPLIT_LAYOUTS = {(6, 8, 4), (6, 4, 4, 4), (4, 4, 4, 4, 2), (3, 3, 4, 4, 4)}
+
+
+def _check_char(body17: str) -> str:
+    """The GB 11643 check character of the first 17 digits of an ID number."""
+    return "10X98765432"[sum(int(c) * w for c, w in zip(body17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _mask_split_id(m: re.Match) -> str:
+    text = m.group(0)
+    chars = re.sub(r"[ \-]", "", text).upper()
+    layout = tuple(len(g) for g in re.split(r"[ \-]", text))
+    if not _ID_PATTERN.fullmatch(chars):
+        return text
+    if len(layout) > 1 and layout not in _ID_SPLIT_LAYOUTS and _check_char(chars[:17]) != chars[17]:
+        return text  # numbers that merely sit side by side in a table, not one ID
+    return chars[:6] + "*" * 8 + chars[14:]
+
+
+def _mask_phone(m: re.Match) -> str:
+    return (m.group(1) or "") + m.group(2) + m.group(3) + "****" + m.group(5) + m.group(6)
 
 
 def mask_personal(text: str) -> str:
-    """Mask ID numbers and mobile numbers in ``text`` (``440205********123X``, ``138****5678``).
+    """Mask ID numbers, mobile and landline numbers in ``text`` (``440205********123X``,
+    ``138****5678``, ``(0751)*****45``).
+
+    The one function every message, warning, printed line and manifest note goes through.
 
     Examples
     --------
     >>> mask_personal("证件号码 44020519800101123X 电话 13812345678")
     '证件号码 440205********123X 电话 138****5678'
+    >>> mask_personal("+86 138 1234 5678；(0751)8812345；户编号 4402051002010001")
+    '+86 138 **** 5678；(0751)*****45；户编号 4402051002010001'
     """
-    text = _ID_PATTERN.sub(lambda m: m.group(1) + "*" * 8 + m.group(3)[-3:] + m.group(4), text)
-    return _PHONE_PATTERN.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    text = str(text).translate(_FULLWIDTH_DIGITS)
+    text = _ID_SPLIT_PATTERN.sub(_mask_split_id, text)
+    text = _ID15_PATTERN.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)
+    text = _PHONE_PATTERN.sub(_mask_phone, text)
+    return _LANDLINE_PATTERN.sub(
+        lambda m: m.group(1) + "*" * (len(m.group(2)) - 2) + m.group(2)[-2:], text)
+
+
+_PROVINCES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34",
+                        "35", "36", "37", "41", "42", "43", "44", "45", "46", "50", "51", "52",
+                        "53", "54", "61", "62", "63", "64", "65", "71", "81", "82", "83"})
+
+
+def id_number_kind(value: str) -> str | None:
+    """``"18"`` or ``"15"`` when ``value`` is structurally a resident ID number, else ``None``.
+
+    18 characters: a province code, a real birth date from 1900-01-01 to today, and a correct
+    GB 11643 check character. 15 digits: a province code and a real birth date 19YYMMDD.
+    Spaces and hyphens are ignored. Used to refuse ID numbers where a 户编号 belongs.
+    """
+    import datetime
+
+    s = re.sub(r"[ \-]", "", str(value).translate(_FULLWIDTH_DIGITS)).upper()
+    if len(s) == 18 and s[:17].isdigit() and (s[17].isdigit() or s[17] == "X"):
+        date, kind = s[6:14], "18"
+    elif len(s) == 15 and s.isdigit():
+        date, kind = "19" + s[6:12], "15"
+    else:
+        return None
+    if s[:2] not in _PROVINCES:
+        return None
+    try:
+        born = datetime.date(int(date[:4]), int(date[4:6]), int(date[6:]))
+    except ValueError:
+        return None
+    if not datetime.date(1900, 1, 1) <= born <= datetime.date.today():
+        return None
+    if kind == "18" and _check_char(s[:17]) != s[17]:
+        return None
+    return kind
 
 
 class QuchiStatsError(Exception):
@@ -70,6 +153,10 @@ class DataError(QuchiStatsError, ValueError):
         self.column = column
 
 
+class PersonalDataError(DataError):
+    """Personal data (an ID number, a phone number) where none may be, or about to be written."""
+
+
 class OutputExistsError(QuchiStatsError, FileExistsError):
     """An output (a drawn sample, a report) exists and would be replaced without ``force``."""
 
@@ -79,7 +166,13 @@ class VerificationError(QuchiStatsError):
 
 
 class QuchiStatsWarning(UserWarning):
-    """A documented, counted repair or a situation the user should know about."""
+    """A documented, counted repair or a situation the user should know about.
+
+    Its text is masked (:func:`mask_personal`) wherever it is shown, not only by the command line.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(mask_personal(a) if isinstance(a, str) else a for a in args))
 
 
 def check_probability(name: str, value: object, func: str, *, closed: bool = False) -> float:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quchi_stats.errors import ParameterError
 from quchi_stats.flags import funnel_limits, funnel_table, overdispersion
 
 
@@ -31,3 +32,20 @@ def test_table_positions_and_overdispersion():
     wide = funnel_table(towns, 0.95, adjust_overdispersion=True)
     assert (wide["lower95"] < t["lower95"]).all()
     assert wide.attrs["phi"] == pytest.approx(phi)
+
+
+def test_icc_overdispersion_uses_the_district_effective_sizes():
+    towns = pd.DataFrame({"town": list("ABC"), "estimate": [0.95, 0.80, 0.90],
+                          "n": [60, 60, 60], "n_eff": [80.0, 60, 30], "n_icc": [40.0, 40, 40]})
+    plain = funnel_table(towns, 0.95)
+    icc = funnel_table(towns, 0.95, adjust_overdispersion="icc")
+    assert icc.attrs["overdispersion"] == "icc" and icc.attrs["phi"] == 1.0
+    np.testing.assert_allclose(icc["n_funnel"], 40.0)
+    np.testing.assert_allclose(plain["n_funnel"], [60.0, 60, 30])
+    ref_lo, _ = funnel_limits(0.95, [40.0], 0.95)
+    np.testing.assert_allclose(icc["lower95"], ref_lo[0])
+    # True is still the winsorised factor
+    assert funnel_table(towns, 0.95, adjust_overdispersion=True).attrs["overdispersion"] == \
+        "winsorised"
+    with pytest.raises(ParameterError):
+        funnel_table(towns.drop(columns="n_icc"), 0.95, adjust_overdispersion="icc")

@@ -67,3 +67,13 @@ def test_adjust_rows_against_statsmodels_row_by_row(method):
     with pytest.raises(ParameterError, match="'m' parameter of adjust_rows"):
         adjust_rows(p, method, m=3)
     assert adjust_pvalues([], method).size == 0
+
+
+def test_bh_on_a_family_without_any_p_value_is_all_nan_without_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = adjust_rows(np.array([[np.nan, np.nan], [0.01, np.nan]]), "bh")
+    assert np.isnan(out[0]).all()
+    assert out[1, 0] == pytest.approx(0.01) and np.isnan(out[1, 1])

@@ -4,6 +4,8 @@
 # (Debian: apt-get install -y r-base-core r-cran-survey). It writes
 #   api_strat.csv, api_clus1.csv, api_clus2.csv  -- the columns of R survey's `api` data the tests use
 #                                                 (California Academic Performance Index, public data)
+#   nhanes.csv                                    -- the columns of R survey's `nhanes` data the tests use
+#                                                 (NHANES 2009-10, public data)
 #   fieldwork_2018.csv                            -- a respondent file built by quchi_stats from data_samples
 #                                                 (written by the tests' helper; read here if present)
 #   reference_values.csv                          -- case, statistic, value (printed with 15 digits)
@@ -139,6 +141,82 @@ if (file.exists("fieldwork_2018.csv")) {
     }
   }
 }
+
+# ---- parity with R where quchi_stats used to differ (issue 11, item 7) -----------------------------
+options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
+svyby_ci <- function(prefix, formula, by, design, meth, ...) {
+  b <- svyby(formula, by, design, svyciprop, method = meth, vartype = c("se", "ci"), ...)
+  for (i in seq_len(nrow(b))) {
+    case <- paste0(prefix, " ", meth, " ", b[i, 1])
+    add(case, "estimate", b[i, 2]); add(case, "se", b$se[i])
+    add(case, "ci_lower", b$ci_l[i]); add(case, "ci_upper", b$ci_u[i])
+  }
+}
+# domains with missing y: NHANES (R survey's data(nhanes)), HI_CHOL by race; R counts the rows and
+# PSUs of a domain with a missing HI_CHOL in its df and in nrow()
+data(nhanes)
+write.csv(nhanes[, c("SDMVPSU", "SDMVSTRA", "WTMEC2YR", "HI_CHOL", "race")], "nhanes.csv",
+          row.names = FALSE)
+dnh <- svydesign(id = ~SDMVPSU, strata = ~SDMVSTRA, weights = ~WTMEC2YR, nest = TRUE, data = nhanes)
+for (meth in c("beta", "xlogit", "mean", "likelihood")) svyby_ci("nhanes HI_CHOL race", ~HI_CHOL, ~race, dnh, meth, na.rm = TRUE)
+for (r in 1:4) add(paste0("domain df nhanes race ", r), "df", degf(subset(dnh, race == r)))
+
+# svyciprop(method = "likelihood")
+ci_case("svyciprop ell==0 dclus1 likelihood", ~I(ell == 0), dclus1, "likelihood")
+ci_case("svyciprop sch.wide dclus2 likelihood", ~I(sch.wide == "Yes"), dclus2, "likelihood")
+svyby_ci("svyby sch.wide stype dclus1", ~I(sch.wide == "Yes"), ~stype, dclus1, "likelihood")
+
+# lonely PSUs by domain: every school its own PSU, strata = district (dnum 413 has one school;
+# most districts lack some school types), with and without survey.adjust.domain.lonely
+for (l in c("remove", "adjust", "average", "certainty")) {
+  options(survey.lonely.psu = l)
+  dl <- svydesign(id = ~1, strata = ~dnum, weights = ~pw, data = apiclus1)
+  for (adj in c(FALSE, TRUE)) {
+    options(survey.adjust.domain.lonely = adj)
+    tag <- paste0("lonely ", l, if (adj) " domain-adjusted" else "")
+    b <- svyby(~api00, ~stype, dl, svymean)
+    for (i in seq_len(nrow(b))) {
+      add(paste0(tag, " api00 stype ", b$stype[i]), "estimate", b$api00[i])
+      add(paste0(tag, " api00 stype ", b$stype[i]), "se", b$se[i])
+    }
+    b <- suppressWarnings(svyby(~I(sch.wide == "Yes"), ~stype, dl, svyciprop, method = "beta",
+                                vartype = c("se", "ci")))
+    for (i in seq_len(nrow(b))) {
+      case <- paste0(tag, " sch.wide stype beta ", b$stype[i])
+      add(case, "estimate", b[i, 2]); add(case, "se", b$se[i])
+      add(case, "ci_lower", b$ci_l[i]); add(case, "ci_upper", b$ci_u[i])
+    }
+  }
+  options(survey.adjust.domain.lonely = FALSE)
+  # the jackknife of the same design (R 4.1.1 warns under "adjust": see docs/estimation.md)
+  jl <- suppressWarnings(as.svrepdesign(dl, type = "JKn"))
+  m <- svymean(~api00, jl)
+  add(paste0("jackknife JKn lonely ", l), "estimate", coef(m)); add(paste0("jackknife JKn lonely ", l), "se", SE(m))
+}
+options(survey.lonely.psu = "fail")
+
+# NA in a by column: svyby leaves those rows out of every domain (they stay in the design)
+a <- apiclus1
+a$stype_na <- a$stype
+a$stype_na[a$snum %% 7 == 0] <- NA
+dna <- svydesign(id = ~dnum, weights = ~pw, data = a)
+b <- svyby(~api00, ~stype_na, dna, svymean)
+for (i in seq_len(nrow(b))) {
+  add(paste0("by with NA api00 ", b$stype_na[i]), "estimate", b$api00[i])
+  add(paste0("by with NA api00 ", b$stype_na[i]), "se", b$se[i])
+}
+svyby_ci("by with NA sch.wide", ~I(sch.wide == "Yes"), ~stype_na, dna, "beta")
+
+# zero weights: kept as rows and PSUs (degf counts the PSUs with a positive weight)
+a$pw0 <- ifelse(a$snum %% 5 == 0, 0, a$pw)
+d0 <- svydesign(id = ~dnum, weights = ~pw0, data = a)
+add("zero weights", "df", degf(d0))
+m <- svymean(~api00, d0, deff = TRUE)
+add("zero weights api00", "estimate", coef(m)); add("zero weights api00", "se", SE(m))
+add("zero weights api00", "deff", deff(m))
+ci_case("zero weights sch.wide beta", ~I(sch.wide == "Yes"), d0, "beta")
+svyby_ci("zero weights sch.wide stype", ~I(sch.wide == "Yes"), ~stype, d0, "beta")
+for (s in c("E", "H", "M")) add(paste0("domain df zero weights ", s), "df", degf(subset(d0, stype == s)))
 
 vals <- do.call(rbind, out)
 vals$value <- sprintf("%.15g", vals$value)

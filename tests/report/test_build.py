@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import io
 import os
 import re
 import shutil
@@ -11,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fontTools.ttLib import TTFont
 from matplotlib import image
 
 from quchi_stats.assessment import run_assessment
 from quchi_stats.datasets import load_register
 from quchi_stats.errors import OutputExistsError
-from quchi_stats.plots.fonts import font_base64
+from quchi_stats.plots.fonts import MissingGlyphWarning, font_face_css, font_subset, uncovered
 from quchi_stats.report import REPORT_NAME, build_html, report_tables, write_report
 from quchi_stats.report.build import CSS
 
@@ -79,6 +83,72 @@ def test_existing_report_is_kept_without_force(report_dir, assessment_2018):
     assert "合成数据" not in build_html(assessment_2018, synthetic=False)
 
 
+FONT_FACE = re.compile(r'@font-face \{ font-family: "QuchiCJK"; src: url\(data:font/woff;base64,'
+                       r'([A-Za-z0-9+/=]+)\) format\("woff"\); \}')
+
+
+def _page(html: str) -> tuple[TTFont, str, str]:
+    """The embedded font, the page's text (outside the style), and the @font-face rule."""
+    rule = FONT_FACE.search(html)
+    assert rule, "no embedded WOFF @font-face"
+    body = html[html.index("<body>") + len("<body>"):html.rindex("</body>")]
+    return TTFont(io.BytesIO(base64.b64decode(rule.group(1)))), body, rule.group(0)
+
+
+def test_embedded_font_is_the_page_subset(report_dir):
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    assert len(html.encode("utf-8")) <= 1.5 * 2**20  # was 6.2 MiB with the whole GB2312 font
+    font, body, rule = _page(html)
+    cmap = set(font.getBestCmap())
+    page = {ord(c) for c in body if not c.isspace()}
+    assert sum(u >= 0x4E00 for u in page) > 200
+    assert page <= cmap  # every character of the page, CJK or not, has its glyph
+    # and little else: ASCII, and code points sharing a glyph with one of the page's
+    assert len(cmap - {ord(c) for c in body} - set(range(0x20, 0x7F))) < 10
+    assert rule == font_face_css(body)  # regenerated: the same bytes
+    assert "字体说明" not in html  # every name is covered: no note
+
+
+def _renamed(a, names: dict[str, str]):
+    """The assessment with town and village names replaced in every table and text."""
+    def sub(v):
+        if isinstance(v, str):
+            for old, new in names.items():
+                v = v.replace(old, new)
+        return v
+
+    def ren(x):
+        if isinstance(x, pd.DataFrame):
+            x = x.copy()
+            for c in x.columns:
+                if x[c].dtype == object or pd.api.types.is_string_dtype(x[c]):
+                    x[c] = x[c].map(sub)
+            return x
+        return {k: ren(v) for k, v in x.items()} if isinstance(x, dict) else x
+
+    return dataclasses.replace(a, **{f.name: ren(getattr(a, f.name)) for f in dataclasses.fields(a)
+                                     if f.name not in ("year", "spec")})
+
+
+RARE = "\U00020000"  # 𠀀 (Extension B), which Noto Sans CJK SC does not have
+
+
+def test_names_outside_gb2312_in_the_report(assessment_2018):
+    assert uncovered("石塱馬壩鎮") == [] and uncovered(RARE) == [RARE]
+    a = _renamed(assessment_2018, {"乌石05村": f"乌石{RARE}村", "马坝镇": "馬壩鎮", "沙溪": "石塱"})
+    assert f"乌石{RARE}村" in set(a.villages["village"])
+    with pytest.warns(MissingGlyphWarning) as caught:
+        html = build_html(a)
+    ours = [str(w.message) for w in caught if w.category is MissingGlyphWarning]
+    assert ours == [f"行政村“乌石{RARE}村”中的字符“{RARE}”（U+20000）不在内置字体中，"
+                    "图中将显示为方框，网页中由浏览器用本机字体显示"]
+    assert "Glyph" not in " ".join(str(w.message) for w in caught)
+    font, body, _ = _page(html)
+    assert "石塱镇" in body and "馬壩鎮" in body and f"乌石{RARE}村" in body
+    assert f"字体说明：行政村“乌石{RARE}村”中的字符“{RARE}”（U+20000）不在内置字体中。" in body
+    assert {ord(c) for c in body if not c.isspace() and c != RARE} <= set(font.getBestCmap())
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -106,27 +176,34 @@ def _screenshot(html: Path, png: Path, tmp: Path, size: str = "1000,240") -> np.
     return image.imread(png)[..., :3].mean(axis=2)
 
 
-CHARS = "曲江考核报告镇村"
+CHARS = "曲江考核报告镇村塱珺䶮𬌗"  # the last four outside GB2312 (䶮 Extension A, 𬌗 Extension E)
+# the grid ends with a character the font lacks: the font draws its .notdef box there, so a character
+# of CHARS missing from the subset would draw the same box and fail the "all differ" check
+GRID = CHARS + RARE
+
+
+WIDTH = f"{120 * len(GRID) + 40},240"
 
 
 def _grid(css: str, family: str) -> str:
-    cells = "".join(f'<div class="c">{c}</div>' for c in CHARS)
+    cells = "".join(f'<div class="c">{c}</div>' for c in GRID)
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"/><style>{css}'
-            f'body{{margin:0;font-family:"{family}";}} .c{{display:inline-block;width:120px;'
+            f'body{{margin:0;max-width:none;font-family:"{family}";}} .c{{display:inline-block;width:120px;'
             "height:120px;font-size:96px;line-height:120px;text-align:center;}}</style></head>"
             f"<body>{cells}</body></html>")
 
 
 def _cells(img: np.ndarray) -> list[np.ndarray]:
-    return [img[0:120, i * 120:(i + 1) * 120] for i in range(len(CHARS))]
+    return [img[0:120, i * 120:(i + 1) * 120] for i in range(len(GRID))]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
 def test_chromium_renders_the_embedded_font_not_boxes(tmp_path, report_dir):
-    css = CSS.replace("{font}", font_base64())
+    css = CSS.replace("{font_face}", font_face_css(CHARS))  # the subset the report embeds
+    assert len(font_subset(CHARS)) < 30_000
     good = tmp_path / "good.html"
     good.write_text(_grid(css, "QuchiCJK"), encoding="utf-8")
-    img = _screenshot(good, tmp_path / "good.png", tmp_path)
+    img = _screenshot(good, tmp_path / "good.png", tmp_path, WIDTH)
     cells = _cells(img)
     ink = [float((c < 0.5).mean()) for c in cells]
     assert min(ink) > 0.02, ink  # every character drew something
@@ -135,7 +212,7 @@ def test_chromium_renders_the_embedded_font_not_boxes(tmp_path, report_dir):
     # control: without the embedded font the same machine draws identical boxes (tofu)
     bad = tmp_path / "bad.html"
     bad.write_text(_grid("", "NoSuchFont"), encoding="utf-8")
-    ctrl = _cells(_screenshot(bad, tmp_path / "bad.png", tmp_path))
+    ctrl = _cells(_screenshot(bad, tmp_path / "bad.png", tmp_path, WIDTH))
     ctrl_diffs = [np.abs(a - b).mean() for i, a in enumerate(ctrl) for b in ctrl[i + 1:]]
     assert max(ctrl_diffs) < min(diffs) / 2
     # the report itself: its title line is drawn

@@ -2,13 +2,15 @@
 
 Domains (``by=``) keep the full design: rows outside a domain contribute zero to the influence
 values, so every PSU and stratum of the design stays in the variance (R ``svyby``); a domain's
-degrees of freedom are the PSUs minus the strata it touches. ``n`` is the number of rows of the
-domain with a value, ``deff`` the design variance over the variance of simple random sampling
-without replacement of the same ``n`` (R's ``deff=TRUE``).
+degrees of freedom are the PSUs minus the strata it touches (its rows with a value or not, and a
+positive weight, as R counts them). Rows with a missing ``by`` value are in no domain. ``n`` is
+the number of rows of the domain with a value, ``deff`` the design variance over the variance of
+simple random sampling without replacement of the same ``n`` (R's ``deff=TRUE``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ..design import SurveyDesign
-from ..errors import DataError, ParameterError, check_choice, check_probability
+from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice, check_probability
 from ..io.schema import YES_NO, order_towns
 from .intervals import CI_METHODS, effective_n, one_sided_pvalue, proportion_interval
 from .results import RESULT_COLUMNS, EstimateResult
@@ -68,20 +70,28 @@ def _numeric(design: SurveyDesign, column: str) -> np.ndarray:
 
 def _domains(design: SurveyDesign, by: str | Sequence[str] | None) -> tuple[list[str], pd.DataFrame,
                                                                              np.ndarray, int]:
-    """The by columns, one row of keys per domain, each row's domain code and the number of domains."""
+    """The by columns, one row of keys per domain, each row's domain code and the number of domain
+    codes: rows with a missing by value get one more code (after the table's), dropped by
+    :func:`_keep`, as R's ``svyby`` leaves them out of every domain (a counted warning)."""
     if by is None:
         return [], pd.DataFrame(index=[0]), np.zeros(design.n, dtype=np.intp), 1
     cols = [by] if isinstance(by, str) else list(by)
+    na = np.zeros(design.n, dtype=bool)
     for c in cols:
-        na = design.column(c).isna()
-        if na.any():
-            i = int(np.flatnonzero(na.to_numpy())[0])
-            raise DataError("分组列不能为空", row=i + 2, column=c)
+        na |= design.column(c).isna().to_numpy()
+    if na.all():
+        raise DataError("分组列全部为空，没有可估计的分组", column=cols[0])
+    if na.any():
+        # R's svyby: rows without a domain are in no domain, but stay in the design
+        warnings.warn(f"分组列“{'、'.join(cols)}”有 {int(na.sum())} 行为空：这些行不属于任何分组"
+                      "（仍保留在抽样设计中，按 R survey 的 svyby 处理）", QuchiStatsWarning,
+                      stacklevel=3)
     if cols == [design.strata]:
         codes, labels = design.stratum_code, [design.stratum_labels]
     else:
-        parts = [pd.factorize(design.data[c], sort=True) for c in cols]
-        codes = np.zeros(design.n, dtype=np.int64)
+        data = design.data[cols][~na] if na.any() else design.data
+        parts = [pd.factorize(data[c], sort=True) for c in cols]
+        codes = np.zeros(int((~na).sum()), dtype=np.int64)
         for c, u in parts:
             codes = codes * len(u) + c
         labels = [np.asarray(u, dtype=object) for _, u in parts]
@@ -108,7 +118,13 @@ def _domains(design: SurveyDesign, by: str | Sequence[str] | None) -> tuple[list
             remap[perm] = np.arange(len(perm))
             table = table.iloc[perm].reset_index(drop=True)
             codes = remap[codes]
-    return cols, table, codes, len(table)
+    k = len(table)
+    if na.any():
+        # the rows without a domain form one more domain, computed and then dropped
+        full = np.full(design.n, k, dtype=np.intp)
+        full[~na] = codes
+        return cols, table, full, k + 1
+    return cols, table, codes, k
 
 
 def _check_common(design: SurveyDesign, level: float, variance: str, func: str) -> None:
@@ -121,7 +137,8 @@ def _check_common(design: SurveyDesign, level: float, variance: str, func: str) 
 
 def _domain_df(design: SurveyDesign, cells: Cells, weight: np.ndarray) -> np.ndarray:
     """PSUs minus strata of each domain, counting the PSUs with a row in it (R ``svyby``):
-    ``weight`` holds the cells' positive sums of weights (zero for an empty cell)."""
+    ``weight`` holds the cells' sums of weights over all the domain's rows, with a value or not
+    (zero for an empty cell or one with zero weights only): R's ``degf`` of the domain."""
     used = weight > 0
     psus = np.bincount(cells.dom[used], minlength=cells.k)
     key = np.unique(design.psu_stratum[cells.unit[used]].astype(np.int64) * cells.k
@@ -132,9 +149,10 @@ def _domain_df(design: SurveyDesign, cells: Cells, weight: np.ndarray) -> np.nda
 
 def _variance(design: SurveyDesign, variance: str, cells: Cells, z: np.ndarray,
               second: tuple[Cells, np.ndarray] | None, tn: np.ndarray,
-              td: np.ndarray | None) -> np.ndarray:
+              td: np.ndarray | None, present: np.ndarray | None = None) -> np.ndarray:
     if variance == "taylor":
-        return taylor_variance_cells(design, cells, z, *(second or (None, None)))
+        return taylor_variance_cells(design, cells, z, *(second or (None, None)),
+                                     present=present)
     dense = np.zeros((design.n_psu, cells.k))
     num = dense.copy()
     num[cells.unit, cells.dom] = tn
@@ -175,7 +193,11 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
         c2 = cells_of(design.ssu_code, int(design.ssu_psu.size), dom, k)
         z2 = c2.sum(wy) if total else (c2.sum(wy) - Rz[c2.dom] * c2.sum(wx)) * inv_x[c2.dom]
         second = (c2, z2)
-    v = _variance(design, variance, cells, z, second, ty, None if total else tx)
+    # (PSU, domain) cells with a value (rows, whatever their weight)
+    zero_w = bool((w == 0).any())
+    present = (np.bincount(cells.row_cell, weights=None if all_valid else valid,
+                           minlength=cells.size) > 0 if zero_w else tw > 0)
+    v = _variance(design, variance, cells, z, second, ty, None if total else tx, present)
     # SRS variance of the same n for the design effect (R: svyvar / n * (N - n) / N)
     if binary and x is None:
         ss = Y * (1 - 2 * Rz) + Rz**2 * X  # Σ w (y − R)² with y² = y
@@ -184,14 +206,24 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
         resid = yv - Rz[dom] * xr
         ss = np.bincount(dom, weights=w * valid * resid**2, minlength=k)
     xbar = X / np.where(N > 0, N, 1.0)
+    # rows with a zero weight are not observations of the SRS comparison (R's deff)
+    n_pos = (np.bincount(dom, weights=valid & (w > 0), minlength=k) if zero_w else n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = ss / N * n / (n - 1) / xbar**2
-        v_srs = s2 / n * (N - n) / N * (N**2 if total else 1.0)
+        s2 = ss / N * n_pos / (n_pos - 1) / xbar**2
+        v_srs = s2 / n_pos * (N - n_pos) / N * (N**2 if total else 1.0)
         # rounding noise of an exactly constant PSU-level rate is a zero variance
         v = np.where(v <= 1e-12 * np.nan_to_num(v_srs, nan=0.0), 0.0, v)
         deff = np.where(v_srs > 0, v / v_srs, np.nan)
+    # R counts a domain's rows without a value in its df and in nrow() (Korn–Graubard's t_{n−1})
+    w_all = tw if all_valid else cells.sum(w)
+    n_rows = n if all_valid else np.bincount(dom, minlength=k).astype(float)
     return {"estimate": Y if total else R, "v": v, "n": n, "N": N, "deff": deff,
-            "df": _domain_df(design, cells, tw)}
+            "df": _domain_df(design, cells, w_all), "n_rows": n_rows}
+
+
+def _keep(core: dict, k: int) -> dict:
+    """The first ``k`` domains of ``core`` (drops the rows without a domain, see :func:`_domains`)."""
+    return {key: value[:k] for key, value in core.items()}
 
 
 def _table(cols: list[str], keys: pd.DataFrame, core: dict, lower: np.ndarray,
@@ -294,12 +326,15 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
         raise DataError(f"分母列“{denominator}”应为正数")
     cols, keys, dom, k = _domains(design, by)
     core = _ratio_core(design, yv if x is None else yv * x, x, dom, k, variance, binary=True)
+    core = _keep(core, len(keys))
     df = core["df"]
     v, df_used = (_pool(core, df, pool_deff) if pool_deff else (core["v"], df))
     core = {**core, "v": v}
     p = np.nan_to_num(core["estimate"], nan=0.0)
     n = core["n"].astype(float)
-    ci = proportion_interval(p, v, np.maximum(n, 1), df_used, method=method, level=level)
+    n_rows = np.maximum(core["n_rows"], 1)
+    ci = proportion_interval(p, v, np.maximum(n, 1), df_used, method=method, level=level,
+                             n_design=n_rows)
     n_eff = effective_n(p, v, n)
     var_label = variance + ("+pooled-deff" if pool_deff else "")
     name = y if denominator is None else f"{y}（按{denominator}加权）"
@@ -309,7 +344,7 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
         keep = core["n"] > 0
         table["p_value"] = one_sided_pvalue(p[keep], v[keep], np.maximum(n[keep], 1),
                                             df_used[keep], p0, method=method, level_for_n=level,
-                                            deff_floor=deff_floor)
+                                            deff_floor=deff_floor, n_design=n_rows[keep])
     return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table)
 
 
@@ -324,7 +359,7 @@ def _t_estimate(design: SurveyDesign, kind: str, name: str, y: np.ndarray, x: np
                 by: str | Sequence[str] | None, level: float, variance: str) -> EstimateResult:
     """A mean (``x=None``), ratio or total (``kind="total"``) by domain with a ``t_df`` interval."""
     cols, keys, dom, k = _domains(design, by)
-    core = _ratio_core(design, y, x, dom, k, variance, total=kind == "total")
+    core = _keep(_ratio_core(design, y, x, dom, k, variance, total=kind == "total"), len(keys))
     lower, upper = _t_interval(core["estimate"], core["v"], core["df"], level)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = core["n"] / core["deff"]

@@ -27,6 +27,13 @@ With ``n_eff = p(1 − p)/v`` (the effective sample size):
     ``p̃ ± t_df·√(p̃(1 − p̃)/(n_eff + t²))`` with ``p̃ = (n_eff·p + t²/2)/(n_eff + t²)``.
 ``"asin"``
     ``sin²(asin√p ± t_df/(2√n_eff))``, clipped.
+``"likelihood"``
+    R ``method="likelihood"``: the profile-likelihood interval of the binomial with the deviance
+    scaled by the design effect (Rao–Scott): the p with ``2·n_eff·KL(p̂‖p) ≤ t²_df·n/(n − 1)``,
+    ``KL(p̂‖p) = p̂ log(p̂/p) + (1 − p̂) log((1 − p̂)/(1 − p))`` and ``n/(n − 1)`` the quasi-binomial
+    dispersion. R profiles the quasi-binomial ``svyglm`` and interpolates with splines, so it agrees
+    to about 1e-4; with missing values in a domain R's dispersion differs (docs/estimation.md).
+    At p̂ ∈ {0, 1} or v = 0, ``n_eff = n`` (R fails there).
 
 :func:`one_sided_pvalue` tests H0: p ≥ p0 against p < p0, consistently with each method (for the
 beta methods ``P = Beta.sf(p0; x*+1, n*−x*)`` or the Jeffreys posterior ``Beta.sf(p0; x*+½,
@@ -43,7 +50,7 @@ from ..errors import ParameterError, check_choice, check_probability
 __all__ = ["CI_METHODS", "IntervalResult", "one_sided_pvalue", "proportion_interval"]
 
 CI_METHODS = ("jeffreys", "korn-graubard", "logit", "wald", "wilson", "clopper-pearson",
-              "agresti-coull", "asin")
+              "agresti-coull", "asin", "likelihood")
 
 _TINY = 1e-12
 
@@ -99,8 +106,36 @@ def _no_variance(p: np.ndarray, v: np.ndarray) -> np.ndarray:
             | (v <= 1e-15 * p * (1 - p)))
 
 
+def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Binomial Kullback–Leibler divergence KL(p‖q) per unit (0·log 0 = 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0) / q), 0.0)
+        b = np.where(p < 1, (1 - p) * np.log(np.where(p < 1, 1 - p, 1.0) / (1 - q)), 0.0)
+    return a + b
+
+
+def _likelihood_bounds(p: np.ndarray, ne: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    """The q below and above p̂ where ``2·ne·KL(p̂‖q) = cut`` (vectorised bisection)."""
+    lo_a, lo_b = np.zeros_like(p), p.copy()     # lower bound in [0, p̂]
+    hi_a, hi_b = p.copy(), np.ones_like(p)      # upper bound in [p̂, 1]
+    for _ in range(200):
+        m = (lo_a + lo_b) / 2
+        inside = 2 * ne * _kl(p, np.clip(m, 1e-300, 1.0)) <= cut
+        lo_a, lo_b = np.where(inside, lo_a, m), np.where(inside, m, lo_b)
+        m = (hi_a + hi_b) / 2
+        inside = 2 * ne * _kl(p, np.clip(m, 0.0, 1 - 1e-16)) <= cut
+        hi_a, hi_b = np.where(inside, m, hi_a), np.where(inside, hi_b, m)
+        if np.all(lo_b - lo_a <= 1e-15 * np.maximum(lo_b, 1e-300)) and np.all(
+                hi_b - hi_a <= 1e-15 * np.maximum(1 - hi_a, 1e-300)):
+            break
+    lower = np.where(p <= _TINY, 0.0, (lo_a + lo_b) / 2)
+    upper = np.where(p >= 1 - _TINY, 1.0, (hi_a + hi_b) / 2)
+    return lower, upper
+
+
 def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
-                        level: float = 0.95) -> IntervalResult:
+                        level: float = 0.95, n_design=None) -> IntervalResult:
     """Two-sided confidence interval for proportions (vectorised).
 
     Parameters
@@ -115,6 +150,9 @@ def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
         One of :data:`CI_METHODS`.
     level : float
         Confidence level, in (0, 1).
+    n_design : array_like, optional
+        The domain's rows including those without a value (R's ``nrow(design)``), for the
+        ``t_{n−1}`` of Korn–Graubard, as R ``svyciprop(method="beta")`` counts them. Default ``n``.
 
     Returns
     -------
@@ -133,6 +171,7 @@ def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
     method = check_choice("method", method, CI_METHODS, "proportion_interval")
     level = check_probability("level", level, "proportion_interval")
     p, v, n, df = _prepare(p, v, n, df)
+    nd = n if n_design is None else np.broadcast_to(np.asarray(n_design, dtype=float), p.shape)
     a = 1 - level
     z = stats.norm.ppf(1 - a / 2)
     t = _t(level, df)
@@ -155,7 +194,7 @@ def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
             return IntervalResult(np.minimum(lower, p), np.maximum(upper, p), ns)
         if method in ("korn-graubard", "clopper-pearson"):
             if method == "korn-graubard":
-                t_n = stats.t.ppf(1 - a / 2, np.maximum(n - 1, 1))
+                t_n = stats.t.ppf(1 - a / 2, np.maximum(nd - 1, 1))
                 ns = ne * (t_n / t) ** 2
             else:
                 ns = n
@@ -177,6 +216,10 @@ def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
             return IntervalResult(lower, upper, ne)
         if method == "wald":
             return IntervalResult(np.clip(p - t * se, 0, 1), np.clip(p + t * se, 0, 1), ne)
+        if method == "likelihood":
+            cut = t**2 * n / np.maximum(n - 1, 1)
+            lower, upper = _likelihood_bounds(p, ne, cut)
+            return IntervalResult(lower, upper, ne)
         if method == "wilson":
             q = t
             centre = (p + q**2 / (2 * ne)) / (1 + q**2 / ne)
@@ -197,7 +240,8 @@ def proportion_interval(p, v, n, df, *, method: str = "jeffreys",
 
 
 def one_sided_pvalue(p, v, n, df, p0, *, method: str = "jeffreys",
-                     level_for_n: float = 0.95, deff_floor: float | None = None) -> np.ndarray:
+                     level_for_n: float = 0.95, deff_floor: float | None = None,
+                     n_design=None) -> np.ndarray:
     """P-value of H0: p ≥ p0 against p < p0, consistent with ``method``'s interval.
 
     Small values say the true rate is below ``p0`` (a town significantly low). P = 1 when p̂ = 1.
@@ -218,6 +262,7 @@ def one_sided_pvalue(p, v, n, df, p0, *, method: str = "jeffreys",
     """
     method = check_choice("method", method, CI_METHODS, "one_sided_pvalue")
     p, v, n, df = _prepare(p, v, n, df)
+    nd = n if n_design is None else np.broadcast_to(np.asarray(n_design, dtype=float), p.shape)
     p0 = np.broadcast_to(np.asarray(p0, dtype=float), p.shape)
     if np.any((p0 <= 0) | (p0 >= 1)):
         raise ParameterError("The 'p0' parameter of one_sided_pvalue must be in (0, 1).")
@@ -237,7 +282,7 @@ def one_sided_pvalue(p, v, n, df, p0, *, method: str = "jeffreys",
                 out = stats.beta.sf(p0, x + 0.5, ns - x + 0.5)
             else:
                 if method == "korn-graubard":
-                    t_n = stats.t.ppf(1 - a / 2, np.maximum(n - 1, 1))
+                    t_n = stats.t.ppf(1 - a / 2, np.maximum(nd - 1, 1))
                     ns = ne * (t_n / t) ** 2
                 else:
                     ns = n
@@ -253,6 +298,10 @@ def one_sided_pvalue(p, v, n, df, p0, *, method: str = "jeffreys",
             l0 = np.log(p0 / (1 - p0))
             denom = se / np.clip(p * (1 - p), _TINY, None)
             stat = (lp - l0) / np.where(denom > 0, denom, np.inf)
+        elif method == "likelihood":
+            # signed root of the scaled deviance: the interval's bound is p0 when P = α/2
+            dev = 2 * ne * _kl(p, p0) * (n - 1) / np.maximum(n, 2)
+            stat = np.sign(p - p0) * np.sqrt(np.maximum(dev, 0.0))
         elif method in ("wilson", "agresti-coull"):
             stat = (p - p0) / np.sqrt(p0 * (1 - p0) / ne)
         else:  # asin

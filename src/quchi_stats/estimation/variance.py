@@ -70,11 +70,17 @@ def _dense_cells(units: int, k: int) -> Cells:
 
 
 def _stage(cells: Cells, z: np.ndarray, unit_group: np.ndarray, n_groups: int,
-           n_in_group: np.ndarray, one_minus_f: np.ndarray,
-           lonely: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           n_in_group: np.ndarray, one_minus_f: np.ndarray, lonely: str,
+           present: np.ndarray | None = None,
+           domain_lonely: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per (group, domain) variance contributions of one stage: (group, dom, contribution).
 
     ``z`` holds the cell totals; units of a group without a cell in a domain have a zero total.
+    ``present`` (one flag per cell: the unit has rows of the domain with a value) makes the
+    lonely-PSU rules work per domain as R's ``svyby`` does: "average" scales by the groups present
+    in the domain over those of them with a variance, and with ``domain_lonely`` a group with a
+    single unit present in the domain is lonely for that domain
+    (``survey.adjust.domain.lonely``). Without it every group counts in every domain.
     """
     k = cells.k
     group = unit_group[cells.unit]
@@ -88,33 +94,54 @@ def _stage(cells: Cells, z: np.ndarray, unit_group: np.ndarray, n_groups: int,
     n_g = n_in_group.astype(float)[gg]
     many = n_g > 1
     s = np.bincount(g_of_cell, weights=z, minlength=size)
-    present = np.bincount(g_of_cell, minlength=size)
+    present_cells = np.bincount(g_of_cell, minlength=size)
     mean = np.where(many, s / np.maximum(n_g, 1), 0.0)
     dev2 = (np.bincount(g_of_cell, weights=(z - mean[g_of_cell]) ** 2, minlength=size)
-            + np.maximum(n_g - present, 0) * mean**2)
+            + np.maximum(n_g - present_cells, 0) * mean**2)
     omf = one_minus_f[gg]
     scale = np.where(many, omf * n_g / np.maximum(n_g - 1, 1), omf)
     scale = np.where(omf < 1e-7, 0.0, scale)
     out = dev2 * scale
     lonely_groups = (n_in_group <= 1) & (one_minus_f >= 1e-7)
+    lone = lonely_groups[gg]
+    in_domain = np.ones(size, dtype=bool)
+    if present is not None:
+        units_in = np.bincount(g_of_cell, weights=present.astype(float), minlength=size)
+        in_domain = units_in > 0
+        if domain_lonely and lonely in ("adjust", "average"):
+            dom_lone = many & (units_in == 1) & (omf >= 1e-7)
+            if lonely == "adjust":
+                # the single PSU's uncentred square, scaled as the stratum's n_h/(n_h − 1)
+                sq = np.bincount(g_of_cell, weights=z**2, minlength=size)
+                out = np.where(dom_lone, sq * scale, out)
+            else:
+                lone = lone | dom_lone
     # "adjust": a lonely unit's total deviates from the overall mean of the influence values,
     # which is zero, so its uncentred square (computed above) is kept
-    if lonely_groups.any() and lonely != "adjust":
-        out = np.where(lonely_groups[gg], 0.0, out)
-        if lonely == "average" and (~lonely_groups).any():
-            # R: the other groups' sum scaled by (all groups)/(groups with a variance)
+    if lone.any() and lonely != "adjust":
+        out = np.where(lone, 0.0, out)
+        if lonely == "average" and present is None and (~lonely_groups).any():
+            # the other groups' sum scaled by (all groups)/(groups with a variance)
             out = out * (n_groups / int((~lonely_groups).sum()))
+        elif lonely == "average" and present is not None:
+            # R: scaled by (groups in the domain)/(those of them with a variance)
+            groups_in = np.bincount(gd, weights=in_domain, minlength=k)
+            ok_in = np.bincount(gd, weights=in_domain & ~lone, minlength=k)
+            factor = np.where(ok_in > 0, groups_in / np.maximum(ok_in, 1), 1.0)
+            out = out * factor[gd]
     return gg, gd, out
 
 
 def taylor_variance_cells(design: SurveyDesign, psu_cells: Cells, z1: np.ndarray,
-                          ssu_cells: Cells | None = None,
-                          z2: np.ndarray | None = None) -> np.ndarray:
+                          ssu_cells: Cells | None = None, z2: np.ndarray | None = None,
+                          present: np.ndarray | None = None) -> np.ndarray:
     """Linearisation variance of each domain from its (PSU, domain) influence totals ``z1`` and,
-    for a design with a second-stage FPC, its (SSU, domain) totals ``z2``."""
+    for a design with a second-stage FPC, its (SSU, domain) totals ``z2``. ``present`` flags the
+    (PSU, domain) cells with rows of the domain (for the per-domain lonely-PSU rules)."""
     k = psu_cells.k
     _, gd, out = _stage(psu_cells, z1, design.psu_stratum, design.n_strata,
-                        design.n_psu_in_stratum, design.f1, design.lonely_psu)
+                        design.n_psu_in_stratum, design.f1, design.lonely_psu, present,
+                        design.adjust_domain_lonely)
     v = np.bincount(gd, weights=out, minlength=k)
     if design.f2 is not None and ssu_cells is not None and z2 is not None:
         gg, gd, out = _stage(ssu_cells, z2, design.ssu_psu, design.n_psu, design.n_ssu_in_psu,
@@ -172,7 +199,11 @@ def jackknife_variance_totals(design: SurveyDesign, tn: np.ndarray,
     The replicate dropping PSU j of stratum h reweights the other PSUs of h by
     ``n_h/(n_h − 1)``; ``v = Σ_h (1 − f_h)(n_h − 1)/n_h Σ_j (θ_(hj) − θ̄)²`` with θ̄ the mean of
     all replicates, as R ``survey`` computes it by default (``survey.replicates.mse = FALSE``).
-    Strata with one PSU give no replicate and contribute nothing.
+    A stratum with one PSU gives no replicate; ``design.lonely_psu`` then says what it adds:
+    nothing ("remove", "certainty"); "average" multiplies the variance by (all PSUs)/(PSUs of
+    strata with a replicate), as R's ``as.svrepdesign(type="JKn")`` does; "adjust" gives the
+    lonely PSU a replicate that drops it and reweights every other PSU by H/(H − 1) (H strata),
+    with the factor (H − 1)/H, equal to R 4.1.1's JKn replicates (see docs/estimation.md).
     """
     sn = _group_sum(design.psu_stratum, tn, design.n_strata)
     total_n = sn.sum(axis=0)
@@ -181,17 +212,32 @@ def jackknife_variance_totals(design: SurveyDesign, tn: np.ndarray,
     ok = n_h > 1
     factor = np.where(ok, n_h / np.maximum(n_h - 1, 1), 1.0)[:, None]
     rep_n = total_n - sn[h] + factor * (sn[h] - tn)
+    n_strata = design.n_strata
+    adjust = design.lonely_psu == "adjust" and (~ok).any() and n_strata > 1
+    if adjust:
+        # the lonely PSU's replicate: itself dropped, the rest of the sample × H/(H − 1)
+        grow = n_strata / (n_strata - 1)
+        rep_n = np.where(ok[:, None], rep_n, grow * (total_n - tn))
     if td is None:
         rep = rep_n
     else:
         sd = _group_sum(design.psu_stratum, td, design.n_strata)
         total_d = sd.sum(axis=0)
         rep_d = total_d - sd[h] + factor * (sd[h] - td)
+        if adjust:
+            rep_d = np.where(ok[:, None], rep_d, grow * (total_d - td))
         with np.errstate(invalid="ignore", divide="ignore"):
             theta = total_n / total_d
             rep = np.where(rep_d != 0, rep_n / np.where(rep_d != 0, rep_d, 1.0), theta)
-    scale = np.where(ok, design.f1[h] * (n_h - 1) / n_h, 0.0)[:, None]
-    if not ok.any():
+    scale = np.where(ok, design.f1[h] * (n_h - 1) / n_h, 0.0)
+    used = ok.copy()
+    if adjust:
+        scale = np.where(ok, scale, design.f1[h] * (n_strata - 1) / n_strata)
+        used[:] = True
+    if not used.any():
         return np.zeros(rep.shape[1])
-    centre = rep[ok].mean(axis=0)
-    return (scale * (rep - centre) ** 2).sum(axis=0)
+    centre = rep[used].mean(axis=0)
+    v = (scale[:, None] * (rep - centre) ** 2).sum(axis=0)
+    if design.lonely_psu == "average" and (~ok).any() and ok.any():
+        v = v * (ok.size / int(ok.sum()))
+    return v

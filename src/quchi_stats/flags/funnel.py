@@ -1,8 +1,9 @@
 """Funnel-plot limits for comparing towns with the district rate (Spiegelhalter 2005).
 
 Limits are drawn on the effective sample size. Near 1 the normal limits over-flag, so exact
-binomial (default) or arcsine limits are used; an optional multiplicative overdispersion factor
-from winsorised z-scores widens them when towns vary more than sampling alone explains.
+binomial (default) or arcsine limits are used. Optionally the limits allow for overdispersion:
+either a multiplicative factor from winsorised z-scores (towns vary more than sampling alone
+explains), or the effective sizes under the district-wide village ICC of the beta-binomial model.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import check_choice
+from ..errors import ParameterError, check_choice
 
 __all__ = ["funnel_limits", "funnel_table", "overdispersion"]
 
@@ -77,16 +78,33 @@ def overdispersion(estimate: np.ndarray, n: np.ndarray, theta0: float) -> float:
 
 
 def funnel_table(towns: pd.DataFrame, theta0: float, *, method: str = "exact",
-                 adjust_overdispersion: bool = False) -> pd.DataFrame:
+                 adjust_overdispersion: bool | str = False) -> pd.DataFrame:
     """Each town's position against the 95 % and 99.8 % limits at its effective n.
 
     ``towns`` needs ``estimate`` and ``n_eff``. Adds ``lower95``, ``upper95``, ``lower998``,
     ``upper998`` and ``position`` (低于 99.8% 下限 / 低于 95% 下限 / 在控制限内 / 高于 95% 上限).
+
+    ``adjust_overdispersion``: ``False`` (default) draws the limits at ``min(n_eff, n)``, the
+    town's own design-based effective size; ``True`` (or ``"winsorised"``) widens them by the
+    multiplicative φ of winsorised z-scores; ``"icc"`` draws them at ``towns["n_icc"]``, the
+    effective size under the district-wide village ICC of the beta-binomial model (the same
+    within-town variance as the empirical-Bayes table and the beta-binomial test).
     """
+    mode = adjust_overdispersion
+    if isinstance(mode, bool):
+        mode = "winsorised" if mode else "none"
+    mode = check_choice("adjust_overdispersion", mode, ("none", "winsorised", "icc"),
+                        "funnel_table")
     out = towns.copy()
-    n = np.minimum(out["n_eff"].to_numpy(float), out["n"].to_numpy(float)) if "n" in out else \
-        out["n_eff"].to_numpy(float)
-    phi = overdispersion(out["estimate"].to_numpy(), n, theta0) if adjust_overdispersion else 1.0
+    if mode == "icc":
+        if "n_icc" not in out:
+            raise ParameterError("funnel_table(adjust_overdispersion='icc') needs an 'n_icc' "
+                                 "column (town_effective_n).")
+        n = out["n_icc"].to_numpy(float)
+    else:
+        n = np.minimum(out["n_eff"].to_numpy(float), out["n"].to_numpy(float)) if "n" in out \
+            else out["n_eff"].to_numpy(float)
+    phi = overdispersion(out["estimate"].to_numpy(), n, theta0) if mode == "winsorised" else 1.0
     out["n_funnel"] = n
     out["lower95"], out["upper95"] = funnel_limits(theta0, n, 0.95, method=method, phi=phi)
     out["lower998"], out["upper998"] = funnel_limits(theta0, n, 0.998, method=method, phi=phi)
@@ -96,4 +114,5 @@ def funnel_table(towns: pd.DataFrame, theta0: float, *, method: str = "exact",
         ["低于 99.8% 下限", "低于 95% 下限", "高于 95% 上限"], "在控制限内")
     out.attrs["phi"] = phi
     out.attrs["theta0"] = theta0
+    out.attrs["overdispersion"] = mode
     return out

@@ -65,7 +65,8 @@ def adjust_rows(p: np.ndarray, method: str = "holm", m: int | None = None) -> np
     if method == "holm":
         adj = np.maximum.accumulate(np.minimum(1.0, (m_row - i + 1) * ps), axis=1)
     elif method == "bh":
-        adj = np.minimum.accumulate((m_row * ps / i)[:, ::-1], axis=1)[:, ::-1]
+        # a row without any finite p-value (m = 0) is all NaN at the end: no 0 × inf here
+        adj = np.minimum.accumulate((np.maximum(m_row, 1) * ps / i)[:, ::-1], axis=1)[:, ::-1]
         adj = np.minimum(adj, 1.0)
     else:
         raise ParameterError(

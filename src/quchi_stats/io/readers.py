@@ -302,6 +302,7 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
         warnings.warn(f"{file}：跳过 {n_blank} 个空行。", QuchiStatsWarning, stacklevel=2)
     out.index = pd.RangeIndex(len(out)) + first_row  # spreadsheet row numbers
     out = out[~blank_rows.to_numpy()]
+    _check_personal_data(out, schema, file)
     if schema.key is not None and schema.key == "household_id" and schema.key in out:
         dup = out[schema.key].duplicated(keep="first")
         if dup.any():
@@ -311,6 +312,61 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
             raise DataError(f"户编号“{value}”重复（首次出现在第 {first} 行）", file=file, row=row,
                             column=schema.column(schema.key).label)
     return out.reset_index(drop=True)
+
+
+def _check_personal_data(out: pd.DataFrame, schema: TableSchema, file: str) -> None:
+    """Refuse personal data where none belongs (``out`` is indexed by spreadsheet row).
+
+    - a town or village name holding a phone number, a landline or an ID number (anything
+      :func:`~quchi_stats.errors.mask_personal` would mask): place names never carry them;
+    - a 户编号 that is a resident ID number (:func:`~quchi_stats.errors.id_number_kind`: 18
+      characters with a real birth date and a correct check character, or 15 digits with a real
+      birth date). A 15-digit 户编号 is accepted when every 15-digit 户编号 of its village (two or
+      more) shares its first 12 digits: that is a village code followed by a sequence number, as
+      the national system writes them, not ID numbers (which would all share one birth date).
+
+    The messages name the file, the row and the column; the number itself is never printed.
+    """
+    from ..errors import PersonalDataError, id_number_kind, mask_personal
+
+    for name in ("town", "village"):
+        if name not in out:
+            continue
+        values = out[name].dropna()
+        bad_names = {v for v in values.unique() if mask_personal(str(v)) != str(v)}
+        if bad_names:
+            hit = values.isin(bad_names)
+            row = int(values.index[hit.to_numpy()][0])
+            label = schema.column(name).label
+            raise PersonalDataError(
+                f"{label}“{mask_personal(str(values[row]))}”含有电话号码或证件号码"
+                f"（共 {int(hit.sum())} 行）；地名不会含有这些号码，请从{label}中删去后再读入",
+                file=file, row=row, column=label)
+    if "household_id" not in out or "village" not in out:
+        return
+    ids = out["household_id"].astype(str).str.replace(r"[ \-]", "", regex=True)
+    candidates = ids[ids.str.len().isin((15, 18))]
+    kinds = {i: id_number_kind(v) for i, v in candidates.items()}
+    flagged = [i for i, k in kinds.items() if k is not None]
+    if not flagged:
+        return
+    fifteen = ids[ids.str.len() == 15]
+    coded: set = set()
+    if len(fifteen):
+        villages = out.loc[fifteen.index, "village"].astype(str)
+        if "town" in out:
+            villages = out.loc[fifteen.index, "town"].astype(str) + "\x1f" + villages
+        shared = fifteen.str[:12].groupby(villages).agg(lambda p: p.nunique() == 1 and len(p) >= 2)
+        coded = set(fifteen.index[villages.map(shared).astype(bool).to_numpy()])
+    flagged = [i for i in flagged if not (kinds[i] == "15" and i in coded)]
+    if flagged:
+        row = int(flagged[0])
+        kind = kinds[row]
+        what = ("18 位，出生日期和校验位都有效" if kind == "18" else "15 位旧证号，出生日期有效")
+        raise PersonalDataError(
+            f"户编号是身份证号码（{what}；共 {len(flagged)} 行，号码不予显示）；应为全国扶贫开发"
+            f"信息系统的户编号，不得用证件号码作户编号", file=file, row=row,
+            column=schema.column("household_id").label)
 
 
 def _find_header(cells: pd.DataFrame, schema: TableSchema, file: str) -> tuple[pd.DataFrame, int]:

@@ -27,6 +27,7 @@ __all__ = [
     "YES_NO",
     "Column",
     "TableSchema",
+    "ensure_no_personal_columns",
     "order_towns",
 ]
 
@@ -190,6 +191,20 @@ TABLES: dict[str, TableSchema] = {
 #: Columns holding personal data: never written to any output.
 PERSONAL_COLUMNS: frozenset[str] = frozenset(
     c.name for s in TABLES.values() for c in s.columns if c.personal)
+
+
+
+def ensure_no_personal_columns(columns, where: str) -> None:
+    """Raise :class:`~quchi_stats.errors.PersonalDataError` when ``columns`` include a personal
+    column (户主姓名, 证件号码, 联系电话). A check that raises, not an ``assert``: ``python -O``
+    removes asserts, and this guard must hold in every run."""
+    from ..errors import PersonalDataError
+
+    leaked = sorted(PERSONAL_COLUMNS.intersection(columns))
+    if leaked:
+        labels = "、".join(LABELS_ZH.get(c, c) for c in leaked)
+        raise PersonalDataError(f"{where}含有个人信息列（{labels}），拒绝写出")
+
 
 #: Canonical name -> Chinese label, for every column of every table.
 LABELS_ZH: dict[str, str] = {c.name: c.label for s in TABLES.values() for c in s.columns}

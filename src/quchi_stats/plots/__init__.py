@@ -1,9 +1,10 @@
 """Plots of the assessment (matplotlib, Chinese labels).
 
 Importing this module registers the bundled CJK font ("QuchiStats Noto Sans SC": Noto Sans CJK SC
-subset to GB2312 and renamed, as the licence asks of modified fonts; SIL Open
+subset to its CJK blocks and renamed, as the licence asks of modified fonts; SIL Open
 Font License, ``quchi_stats/fonts/OFL.txt``) with matplotlib and puts it first in the sans-serif
-list, so Chinese renders on a machine with no system CJK font. Every function takes ``ax=None``
+list, so Chinese renders on a machine with no system CJK font. A character the font lacks is drawn
+as □ with one Chinese warning naming the town or village. Every function takes ``ax=None``
 and returns the Axes.
 """
 

@@ -9,10 +9,17 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..flags.funnel import funnel_limits
+from .fonts import drawable
 
 __all__ = ["forest_plot", "funnel_plot", "income_histogram", "power_curve", "trend_plot"]
 
 _COLORS = {"显著偏低": "#c0392b", "低于标准但不显著": "#e67e22", "达标": "#2c7fb8"}
+
+
+def _names(values: pd.Series, kind: str = "乡镇") -> pd.Series:
+    """Names as the bundled font draws them (:func:`~quchi_stats.plots.fonts.drawable`): a
+    character the font lacks becomes □, with one Chinese warning per name."""
+    return values.map({v: drawable(v, kind) for v in pd.unique(values)})
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
@@ -30,6 +37,7 @@ def forest_plot(estimates: pd.DataFrame, *, threshold: float, label: str = "",
     """
     ax = _axes(ax, (7, 0.45 * len(estimates) + 1.2))
     e = estimates.reset_index(drop=True)
+    e["town"], label = _names(e["town"]), drawable(label, "指标")
     est, lo, hi = e["estimate"].to_numpy(), e["ci_lower"].to_numpy(), e["ci_upper"].to_numpy()
     thr = threshold
     if complement:
@@ -53,6 +61,7 @@ def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
     ``towns`` needs ``town``, ``estimate`` and ``n_funnel`` (or ``n_eff``).
     """
     ax = _axes(ax, (7, 4.5))
+    towns, label = towns.assign(town=_names(towns["town"])), drawable(label, "指标")
     n = towns["n_funnel"] if "n_funnel" in towns else towns["n_eff"]
     grid = np.linspace(max(5.0, float(n.min()) * 0.5), float(n.max()) * 1.3, 120)
     for cov, style in ((0.95, "--"), (0.998, ":")):
@@ -79,7 +88,8 @@ def trend_plot(history: pd.DataFrame, *, label: str = "", threshold: float | Non
     ``history``: rows of one indicator with ``year``, ``town``, ``estimate``.
     """
     ax = _axes(ax, (7, 4.5))
-    h = history.copy()
+    h = history.assign(town=_names(history["town"]))
+    label = drawable(label, "指标")
     if complement:
         h["estimate"] = 1 - h["estimate"]
     for town, g in h.groupby("town", sort=False):
@@ -100,6 +110,7 @@ def income_histogram(relative_income: np.ndarray, *, window: float = 250.0,
                      title: str = "", ax: Axes | None = None) -> Axes:
     """Histogram of exited households' income relative to the exit line, window shaded."""
     ax = _axes(ax, (7, 3.5))
+    title = drawable(title, "标题")
     edges = np.arange(lower, upper + bin_width / 2, bin_width)
     r = np.asarray(relative_income, float)
     ax.hist(r[(r >= lower) & (r < upper)], bins=edges, color="#2c7fb8", edgecolor="white")
@@ -124,6 +135,7 @@ def power_curve(comparison: pd.DataFrame, *, indicator: str | None = None,
     t = comparison
     indicator = indicator or t["indicator"].iloc[0]
     t = t[t["indicator"] == indicator]
+    t = t.assign(design=_names(t["design"].astype(str), "方案"), label=_names(t["label"], "指标"))
     for design, g in t.groupby("design", sort=False):
         g = g.sort_values("shortfall")
         ax.plot(g["shortfall"], g[value], marker="o", label=str(design))

@@ -1,8 +1,9 @@
 """Assemble the yearly 考核报告 from an :class:`~quchi_stats.assessment.Assessment`.
 
 Sections follow 考核办法 第六条（四）: 基本情况、指标分析、存在问题、综合评价、处理建议. Figures are
-embedded as PNG and the CJK font as a base64 ``@font-face``, so the single HTML file renders the same
-everywhere. No personal data reaches any table: only towns, villages and rates.
+embedded as PNG and the CJK font, subset to the characters the page uses, as a base64 WOFF
+``@font-face``, so the single HTML file renders the same everywhere. No personal data reaches any
+table: only towns, villages and rates.
 """
 
 from __future__ import annotations
@@ -10,19 +11,34 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
 
 from ..assessment import DISTRICT, Assessment
 from ..errors import OutputExistsError
-from ..flags import CLASS_LOW, CLASS_SIGNIFICANT
-from ..io.schema import PERSONAL_COLUMNS
+from ..flags import (
+    BETWEEN_BOUNDARY,
+    BETWEEN_ESTIMATED,
+    BETWEEN_FIT_FAILED,
+    CLASS_LOW,
+    CLASS_SIGNIFICANT,
+)
+from ..io.schema import ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes, xlsx_bytes
 
 __all__ = ["REPORT_NAME", "build_html", "report_tables", "write_report"]
 
 REPORT_NAME = "考核报告.html"
+
+#: What the empirical-Bayes table says about the between-town level (flags.shrinkage codes).
+EB_STATUS_ZH = {
+    BETWEEN_ESTIMATED: "镇间差异已估计",
+    BETWEEN_BOUNDARY: "镇间差异不显著，收缩估计等于全区水平",
+    BETWEEN_FIT_FAILED: "模型拟合未收敛，未给出收缩估计",
+}
 
 
 def _pct(x: float, digits: int = 1) -> str:
@@ -51,10 +67,18 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
     out = {"估计结果": estimates, "标记": flags, "需关注": watch}
     if len(a.shrinkage):
         labels = {i.name: i.label for i in spec.indicators}
-        out["收缩估计"] = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels)).rename(
+        eb = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels))
+        if "between_status" in eb:
+            eb["between_status"] = eb["between_status"].map(EB_STATUS_ZH)
+        out["收缩估计"] = eb.rename(
             columns={"indicator": "指标", "town": "乡镇", "estimate": "抽查估计", "n_star": "有效样本量",
                      "eb_estimate": "收缩估计", "eb_lower": "收缩下限", "eb_upper": "收缩上限",
-                     "prob_below": "低于标准的后验概率"})
+                     "prob_below": "低于标准的后验概率", "households": "样本户数",
+                     "own_weight": "本镇数据权重", "district_level": "全区水平",
+                     "between_status": "镇间差异",
+                     "icc": "村内相关系数", "icc_lower": "村内相关系数下限",
+                     "icc_upper": "村内相关系数上限", "icc_homogeneity_p": "相关系数齐性P值",
+                     "rho_between": "镇间相关系数", "between_p": "镇间差异P值"})
     if a.funnel:
         labels = {i.name: i.label for i in spec.indicators}
         out["漏斗图"] = pd.concat([f.assign(指标=labels[k]) for k, f in a.funnel.items()]).rename(
@@ -94,9 +118,8 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
         "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
         "unreachable": "无法入户", "no_record": "无记录", "substitute": "替补完成",
         "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数"})
-    for name, t in out.items():
-        leaked = PERSONAL_COLUMNS.intersection(t.columns)
-        assert not leaked, (name, leaked)  # the tables above never carry personal columns
+    for name, t in out.items():  # the tables above never carry personal columns: make sure
+        ensure_no_personal_columns(t.columns, f"报告表“{name}”")
     return out
 
 
@@ -104,9 +127,12 @@ def _figure_png(draw) -> str:
     import matplotlib.pyplot as plt
 
     from .. import plots  # registers the font
+    from ..plots.fonts import MissingGlyphWarning
 
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
-    draw(plots, ax)
+    with warnings.catch_warnings():  # said once for the whole report by _font_note
+        warnings.simplefilter("ignore", MissingGlyphWarning)
+        draw(plots, ax)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -128,8 +154,47 @@ def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> str:
     return f.to_html(index=False, escape=True, border=0, classes="t")
 
 
+def _font_note(a: Assessment, body: str) -> str:
+    """A note, and one warning per town or village, for characters the bundled font lacks."""
+    from ..plots.fonts import MissingGlyphWarning, uncovered, uncovered_message
+
+    if not uncovered(body):
+        return ""
+    towns: dict[str, None] = {}
+    villages: dict[str, str] = {}  # village -> its town
+    for frame in (a.estimates, a.response, a.flags, a.villages, a.clusters, a.incomes):
+        if "town" in frame:
+            towns.update(dict.fromkeys(frame["town"].dropna().astype(str)))
+        if "town" in frame and "village" in frame:
+            villages.update(zip(frame["village"].astype(str), frame["town"].astype(str), strict=True))
+    found: list[tuple[str, str, list[str]]] = []
+    explained: set[str] = set()
+    for town in towns:
+        if (chars := uncovered(town)) and town in body:
+            found.append(("乡镇", town, chars))
+            explained.update(chars)
+    for village, town in villages.items():
+        # the part after the town's name (石塱01村 of 石塱镇): a character of the town is said for the town
+        common = next((i for i, (x, y) in enumerate(zip(village, town, strict=False)) if x != y), min(len(village), len(town)))
+        rest = village[common:]
+        if (chars := uncovered(rest)) and village in body:
+            found.append(("行政村", village, uncovered(village)))
+            explained.update(chars)
+    text = html.unescape(re.sub(r"<[^>]*>", "", body))
+    for ch in uncovered(text):
+        if ch not in explained:  # not in a place name: quote a few characters around it
+            i = text.index(ch)
+            found.append(("报告文字", text[max(0, i - 6):i + 7].strip(), [ch]))
+    for kind, name, chars in found:
+        warnings.warn(uncovered_message(kind, name, chars, "图中将显示为方框，网页中由浏览器用本机字体显示"),
+                      MissingGlyphWarning, stacklevel=4)
+    items = "；".join(html.escape(uncovered_message(k, n, c, "")).removesuffix("，") for k, n, c in found)
+    return (f'<p class="note">字体说明：{items}。图中以方框（□）代替这些字符；网页中由浏览器用本机字体显示，'
+            "本机字体也没有时显示为方框。</p>")
+
+
 CSS = """
-@font-face { font-family: "QuchiCJK"; src: url(data:font/otf;base64,{font}) format("opentype"); }
+{font_face}
 body { font-family: "QuchiCJK", sans-serif; max-width: 1100px; margin: 2em auto; color: #222;
        line-height: 1.6; }
 h1 { font-size: 1.7em; } h2 { border-bottom: 2px solid #2c7fb8; padding-bottom: .2em; }
@@ -144,7 +209,7 @@ figure { margin: 1em 0; } figure img { max-width: 100%; }
 
 def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     """The whole report as one HTML string."""
-    from ..plots.fonts import font_base64
+    from ..plots.fonts import font_face_css
 
     spec = a.spec
     y = a.year
@@ -187,9 +252,12 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax)), f"{y} 年各镇{ind.label}及置信区间"))
         if "收缩估计" in tables:
+            status = a.shrinkage.loc[a.shrinkage["indicator"] == ind.name, "between_status"]
             eb = tables["收缩估计"]
             eb = eb[(eb["指标"] == ind.label) & (eb["低于标准的后验概率"] >= 0.5)]
-            if len(eb):
+            if len(status) and status.iloc[0] != BETWEEN_ESTIMATED:
+                add(f"<p>经验贝叶斯（beta-二项）收缩：{EB_STATUS_ZH[status.iloc[0]]}。</p>")
+            elif len(eb):
                 add("<p>经验贝叶斯（beta-二项）收缩后，低于标准的后验概率不小于 50% 的镇：</p>")
                 add(_table(eb[["乡镇", "抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率"]],
                            ("抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率")))
@@ -273,7 +341,8 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     add(f'<p class="note">本报告由 quchi_stats 生成：{sig_count} 个镇×指标组合显著偏低；所有标记均有统计检验支持，'
         "不以点估计单独作为标记依据。方法说明见项目文档 docs/estimation.md。</p>")
     body = "\n".join(parts)
-    css = CSS.replace("{font}", font_base64())
+    body += _font_note(a, body)
+    css = CSS.replace("{font_face}", font_face_css(body))
     return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"/>'
             f"<title>曲江区 {y} 年度扶贫开发工作成效考核报告</title><style>{css}</style></head>"
             f"<body>{body}</body></html>\n")

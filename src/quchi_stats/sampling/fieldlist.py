@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..errors import DataError
-from ..io.schema import PERSONAL_COLUMNS
+from ..io.schema import ensure_no_personal_columns
 
 __all__ = ["field_list"]
 
@@ -35,5 +35,6 @@ def field_list(sample: pd.DataFrame, register: pd.DataFrame, *,
     if include_personal_data:
         personal = [c for c in ("head_name", "id_number", "phone") if c in register]
         out = out.merge(register[["household_id", *personal]], on="household_id", how="left")
-    assert include_personal_data or not PERSONAL_COLUMNS.intersection(out.columns)
+    if not include_personal_data:
+        ensure_no_personal_columns(out.columns, "入户名单")
     return out.reset_index(drop=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import DataError, OutputExistsError, VerificationError
+from ..errors import DataError, OutputExistsError, VerificationError, mask_personal
 from ..io.readers import read_table
 from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from .draw import DesignPlan, DrawResult, draw_sample
@@ -69,7 +69,7 @@ def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha
                    "primary": int((s["role"] == "primary").sum()),
                    "reserve": int((s["role"] == "reserve").sum()),
                    "towns": int(s["town"].nunique()), "villages": int(s["village"].nunique())},
-        "notes": list(result.notes),
+        "notes": [mask_personal(n) for n in result.notes],
     }
 
 
