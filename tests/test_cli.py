@@ -121,7 +121,7 @@ def test_bad_register_value_is_one_line(tmp_path, capsys):
     reg.write_text("\n".join([head, ",".join(first), *text[2:50]]) + "\n", encoding="utf-8")
     assert main(["design", "--register", str(reg), "--year", "2018", "--villages", "18"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "错误：register_2018.csv，第 2 行，列“人数”：应为不小于 1 的整数，实际为“三”"
+    assert err == "错误：register_2018.csv，第 2 行，列“人数”：应为介于 1 与 100 之间的整数，实际为“三”"
 
 
 def test_debug_shows_traceback(data_dir):

@@ -39,7 +39,7 @@ from .flags.thresholds import pooled_power_n
 from .io.datadir import DataDir
 from .io.readers import read_table
 from .io.schema import order_towns
-from .spec import AssessmentSpec, Indicator, load_spec
+from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
 __all__ = ["Assessment", "difference_interval", "estimate_indicators", "run_assessment"]
 
@@ -185,7 +185,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     data : path, optional
         A data directory (default: the bundled synthetic ``data_samples/``).
     spec : AssessmentSpec or path, optional
-        Default: the shipped spec of the year.
+        Default: the shipped spec of the year. A spec for another year is refused.
     seed : int
         Seeds the bootstrap of the bunching test (results are reproducible).
     history : bool
@@ -204,9 +204,11 @@ def run_assessment(year: int, data: str | Path | None = None, *,
 
     root = DataDir(Path(data) if data is not None else data_path())
     if spec is None:
-        spec = load_spec(year)
+        spec = load_spec(year, year=year)
     elif not isinstance(spec, AssessmentSpec):
-        spec = load_spec(spec)
+        spec = load_spec(spec, year=year)
+    else:
+        check_spec_year(spec, year)
     register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_table(root.results(year), "results", encoding=encoding)

@@ -271,7 +271,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.exists() and not args.force:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     plan = _plan_from_args(args)
-    spec = load_spec(args.spec if args.spec is not None else args.year)
+    spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
     register = read_table(register_file, "register", encoding=args.encoding, sheet=args.sheet)
     names = ([n.strip() for n in args.indicators.split(",") if n.strip()]
              if args.indicators else list(DEFAULT_INDICATORS))

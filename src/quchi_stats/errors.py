@@ -6,6 +6,7 @@ can tell a problem in the user's data or parameters (exit status 2, one line) fr
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Container
 from numbers import Real
@@ -190,9 +191,10 @@ def check_probability(name: str, value: object, func: str, *, closed: bool = Fal
 
 def check_int(name: str, value: object, func: str, *, minimum: int | None = None) -> int:
     """Check that ``value`` is an integer (>= ``minimum`` if given) and return it."""
-    if isinstance(value, bool) or not isinstance(value, Real) or float(value) != int(value):
+    if isinstance(value, bool) or not isinstance(value, Real) or (
+            not isinstance(value, int) and (not math.isfinite(value) or float(value) != int(value))):
         raise ParameterError(f"The {name!r} parameter of {func} must be an integer. Got {value!r}.")
-    v = int(value)
+    v = int(value)  # an int is taken as it is: float() of a 400-digit int would overflow
     if minimum is not None and v < minimum:
         raise ParameterError(
             f"The {name!r} parameter of {func} must be an integer >= {minimum}. Got {value!r}.")

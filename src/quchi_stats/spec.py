@@ -8,16 +8,28 @@ indicator as ``1 − rate`` (错退率, 漏评率) with the threshold as an uppe
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .errors import DataError
-from .io.schema import SATISFACTION_LEVELS
+from ._strict import Field, check_table, decode_utf8, doc_range, read_text_capped
+from .errors import DataError, ParameterError
+from .io.schema import RESULTS, SATISFACTION_LEVELS, SELF_REPORT
 from .sampling.draw import FRAME_NAMES
 
-__all__ = ["AssessmentSpec", "Indicator", "load_spec"]
+__all__ = [
+    "INDICATOR_FIELDS",
+    "LQAS_FIELDS",
+    "RESULT_COLUMNS",
+    "SPEC_FIELDS",
+    "AssessmentSpec",
+    "Indicator",
+    "check_spec_year",
+    "load_spec",
+    "spec_fields_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -86,9 +98,117 @@ class AssessmentSpec:
 
 _SAT_LOOKUP = {**{v: k for k, v in SATISFACTION_LEVELS.items()}, **{k: k for k in SATISFACTION_LEVELS}}
 
+#: Largest spec file read (a real spec is about 5 KB).
+MAX_SPEC_BYTES = 1_000_000
+#: Field-results columns an indicator can be computed on (0/1 after coding); ``satisfied`` is
+#: coded from 满意度 with ``satisfied_levels``.
+RESULT_COLUMNS = (*(c.name for c in RESULTS.columns if c.kind == "yesno"), "satisfied")
+#: Self-assessment columns an indicator can be compared with (第九条).
+SELF_REPORT_COLUMNS = tuple(c.name for c in SELF_REPORT.columns if c.kind == "rate")
 
-def load_spec(year_or_path: int | str | Path) -> AssessmentSpec:
-    """Load the shipped spec of a year, or a user's TOML file.
+
+def _ci_methods() -> tuple[str, ...]:
+    from .estimation.intervals import CI_METHODS  # lazy: pulls in scipy
+
+    return tuple(CI_METHODS)
+
+
+_MONEY = {"lo": 0, "lo_open": True, "hi": 100_000}
+#: Every key of a spec file, declared once: the loader checks a file against these (unknown keys,
+#: types, ranges, required keys) and docs/flags.md lists them (``spec_fields_markdown``).
+INDICATOR_FIELDS: tuple[Field, ...] = (
+    Field("name", "str", "指标代号（英文字母、数字、下划线）", required=True, min_len=1, max_len=64,
+          pattern=r"[A-Za-z_][A-Za-z0-9_]*"),
+    Field("label", "str", "指标中文名（报告和图中显示）", min_len=1, max_len=200),
+    Field("frames", "list", "计算该指标的抽样框", required=True, min_len=1, max_len=3, unique=True,
+          item=Field("frames", "choice", choices=FRAME_NAMES)),
+    Field("column", "choice", "核查结果中的列（satisfied 由满意度按 satisfied_levels 编码）",
+          required=True, choices=RESULT_COLUMNS),
+    Field("threshold", "number", "“好”比率的标准（下限）", required=True, lo=0, hi=1, lo_open=True,
+          hi_open=True),
+    Field("unit", "choice", "按人（person，以户人数加权）或按户（household）计", default="household",
+          choices=("person", "household")),
+    Field("good", "choice", "哪个回答为“好”（漏评为 no）", default="yes", choices=("yes", "no")),
+    Field("display", "choice", "报告为比率本身（rate）或 1 − 比率（complement，如错退率）",
+          default="rate", choices=("rate", "complement")),
+    Field("reported_as", "str", "报告中对标准的写法", default="", max_len=200),
+    Field("source", "str", "标准的出处", default="", max_len=500),
+    Field("self_report", "choice", "乡镇自评表中对应的列（第九条对照）", choices=SELF_REPORT_COLUMNS),
+)
+LQAS_FIELDS: tuple[Field, ...] = (
+    Field("n", "int", "LQAS 每镇样本户数", required=True, lo=1, hi=10_000),
+    Field("d", "int", "LQAS 判定阈值：“好”的户数不少于 d 判为达标（1 ≤ d ≤ n）", required=True, lo=1,
+          hi=10_000),
+)
+SPEC_FIELDS: tuple[Field, ...] = (
+    Field("year", "int", "考核年度（须与 --year 相同）", required=True, lo=2000, hi=2100),
+    Field("alpha", "number", "显著性水平（单侧）", default=0.05, lo=0, lo_open=True, hi=0.5),
+    Field("multiplicity", "choice", "多重比较校正", default="holm", choices=("holm", "bh", "none")),
+    Field("interval_method", "choice", "置信区间方法", default="jeffreys", choices=_ci_methods),
+    Field("level", "number", "置信水平", default=0.95, lo=0.5, hi=1, hi_open=True),
+    Field("power_shortfall", "number", "把握度按真实比率比标准低多少计算", default=0.05, lo=0,
+          lo_open=True, hi=0.5),
+    Field("max_reject_share", "number", "缺少结果的已入户户占有效样本的比例上限", default=0.05, lo=0,
+          hi=0.5),
+    Field("deff_floor", "number", "判定检验中设计效应的下限", default=1.0, lo=0, lo_open=True, hi=10),
+    Field("exit_line", "number", "当年退出收入线（元/人）", required=True, **_MONEY),
+    Field("identification_line_2014", "number", "识别线（2014 年价格，元/人）", default=4000.0,
+          **_MONEY),
+    Field("satisfied_levels", "list", "计为“认可”的满意度回答", default=["满意", "基本满意"], min_len=1,
+          max_len=4, unique=True, item=Field("satisfied_levels", "choice",
+                                            choices=tuple(_SAT_LOOKUP))),
+    Field("bunching_window", "number", "“数字脱贫”检验：退出线上方多少元以内视为刚过线", default=250.0,
+          lo=0, lo_open=True, hi=10_000),
+    Field("funnel_overdispersion", "bool", "漏斗图是否按超离散放宽控制限", default=False),
+    Field("design", "choice", "抽查设计", default="two-stage", choices=("two-stage", "lqas")),
+    Field("lqas", "table", "LQAS 判定规则（design = \"lqas\" 时必需）", fields=LQAS_FIELDS),
+    Field("indicator", "tables", "考核指标，每个一节 [[indicator]]", required=True, min_len=1,
+          max_len=50, fields=INDICATOR_FIELDS),
+)
+
+
+def spec_fields_markdown() -> str:
+    """The spec's keys as a Markdown table (the one in docs/flags.md)."""
+    rows = ["| key | type and range | required / default | meaning |", "|---|---|---|---|"]
+    for prefix, fields in (("", SPEC_FIELDS), ("[lqas] ", LQAS_FIELDS),
+                           ("[[indicator]] ", INDICATOR_FIELDS)):
+        for f in fields:
+            if f.kind in ("table", "tables"):
+                need = "required" if f.required else "optional"
+            else:
+                need = ("required" if f.required
+                        else "optional" if f.default is None else f"default `{_toml(f.default)}`")
+            rows.append(f"| `{prefix}{f.key}` | {doc_range(f)} | {need} | {f.doc} |")
+    return "\n".join(rows)
+
+
+def _toml(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return repr(v)
+
+
+def load_spec(year_or_path: int | str | Path, *, year: int | None = None) -> AssessmentSpec:
+    """Load the shipped spec of a year, or a user's TOML file, checking every key strictly.
+
+    Parameters
+    ----------
+    year_or_path : int, str or Path
+        A year (the shipped ``assessment_YYYY.toml``) or the path of a TOML file (UTF-8, with or
+        without BOM; at most 1 MB).
+    year : int, optional
+        The assessment year of the run (``--year``): the spec's ``year`` must equal it.
+
+    Raises
+    ------
+    DataError
+        One line naming the file and the key: an unknown key (with the nearest valid one), a
+        value of the wrong type or out of its range (see docs/flags.md), a missing key, a spec
+        for another year, a file that is not UTF-8 (GBK is named) or not TOML.
 
     Examples
     --------
@@ -96,95 +216,84 @@ def load_spec(year_or_path: int | str | Path) -> AssessmentSpec:
     >>> spec.exit_line, [i.label for i in spec.indicators][:4]
     (7365.0, ['识别准确率', '错退率', '漏评率', '群众认可度'])
     """
+    func = "load_spec"
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+        raise ParameterError(f"The 'year' parameter of {func} must be an int. Got {year!r}.")
+    if isinstance(year_or_path, bool):
+        raise ParameterError(f"The 'year_or_path' parameter of {func} must be a year or a path. "
+                             f"Got {year_or_path!r}.")
     if isinstance(year_or_path, int):
         ref = resources.files("quchi_stats") / "specs" / f"assessment_{year_or_path}.toml"
         if not ref.is_file():
             raise DataError(f"没有 {year_or_path} 年的内置考核参数；请用 --spec 指定 TOML 文件")
-        text, name = ref.read_text(encoding="utf-8"), f"assessment_{year_or_path}.toml"
-    else:
+        name = f"assessment_{year_or_path}.toml"
+        text = decode_utf8(ref.read_bytes(), name, "考核参数文件")
+    elif isinstance(year_or_path, str | os.PathLike):
         path = Path(year_or_path)
         if not path.is_file():
-            raise DataError("考核参数文件不存在", file=str(path))
-        text, name = path.read_text(encoding="utf-8"), path.name
+            raise DataError("考核参数文件不存在" if not path.exists() else "考核参数应为普通的 TOML 文件",
+                            file=str(path))
+        name = path.name
+        text = read_text_capped(path, name, MAX_SPEC_BYTES, "考核参数文件")
+    else:
+        raise ParameterError(f"The 'year_or_path' parameter of {func} must be a year or a path. "
+                             f"Got {type(year_or_path).__name__}.")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"TOML 格式错误：{exc}", file=name) from None
-    return _build(raw, name)
+    except RecursionError:
+        raise DataError("TOML 嵌套层数过深（数组或表嵌套了上千层），不是有效的考核参数", file=name) from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise DataError(f"TOML 中有无法读取的数值（{_first_line(exc)}）", file=name) from None
+    spec = _build(check_table(raw, SPEC_FIELDS, name), name)
+    if year is not None:
+        check_spec_year(spec, year)
+    return spec
 
 
-def _need(raw: dict, key: str, name: str, where: str = "") -> object:
-    if key not in raw:
-        raise DataError(f"{where}缺少“{key}”", file=name)
-    return raw[key]
+def _first_line(exc: Exception) -> str:
+    if "digits" in str(exc):
+        return "整数位数过多"
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
-def _prob(value: object, key: str, name: str, where: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise DataError(f"{where}“{key}”应为 0 与 1 之间的小数，实际为 {value!r}", file=name)
-    return float(value)
-
-
-def _positive(value: object, key: str, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise DataError(f"“{key}”应为正数，实际为 {value!r}", file=name)
-    return float(value)
+def check_spec_year(spec: AssessmentSpec, year: int) -> None:
+    """Refuse a spec written for another year than the run's."""
+    if spec.year != year:
+        raise DataError(f"year = {spec.year}，与本次考核年度 {year} 不符：考核参数须是当年的"
+                        f"（退出线等逐年不同）", file=spec.path or None)
 
 
 def _build(raw: dict, name: str) -> AssessmentSpec:
+    """An :class:`AssessmentSpec` from a document already checked by ``check_table``; only the
+    rules that tie keys together are checked here."""
     inds = []
-    seen = set()
-    for i, item in enumerate(_need(raw, "indicator", name), start=1):
-        where = f"第 {i} 个 [[indicator]] "
-        iname = str(_need(item, "name", name, where))
+    seen: dict[str, int] = {}
+    for i, item in enumerate(raw["indicator"]):
+        iname = item["name"]
         if iname in seen:
-            raise DataError(f"{where}的 name“{iname}”重复", file=name)
-        seen.add(iname)
-        frames = tuple(_need(item, "frames", name, where))
-        bad = [f for f in frames if f not in FRAME_NAMES]
-        if bad or not frames:
-            raise DataError(f"{where}的 frames 应取自 {list(FRAME_NAMES)}，实际为 {list(frames)}",
+            raise DataError(f"[[indicator]] 第 {i + 1} 项 name = \"{iname}\" 与第 {seen[iname] + 1} 项重复",
                             file=name)
-        choices = {"unit": ("person", "household"), "good": ("yes", "no"),
-                   "display": ("rate", "complement")}
-        for key, allowed in choices.items():
-            if key in item and item[key] not in allowed:
-                raise DataError(f"{where}的 {key} 应为 {'/'.join(allowed)}，实际为 {item[key]!r}",
-                                file=name)
+        seen[iname] = i
         inds.append(Indicator(
-            name=iname, label=str(item.get("label", iname)), frames=frames,
-            column=str(_need(item, "column", name, where)),
-            threshold=_prob(_need(item, "threshold", name, where), "threshold", name, where),
-            unit=item.get("unit", "household"), good=item.get("good", "yes"),
-            display=item.get("display", "rate"), reported_as=str(item.get("reported_as", "")),
-            source=str(item.get("source", "")), self_report=item.get("self_report")))
-    levels = []
-    for lev in raw.get("satisfied_levels", ["满意", "基本满意"]):
-        if lev not in _SAT_LOOKUP:
-            raise DataError(f"satisfied_levels 中的“{lev}”不是满意度选项（满意/基本满意/不满意/很不满意）",
-                            file=name)
-        levels.append(_SAT_LOOKUP[lev])
-    mult = raw.get("multiplicity", "holm")
-    if mult not in ("holm", "bh", "none"):
-        raise DataError(f"multiplicity 应为 holm/bh/none，实际为 {mult!r}", file=name)
-    design = raw.get("design", "two-stage")
-    if design not in ("two-stage", "lqas"):
-        raise DataError(f"design 应为 two-stage/lqas，实际为 {design!r}", file=name)
-    from .estimation.intervals import CI_METHODS
-
-    method = raw.get("interval_method", "jeffreys")
-    if method not in CI_METHODS:
-        raise DataError(f"interval_method 应为 {'/'.join(CI_METHODS)} 之一，实际为 {method!r}",
-                        file=name)
+            name=iname, label=item.get("label", iname), frames=tuple(item["frames"]),
+            column=item["column"], threshold=float(item["threshold"]), unit=item["unit"],
+            good=item["good"], display=item["display"], reported_as=item["reported_as"],
+            source=item["source"], self_report=item.get("self_report")))
+    lqas = raw.get("lqas", {})
+    if raw["design"] == "lqas" and not lqas:
+        raise DataError('design = "lqas" 需要 [lqas] 表（n 和 d）', file=name)
+    if lqas and lqas["d"] > lqas["n"]:
+        raise DataError(f"[lqas] d 应不超过 n = {lqas['n']}（实际为 {lqas['d']}）", file=name)
     return AssessmentSpec(
-        year=int(_need(raw, "year", name)), indicators=tuple(inds),
-        alpha=_prob(raw.get("alpha", 0.05), "alpha", name), multiplicity=mult,
-        interval_method=method, level=_prob(raw.get("level", 0.95), "level", name),
-        power_shortfall=_prob(raw.get("power_shortfall", 0.05), "power_shortfall", name),
-        deff_floor=_positive(raw.get("deff_floor", 1.0), "deff_floor", name),
-        max_reject_share=_prob(raw.get("max_reject_share", 0.05), "max_reject_share", name),
-        exit_line=float(raw.get("exit_line", 0.0)),
-        identification_line_2014=float(raw.get("identification_line_2014", 4000)),
-        satisfied_levels=tuple(levels), bunching_window=float(raw.get("bunching_window", 250)),
-        funnel_overdispersion=bool(raw.get("funnel_overdispersion", False)),
-        design=design, lqas_rule=dict(raw.get("lqas", {})), path=name)
+        year=raw["year"], indicators=tuple(inds), alpha=float(raw["alpha"]),
+        multiplicity=raw["multiplicity"], interval_method=raw["interval_method"],
+        level=float(raw["level"]), power_shortfall=float(raw["power_shortfall"]),
+        deff_floor=float(raw["deff_floor"]), max_reject_share=float(raw["max_reject_share"]),
+        exit_line=float(raw["exit_line"]),
+        identification_line_2014=float(raw["identification_line_2014"]),
+        satisfied_levels=tuple(dict.fromkeys(_SAT_LOOKUP[v] for v in raw["satisfied_levels"])),
+        bunching_window=float(raw["bunching_window"]),
+        funnel_overdispersion=raw["funnel_overdispersion"], design=raw["design"],
+        lqas_rule=dict(lqas), path=name)

@@ -82,10 +82,10 @@ def test_bad_yes_no_names_file_row_column_and_value(tmp_path):
 
 
 @pytest.mark.parametrize(("old", "new", "match"), [
-    (",3,是", ",0,是", "第 2 行，列“人数”：应为不小于 1 的整数，实际为“0”"),
-    (",3,是", ",2.5,是", "第 2 行，列“人数”：应为不小于 1 的整数，实际为“2.5”"),
-    (",7012,", ",-5,", "列“人均可支配收入”：应为不小于 0 的数值，实际为“-5”"),
-    (",7012,", ",abc,", "列“人均可支配收入”：应为不小于 0 的数值，实际为“abc”"),
+    (",3,是", ",0,是", "第 2 行，列“人数”：应为介于 1 与 100 之间的整数，实际为“0”"),
+    (",3,是", ",2.5,是", "第 2 行，列“人数”：应为介于 1 与 100 之间的整数，实际为“2.5”"),
+    (",7012,", ",-5,", "列“人均可支配收入”：应为介于 0 与 10,000,000 之间的数值，实际为“-5”"),
+    (",7012,", ",abc,", "列“人均可支配收入”：应为介于 0 与 10,000,000 之间的数值，实际为“abc”"),
     (",一般贫困户,", ",贫困户,", "列“贫困户属性”：应为一般贫困户、低保贫困户、特困供养贫困户 之一"),
     ("马坝镇,马坝01村,4402051002010001", "马坝镇,马坝01村,", "第 2 行，列“户编号”：不能为空"),
 ])
@@ -183,7 +183,10 @@ def test_title_rows_above_the_header_are_a_counted_repair(tmp_path):
 
 def test_ragged_rows_and_binary_files(tmp_path):
     text = HEADER + ROWS.splitlines()[0] + ",多余\n" + ROWS.splitlines()[1][:30] + "\n"
-    with pytest.raises(DataError, match="r.csv，第 3 行"):
+    with pytest.raises(DataError, match="r.csv，第 2 行：有 12 个字段，比表头（第 1 行，11 列）多 1 个"):
+        read_table(write(tmp_path, "r.csv", text), "register")
+    text = HEADER + ROWS.splitlines()[0] + "\n" + ROWS.splitlines()[1][:30] + "\n"
+    with pytest.raises(DataError, match="r.csv，第 3 行：有 5 个字段，比表头（第 1 行，11 列）少 6 个"):
         read_table(write(tmp_path, "r.csv", text), "register")
     p = tmp_path / "fake.csv"
     p.write_bytes(b"PK\x03\x04\x00\x00binary")
@@ -259,3 +262,71 @@ def test_fuzzed_tables_give_a_table_or_our_error(tmp_path_factory, kind, table):
         return
     required = [c.name for c in TABLES[kind].columns if c.required]
     assert set(required) <= set(out.columns)
+
+
+# --- fuzzing: dimension and width bombs (issue 10), with small caps so examples stay small -------
+from quchi_stats.io import readers as _readers  # noqa: E402
+from tests.io import bombs as _bombs  # noqa: E402
+
+_SMALL_CAPS = {"MAX_ROWS": 40, "MAX_COLUMNS": 16, "MAX_LINE_BYTES": 600}
+
+
+@st.composite
+def _bomb_tables(draw):
+    """A valid register, widened, lengthened, given cells far away, a long line of commas or a
+    declared dimension far beyond its data."""
+    return {
+        "fmt": draw(st.sampled_from(["csv", "xlsx"])),
+        "extra": draw(st.integers(0, 12)),  # extra columns: the header has 10, the cap is 16
+        "rows": draw(st.integers(0, 50)),  # the cap is 40
+        "far": draw(st.lists(st.tuples(st.integers(1, 60), st.integers(1, 30)), max_size=2)),
+        "commas": draw(st.one_of(st.none(), st.integers(0, 1200))),  # the line cap is 600 bytes
+        "dimension": draw(st.sampled_from([None, "A1:XFD1048576", "A1:B2", "A1:ZZ99999"])),
+    }
+
+
+def _write_bomb(path, b) -> bool:
+    """Write the drawn table; return whether it exceeds one of the small caps."""
+    header = [*_bombs.HEADER, *(f"c{i}" for i in range(b["extra"]))]
+    rows = [["马坝镇", "马坝01村", f"H{k}", 3, "是", None, None, "是", 7012, "否", *[None] * b["extra"]]
+            for k in range(b["rows"])]
+    width = len(header)
+    n_rows = 1 + len(rows)
+    if b["fmt"] == "xlsx":
+        far = {f"{_bombs.column_letter(c)}{r}": "x" for r, c in b["far"]}
+        _bombs.write_xlsx(path, [header, *rows], dimension=b["dimension"], extra_cells=far)
+        last_row = max([n_rows, *(r for r, _ in b["far"])])
+        widest = max([width, *(c for _, c in b["far"])])
+        return last_row > _SMALL_CAPS["MAX_ROWS"] or widest > _SMALL_CAPS["MAX_COLUMNS"]
+    lines = [",".join("" if v is None else str(v) for v in r) for r in [header, *rows]]
+    if b["commas"] is not None:
+        lines.insert(1, "," * b["commas"])
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(data)
+    fields = max(line.count(",") + 1 for line in lines)
+    longest = max(len(line) for line in data.split(b"\n"))
+    return (len(lines) > _SMALL_CAPS["MAX_ROWS"] or fields > _SMALL_CAPS["MAX_COLUMNS"]
+            or longest > _SMALL_CAPS["MAX_LINE_BYTES"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(b=_bomb_tables())
+def test_fuzzed_bombs_are_refused_at_the_caps(tmp_path_factory, b):
+    path = tmp_path_factory.mktemp("bomb") / f"t.{b['fmt']}"
+    over = _write_bomb(path, b)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _SMALL_CAPS.items():
+            mp.setattr(_readers, name, value)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", QuchiStatsWarning)
+                out = read_table(path, "register")
+        except QuchiStatsError as exc:
+            msg = str(exc)
+            assert "\n" not in msg and msg.startswith(path.name)
+            assert ("上限" in msg) == over, msg  # a cap is named exactly when one is exceeded
+            return
+    assert not over
+    assert out.shape[1] <= _SMALL_CAPS["MAX_COLUMNS"] and len(out) < _SMALL_CAPS["MAX_ROWS"]
+    if not b["far"] and b["commas"] is None:
+        assert out["household_id"].tolist() == [f"H{k}" for k in range(b["rows"])]

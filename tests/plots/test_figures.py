@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -56,4 +57,33 @@ def test_power_curve_one_line_per_design():
     _, ax2 = plt.subplots()
     assert plots.power_curve(comp, value="mean_power", ax=ax2) is ax2
     assert "平均" in ax2.get_ylabel()
+    plt.close("all")
+
+
+def test_names_with_dollar_signs_are_drawn_as_written():
+    """A town or label with ``$…$`` is plain text, not matplotlib math text (which fails on
+    ``$\\frac{$`` and would draw ``$x^2$`` as a formula)."""
+    towns = ["$x^2$镇", "$\\frac{$村", "马坝镇"]
+    est = pd.DataFrame({"town": towns, "estimate": [0.9, 0.8, 0.95], "ci_lower": [0.85, 0.7, 0.9],
+                        "ci_upper": [0.95, 0.9, 0.99], "class": ["达标", "显著偏低", "达标"],
+                        "n_funnel": [40.0, 50.0, 60.0]})
+    hist = pd.DataFrame({"year": [2017, 2018] * 3, "town": [t for t in towns for _ in (0, 1)],
+                         "estimate": [0.9, 0.92, 0.8, 0.85, 0.95, 0.96]})
+    comp = pd.DataFrame({"design": ["$a$ 设计"] * 2, "shortfall": [0.05, 0.1],
+                         "indicator": "x", "label": "$y$ 认可度", "min_power": [0.1, 0.5],
+                         "mean_power": 0.3})
+    axes = [plots.forest_plot(est, threshold=0.9, label="$认可度$"),
+            plots.funnel_plot(est, 0.9, label="$认可度$"),
+            plots.trend_plot(hist, label="$认可度$"),
+            plots.income_histogram(np.array([100.0, 200.0]), title="$x^2$镇退出户"),
+            plots.power_curve(comp)]
+    for ax in axes:
+        ax.figure.canvas.draw()  # math text would raise ValueError on "$\frac{$"
+        texts = [t for t in ax.findobj(matplotlib.text.Text) if "$" in t.get_text()]
+        assert texts  # the names are there ...
+        for t in texts:  # ... and drawn as plain text
+            assert not t._preprocess_math(t.get_text())[1]
+            assert "$" in t._preprocess_math(t.get_text())[0]
+    drawn = {t._preprocess_math(t.get_text())[0] for t in axes[0].get_yticklabels()}
+    assert {"$x^2$镇", "$\\frac{$村", "马坝镇"} <= drawn
     plt.close("all")

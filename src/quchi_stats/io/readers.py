@@ -48,67 +48,259 @@ def detect_encoding(raw: bytes) -> str:
     raise UnicodeDecodeError("gb18030", raw, 0, 1, "neither UTF-8 nor GB18030")
 
 
-def _read_raw(path: Path, encoding: str | None, sheet: str | int | None) -> pd.DataFrame:
-    """All cells as text, no header yet (row 0 is the file's first row), ragged rows padded."""
+#: Bounds on what one file may hold. Beyond them the file is refused with one line (docs/errors.md)
+#: instead of exhausting the machine; a county's register is far below them (曲江: 43,000 rows,
+#: 13 columns, 5 MB). A sheet's declared dimension (``<dimension ref="A1:XFD1048576">``) is not
+#: trusted: only the cells a sheet really holds are read.
+MAX_ROWS = 1_048_576            # rows of a sheet or a CSV file (Excel's own limit)
+MAX_COLUMNS = 200               # columns of a row that hold something
+MAX_LINE_BYTES = 1 << 20        # bytes of one line of a CSV file
+MAX_CSV_BYTES = 256 << 20       # size of a CSV file
+MAX_XLSX_BYTES = 512 << 20      # size of an .xlsx file once unzipped (all its parts)
+
+
+class _Cells:
+    """The non-blank rows of a file as text, with their spreadsheet row numbers (1-based).
+
+    ``fields`` (CSV only) is the number of fields of each row, for the ragged-row check; in a
+    sheet, a row ends at its last cell that holds something."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+        self.numbers: list[int] = []
+        self.fields: list[int] | None = None
+
+
+def _restore_quoted(cells: _Cells) -> _Cells:
+    """Undo the ``'`` our writers put before text a spreadsheet would run as a formula
+    (:func:`~quchi_stats.io.writers.restore_cell`): ``'=x`` reads as ``=x``."""
+    for row in cells.rows:
+        for j, v in enumerate(row):
+            if v[:1] == "'":
+                row[j] = restore_cell(v)
+    return cells
+
+
+def _is_blank(row: list[str]) -> bool:
+    for v in row:  # (a loop: most rows end at their first cell)
+        if v.strip():
+            return False
+    return True
+
+
+def _read_raw(path: Path, encoding: str | None, sheet: str | int | None) -> _Cells:
+    """All non-blank rows as text, no header yet, with their row numbers."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        try:
-            frame = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=object,
-                                  header=None, engine="openpyxl")
-        except ValueError as exc:  # unknown sheet
-            raise DataError(f"无法读取工作表 {sheet!r}：{exc}", file=path.name) from None
-        except Exception as exc:  # a corrupt workbook: report it, do not crash
-            raise DataError(f"不是有效的 .xlsx 文件（{type(exc).__name__}）", file=path.name) from None
-        if frame.empty:
-            raise DataError("文件为空", file=path.name)
-        return frame.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                         else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)))
+        return _read_xlsx(path, sheet)
     if suffix not in (".csv", ".txt"):
         raise DataError(f"不支持的文件类型“{suffix}”，应为 .csv 或 .xlsx", file=path.name)
+    return _read_csv(path, encoding)
+
+
+def _read_csv(path: Path, encoding: str | None) -> _Cells:
+    file = path.name
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise DataError(f"文件有 {size / 2**20:,.0f} MB，超过上限 {MAX_CSV_BYTES >> 20} MB", file=file)
     raw = path.read_bytes()
     if not raw.strip():
-        raise DataError("文件为空", file=path.name)
+        raise DataError("文件为空", file=file)
+    if b"\x00" in raw:  # (no UTF-8 or GB18030 character holds a zero byte)
+        raise DataError("文件含有 NUL 字符，不是文本 CSV（是否把 .xlsx 改成了 .csv？）", file=file)
+    length, line = _longest_line(raw)
+    if length > MAX_LINE_BYTES:
+        raise DataError(f"第 {line} 行长 {length:,} 字节，超过上限 {MAX_LINE_BYTES:,} 字节"
+                        "（一行一户，不会这么长；文件是否损坏？）", file=file)
     if encoding is None:
         try:
             encoding = detect_encoding(raw)
         except UnicodeDecodeError:
             raise DataError("无法识别文件编码（应为 UTF-8 或 GBK/GB18030），可用 --encoding 指定",
-                            file=path.name) from None
+                            file=file) from None
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise DataError(f"不能按编码 {encoding} 读取：{exc}", file=path.name) from None
+        raise DataError(f"不能按编码 {encoding} 读取：{exc}", file=file) from None
+    del raw
     text = text.lstrip("\ufeff")
-    if "\x00" in text:
-        raise DataError("文件含有 NUL 字符，不是文本 CSV（是否把 .xlsx 改成了 .csv？）", file=path.name)
+    if "\x00" in text:  # an --encoding such as UTF-16 that makes zero bytes part of characters
+        raise DataError("文件含有 NUL 字符，不是文本 CSV（是否把 .xlsx 改成了 .csv？）", file=file)
+    cells = _Cells()
+    cells.fields = []
+    number = 0
     try:
-        rows = list(csv.reader(_io.StringIO(text, newline="")))
+        for record in csv.reader(_io.StringIO(text, newline="")):
+            number += 1
+            if number > MAX_ROWS:
+                raise DataError(f"超过 {MAX_ROWS:,} 行，超出上限", file=file)
+            if len(record) > MAX_COLUMNS:
+                raise DataError(f"有 {len(record):,} 列，超过上限 {MAX_COLUMNS} 列", file=file,
+                                row=number)
+            if _is_blank(record):
+                continue
+            cells.rows.append(record)
+            cells.numbers.append(number)
+            cells.fields.append(len(record))
     except csv.Error as exc:
-        raise DataError(f"CSV 格式错误：{exc}", file=path.name) from None
-    width = max((len(r) for r in rows), default=0)
-    if width == 0:
-        raise DataError("文件为空", file=path.name)
-    return pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
-
-
-def _restore_quoted(cells: pd.DataFrame) -> pd.DataFrame:
-    """Undo the ``'`` our writers put before text a spreadsheet would run as a formula
-    (:func:`~quchi_stats.io.writers.restore_cell`): ``'=x`` reads as ``=x``."""
-    for i in range(cells.shape[1]):
-        col = cells.iloc[:, i]
-        quoted = col.str.startswith("'", na=False).to_numpy(dtype=bool)
-        if quoted.any():
-            values = col.to_numpy(dtype=object).copy()
-            values[quoted] = [restore_cell(v) for v in values[quoted]]
-            cells.isetitem(i, pd.Series(values, index=cells.index, dtype=object))
+        what = (f"单元格超过 {csv.field_size_limit():,} 个字符" if "field larger" in str(exc)
+                else str(exc))
+        raise DataError(f"CSV 格式错误：{what}", file=file, row=number + 1) from None
+    if not cells.rows:
+        raise DataError("文件为空", file=file)
     return cells
 
 
-def _with_header(raw: pd.DataFrame, row: int) -> pd.DataFrame:
-    """Use ``raw``'s row ``row`` (0-based) as the header; make the names unique."""
+def _longest_line(raw: bytes) -> tuple[int, int]:
+    """The length in bytes of the longest line of ``raw`` and its line number, in blocks (no copy
+    of the file; CR, LF and CRLF all end a line; neither byte occurs inside a GB18030 character)."""
+    best, best_start, start, step = 0, 0, 0, 1 << 24
+    for off in range(0, len(raw), step):
+        block = np.frombuffer(raw, np.uint8, count=min(step, len(raw) - off), offset=off)
+        ends = np.flatnonzero((block == 10) | (block == 13)) + off
+        if ends.size:
+            lengths = ends - np.concatenate(([start], ends[:-1] + 1))
+            j = int(np.argmax(lengths))
+            if lengths[j] > best:
+                best, best_start = int(lengths[j]), int(ends[j] - lengths[j])
+            start = int(ends[-1]) + 1
+    if len(raw) - start > best:
+        best, best_start = len(raw) - start, start
+    newlines = raw.count(b"\n", 0, best_start) or raw.count(b"\r", 0, best_start)
+    return best, newlines + 1
+
+
+class _FormulasFound(Exception):
+    """The sheet has formula cells: read it again with their cached values."""
+
+
+def _read_xlsx(path: Path, sheet: str | int | None) -> _Cells:
+    import zipfile
+
+    file = path.name
+    try:
+        with zipfile.ZipFile(path) as z:
+            unzipped = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DataError(f"不是有效的 .xlsx 文件（{type(exc).__name__}）", file=file) from None
+    if unzipped > MAX_XLSX_BYTES:
+        raise DataError(f"解压后有 {unzipped / 2**20:,.0f} MB，超过上限 {MAX_XLSX_BYTES >> 20} MB",
+                        file=file)
+    try:
+        try:
+            return _scan_sheet(path, sheet, cached=False)
+        except _FormulasFound:
+            return _scan_sheet(path, sheet, cached=True)
+    except (DataError, MemoryError):
+        raise
+    except Exception as exc:  # broken sheet XML found while reading: report it, do not crash
+        raise DataError(f"不是有效的 .xlsx 文件（{type(exc).__name__}）", file=file) from None
+
+
+def _open_sheet(path: Path, sheet: str | int | None, data_only: bool):
+    import openpyxl
+
+    file = path.name
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
+    except Exception as exc:  # a corrupt workbook: report it, do not crash
+        raise DataError(f"不是有效的 .xlsx 文件（{type(exc).__name__}）", file=file) from None
+    names = book.sheetnames
+    if sheet is None:
+        sheet = 0
+    if isinstance(sheet, int) and not isinstance(sheet, bool) and 0 <= sheet < len(names):
+        name = names[sheet]
+    elif isinstance(sheet, str) and sheet in names:
+        name = sheet
+    else:
+        book.close()
+        raise DataError(f"无法读取工作表 {sheet!r}：工作簿只有 {'、'.join(names)}", file=file)
+    ws = book[name]
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()  # never trust the declared <dimension>: it may claim A1:XFD1048576
+    return book, ws, name
+
+
+def _scan_sheet(path: Path, sheet: str | int | None, *, cached: bool) -> _Cells:
+    """Read one sheet row by row within the caps. Formula cells: the first pass (``cached=False``)
+    stops at the first one; the second reads the sheet twice in step, the formulas and their
+    cached values, and refuses a formula saved without its value (what scripts write)."""
+    from openpyxl.utils import get_column_letter
+
+    file = path.name
+    book, ws, name = _open_sheet(path, sheet, data_only=False)
+    books = [book]
+    where = f"工作表“{name}”"
+    try:
+        rows = ws.iter_rows()
+        values = None
+        if cached:
+            vbook, vws, _ = _open_sheet(path, sheet, data_only=True)
+            books.append(vbook)
+            values = vws.iter_rows()
+        cells = _Cells()
+        for number, row in enumerate(rows, start=1):
+            vrow = next(values, ()) if values is not None else row
+            if number > MAX_ROWS:
+                raise DataError(f"{where}超过 {MAX_ROWS:,} 行，超出上限", file=file)
+            last = len(row) - 1
+            while last >= 0 and row[last].value in (None, ""):
+                last -= 1
+            if last < 0:
+                continue
+            if last >= MAX_COLUMNS:
+                raise DataError(f"{where}单元格 {get_column_letter(last + 1)}{number} 有内容，"
+                                f"超过上限 {MAX_COLUMNS} 列", file=file)
+            text: list[str] = []
+            for j in range(last + 1):
+                cell = row[j]
+                value = cell.value
+                if cell.data_type == "f":
+                    if values is None:
+                        raise _FormulasFound
+                    vcell = vrow[j] if j < len(vrow) else None
+                    value = None if vcell is None else vcell.value
+                    if value is None:
+                        raise DataError(
+                            f"{where}单元格 {get_column_letter(j + 1)}{number}：公式没有保存计算结果"
+                            "（程序生成的文件常见）；请在 Excel 或 WPS 中打开、保存后再导入，"
+                            "或把公式换成数值", file=file)
+                    cell = vcell
+                if cell.data_type == "e":
+                    raise DataError(f"{where}单元格 {get_column_letter(j + 1)}{number} 是错误值"
+                                    f"“{value}”，应为数值或文本", file=file)
+                text.append(_cell_text(value))
+            if _is_blank(text):
+                continue
+            cells.rows.append(text)
+            cells.numbers.append(number)
+    finally:
+        for b in books:
+            b.close()
+    if not cells.rows:
+        raise DataError("文件为空", file=file)
+    return cells
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(value)
+
+
+def _column_letter(j: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(j + 1)
+
+
+def _header_names(row: list[str]) -> list[str]:
+    """The header row's names, normalised; blank names made unique (“”, “.1”, …)."""
     names: list[str] = []
     seen: dict[str, int] = {}
-    for v in raw.iloc[row]:
+    for v in row:
         name = normalize_text(str(v))
         if name in seen:
             seen[name] += 1
@@ -116,29 +308,119 @@ def _with_header(raw: pd.DataFrame, row: int) -> pd.DataFrame:
         else:
             seen[name] = 0
         names.append(name)
-    body = raw.iloc[row + 1:].copy()
-    body.columns = names
-    return body.reset_index(drop=True)
+    return names
 
 
-def _parse_column(values: pd.Series, col: Column, file: str, first_row: int = 2) -> pd.Series:
+def _check_duplicate_headers(row: list[str], number: int, file: str) -> None:
+    """Refuse a header written twice (“乡镇” twice): which column holds the data is unknown."""
+    first: dict[str, int] = {}
+    for j, v in enumerate(row):
+        key = _header_key(v)
+        if not key:
+            continue
+        if key in first:
+            raise DataError(f"表头“{normalize_text(str(v))}”出现两次（第 {_column_letter(first[key])} 列和"
+                            f"第 {_column_letter(j)} 列），不知道该用哪一列；请删去或改名其中一列",
+                            file=file, row=number)
+        first[key] = j
+
+
+def _body(cells: _Cells, h: int, file: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows under the header ``cells.rows[h]`` as a frame with the header's names, and their
+    row numbers. A row with more or fewer fields than the header (an unquoted comma, a lost one)
+    or a cell to the right of the header is refused, naming the row."""
+    header = cells.rows[h]
+    width = len(header)
+    hnum = cells.numbers[h]
+    if cells.fields is not None:  # CSV: every row has exactly the header's fields
+        for k in range(h + 1, len(cells.rows)):
+            n = cells.fields[k]
+            if n != width:
+                more = "多" if n > width else "少"
+                raise DataError(f"有 {n} 个字段，比表头（第 {hnum} 行，{width} 列）{more} {abs(n - width)}"
+                                " 个：是否有未加引号的逗号，或漏了逗号？这会使整行错位", file=file,
+                                row=cells.numbers[k])
+    else:  # a sheet: blank header cells at the right do not count; nothing may stand right of it
+        while width and not header[width - 1].strip():
+            width -= 1
+        for k in range(h + 1, len(cells.rows)):
+            row = cells.rows[k]
+            if len(row) > width:  # rows end at their last cell holding something
+                raise DataError(f"单元格 {_column_letter(len(row) - 1)}{cells.numbers[k]} 有内容，但该列"
+                                f"没有表头（表头在第 {hnum} 行，共 {width} 列）", file=file,
+                                row=cells.numbers[k])
+    names = _header_names(header[:width])
+    rows = [r if len(r) == width else r + [""] * (width - len(r)) for r in cells.rows[h + 1:]]
+    columns = dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else dict.fromkeys(names, ())
+    frame = pd.DataFrame({k: np.asarray(v, dtype=object) for k, v in columns.items()}, dtype=object)
+    return frame, np.asarray(cells.numbers[h + 1:], dtype=np.int64)
+
+
+_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+_WIDE = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _fold_name(value: str) -> str:
+    """A name or an id as written, with full-width ASCII and the ideographic space made half-width
+    and surrounding space stripped. Unlike NFKC it keeps every other character (``第①组`` stays,
+    the compatibility ideograph U+F900 豈 is not turned into U+8C48 豈): a name is an identity,
+    not a number to be parsed."""
+    return (value.translate(_FULL_WIDTH) if _WIDE.search(value) else value).strip()
+
+
+def _check_name_collisions(values: pd.Series, rows: np.ndarray, label: str, file: str) -> None:
+    """Refuse two spellings of a name that NFKC makes equal (豈村 with U+8C48 and with U+F900,
+    马坝01村 and 马坝０１村): they would look alike in every table, or be merged."""
+    stripped = values.map(lambda v: v.strip())
+    firsts = stripped[stripped != ""].drop_duplicates()
+    seen: dict[str, int] = {}
+    for pos, spelling in firsts.items():
+        key = unicodedata.normalize("NFKC", spelling)
+        if key not in seen:
+            seen[key] = pos
+            continue
+        other = firsts[seen[key]]
+        odd = sorted({f"U+{ord(c):04X}" for c in other + spelling
+                      if unicodedata.normalize("NFKC", c) != c})
+        raise DataError(f"“{other}”（第 {rows[seen[key]]} 行）与“{spelling}”（第 {rows[pos]} 行）写法不同，"
+                        f"规范化（NFKC）后却相同（涉及 {'、'.join(odd)}），不能确定是一个还是两个名称；"
+                        "请统一写法", file=file, column=label)
+
+
+#: Names that must not be merged or confused by normalisation (see _check_name_collisions).
+_NAME_COLUMNS = ("town", "village")
+
+
+def _map_unique(values: pd.Series, func) -> pd.Series:
+    """``values.map(func)``, calling ``func`` once per distinct value."""
+    distinct = pd.unique(values)
+    if 2 * len(distinct) > len(values):  # mostly distinct (ids): a dict would only cost
+        return values.map(func)
+    return values.map({v: func(v) for v in distinct})
+
+
+def _parse_column(values: pd.Series, col: Column, file: str, rows: np.ndarray) -> pd.Series:
     """Parse one column of strings; raise DataError at the first bad value.
 
-    ``first_row`` is the spreadsheet row of the first value (2 when the header is row 1).
+    ``rows`` are the spreadsheet row numbers of the values (the header is row 1).
     """
-    text = values.map(normalize_text)
+    text = _map_unique(values, normalize_text)
     blank = text == ""
     if blank.any() and not col.nullable:
         row = int(np.flatnonzero(blank.to_numpy())[0])
-        raise DataError(f"不能为空，应为{_expected(col)}", file=file, row=row + first_row,
+        raise DataError(f"不能为空，应为{_expected(col)}", file=file, row=int(rows[row]),
                         column=col.label)
 
     def fail(i: int, found: str) -> DataError:
-        return DataError(f"应为{_expected(col)}，实际为“{found}”", file=file, row=i + first_row,
+        if len(found) > 40:  # one line: a 100 kB cell is not echoed
+            found = f"{found[:40]}…（共 {len(found):,} 个字符）"
+        return DataError(f"应为{_expected(col)}，实际为“{found}”", file=file, row=int(rows[i]),
                          column=col.label)
 
     if col.kind == "str":
-        return text.where(~blank, None).astype(object)
+        return _map_unique(values, _fold_name).where(~blank, None).astype(object)
     if col.kind == "yesno":
         lowered = text.str.lower()
         mapped = lowered.map(YES_NO)
@@ -162,7 +444,7 @@ def _parse_column(values: pd.Series, col: Column, file: str, first_row: int = 2)
         cleaned = text.str.replace(",", "", regex=False)
         percent = cleaned.str.endswith("%")
         numbers = pd.to_numeric(cleaned.str.rstrip("%"), errors="coerce")
-        bad = numbers.isna() & ~blank
+        bad = (numbers.isna() | ~np.isfinite(numbers)) & ~blank  # inf, nan: never a count or an income
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise fail(i, text.iloc[i])
@@ -182,11 +464,14 @@ def _parse_column(values: pd.Series, col: Column, file: str, first_row: int = 2)
                 i = int(np.flatnonzero(out_of_range.to_numpy())[0])
                 raise fail(i, text.iloc[i])
             return numbers.astype(float)
+        out_of_range = pd.Series(False, index=numbers.index)
         if col.minimum is not None:
-            low = numbers < col.minimum
-            if low.any():
-                i = int(np.flatnonzero(low.to_numpy())[0])
-                raise fail(i, text.iloc[i])
+            out_of_range |= numbers < col.minimum
+        if col.maximum is not None:
+            out_of_range |= numbers > col.maximum
+        if out_of_range.any():
+            i = int(np.flatnonzero(out_of_range.to_numpy())[0])
+            raise fail(i, text.iloc[i])
         if col.kind == "int":
             frac = numbers.notna() & (numbers != np.round(numbers))
             if frac.any():
@@ -202,13 +487,22 @@ def _expected(col: Column) -> str:
         return "是/否（或 Y/N、1/0）"
     if col.kind == "enum":
         return "、".join(col.codes.values()) + " 之一"
-    if col.kind == "int":
-        return "整数" if col.minimum is None else f"不小于 {col.minimum:g} 的整数"
-    if col.kind == "float":
-        return "数值" if col.minimum is None else f"不小于 {col.minimum:g} 的数值"
+    if col.kind in ("int", "float"):
+        what = "整数" if col.kind == "int" else "数值"
+        if col.minimum is not None and col.maximum is not None:
+            return f"介于 {_bound(col.minimum)} 与 {_bound(col.maximum)} 之间的{what}"
+        if col.minimum is not None:
+            return f"不小于 {_bound(col.minimum)} 的{what}"
+        if col.maximum is not None:  # pragma: no cover - every bounded column has a minimum
+            return f"不大于 {_bound(col.maximum)} 的{what}"
+        return what
     if col.kind == "rate":
         return "0–1 的比例或百分数（如 98.5%）"
     return "文本"
+
+
+def _bound(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) >= 10_000 else f"{x:g}"
 
 
 def _map_headers(raw: pd.DataFrame, schema: TableSchema, file: str) -> dict[str, str]:
@@ -254,13 +548,19 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
     pandas.DataFrame
         The canonical columns first, parsed (是/否 as nullable booleans, codes as English values,
         household ids as text), then any other columns of the file unchanged. Fully blank rows are
-        dropped with a :class:`~quchi_stats.errors.QuchiStatsWarning` that counts them.
+        dropped with a :class:`~quchi_stats.errors.QuchiStatsWarning` that counts them. Names and
+        ids keep their characters (full-width ASCII made half-width, spaces stripped); codes and
+        numbers are read after NFKC.
 
     Raises
     ------
     DataError
         With the file, row and column: a missing required column, a value outside its codebook,
-        a duplicated key, an empty file.
+        a duplicated key, an empty file; a header written twice; a CSV row with more or fewer
+        fields than the header; a formula saved without its value or an error value in a sheet;
+        two spellings of a town or village that NFKC would make equal; a file beyond the caps
+        (:data:`MAX_ROWS`, :data:`MAX_COLUMNS`, :data:`MAX_LINE_BYTES`, :data:`MAX_CSV_BYTES`,
+        :data:`MAX_XLSX_BYTES`).
 
     Examples
     --------
@@ -278,30 +578,25 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
     if not path.is_file():
         raise DataError("文件不存在", file=str(path))
     file = path.name
-    raw, header_row = _find_header(_restore_quoted(_read_raw(path, encoding, sheet)), schema,
-                                   file)
-    first_row = header_row + 1
-    blank_rows = raw.apply(lambda r: all(normalize_text(str(v)) == "" for v in r), axis=1)
+    cells = _restore_quoted(_read_raw(path, encoding, sheet))
+    h = _find_header(cells, schema, file)
+    raw, rows = _body(cells, h, file)
+    if not len(raw):
+        raise DataError("文件没有数据行", file=file)
     mapping = _map_headers(raw, schema, file)
     parsed: dict[str, pd.Series] = {}
     for header, canonical in mapping.items():
         col = schema.column(canonical)
-        series = raw[header].where(~blank_rows, "")
-        # blank rows are parsed as if valid, then dropped below
-        if not col.nullable:
-            series = series.where(~blank_rows, _placeholder(col))
-        parsed[canonical] = _parse_column(series, col, file, first_row)
-    out = pd.DataFrame({c.name: parsed[c.name] for c in schema.columns if c.name in parsed})
-    extra = [h for h in raw.columns if h not in mapping]
-    for h in extra:
-        out[h] = raw[h].to_numpy()
-    n_blank = int(blank_rows.sum())
-    if n_blank == len(raw):
-        raise DataError("文件没有数据行", file=file)
+        if canonical in _NAME_COLUMNS:
+            _check_name_collisions(raw[header], rows, col.label, file)
+        parsed[canonical] = _parse_column(raw[header], col, file, rows)
+    columns = {c.name: parsed[c.name] for c in schema.columns if c.name in parsed}
+    columns.update((h_, raw[h_]) for h_ in raw.columns if h_ not in mapping)
+    out = pd.concat(columns, axis=1) if columns else pd.DataFrame(index=raw.index)  # one step
+    n_blank = int(rows[-1] - cells.numbers[h]) - len(rows)
     if n_blank:
         warnings.warn(f"{file}：跳过 {n_blank} 个空行。", QuchiStatsWarning, stacklevel=2)
-    out.index = pd.RangeIndex(len(out)) + first_row  # spreadsheet row numbers
-    out = out[~blank_rows.to_numpy()]
+    out.index = pd.Index(rows)  # spreadsheet row numbers
     _check_personal_data(out, schema, file)
     if schema.key is not None and schema.key == "household_id" and schema.key in out:
         dup = out[schema.key].duplicated(keep="first")
@@ -369,34 +664,24 @@ def _check_personal_data(out: pd.DataFrame, schema: TableSchema, file: str) -> N
             column=schema.column("household_id").label)
 
 
-def _find_header(cells: pd.DataFrame, schema: TableSchema, file: str) -> tuple[pd.DataFrame, int]:
+def _find_header(cells: _Cells, schema: TableSchema, file: str) -> int:
     """The header row: row 1, or — when row 1 is a title such as “XX镇建档立卡户台账” and the
     required headers come in one of the next five rows — that row (a counted repair, warned).
-    Returns the table under its header and the header's spreadsheet row."""
-    first = _with_header(cells, 0)
-    try:
-        _map_headers(first, schema, file)
-        return first, 1
-    except DataError as first_error:
-        for k in range(1, min(6, len(cells))):
-            candidate = _with_header(cells, k)
-            try:
-                _map_headers(candidate, schema, file)
-            except DataError:
-                continue
-            warnings.warn(f"{file}：前 {k} 行是标题，表头取第 {k + 1} 行。", QuchiStatsWarning,
+    Returns the header's index in ``cells.rows``; a header written twice is refused."""
+    first_error: DataError | None = None
+    for k, number in enumerate(cells.numbers):
+        if number > 6:
+            break
+        try:
+            _map_headers(pd.DataFrame(columns=_header_names(cells.rows[k])), schema, file)
+        except DataError as exc:
+            first_error = first_error or exc
+            continue
+        _check_duplicate_headers(cells.rows[k], number, file)
+        if number > 1:
+            warnings.warn(f"{file}：前 {number - 1} 行是标题，表头取第 {number} 行。", QuchiStatsWarning,
                           stacklevel=3)
-            return candidate, k + 1
-        raise first_error from None
-
-
-def _placeholder(col: Column) -> str:
-    if col.kind == "yesno":
-        return "否"
-    if col.kind == "enum":
-        return next(iter(col.codes))
-    if col.kind in ("int", "float"):
-        return str(int(col.minimum)) if col.minimum is not None else "0"
-    if col.kind == "rate":
-        return "0"
-    return "-"
+        return k
+    if first_error is None:  # nothing in the first six rows: no header
+        _map_headers(pd.DataFrame(columns=[]), schema, file)  # raises: required columns missing
+    raise first_error from None

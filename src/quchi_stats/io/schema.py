@@ -79,7 +79,8 @@ class Column:
     """One canonical column: its name, Chinese label, aliases, value kind and whether required.
 
     ``kind`` is one of ``"str"``, ``"int"``, ``"float"``, ``"yesno"``, ``"enum"``, ``"rate"``.
-    ``nullable`` allows blank cells. ``minimum`` bounds numbers from below (inclusive).
+    ``nullable`` allows blank cells. ``minimum`` and ``maximum`` bound numbers (inclusive); numbers
+    are always finite (``inf``, ``nan`` are refused).
     """
 
     name: str
@@ -89,6 +90,7 @@ class Column:
     required: bool = True
     nullable: bool = False
     minimum: float | None = None
+    maximum: float | None = None
     codes: dict[str, str] = field(default_factory=dict)
     personal: bool = False
 
@@ -119,17 +121,28 @@ class TableSchema:
 _TOWN = Column("town", "乡镇", ("乡(镇)", "乡（镇）", "镇", "镇街"))
 _VILLAGE = Column("village", "行政村", ("村",))
 _HH = Column("household_id", "户编号", ("户号", "户ID"))
-_YEAR = Column("year", "年度", ("考核年度",), kind="int", minimum=2000)
+#: Upper bounds of the data contract (data_samples/README.md, docs/errors.md): far above any real
+#: value, low enough that a typo such as 1e15 persons or an income of 1e308 is refused.
+MAX_YEAR = 2100
+MAX_HOUSEHOLD_SIZE = 100          # persons in one household
+MAX_INCOME = 10_000_000.0         # yuan per person and year
+MAX_COUNT = 10_000_000            # villages, households, persons, ranks, weights
+
+_YEAR = Column("year", "年度", ("考核年度",), kind="int", minimum=2000, maximum=MAX_YEAR)
+_SIZE = {"kind": "int", "minimum": 1, "maximum": MAX_HOUSEHOLD_SIZE}
+_COUNT = {"kind": "int", "minimum": 1, "maximum": MAX_COUNT}
+_PROB = {"kind": "float", "minimum": 0.0, "maximum": 1.0}
 
 REGISTER = TableSchema("register", "农户台账", (
     _TOWN, _VILLAGE, _HH,
-    Column("household_size", "人数", ("家庭人数", "户人数"), kind="int", minimum=1),
+    Column("household_size", "人数", ("家庭人数", "户人数"), **_SIZE),
     Column("registered", "是否建档立卡", ("建档立卡",), kind="yesno"),
-    Column("exit_year", "脱贫年度", ("退出年度",), kind="int", nullable=True, minimum=2000),
+    Column("exit_year", "脱贫年度", ("退出年度",), kind="int", nullable=True, minimum=2000,
+           maximum=MAX_YEAR),
     Column("category", "贫困户属性", (), kind="enum", nullable=True, codes=CATEGORIES),
     Column("able_to_work", "劳动能力", ("有劳动能力",), kind="yesno", nullable=True),
     Column("income_per_capita", "人均可支配收入", ("人均纯收入", "人均收入"), kind="float",
-           minimum=0.0),
+           minimum=0.0, maximum=MAX_INCOME),
     Column("priority_village", "省定贫困村", ("是否省定贫困村", "相对贫困村"), kind="yesno"),
     Column("head_name", "户主姓名", ("姓名",), required=False, nullable=True, personal=True),
     Column("id_number", "证件号码", ("身份证号", "身份证号码"), required=False, nullable=True,
@@ -139,18 +152,18 @@ REGISTER = TableSchema("register", "农户台账", (
 
 SAMPLE = TableSchema("sample", "抽查样本", (
     _YEAR, _TOWN, _VILLAGE, _HH,
-    Column("household_size", "人数", kind="int", minimum=1),
+    Column("household_size", "人数", **_SIZE),
     Column("frame", "抽样框", kind="enum", codes=FRAMES),
     Column("role", "角色", kind="enum", codes={"primary": "正选", "reserve": "备选"}),
-    Column("reserve_rank", "备选顺序", kind="int", nullable=True, minimum=1),
-    Column("pi_village", "村入样概率", kind="float", minimum=0.0),
-    Column("pi_household", "户入样概率", kind="float", minimum=0.0),
-    Column("pi", "入样概率", kind="float", minimum=0.0),
-    Column("weight", "设计权数", kind="float", minimum=1.0),
-    Column("n_villages_in_town", "镇行政村数", kind="int", minimum=1),
-    Column("n_villages_sampled_in_town", "镇抽中村数", kind="int", minimum=1),
-    Column("n_households_in_frame_of_village", "村框内户数", kind="int", minimum=1),
-    Column("n_households_sampled_in_frame_of_village", "村框内抽中户数", kind="int", minimum=1),
+    Column("reserve_rank", "备选顺序", nullable=True, **_COUNT),
+    Column("pi_village", "村入样概率", **_PROB),
+    Column("pi_household", "户入样概率", **_PROB),
+    Column("pi", "入样概率", **_PROB),
+    Column("weight", "设计权数", kind="float", minimum=1.0, maximum=MAX_COUNT),
+    Column("n_villages_in_town", "镇行政村数", **_COUNT),
+    Column("n_villages_sampled_in_town", "镇抽中村数", **_COUNT),
+    Column("n_households_in_frame_of_village", "村框内户数", **_COUNT),
+    Column("n_households_sampled_in_frame_of_village", "村框内抽中户数", **_COUNT),
     Column("certainty_village", "必选村", kind="yesno"),
 ), key="household_id")
 
@@ -180,8 +193,8 @@ SELF_REPORT = TableSchema("self_report", "乡镇自评", (
 
 TARGETS = TableSchema("targets", "年度减贫任务", (
     _TOWN, _YEAR,
-    Column("planned_exit_households", "计划脱贫户数", (), kind="int", minimum=0),
-    Column("planned_exit_persons", "计划脱贫人数", (), kind="int", minimum=0),
+    Column("planned_exit_households", "计划脱贫户数", (), kind="int", minimum=0, maximum=MAX_COUNT),
+    Column("planned_exit_persons", "计划脱贫人数", (), kind="int", minimum=0, maximum=MAX_COUNT),
 ), key="town")
 
 TABLES: dict[str, TableSchema] = {

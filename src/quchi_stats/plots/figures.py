@@ -16,6 +16,12 @@ __all__ = ["forest_plot", "funnel_plot", "income_histogram", "power_curve", "tre
 _COLORS = {"显著偏低": "#c0392b", "低于标准但不显著": "#e67e22", "达标": "#2c7fb8"}
 
 
+def _plain(text: object) -> str:
+    """``text`` drawn as written: a ``$`` (a town named ``$x^2$镇``, a label from a spec) would
+    otherwise start matplotlib's math text, which draws something else or fails."""
+    return str(text).replace("$", r"\$")
+
+
 def _names(values: pd.Series, kind: str = "乡镇") -> pd.Series:
     """Names as the bundled font draws them (:func:`~quchi_stats.plots.fonts.drawable`): a
     character the font lacks becomes □, with one Chinese warning per name."""
@@ -47,10 +53,10 @@ def forest_plot(estimates: pd.DataFrame, *, threshold: float, label: str = "",
     ax.hlines(y, lo, hi, colors=colors, lw=2)
     ax.scatter(est, y, c=colors, zorder=3, s=28)
     ax.axvline(thr, color="#7f7f7f", ls="--", lw=1)
-    ax.set_yticks(y, e["town"])
-    ax.set_xlabel(f"{label}（点为估计值，线段为置信区间，虚线为标准 {thr:.0%}）")
+    ax.set_yticks(y, [_plain(t) for t in e["town"]])
+    ax.set_xlabel(_plain(f"{label}（点为估计值，线段为置信区间，虚线为标准 {thr:.0%}）"))
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_title(f"各镇{label}")
+    ax.set_title(_plain(f"各镇{label}"))
     return ax
 
 
@@ -71,12 +77,12 @@ def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
     ax.axhline(theta0, color="#7f7f7f", lw=1, label=f"全区 {theta0:.1%}")
     ax.scatter(n, towns["estimate"], color="#2c7fb8", zorder=3)
     for _, r in towns.assign(_n=n.to_numpy()).iterrows():
-        ax.annotate(r["town"], (r["_n"], r["estimate"]), textcoords="offset points",
+        ax.annotate(_plain(r["town"]), (r["_n"], r["estimate"]), textcoords="offset points",
                     xytext=(4, 3), fontsize=8)
     ax.set_xlabel("有效样本量（户）")
-    ax.set_ylabel(label)
+    ax.set_ylabel(_plain(label))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_title(f"{label}漏斗图")
+    ax.set_title(_plain(f"{label}漏斗图"))
     ax.legend(fontsize=8, loc="lower right")
     return ax
 
@@ -95,12 +101,12 @@ def trend_plot(history: pd.DataFrame, *, label: str = "", threshold: float | Non
     for town, g in h.groupby("town", sort=False):
         g = g.sort_values("year")
         lw, color = (3, "black") if town == "全区" else (1.2, None)
-        ax.plot(g["year"], g["estimate"], marker="o", lw=lw, color=color, label=town)
+        ax.plot(g["year"], g["estimate"], marker="o", lw=lw, color=color, label=_plain(town))
     if threshold is not None:
         ax.axhline(1 - threshold if complement else threshold, color="#7f7f7f", ls="--", lw=1)
     ax.set_xticks(sorted(h["year"].unique()))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_title(f"{label} 年度变化")
+    ax.set_title(_plain(f"{label} 年度变化"))
     ax.legend(fontsize=7, ncol=2)
     return ax
 
@@ -118,7 +124,7 @@ def income_histogram(relative_income: np.ndarray, *, window: float = 250.0,
     ax.axvline(0, color="#c0392b", lw=1)
     ax.set_xlabel("人均可支配收入 − 退出线（元）")
     ax.set_ylabel("户数")
-    ax.set_title(title or "当年退出户收入分布")
+    ax.set_title(_plain(title or "当年退出户收入分布"))
     ax.legend(fontsize=8)
     return ax
 
@@ -138,13 +144,13 @@ def power_curve(comparison: pd.DataFrame, *, indicator: str | None = None,
     t = t.assign(design=_names(t["design"].astype(str), "方案"), label=_names(t["label"], "指标"))
     for design, g in t.groupby("design", sort=False):
         g = g.sort_values("shortfall")
-        ax.plot(g["shortfall"], g[value], marker="o", label=str(design))
+        ax.plot(g["shortfall"], g[value], marker="o", label=_plain(design))
     ax.axhline(0.8, color="#7f7f7f", ls="--", lw=1, label="80% 把握度")
     ax.set_ylim(0, 1)
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("真实比率低于标准的幅度")
     ax.set_ylabel("最弱镇的把握度" if value == "min_power" else "各镇平均把握度")
-    ax.set_title(f"{t['label'].iloc[0]}：判定偏低的把握度")
+    ax.set_title(_plain(f"{t['label'].iloc[0]}：判定偏低的把握度"))
     ax.legend(fontsize=8)
     return ax

@@ -40,6 +40,8 @@ from .selection import SELECTION_METHODS, select, select_systematic
 __all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "village_plan"]
 
 FRAME_NAMES = ("registered", "exited", "non_registered")
+#: Seeds are below 2**128 (what ``numpy.random.SeedSequence`` draws on; recorded in the manifest).
+MAX_SEED = 2 ** 128
 
 SAMPLE_COLUMNS = [
     "year", "town", "village", "household_id", "household_size", "frame", "role", "reserve_rank",
@@ -260,6 +262,9 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     9
     """
     seed = check_int("seed", seed, "draw_sample", minimum=0)
+    if seed >= MAX_SEED:  # the manifest records it; 128 bits are all a SeedSequence needs
+        raise ParameterError(f"The 'seed' parameter of draw_sample must be below 2**128. "
+                             f"Got an integer of {seed.bit_length()} bits.")
     rng = np.random.default_rng(seed)
     year = plan.year
     reg, vill, towns, _, alloc, notes = village_plan(register, plan)

@@ -9,7 +9,9 @@ result is byte-for-byte the recorded sample. A sample is never replaced by a dif
 
 from __future__ import annotations
 
+import difflib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..errors import DataError, OutputExistsError, VerificationError, mask_personal
+from .._strict import Field, check_table, read_text_capped, where
+from ..errors import DataError, OutputExistsError, QuchiStatsError, VerificationError, mask_personal
 from ..io.readers import read_table
 from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
-from .draw import DesignPlan, DrawResult, draw_sample
+from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample
 
-__all__ = ["VerifyReport", "WriteOutcome", "draw_from_file", "new_seed", "read_manifest", "verify_manifest",
-           "write_sample"]
+__all__ = ["MANIFEST_FIELDS", "VerifyReport", "WriteOutcome", "check_manifest", "draw_from_file",
+           "new_seed", "read_manifest", "verify_manifest", "write_sample"]
 
 MANIFEST_FORMAT = 1
 
@@ -116,41 +119,127 @@ def _sha(data: bytes) -> str:
 
 
 def _load_json(path: Path) -> Any:
+    """The manifest in ``path`` if it reads as one, else None (to compare with a new draw)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return _parse_json(read_text_capped(path, path.name, MAX_MANIFEST_BYTES, "抽样清单"), path.name)
+    except DataError:
         return None
 
 
+#: Largest manifest read (a real one is about 2 KB).
+MAX_MANIFEST_BYTES = 1_000_000
+_SHA256 = r"[0-9a-f]{64}"
+_COUNT = {"lo": 0, "hi": 100_000_000}
+#: Every key of a manifest, declared once (what :func:`_manifest` writes); the plan's keys are
+#: those of :class:`DesignPlan`, checked by it.
+MANIFEST_FIELDS: tuple[Field, ...] = (
+    Field("format", "int", "清单格式版本", required=True, lo=1, hi=MANIFEST_FORMAT),
+    Field("tool", "choice", "写出清单的程序", choices=("quchi_stats",)),
+    Field("version", "str", "quchi_stats 的版本", max_len=64),
+    Field("year", "int", "考核年度", required=True, lo=2000, hi=2100),
+    Field("seed", "int", "随机种子", required=True, lo=0, hi=MAX_SEED, hi_open=True),
+    Field("register", "table", "农户台账", required=True, fields=(
+        Field("file", "str", "台账文件（相对清单所在目录）", required=True, min_len=1, max_len=4096,
+              one_line=False),
+        Field("sha256", "str", "台账的 SHA-256", required=True, pattern=_SHA256, max_len=64),
+        Field("encoding", "str", "台账的编码", nullable=True, max_len=40),
+        Field("sheet", "str", "台账的工作表", nullable=True, also_int=True, max_len=255),
+    )),
+    Field("plan", "table", "抽样参数", required=True, open_table=True),
+    Field("sample", "table", "抽查样本", required=True, fields=(
+        Field("file", "choice", "样本文件", default="sample.csv", choices=("sample.csv",)),
+        Field("sha256", "str", "样本的 SHA-256", required=True, pattern=_SHA256, max_len=64),
+        Field("rows", "int", "样本行数", required=True, **_COUNT),
+        *(Field(k, "int", doc, **_COUNT) for k, doc in (
+            ("primary", "正选户数"), ("reserve", "备选户数"), ("towns", "镇数"), ("villages", "村数"))),
+    )),
+    Field("notes", "list", "抽样说明", min_len=0, max_len=10_000,
+          item=Field("notes", "str", max_len=10_000, one_line=False)),
+)
+
+
+def _parse_json(text: str, name: str) -> Any:
+    """Strict JSON: no duplicate keys, no NaN/Infinity, integers of at most 40 digits."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise ValueError(f"键“{k[:40]}”重复")
+            out[k] = v
+        return out
+
+    def integer(s: str) -> int:
+        if len(s.lstrip("-")) > 40:
+            raise ValueError(f"整数位数过多（{len(s)} 位）")
+        return int(s)
+
+    def number(s: str) -> float:
+        v = float(s)
+        if not math.isfinite(v):
+            raise ValueError(f"数值 {s[:20]} 超出范围")
+        return v
+
+    def constant(s: str) -> float:
+        raise ValueError(f"不允许 {s}")
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_int=integer, parse_float=number,
+                          parse_constant=constant)
+    except RecursionError:
+        raise DataError("不是有效的抽样清单：JSON 嵌套层数过深", file=name) from None
+    except ValueError as exc:  # JSONDecodeError and the checks above
+        msg = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise DataError(f"不是有效的抽样清单：JSON 格式错误（{msg}）", file=name) from None
+
+
+def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
+    """Check a parsed manifest strictly: every key known (the nearest one is named), types,
+    ranges, hashes, and a plan that :class:`DesignPlan` accepts for the manifest's year.
+
+    Returns the manifest as read (defaults are not filled in). Raises :class:`DataError`.
+    """
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if type(fmt) is int and fmt > MANIFEST_FORMAT:
+        raise DataError(f"format = {fmt}：本版本只读取格式 {MANIFEST_FORMAT} 的清单，"
+                        "请用写出它的 quchi_stats 版本核验", file=name)
+    lead = "不是有效的抽样清单："
+    check_table(data, MANIFEST_FIELDS, name, style="json", lead=lead)
+    plan = data["plan"]
+    known = list(DesignPlan.__dataclass_fields__)
+    for key in plan:
+        if key not in known:
+            best = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"是否应为 {best[0]}？" if best else "可用的键：" + "、".join(known)
+            raise DataError(f"{lead}未知的键 {where(('plan', key), 'json')}（{hint}）", file=name)
+    try:
+        parsed = DesignPlan.from_dict(plan)
+    except (QuchiStatsError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise DataError(f"{lead}plan 不是有效的抽样参数：{msg}", file=name) from None
+    sample = data["sample"]
+    parts = (sample.get("primary"), sample.get("reserve"))
+    if None not in parts and sum(parts) != sample["rows"]:
+        raise DataError(f"{lead}sample.rows = {sample['rows']}，不等于正选 {sample['primary']} 户加备选 "
+                        f"{sample['reserve']} 户", file=name)
+    if parsed.year != data["year"]:
+        raise DataError(f"{lead}plan.year = {parsed.year} 与 year = {data['year']} 不符", file=name)
+    return data
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
-    """Load and check a manifest file."""
+    """Load and check a manifest file (the file itself, or the folder holding ``manifest.json``).
+
+    UTF-8 (BOM allowed), at most 1 MB, strict JSON, then :func:`check_manifest`. Every problem is
+    one :class:`DataError` line naming the file and the key.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "manifest.json"
     if not path.is_file():
         raise DataError("找不到抽样清单（manifest.json）", file=str(path))
-    data = _load_json(path)
-    keys = ("format", "seed", "year", "register", "plan", "sample")
-    if not isinstance(data, dict) or any(k not in data for k in keys):
-        raise DataError("不是有效的抽样清单：缺少 " + "、".join(
-            k for k in keys if not isinstance(data, dict) or k not in data), file=path.name)
-    shape = {
-        "seed": isinstance(data["seed"], int) and not isinstance(data["seed"], bool)
-        and data["seed"] >= 0,
-        "year": isinstance(data["year"], int) and not isinstance(data["year"], bool),
-        "register": isinstance(data["register"], dict)
-        and isinstance(data["register"].get("file"), str)
-        and isinstance(data["register"].get("sha256"), str)
-        and isinstance(data["register"].get("encoding"), str | None)
-        and isinstance(data["register"].get("sheet"), str | int | None),
-        "plan": isinstance(data["plan"], dict),
-        "sample": isinstance(data["sample"], dict) and isinstance(data["sample"].get("sha256"), str)
-        and isinstance(data["sample"].get("file", "sample.csv"), str),
-    }
-    bad = [k for k, ok in shape.items() if not ok]
-    if bad:
-        raise DataError("不是有效的抽样清单：" + "、".join(bad) + " 的内容不符合格式", file=path.name)
-    return data
+    data = _parse_json(read_text_capped(path, path.name, MAX_MANIFEST_BYTES, "抽样清单"), path.name)
+    return check_manifest(data, path.name)
 
 
 @dataclass(frozen=True)
