@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..errors import check_int
 from ..io.schema import CATEGORIES, LABELS_ZH, SATISFACTION_LEVELS, TOWNS, VISIT_STATUSES
-from ..io.writers import atomic_write_bytes, csv_bytes, write_csv
+from ..io.writers import atomic_write_bytes, csv_bytes, neutralise_cell, write_csv
 from ..sampling.draw import DesignPlan, assign_frames
 from ..sampling.manifest import draw_from_file, write_sample
 
@@ -529,10 +529,10 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "入户核查结果"
-    ws.append(list(frame.columns))
+    ws.append([neutralise_cell(c) for c in frame.columns])  # text never a formula (io.writers)
     for row in frame.itertuples(index=False):
         ws.append([None if (isinstance(v, float) and np.isnan(v)) else
-                   (int(v) if isinstance(v, np.integer) else v) for v in row])
+                   (int(v) if isinstance(v, np.integer) else neutralise_cell(v)) for v in row])
     fixed = datetime(2019, 1, 1)
     wb.properties.created = fixed
     wb.properties.modified = fixed

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..errors import DataError, ParameterError, QuchiStatsWarning
 from .schema import TABLES, YES_NO, Column, TableSchema
+from .writers import restore_cell
 
 __all__ = ["detect_encoding", "normalize_text", "read_table"]
 
@@ -68,6 +69,16 @@ class _Cells:
         self.rows: list[list[str]] = []
         self.numbers: list[int] = []
         self.fields: list[int] | None = None
+
+
+def _restore_quoted(cells: _Cells) -> _Cells:
+    """Undo the ``'`` our writers put before text a spreadsheet would run as a formula
+    (:func:`~quchi_stats.io.writers.restore_cell`): ``'=x`` reads as ``=x``."""
+    for row in cells.rows:
+        for j, v in enumerate(row):
+            if v[:1] == "'":
+                row[j] = restore_cell(v)
+    return cells
 
 
 def _is_blank(row: list[str]) -> bool:
@@ -567,7 +578,7 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
     if not path.is_file():
         raise DataError("文件不存在", file=str(path))
     file = path.name
-    cells = _read_raw(path, encoding, sheet)
+    cells = _restore_quoted(_read_raw(path, encoding, sheet))
     h = _find_header(cells, schema, file)
     raw, rows = _body(cells, h, file)
     if not len(raw):

@@ -1,17 +1,27 @@
-"""Atomic writers: CSV as UTF-8 with BOM (Excel opens it), JSON, raw bytes.
+"""Atomic writers: CSV as UTF-8 with BOM (Excel opens it), .xlsx, JSON, raw bytes.
 
 Each writer writes to a temporary file in the destination folder and renames it into place, so a
 failed run never leaves a half-written output and never damages the previous one. Personal columns
 (:data:`~quchi_stats.io.schema.PERSONAL_COLUMNS`) are refused unless ``allow_personal=True`` (only
 the synthetic-register generator uses that).
+
+Formula injection: a text field that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return would be read by Excel or WPS as a formula (``=HYPERLINK(…)``, ``=cmd|' /C calc'!A0``), so
+every CSV and .xlsx output passes through one function, :func:`neutralise_cell`, that puts a ``'``
+in front of such text (OWASP's advice). Numbers stay numbers (``-0.05`` is written as it is); only
+text is touched, so the text ``"-"`` or ``"-5%"`` is written ``'-`` / ``'-5%``. The readers undo it
+(:func:`restore_cell`), so a sample written by ``design`` reads back with the ids it was drawn with.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
+import re
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +30,73 @@ import pandas as pd
 from ..errors import ParameterError
 from .schema import LABELS_ZH, PERSONAL_COLUMNS
 
-__all__ = ["atomic_write_bytes", "file_sha256", "write_csv", "write_json"]
+__all__ = ["FORMULA_PREFIXES", "atomic_write_bytes", "csv_bytes", "file_sha256", "neutralise_cell",
+           "neutralise_formulas", "restore_cell", "write_csv", "write_json", "xlsx_bytes"]
+
+#: First characters that make a spreadsheet read a text field as a formula (OWASP, CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Text that gets the quote: a formula prefix, after any number of quotes already there — so that
+# "'=x" (a value that really starts with a quote) is written "''=x" and reads back unchanged.
+_QUOTE = re.compile(r"'*[=+\-@\t\r]")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` with a leading ``'`` when it is text a spreadsheet would run as a formula.
+
+    Anything that is not a ``str`` (numbers, including negative ones, NaN, None, booleans, dates)
+    is returned unchanged. Text beginning with ``=``, ``+``, ``-``, ``@``, tab or CR — or with
+    quotes followed by one of these — gets one more ``'`` in front; :func:`restore_cell` undoes it.
+
+    Examples
+    --------
+    >>> print(neutralise_cell('=HYPERLINK("http://x","x")'))
+    '=HYPERLINK("http://x","x")
+    >>> neutralise_cell(-5.0), neutralise_cell("-5%"), neutralise_cell("马坝镇")
+    (-5.0, "'-5%", '马坝镇')
+    """
+    if isinstance(value, str) and _QUOTE.match(value):
+        return "'" + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """Undo :func:`neutralise_cell` on text read back from a file (``"'=x"`` → ``"=x"``).
+
+    Only a quote followed by what :func:`neutralise_cell` would have quoted is removed; any other
+    text, including a lone ``'`` or ``"'abc"``, is returned unchanged.
+    """
+    if value.startswith("'") and _QUOTE.match(value, 1):
+        return value[1:]
+    return value
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`neutralise_cell` applied to every text cell and column label.
+
+    Numeric, boolean and date columns are not looked at; a text column in which nothing needs
+    quoting is left exactly as it is (same object, same dtype), so ordinary outputs do not change.
+    """
+    out = frame
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        if col.dtype.kind in "biufcmM":  # numbers, booleans, dates: never text
+            continue
+        values = col.to_numpy(dtype=object)
+        hits = [j for j, v in enumerate(values) if isinstance(v, str) and _QUOTE.match(v)]
+        if not hits:
+            continue
+        if out is frame:
+            out = frame.copy()
+        values = values.copy()
+        for j in hits:
+            values[j] = "'" + values[j]
+        out.isetitem(i, pd.Series(values, index=frame.index, dtype=object))
+    labels = [neutralise_cell(c) for c in frame.columns]
+    if labels != list(frame.columns):
+        if out is frame:
+            out = frame.copy()
+        out.columns = labels
+    return out
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -52,9 +128,47 @@ def csv_bytes(frame: pd.DataFrame, *, encoding: str = "utf-8-sig", chinese_heade
     if personal and not allow_personal:
         raise ParameterError(
             f"Refusing to write personal-data columns {personal}: drop them first.")
-    out = frame.rename(columns=LABELS_ZH) if chinese_headers else frame
-    text = out.to_csv(index=False, lineterminator="\n")
+    out = neutralise_formulas(frame.rename(columns=LABELS_ZH) if chinese_headers else frame)
+    # Rows end in "\n", so the csv module would leave a carriage return inside a text field
+    # unquoted and a reader would split the row there: then every text field is quoted.
+    quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(out) else csv.QUOTE_MINIMAL
+    text = out.to_csv(index=False, lineterminator="\n", quoting=quoting)
     return text.encode(encoding)
+
+
+def _has_carriage_return(frame: pd.DataFrame) -> bool:
+    texts = [c for c in frame.columns if isinstance(c, str)]
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        if col.dtype.kind not in "biufcmM":
+            texts += [v for v in col.to_numpy(dtype=object) if isinstance(v, str)]
+    return any("\r" in t for t in texts)
+
+
+def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+    """An .xlsx workbook, one sheet per table (name cut to Excel's 31 characters), no index.
+
+    Every text cell — headers included — is written as a string cell, never a formula, and
+    neutralised by :func:`neutralise_cell`. Numbers stay numeric cells; NaN is an empty cell;
+    an infinite value, which a workbook cannot hold, is the text ``inf`` (``'-inf``).
+    """
+    import io
+
+    for table in sheets.values():
+        personal = sorted(PERSONAL_COLUMNS.intersection(table.columns))
+        if personal:
+            raise ParameterError(
+                f"Refusing to write personal-data columns {personal}: drop them first.")
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        for name, table in sheets.items():
+            table.to_excel(xw, sheet_name=name[:31], index=False)
+            for row in xw.sheets[name[:31]].iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str):
+                        cell.value = neutralise_cell(cell.value)
+                        cell.data_type = "s"
+    return buf.getvalue()
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8-sig",

@@ -27,7 +27,7 @@ from ..flags import (
     CLASS_SIGNIFICANT,
 )
 from ..io.schema import ensure_no_personal_columns
-from ..io.writers import atomic_write_bytes, csv_bytes
+from ..io.writers import atomic_write_bytes, csv_bytes, xlsx_bytes
 
 __all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "report_tables",
            "write_report"]
@@ -364,11 +364,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
 
 
 def _xlsx_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        for name, t in tables.items():
-            t.to_excel(xw, sheet_name=name[:31], index=False)
-    return buf.getvalue()
+    return xlsx_bytes(tables)  # text cells as strings, never formulas (io.writers)
 
 
 def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
