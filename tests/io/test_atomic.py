@@ -220,3 +220,18 @@ def test_a_file_held_open_elsewhere_is_a_clear_error(tmp_path, monkeypatch):
             AtomicDirectory(out) as stage:
         _write(stage, {"a.csv": b"new"})
     assert _tree(out) == {"a.csv": b"old"} and _beside(out) == []
+
+
+def test_a_live_runs_private_lock_name_survives_the_cleanup(tmp_path):
+    """A run cleaning up must not delete another live run's private lock name (between its create
+    and its link); one of a dead run is removed. Found by two `report` runs started together."""
+    out = tmp_path / "rep"
+    live = tmp_path / f".rep.lock-{os.getpid()}-abcd1234"
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    dead = tmp_path / f".rep.lock-{dead_pid}-abcd1234"
+    live.write_bytes(b"pid\n")
+    dead.write_bytes(b"pid\n")
+    with AtomicDirectory(out) as stage:
+        _write(stage, {"a.csv": b"a"})
+    assert live.exists() and not dead.exists()

@@ -252,7 +252,8 @@ class AtomicDirectory:
         for p in olds + sorted(parent.glob(f".{name}.tmp-*")):
             shutil.rmtree(p, ignore_errors=True)
         for p in parent.glob(f".{name}.lock-*"):  # a private lock name of a run killed early
-            p.unlink(missing_ok=True)
+            if not _pid_alive(p.name[len(f".{name}.lock-"):].split("-")[0]):
+                p.unlink(missing_ok=True)  # a live run's private name is about to become its lock
 
     def _check_target(self) -> None:
         t = self.target
@@ -327,3 +328,22 @@ class AtomicDirectory:
 def atomic_directory(target: str | Path, *, owned: Iterable[str] | None = None) -> AtomicDirectory:
     """Shorthand for :class:`AtomicDirectory` (``with atomic_directory(out) as stage: ...``)."""
     return AtomicDirectory(target, owned=owned)
+
+
+def _pid_alive(text: str) -> bool:
+    """Whether the process whose id is ``text`` (from a private lock name) still runs here."""
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: never delete
+        return True
+    try:
+        pid = int(text)
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists but belongs to someone else (or cannot be asked): leave it
+    return True
