@@ -73,11 +73,20 @@ def _delete_manifest(data):
     (data / "sample_2018" / "manifest.json").unlink()
 
 
+def _last_years_sample(data):
+    """Last year's sample and manifest (consistent with each other) put in this year's folder."""
+    import shutil
+
+    for name in ("sample.csv", "manifest.json"):
+        shutil.copy(data / "sample_2017" / name, data / "sample_2018" / name)
+
+
 @pytest.mark.parametrize("tamper, message", [
     (_delete_visited, r"sample_2018/sample\.csv：有 \d+ 行，抽样清单记录 \d+ 行"),
     (_dissatisfied_to_reserve, r"sample_2018/sample\.csv：SHA-256 与抽样清单 manifest\.json 记录的不同"),
     (_delete_manifest, r"sample_2018/manifest\.json：找不到抽样清单"),
-], ids=["deleted-household", "role-changed", "manifest-deleted"])
+    (_last_years_sample, r"sample_2018/manifest\.json：抽样清单记录的是 2017 年的样本，不是本次考核年度 2018 年的"),
+], ids=["deleted-household", "role-changed", "manifest-deleted", "last-years-sample"])
 def test_report_refuses_a_sample_that_differs_from_its_manifest(tiny, tmp_path, capsys, tamper,
                                                                 message):
     import re
@@ -88,8 +97,30 @@ def test_report_refuses_a_sample_that_differs_from_its_manifest(tiny, tmp_path, 
     assert main(["report", "--year", "2018", "--data", str(data), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("错误：") and re.search(message, err[0]), err
-    assert "--no-verify" in err[0]
+    if tamper is not _last_years_sample:  # another year's sample is refused with or without it
+        assert "--no-verify" in err[0]
     assert not out.exists()
+
+
+def test_report_refuses_results_of_another_year(tiny, tmp_path, capsys):
+    data = _copy(tiny, tmp_path / "data")
+    results = _read(data / "results_2018.csv")
+    results["年度"] = "2017"
+    _write(results, data / "results_2018.csv")
+    out = tmp_path / "rep"
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["错误：results_2018.csv，第 2 行，列“年度”：年度应为本次考核年度 2018，实际为 2017"], err
+    assert not out.exists()
+
+
+def test_no_verify_does_not_let_another_years_sample_through(tiny, tmp_path, capsys):
+    data = _copy(tiny, tmp_path / "data")
+    _last_years_sample(data)
+    assert main(["report", "--year", "2018", "--data", str(data), "--out", str(tmp_path / "rep"),
+                 "--no-verify"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "错误：sample_2018/sample.csv，第 2 行，列“年度”：年度应为本次考核年度 2018，实际为 2017", err
 
 
 def test_an_earlier_years_sample_is_checked_too(tiny, tmp_path, capsys):

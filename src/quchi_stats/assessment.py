@@ -222,18 +222,22 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         check_spec_year(spec, year)
     if verify:  # the audit record first: this year's sample, and those the trend uses
         for y in [year, *(_history_years(root, year) if history else [])]:
-            verify_sample(root.sample_dir(y))
+            verify_sample(root.sample_dir(y), year=y)
     register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_table(root.results(year), "results", encoding=encoding)
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
+    _check_year(sample, year, root.sample_dir(year).name + "/sample.csv")
+    _check_year(results, year, root.results(year).name)
     # every input is read and checked before any computation: errors come at once
     targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding)
     if targets_tab is not None:
         _check_known(targets_tab, register, root.targets(year).name)
+        _check_year(targets_tab, year, root.targets(year).name)
     sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding)
     if sr_tab is not None:
         _check_known(sr_tab, register, root.self_report(year).name)
+        _check_year(sr_tab, year, root.self_report(year).name)
     _check_results(results, sample, root.results(year).name)
     est, response = estimate_indicators(sample, results, spec)
     rejects = fieldwork_design(sample, results, lonely_psu="certainty").info["rejects"]
@@ -391,6 +395,17 @@ def _check_results(results: pd.DataFrame, sample: pd.DataFrame, file: str) -> No
         i = int(np.flatnonzero(unknown.to_numpy())[0])
         raise DataError(f"户编号“{results['household_id'].iloc[i]}”不在抽查样本中", file=file,
                         row=i + 2, column="户编号")
+
+
+def _check_year(table: pd.DataFrame, year: int, file: str) -> None:
+    """A table's 年度 column, where it has one, must be the assessment's year (the row named)."""
+    if "year" not in table:
+        return
+    other = table["year"].notna() & (table["year"] != year)
+    if other.any():
+        i = int(np.flatnonzero(other.to_numpy())[0])
+        raise DataError(f"年度应为本次考核年度 {year}，实际为 {table['year'].iloc[i]}", file=file,
+                        row=i + 2, column="年度")
 
 
 def _check_known(table: pd.DataFrame, register: pd.DataFrame, file: str) -> None:

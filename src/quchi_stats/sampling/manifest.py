@@ -333,7 +333,7 @@ def verify_manifest(path: str | Path, *, register: str | Path | None = None) -> 
     return VerifyReport(mpath, reg_path, len(result.sample), sha)
 
 
-def verify_sample(sample_dir: str | Path) -> dict[str, Any]:
+def verify_sample(sample_dir: str | Path, year: int | None = None) -> dict[str, Any]:
     """Check that ``sample_dir/sample.csv`` is the sample its ``manifest.json`` records.
 
     The cheap check that every assessment runs before computing: the manifest exists, names
@@ -343,7 +343,8 @@ def verify_sample(sample_dir: str | Path) -> dict[str, Any]:
     Raises
     ------
     VerificationError
-        The manifest or the sample is missing, or the sample differs from the record.
+        The manifest or the sample is missing, the sample differs from the record, or the
+        manifest records another year than ``year`` (when given).
     """
     folder = Path(sample_dir)
     sample_path = folder / "sample.csv"
@@ -355,6 +356,10 @@ def verify_sample(sample_dir: str | Path) -> dict[str, Any]:
         manifest = read_manifest(mpath)
     except DataError as exc:
         raise VerificationError(f"{exc}；无法核验 sample.csv；{skip}。") from None
+    if year is not None and manifest.get("year") != year:
+        raise VerificationError(
+            f"{mpath}：抽样清单记录的是 {manifest.get('year')} 年的样本，不是本次考核年度 {year} 年的；"
+            f"请放入 {year} 年抽取的样本。")
     recorded = manifest["sample"]
     if recorded.get("file", "sample.csv") != "sample.csv":
         raise VerificationError(
