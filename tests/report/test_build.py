@@ -286,3 +286,17 @@ def test_chromium_renders_the_embedded_font_not_boxes(tmp_path, report_dir):
     # the report itself: its title line is drawn
     page = _screenshot(report_dir / REPORT_NAME, tmp_path / "report.png", tmp_path, "1200,300")
     assert float((page[20:90] < 0.5).mean()) > 0.01
+
+
+def test_an_indicator_label_outside_the_font_is_named_in_one_line(assessment_2018):
+    """The warning names the indicator (from the spec), on one line, not a slice of the page."""
+    a = assessment_2018
+    first = a.spec.indicators[0]
+    label = first.label[:1] + RARE + first.label[1:]
+    spec = dataclasses.replace(a.spec, indicators=(dataclasses.replace(first, label=label),
+                                                   *a.spec.indicators[1:]))
+    with pytest.warns(MissingGlyphWarning) as caught:
+        build_html(dataclasses.replace(a, spec=spec))
+    ours = [str(w.message) for w in caught if w.category is MissingGlyphWarning]
+    assert f"指标“{label}”中的字符“{RARE}”（U+20000）不在内置字体中，图中将显示为方框，网页中由浏览器用本机字体显示" in ours
+    assert all("\n" not in m for m in ours), ours

@@ -191,11 +191,16 @@ def _font_note(a: Assessment, body: str) -> str:
         if (chars := uncovered(rest)) and village in body:
             found.append(("行政村", village, uncovered(village)))
             explained.update(chars)
+    for label in dict.fromkeys(ind.label for ind in a.spec.indicators):
+        if (chars := [c for c in uncovered(label) if c not in explained]) and label in body:
+            found.append(("指标", label, chars))
+            explained.update(chars)
     text = html.unescape(re.sub(r"<[^>]*>", "", body))
     for ch in uncovered(text):
         if ch not in explained:  # not in a place name: quote a few characters around it
             i = text.index(ch)
-            found.append(("报告文字", text[max(0, i - 6):i + 7].strip(), [ch]))
+            quoted = " ".join(text[max(0, i - 6):i + 7].split())  # one line, whatever the page's layout
+            found.append(("报告文字", quoted, [ch]))
     for kind, name, chars in found:
         warnings.warn(uncovered_message(kind, name, chars, "图中将显示为方框，网页中由浏览器用本机字体显示"),
                       MissingGlyphWarning, stacklevel=4)
