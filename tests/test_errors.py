@@ -49,3 +49,11 @@ def test_personal_data_is_masked_in_messages():
     assert mask_personal("户编号 4402051002010001") == "户编号 4402051002010001"  # 16 digits: kept
     e = DataError("户编号“44020519800101123X”重复", file="a.csv", row=3)
     assert "19800101" not in str(e)
+
+
+def test_masking_keeps_full_width_digits_where_it_masks_nothing():
+    from quchi_stats.errors import mask_personal
+
+    assert mask_personal("马坝０１村与马坝01村") == "马坝０１村与马坝01村"
+    masked = mask_personal("马坝村（１３８１２３４５６７８）")
+    assert "5678" in masked and "1234" not in masked and "１" not in masked

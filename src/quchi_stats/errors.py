@@ -85,12 +85,15 @@ def mask_personal(text: str) -> str:
     >>> mask_personal("+86 138 1234 5678；(0751)8812345；户编号 4402051002010001")
     '+86 138 **** 5678；(0751)*****45；户编号 4402051002010001'
     """
-    text = str(text).translate(_FULLWIDTH_DIGITS)
+    original = str(text)
+    text = original.translate(_FULLWIDTH_DIGITS)  # full-width digits are digits when matching
     text = _ID_SPLIT_PATTERN.sub(_mask_split_id, text)
     text = _ID15_PATTERN.sub(lambda m: m.group(1) + "*" * 6 + m.group(3), text)
     text = _PHONE_PATTERN.sub(_mask_phone, text)
-    return _LANDLINE_PATTERN.sub(
+    text = _LANDLINE_PATTERN.sub(
         lambda m: m.group(1) + "*" * (len(m.group(2)) - 2) + m.group(2)[-2:], text)
+    # nothing masked: the text as written (a message may be about full-width spellings)
+    return original if text == original.translate(_FULLWIDTH_DIGITS) else text
 
 
 _PROVINCES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34",

@@ -15,7 +15,7 @@ import warnings
 import openpyxl
 import pytest
 
-from quchi_stats.errors import DataError, QuchiStatsWarning, mask_personal
+from quchi_stats.errors import DataError, QuchiStatsWarning
 from quchi_stats.io import read_table
 from quchi_stats.io import readers as rd
 from tests.io import bombs
@@ -283,9 +283,8 @@ def test_names_that_nfkc_would_merge_are_refused(tmp_path, a, b, points):
     path.write_text(HEADER + ROW.replace("马坝01村", a) + ROW2.replace("马坝01村", b), encoding="utf-8")
     with pytest.raises(DataError) as exc:
         read_table(path, "register")
-    # (messages go through mask_personal, which shows full-width digits half-width: the code
-    # points say which characters differ)
-    assert str(exc.value) == mask_personal(
+    # both spellings shown as written (masking folds full-width digits only where it masks)
+    assert str(exc.value) == (
         f"r.csv，列“行政村”：“{a}”（第 2 行）与“{b}”（第 3 行）写法不同，规范化（NFKC）后却相同"
         f"（涉及 {points}），不能确定是一个还是两个名称；请统一写法")
 
