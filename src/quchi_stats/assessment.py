@@ -102,11 +102,14 @@ def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
                         lonely_psu=d.lonely_psu)
 
 
-def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame,
-                        spec: AssessmentSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: AssessmentSpec, *,
+                        designs: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Good-rate estimates of every indicator by town and district-wide, with p-values against
-    the thresholds, multiplicity-adjusted classes and power. Returns (estimates, response)."""
-    base: dict = {}
+    the thresholds, multiplicity-adjusted classes and power. Returns (estimates, response).
+
+    ``designs`` (optional) is filled with the fieldwork design of each set of frames, so that a
+    caller can reuse them instead of merging and reweighting the fieldwork again."""
+    base: dict = {} if designs is None else designs
     parts = []
     for ind in spec.indicators:
         try:
@@ -239,7 +242,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         _check_known(sr_tab, register, root.self_report(year).name)
         _check_year(sr_tab, year, root.self_report(year).name)
     _check_results(results, sample, root.results(year).name)
-    est, response = estimate_indicators(sample, results, spec)
+    designs: dict = {}  # the fieldwork design of each set of frames, built once
+    est, response = estimate_indicators(sample, results, spec, designs=designs)
     rejects = fieldwork_design(sample, results, lonely_psu="certainty").info["rejects"]
     respondents = int(results["visit_status"].isin(["completed", "substitute"]).sum())
     if respondents and len(rejects) > spec.max_reject_share * respondents:
@@ -266,15 +270,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     # (district-wide village ICC, then the between-town level; docs/flags.md)
     funnel: dict[str, pd.DataFrame] = {}
     eb_parts = []
-    eb_designs: dict = {}
     for ind in spec.indicators:
         sub = est[(est["indicator"] == ind.name)]
         if sub.empty:
             continue
         towns = sub[sub["town"] != DISTRICT]
-        with warnings.catch_warnings():  # already said once by estimate_indicators
-            warnings.simplefilter("ignore", QuchiStatsWarning)
-            d = _indicator_design(eb_designs, sample, results, ind, spec)
+        d = _indicator_design(designs, sample, results, ind, spec)
         vc = village_counts(d.data, "_good", weight=d.weights,
                             size="household_size" if ind.unit == "person" else None)
         eb = shrink_villages(vc, ind.threshold, level=spec.level)
