@@ -22,6 +22,7 @@ from .estimation import estimate_proportion, fieldwork_design
 from .flags import (
     CLASS_LOW,
     CLASS_SIGNIFICANT,
+    adjust_family,
     adjust_pvalues,
     bunching_test,
     check_targets,
@@ -36,6 +37,7 @@ from .flags import (
     village_share_test,
 )
 from .flags.thresholds import pooled_power_n
+from .flags.town_test import town_test
 from .io.datadir import DataDir
 from .io.readers import read_table
 from .io.schema import order_towns
@@ -122,6 +124,8 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
         kw = {"denominator": denom, "method": spec.interval_method, "level": spec.level,
               "p0": ind.threshold, "deff_floor": spec.deff_floor}
         towns = estimate_proportion(d, "_good", by="town", **kw).to_frame()
+        if spec.test_method == "beta-binomial":
+            towns = _model_test(towns, d, ind, spec)
         whole = estimate_proportion(d, "_good", **kw).to_frame().assign(town=DISTRICT)
         t = pd.concat([towns, whole], ignore_index=True)
         t.insert(0, "indicator", ind.name)
@@ -133,8 +137,10 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
     est = pd.concat(parts, ignore_index=True)
     towns = est["town"] != DISTRICT
     est["p_adjusted"] = np.nan
-    est.loc[towns, "p_adjusted"] = adjust_pvalues(est.loc[towns, "p_value"].to_numpy(),
-                                                  spec.multiplicity)
+    family = est.loc[towns, "indicator"].to_numpy() if spec.multiplicity_family == "indicator" \
+        else None
+    est.loc[towns, "p_adjusted"] = adjust_family(est.loc[towns, "p_value"].to_numpy(), family,
+                                                 spec.multiplicity)
     est["class"] = classify(est["estimate"], est["threshold"], est["p_adjusted"], spec.alpha)
     est.loc[~towns, "class"] = np.where(est.loc[~towns, "estimate"] < est.loc[~towns, "threshold"],
                                         CLASS_LOW, "达标")
@@ -153,6 +159,33 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
         all_frames = fieldwork_design(sample, results, lonely_psu="certainty")
         response = all_frames.info["response"]
     return est, response
+
+
+def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
+                spec: AssessmentSpec) -> pd.DataFrame:
+    """Each town's p-value and interval by the calibrated beta-binomial test with the district's
+    intra-village correlation (:func:`~quchi_stats.flags.town_test.town_test`), weighted by
+    persons or households as the indicator counts; the design-based estimate is kept.
+
+    Adds ``p_ml`` (the model's mean), ``rho`` and ``test_df`` (its t reference), and
+    ``upper_one_sided``: the one-sided ``1 − alpha`` upper bound, below the standard exactly when
+    the town is significantly low before adjustment."""
+    vc = village_counts(d.data, "_good", weight=d.weights,
+                        size="household_size" if ind.unit == "person" else None)
+    res = town_test(vc, ind.threshold, level=spec.level)
+    t = res.to_frame().set_index("town")
+    one = res.conf_int(1 - 2 * spec.alpha).set_index("town")["ci_upper"]
+    out = towns.copy()
+    key = out["town"]
+    out["ci_lower"] = key.map(t["ci_lower"]).to_numpy()
+    out["ci_upper"] = key.map(t["ci_upper"]).to_numpy()
+    out["p_value"] = key.map(t["p_value"]).to_numpy()
+    out["method"] = "beta-binomial"
+    out["p_ml"] = key.map(t["p_ml"]).to_numpy()
+    out["rho"] = res.rho
+    out["test_df"] = res.df
+    out["upper_one_sided"] = key.map(one).to_numpy()
+    return out
 
 
 def difference_interval(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray,

@@ -21,6 +21,8 @@ from .sampling.draw import FRAME_NAMES
 
 __all__ = [
     "INDICATOR_FIELDS",
+    "MULTIPLICITY_FAMILIES",
+    "TEST_METHODS",
     "LQAS_FIELDS",
     "RESULT_COLUMNS",
     "SPEC_FIELDS",
@@ -75,6 +77,8 @@ class AssessmentSpec:
     indicators: tuple[Indicator, ...]
     alpha: float = 0.05
     multiplicity: str = "holm"
+    multiplicity_family: str = "indicator"
+    test_method: str = "beta-binomial"
     interval_method: str = "jeffreys"
     level: float = 0.95
     power_shortfall: float = 0.05
@@ -114,6 +118,10 @@ def _ci_methods() -> tuple[str, ...]:
 
 
 _MONEY = {"lo": 0, "lo_open": True, "hi": 100_000}
+#: How a town is tested against its standard (第七条（四）) and its interval computed.
+TEST_METHODS = ("beta-binomial", "design")
+#: Multiplicity families of the 第七条（四） tests.
+MULTIPLICITY_FAMILIES = ("indicator", "all")
 #: Every key of a spec file, declared once: the loader checks a file against these (unknown keys,
 #: types, ranges, required keys) and docs/flags.md lists them (``spec_fields_markdown``).
 INDICATOR_FIELDS: tuple[Field, ...] = (
@@ -143,14 +151,22 @@ LQAS_FIELDS: tuple[Field, ...] = (
 SPEC_FIELDS: tuple[Field, ...] = (
     Field("year", "int", "考核年度（须与 --year 相同）", required=True, lo=2000, hi=2100),
     Field("alpha", "number", "显著性水平（单侧）", default=0.05, lo=0, lo_open=True, hi=0.5),
-    Field("multiplicity", "choice", "多重比较校正", default="holm", choices=("holm", "bh", "none")),
-    Field("interval_method", "choice", "置信区间方法", default="jeffreys", choices=_ci_methods),
+    Field("multiplicity", "choice", "多重比较校正方法", default="holm",
+          choices=("holm", "hochberg", "bh", "none")),
+    Field("multiplicity_family", "choice",
+          "多重比较校正的族：indicator（每个指标的各镇为一族）| all（全部 镇×指标 为一族）",
+          default="indicator", choices=MULTIPLICITY_FAMILIES),
+    Field("test_method", "choice",
+          "各镇“低于标准”的检验和区间：beta-binomial（借用全区村内相关系数，默认）| design（各镇自身设计效应）",
+          default="beta-binomial", choices=TEST_METHODS),
+    Field("interval_method", "choice", "置信区间方法（全区估计；test_method = \"design\" 时也用于各镇）",
+          default="jeffreys", choices=_ci_methods),
     Field("level", "number", "置信水平", default=0.95, lo=0.5, hi=1, hi_open=True),
     Field("power_shortfall", "number", "把握度按真实比率比标准低多少计算", default=0.05, lo=0,
           lo_open=True, hi=0.5),
     Field("max_reject_share", "number", "缺少结果的已入户户占有效样本的比例上限", default=0.05, lo=0,
           hi=0.5),
-    Field("deff_floor", "number", "判定检验中设计效应的下限", default=1.0, lo=0, lo_open=True, hi=10),
+    Field("deff_floor", "number", "判定检验中设计效应的下限（仅 test_method = \"design\"）", default=1.0, lo=0, lo_open=True, hi=10),
     Field("exit_line", "number", "当年退出收入线（元/人）", required=True, **_MONEY),
     Field("identification_line_2014", "number", "识别线（2014 年价格，元/人）", default=4000.0,
           **_MONEY),
@@ -288,7 +304,8 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
         raise DataError(f"[lqas] d 应不超过 n = {lqas['n']}（实际为 {lqas['d']}）", file=name)
     return AssessmentSpec(
         year=raw["year"], indicators=tuple(inds), alpha=float(raw["alpha"]),
-        multiplicity=raw["multiplicity"], interval_method=raw["interval_method"],
+        multiplicity=raw["multiplicity"], multiplicity_family=raw["multiplicity_family"],
+        test_method=raw["test_method"], interval_method=raw["interval_method"],
         level=float(raw["level"]), power_shortfall=float(raw["power_shortfall"]),
         deff_floor=float(raw["deff_floor"]), max_reject_share=float(raw["max_reject_share"]),
         exit_line=float(raw["exit_line"]),

@@ -27,10 +27,13 @@ from .shrinkage import (
     shrink_villages,
 )
 from .targets import check_targets
+from .town_test import TownTestResult, town_test
 from .thresholds import (
     CLASS_FINE,
     CLASS_LOW,
     CLASS_SIGNIFICANT,
+    MULTIPLICITY_METHODS,
+    adjust_family,
     adjust_pvalues,
     adjust_rows,
     classify,
@@ -44,11 +47,14 @@ __all__ = [
     "CLASS_FINE",
     "CLASS_LOW",
     "CLASS_SIGNIFICANT",
+    "MULTIPLICITY_METHODS",
     "BelowTest",
     "BetweenTownFit",
     "BunchingResult",
     "ConvergenceError",
+    "TownTestResult",
     "VillageICCFit",
+    "adjust_family",
     "adjust_pvalues",
     "adjust_rows",
     "below_test",
@@ -67,6 +73,7 @@ __all__ = [
     "shrink_villages",
     "threshold_power",
     "town_effective_n",
+    "town_test",
     "village_cluster_test",
     "village_counts",
     "village_share_test",

@@ -8,17 +8,19 @@ from scipy import stats
 
 from ..errors import ParameterError, check_choice, check_probability
 
-__all__ = ["CLASS_FINE", "CLASS_LOW", "CLASS_SIGNIFICANT", "adjust_pvalues", "adjust_rows",
-           "classify", "threshold_power"]
+__all__ = ["CLASS_FINE", "CLASS_LOW", "CLASS_SIGNIFICANT", "MULTIPLICITY_METHODS", "adjust_family",
+           "adjust_pvalues", "adjust_rows", "classify", "threshold_power"]
 
 CLASS_SIGNIFICANT = "显著偏低"
 CLASS_LOW = "低于标准但不显著"
 CLASS_FINE = "达标"
+#: Adjustments of :func:`adjust_pvalues` (R's ``p.adjust`` names: holm, hochberg, BH, none).
+MULTIPLICITY_METHODS = ("holm", "hochberg", "bh", "none")
 
 
 def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
-    """Holm (default), Benjamini–Hochberg (``"bh"``) or no adjustment; NaNs stay NaN and are left
-    out of the family.
+    """Holm (default), Hochberg, Benjamini–Hochberg (``"bh"``) or no adjustment; NaNs stay NaN and
+    are left out of the family.
 
     Matches R's ``p.adjust`` (METHODS.md oracle).
 
@@ -28,7 +30,7 @@ def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
     >>> adjust_pvalues(p).round(3).tolist()
     [0.009, 0.064, 0.273, 0.273, 0.273, 0.273, 0.273, 0.41, 0.41]
     """
-    method = check_choice("method", method, ("holm", "bh", "none"), "adjust_pvalues")
+    method = check_choice("method", method, MULTIPLICITY_METHODS, "adjust_pvalues")
     p = np.asarray(p, dtype=float)
     if p.size == 0:
         return p.copy()
@@ -36,7 +38,8 @@ def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
 
 
 def adjust_rows(p: np.ndarray, method: str = "holm", m: int | None = None) -> np.ndarray:
-    """Holm, Benjamini–Hochberg or no adjustment of each row of ``p`` (replicates × tests).
+    """Holm, Hochberg, Benjamini–Hochberg or no adjustment of each row of ``p`` (replicates ×
+    tests).
 
     ``m`` is the size of the family when it holds tests that are not in ``p`` (counted with
     p = 1); NaN p-values are left out of their row's family. Vectorised across rows for the
@@ -64,17 +67,41 @@ def adjust_rows(p: np.ndarray, method: str = "holm", m: int | None = None) -> np
     i = np.arange(1, k + 1)[None, :]
     if method == "holm":
         adj = np.maximum.accumulate(np.minimum(1.0, (m_row - i + 1) * ps), axis=1)
+    elif method == "hochberg":
+        # step-up: the running minimum from the right of (m − i + 1) p_(i)
+        adj = np.minimum.accumulate((np.maximum(m_row - i + 1, 1) * ps)[:, ::-1], axis=1)[:, ::-1]
+        adj = np.minimum(adj, 1.0)
     elif method == "bh":
         # a row without any finite p-value (m = 0) is all NaN at the end: no 0 × inf here
         adj = np.minimum.accumulate((np.maximum(m_row, 1) * ps / i)[:, ::-1], axis=1)[:, ::-1]
         adj = np.minimum(adj, 1.0)
     else:
         raise ParameterError(
-            f"The 'method' parameter of adjust_rows must be one of 'holm', 'bh', 'none'. "
+            f"The 'method' parameter of adjust_rows must be one of 'holm', 'hochberg', 'bh', "
+            f"'none'. "
             f"Got {method!r}.")
     out = np.empty_like(adj)
     np.put_along_axis(out, order, adj, axis=1)
     return np.where(finite, out, np.nan)
+
+
+def adjust_family(p: np.ndarray, groups: np.ndarray | None, method: str = "holm") -> np.ndarray:
+    """Adjust ``p`` within each family: ``groups`` labels each test's family (None: one family).
+
+    Examples
+    --------
+    >>> adjust_family([0.01, 0.04, 0.01, 0.04], ["a", "a", "b", "b"]).round(2).tolist()
+    [0.02, 0.04, 0.02, 0.04]
+    """
+    p = np.asarray(p, dtype=float)
+    if groups is None:
+        return adjust_pvalues(p, method)
+    groups = np.asarray(groups)
+    out = np.full(p.shape, np.nan)
+    for gval in dict.fromkeys(groups.tolist()):
+        sel = groups == gval
+        out[sel] = adjust_pvalues(p[sel], method)
+    return out
 
 
 def threshold_power(n_star: np.ndarray, p0: np.ndarray, p1: np.ndarray,
