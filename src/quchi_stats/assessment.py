@@ -37,7 +37,7 @@ from .flags import (
     village_share_test,
 )
 from .flags.thresholds import pooled_power_n
-from .flags.town_test import town_test
+from .flags.town_test import TownTestResult, town_test
 from .io.datadir import DataDir
 from .io.readers import read_table
 from .io.schema import order_towns
@@ -105,12 +105,16 @@ def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
 
 
 def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: AssessmentSpec, *,
-                        designs: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        designs: dict | None = None,
+                        models: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Good-rate estimates of every indicator by town and district-wide, with p-values against
     the thresholds, multiplicity-adjusted classes and power. Returns (estimates, response).
 
     ``designs`` (optional) is filled with the fieldwork design of each set of frames, so that a
-    caller can reuse them instead of merging and reweighting the fieldwork again."""
+    caller can reuse them instead of merging and reweighting the fieldwork again; ``models``
+    (optional) is filled with each indicator's
+    :class:`~quchi_stats.flags.town_test.TownTestResult` (the district ρ and the village counts),
+    which the 第九条 comparison reuses."""
     base: dict = {} if designs is None else designs
     parts = []
     for ind in spec.indicators:
@@ -125,7 +129,9 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
               "p0": ind.threshold, "deff_floor": spec.deff_floor}
         towns = estimate_proportion(d, "_good", by="town", **kw).to_frame()
         if spec.test_method == "beta-binomial":
-            towns = _model_test(towns, d, ind, spec)
+            towns, res = _model_test(towns, d, ind, spec)
+            if models is not None:
+                models[ind.name] = res
         whole = estimate_proportion(d, "_good", **kw).to_frame().assign(town=DISTRICT)
         t = pd.concat([towns, whole], ignore_index=True)
         t.insert(0, "indicator", ind.name)
@@ -162,7 +168,7 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
 
 
 def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
-                spec: AssessmentSpec) -> pd.DataFrame:
+                spec: AssessmentSpec) -> tuple[pd.DataFrame, TownTestResult]:
     """Each town's p-value and interval by the calibrated beta-binomial test with the district's
     intra-village correlation (:func:`~quchi_stats.flags.town_test.town_test`), weighted by
     persons or households as the indicator counts; the design-based estimate is kept.
@@ -185,7 +191,7 @@ def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
     out["rho"] = res.rho
     out["test_df"] = res.df
     out["upper_one_sided"] = key.map(one).to_numpy()
-    return out
+    return out, res
 
 
 def difference_interval(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.ndarray,
@@ -276,7 +282,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         _check_year(sr_tab, year, root.self_report(year).name)
     _check_results(results, sample, root.results(year).name)
     designs: dict = {}  # the fieldwork design of each set of frames, built once
-    est, response = estimate_indicators(sample, results, spec, designs=designs)
+    models: dict = {}  # each indicator's town test: the district ρ and the village counts
+    est, response = estimate_indicators(sample, results, spec, designs=designs, models=models)
     rejects = fieldwork_design(sample, results, lonely_psu="certainty").info["rejects"]
     respondents = int(results["visit_status"].isin(["completed", "substitute"]).sum())
     if respondents and len(rejects) > spec.max_reject_share * respondents:
@@ -294,8 +301,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         ind = spec.indicator(r["indicator"])
         shown = ind.shown(r["estimate"])
         lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
+        bound = ""
+        if pd.notna(r.get("upper_one_sided", np.nan)):
+            side = "下限" if ind.display == "complement" else "上限"
+            bound = f"，单侧 {1 - spec.alpha:.0%} {side} {ind.shown(r['upper_one_sided']):.1%}"
         flag(r["town"], "第七条（四）", ind.label,
-             f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}），标准 "
+             f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}{bound}），标准 "
              f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 P = {r['p_adjusted']:.3g}，"
              f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村")
 
@@ -375,7 +386,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     # 第九条: self-report above the verified interval
     self_rep = pd.DataFrame()
     if sr_tab is not None:
-        self_rep = compare_self_report(est, sr_tab, spec)
+        self_rep = compare_self_report(est, sr_tab, spec, models=models)
         for _, r in self_rep[self_rep["flag"]].iterrows():
             ind = spec.indicator(r["indicator"])
             lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))

@@ -20,6 +20,9 @@ def test_holm_and_bh_match_r_p_adjust():
     np.testing.assert_allclose(adjust_pvalues(P, "bh"),
                                [.009, .036, .0756, .0756, .0756, .09, .0951429, .212, .212],
                                atol=1e-7)
+    # p.adjust(P, "hochberg"): min over j >= i of (m − j + 1) p_(j), by hand from R's formula
+    np.testing.assert_allclose(adjust_pvalues(P, "hochberg"),
+                               [.009, .064, .21, .21, .21, .212, .212, .212, .212], atol=1e-12)
     out = adjust_pvalues([0.01, np.nan, 0.04], "holm")
     assert np.isnan(out[1]) and out[0] == pytest.approx(0.02)
 
@@ -40,7 +43,7 @@ def test_power_by_exact_binomial_and_monotone():
     assert threshold_power(60, 0.95, 0.85, 0.05).shape == (1,)
 
 
-@pytest.mark.parametrize("method", ["holm", "bh", "none"])
+@pytest.mark.parametrize("method", ["holm", "hochberg", "bh", "none"])
 def test_adjust_rows_against_statsmodels_row_by_row(method):
     """Each row as statsmodels' multipletests adjusts it (NaNs left out of the family); a wider
     family counts the tests not given with p = 1."""
@@ -48,7 +51,7 @@ def test_adjust_rows_against_statsmodels_row_by_row(method):
     p = rng.uniform(0, 0.2, size=(12, 12)) ** 2  # statsmodels runs gc.collect on every call: few rows
     p[rng.random(p.shape) < 0.1] = np.nan
     p[0] = [0.9, 0.95] + [np.nan] * 10  # large p-values beside many NaNs
-    sm = {"holm": "holm", "bh": "fdr_bh"}
+    sm = {"holm": "holm", "hochberg": "simes-hochberg", "bh": "fdr_bh"}
 
     def reference(row: np.ndarray) -> np.ndarray:
         out = np.full(row.shape, np.nan)

@@ -11,12 +11,15 @@ bound of the verified interval even after allowing for the number of comparisons
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
 from ..estimation.intervals import one_sided_pvalue
 from ..spec import AssessmentSpec
 from .thresholds import adjust_pvalues
+from .town_test import town_test
 
 #: Self-report columns that hold an error rate rather than a good rate.
 SELF_REPORT_ERROR_RATES = frozenset({"missed_rate"})
@@ -25,13 +28,18 @@ __all__ = ["compare_self_report"]
 
 
 def compare_self_report(estimates: pd.DataFrame, self_report: pd.DataFrame,
-                        spec: AssessmentSpec) -> pd.DataFrame:
+                        spec: AssessmentSpec, *, models: Mapping | None = None) -> pd.DataFrame:
     """One row per town × indicator with a self-report column in the spec.
 
     ``estimates`` are good-rate estimates with ``indicator``, ``town``, ``estimate``, ``ci_lower``,
     ``ci_upper``. Output: ``reported`` (as the town wrote it), ``reported_good`` (as a good rate),
     the verified estimate and interval, ``above_upper`` (report above the upper bound),
     ``p_value``, ``p_adjusted`` and ``flag`` (adjusted p-value below alpha).
+
+    With ``spec.test_method == "beta-binomial"`` and the indicator's
+    :class:`~quchi_stats.flags.town_test.TownTestResult` in ``models``, the p-value is the same
+    calibrated test as 第七条（四）, against the reported rate (the district ρ and t reference of
+    that indicator); otherwise the design-based one-sided p-value.
     """
     rows = []
     sr = self_report.set_index("town")
@@ -46,9 +54,14 @@ def compare_self_report(estimates: pd.DataFrame, self_report: pd.DataFrame,
             # the contract's self-report columns are good rates except 漏评率 (an error rate)
             good = 1 - reported if ind.self_report in SELF_REPORT_ERROR_RATES else reported
             p0 = float(np.clip(good, 1e-9, 1 - 1e-9))
-            pv = one_sided_pvalue(e["estimate"], e["se"] ** 2, max(e["n"], 1), e["df"], p0,
-                                  method=spec.interval_method, level_for_n=spec.level,
-                                  deff_floor=spec.deff_floor)[0]
+            model = (models or {}).get(ind.name) if spec.test_method == "beta-binomial" else None
+            if model is not None:
+                vc = model.villages[model.villages["town"] == e["town"]]
+                pv = town_test(vc, p0, rho=model.rho, df=model.df).table["p_value"].iloc[0]
+            else:
+                pv = one_sided_pvalue(e["estimate"], e["se"] ** 2, max(e["n"], 1), e["df"], p0,
+                                      method=spec.interval_method, level_for_n=spec.level,
+                                      deff_floor=spec.deff_floor)[0]
             rows.append({"town": e["town"], "indicator": ind.name, "label": ind.label,
                          "reported": reported, "reported_good": good,
                          "estimate": e["estimate"], "ci_lower": e["ci_lower"],

@@ -155,6 +155,37 @@ def _img(b64: str, alt: str) -> str:
            f"<figcaption>{html.escape(alt)}</figcaption></figure>"
 
 
+_MULTIPLICITY_ZH = {"holm": "Holm", "hochberg": "Hochberg", "bh": "Benjamini–Hochberg",
+                    "none": "不校正"}
+
+
+def methods_text(spec, est: pd.DataFrame) -> str:
+    """The paragraph that says how towns were estimated, tested and adjusted (one place)."""
+    if spec.test_method == "beta-binomial":
+        towns = est[est["town"] != "全区"]
+        rho = towns.groupby("label", sort=False)["rho"].first() if "rho" in towns else pd.Series()
+        icc = "、".join(f"{k} {v:.3f}" for k, v in rho.items())
+        how = ("各镇比率的点估计按复杂抽样设计加权计算（错退率、漏评率、识别准确率按人，群众认可度和“两不愁三保障”按户）。"
+               "判断一个镇是否“低于标准”用 beta-二项模型：同一指标的村内相关系数由全区各镇的抽查村共同估计"
+               f"（{icc}），镇内只估计该镇的比率；单侧似然比检验以 t 分布（自由度 = 抽查村数 − 镇数）计 P 值，"
+               f"{spec.level:.0%} 置信区间是同一似然给出的区间，与检验一致："
+               f"未校正的单侧 P < {spec.alpha:g} 恰好等于单侧 {1 - spec.alpha:.0%} 上限低于标准。"
+               "只抽到一个村的镇借用全区的村内相关，区间不会比两个村时更窄。")
+    else:
+        how = ("各指标的估计按复杂抽样设计计算（线性化方差，分域保留全部设计，自由度 = 该镇抽中村数 − 1），"
+               f"置信区间为 {spec.level:.0%} {spec.interval_method} 区间。")
+    family = ("每个指标的各镇为一族" if spec.multiplicity_family == "indicator"
+              else "全部 镇×指标 为一族")
+    method = _MULTIPLICITY_ZH.get(spec.multiplicity, spec.multiplicity)
+    controls = ("每一族内至少误判一个达标镇的概率不超过 "
+                f"{spec.alpha:g}" if spec.multiplicity in ("holm", "hochberg")
+                else "每一族内被判定的镇中误判的期望比例不超过 "
+                f"{spec.alpha:g}" if spec.multiplicity == "bh" else "每个检验各自的误判概率")
+    return (how + f"多重比较：{family}，用 {method} 方法校正，控制{controls}；校正后 P < {spec.alpha:g} 判为“显著偏低”。"
+            f"“把握度”是真实比率比标准低 {spec.power_shortfall:.0%} 时本样本能判定偏低的概率："
+            "把握度低时，“未被标记”不能理解为“没有问题”。")
+
+
 def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> str:
     f = frame.copy()
     for c in f.columns:
@@ -253,11 +284,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
         add(f"<p>有 {ov['rejects']} 户已入户但缺少所属抽样框的核查结果，未计入相应指标，清单见 rejects.csv。</p>")
 
     add("<h2>二、指标分析</h2>")
-    add(f"<p>各指标的估计按复杂抽样设计计算（线性化方差，分域保留全部设计，自由度 = 该镇抽中村数 − 1），"
-        f"置信区间为 {spec.level:.0%} {spec.interval_method} 区间；对每个镇检验“比率不低于标准”，"
-        f"在全部 镇×指标 间用 {'Holm' if spec.multiplicity == 'holm' else spec.multiplicity} 方法校正多重比较，"
-        f"校正后 P < {spec.alpha} 判为“显著偏低”。“把握度”是真实比率比标准低 {spec.power_shortfall:.0%} 时本样本能判定偏低的概率："
-        "把握度低时，“未被标记”不能理解为“没有问题”。</p>")
+    add(f"<p>{html.escape(methods_text(spec, est))}</p>")
     for ind in spec.indicators:
         sub = est[est["indicator"] == ind.name]
         if sub.empty:
