@@ -21,11 +21,11 @@ from .sampling.draw import FRAME_NAMES
 
 __all__ = [
     "INDICATOR_FIELDS",
-    "MULTIPLICITY_FAMILIES",
-    "TEST_METHODS",
     "LQAS_FIELDS",
+    "MULTIPLICITY_FAMILIES",
     "RESULT_COLUMNS",
     "SPEC_FIELDS",
+    "TEST_METHODS",
     "AssessmentSpec",
     "Indicator",
     "check_spec_year",
@@ -157,7 +157,8 @@ SPEC_FIELDS: tuple[Field, ...] = (
           "多重比较校正的族：indicator（每个指标的各镇为一族）| all（全部 镇×指标 为一族）",
           default="indicator", choices=MULTIPLICITY_FAMILIES),
     Field("test_method", "choice",
-          "各镇“低于标准”的检验和区间：beta-binomial（借用全区村内相关系数，默认）| design（各镇自身设计效应）",
+          "各镇“低于标准”的检验和区间：beta-binomial（借用全区村内相关系数，默认）"
+          "| design（各镇自身设计效应）",
           default="beta-binomial", choices=TEST_METHODS),
     Field("interval_method", "choice", "置信区间方法（全区估计；test_method = \"design\" 时也用于各镇）",
           default="jeffreys", choices=_ci_methods),
@@ -166,7 +167,8 @@ SPEC_FIELDS: tuple[Field, ...] = (
           lo_open=True, hi=0.5),
     Field("max_reject_share", "number", "缺少结果的已入户户占有效样本的比例上限", default=0.05, lo=0,
           hi=0.5),
-    Field("deff_floor", "number", "判定检验中设计效应的下限（仅 test_method = \"design\"）", default=1.0, lo=0, lo_open=True, hi=10),
+    Field("deff_floor", "number", "判定检验中设计效应的下限（仅 test_method = \"design\"）",
+          default=1.0, lo=0, lo_open=True, hi=10),
     Field("exit_line", "number", "当年退出收入线（元/人）", required=True, **_MONEY),
     Field("identification_line_2014", "number", "识别线（2014 年价格，元/人）", default=4000.0,
           **_MONEY),

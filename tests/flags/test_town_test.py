@@ -84,7 +84,7 @@ def test_batch_of_replicates_equals_each_district_alone():
     np.testing.assert_allclose(rho, [ra.rho, rb.rho], atol=1e-12)
     z, _ = town_lr_batch(y, m, g, 18, rho[rep], np.full(18, 0.9))
     np.testing.assert_allclose(z, np.r_[ra.table["z"], rb.table["z"]], atol=1e-12)
-    lo, hi, _ = town_bounds_batch(y, m, g, 18, rho[rep], stats.t.ppf(0.975, 36))
+    lo, _hi, _ = town_bounds_batch(y, m, g, 18, rho[rep], stats.t.ppf(0.975, 36))
     np.testing.assert_allclose(lo, np.r_[ra.table["ci_lower"], rb.table["ci_lower"]], atol=1e-12)
 
 

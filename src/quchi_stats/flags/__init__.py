@@ -27,7 +27,6 @@ from .shrinkage import (
     shrink_villages,
 )
 from .targets import check_targets
-from .town_test import TownTestResult, town_test
 from .thresholds import (
     CLASS_FINE,
     CLASS_LOW,
@@ -39,6 +38,7 @@ from .thresholds import (
     classify,
     threshold_power,
 )
+from .town_test import TownTestResult, town_test
 
 __all__ = [
     "BETWEEN_BOUNDARY",
