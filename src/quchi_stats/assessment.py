@@ -37,6 +37,7 @@ from .flags import (
 )
 from .flags.thresholds import pooled_power_n
 from .io.datadir import DataDir
+from .io.entry import read_results
 from .io.readers import read_table
 from .io.schema import order_towns
 from .sampling.manifest import verify_sample
@@ -228,7 +229,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
             verify_sample(root.sample_dir(y), year=y)
     register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
-    results = read_table(root.results(year), "results", encoding=encoding)
+    results = read_results(root.results(year), encoding=encoding)
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
     _check_year(sample, year, root.sample_dir(year).name + "/sample.csv")
     _check_year(results, year, root.results(year).name)
@@ -483,7 +484,7 @@ def _history(root: DataDir, year: int, est: pd.DataFrame,
     parts = [est.assign(year=year)]
     for y in _history_years(root, year):
         s = read_table(root.sample_dir(y) / "sample.csv", "sample")
-        r = read_table(root.results(y), "results")
+        r = read_results(root.results(y))
         try:
             ys = load_spec(y)
         except DataError:  # no shipped spec for that year: use the current one

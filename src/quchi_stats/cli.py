@@ -149,12 +149,28 @@ def _build_parser() -> argparse.ArgumentParser:
     _hidden_debug(f)
     f.add_argument("--year", type=int, required=True, help="考核年度")
     f.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
-    f.add_argument("--out", type=Path, required=True, help="输出文件（.csv）")
+    f.add_argument("--out", type=Path, required=True,
+                   help="输出文件：.xlsx 为录入工作簿（每镇一张表，下拉选择，填好后存为 "
+                        "results_YYYY.xlsx 即为核查结果）；.csv 为名单")
+    f.add_argument("--spec", type=Path,
+                   help="考核参数 TOML 文件（决定各抽样框需填哪些结果；默认：内置的当年参数）")
     f.add_argument("--include-personal-data", action="store_true",
                      help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
     f.add_argument("--force", action="store_true", help="替换已有的文件")
     f.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     f.set_defaults(func=_cmd_fieldlist)
+
+    c = sub.add_parser("check", help="一次核对当年全部输入，列出每一处问题",
+                       description="核对农户台账、抽查样本（及其抽样清单）、核查结果、乡镇自评、"
+                                   "年度减贫任务和考核参数，每个问题一行：文件、工作表、行、列、值和应为什么。"
+                                   "有问题时退出状态为 2，没有问题时为 0。")
+    _hidden_debug(c)
+    c.add_argument("--year", type=int, required=True, help="考核年度")
+    c.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
+    c.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
+    c.add_argument("--no-verify", action="store_true", help="不核对抽查样本与抽样清单")
+    c.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    c.set_defaults(func=_cmd_check)
 
     w = sub.add_parser("power", help="模拟比较抽查设计：各镇被判定偏低的把握度与误判率",
                        description="按台账和抽查设计重复模拟抽样、入户结果、估计和判定（第七条（四）），"
@@ -185,6 +201,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="输出目录")
     s.add_argument("--seed", type=int, default=20160101)
     s.add_argument("--scale", type=float, default=1.0, help="每村户数的缩放比例")
+    s.add_argument("--force", action="store_true", help="输出目录已有数据文件时仍然写入（覆盖同名文件）")
     s.set_defaults(func=_cmd_synth)
     return parser
 
@@ -249,16 +266,32 @@ def _cmd_fieldlist(args: argparse.Namespace) -> int:
     from .datasets import data_path
     from .errors import OutputExistsError
     from .io.datadir import DataDir
+    from .io.entry import answers_by_frame, entry_workbook_bytes
     from .io.readers import read_table
-    from .io.writers import write_csv
+    from .io.writers import atomic_write_bytes, write_csv
     from .sampling.fieldlist import field_list
+    from .spec import load_spec
 
+    suffix = args.out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise QuchiStatsError(f"--out {args.out}：应为 .xlsx（录入工作簿）或 .csv（名单）文件")
+    if suffix == ".xlsx" and args.include_personal_data:
+        raise QuchiStatsError("录入工作簿不写个人信息：--include-personal-data 只能用于 .csv 名单")
     root = DataDir(args.data if args.data is not None else data_path())
     if args.out.exists() and not args.force:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     sample = read_table(root.sample_dir(args.year) / "sample.csv", "sample")
     register = read_table(root.register(args.year), "register", encoding=args.encoding)
     table = field_list(sample, register, include_personal_data=args.include_personal_data)
+    if suffix == ".xlsx":
+        spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
+        atomic_write_bytes(args.out, entry_workbook_bytes(sample, args.year,
+                                                          answers_by_frame(spec)))
+        n_res = int((sample["role"] != "primary").sum())
+        print(f"已写出录入工作簿 {args.out}：{sample['town'].nunique()} 个镇（每镇一张表），"
+              f"{len(sample)} 户，其中备选户 {n_res} 户（未启用请留空）；不含个人信息。")
+        print(f"填好后存为 {root.root / f'results_{args.year}.xlsx'}，再运行 quchi-stats check。")
+        return 0
     write_csv(table, args.out, chinese_headers=True, allow_personal=args.include_personal_data)
     extra = "（含个人信息，注意保密）" if args.include_personal_data else "（不含个人信息）"
     print(f"已写出 {args.out}：{len(table)} 户{extra}")
@@ -316,9 +349,43 @@ class _ProgressBar:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from .datasets import write_district
+    from .errors import OutputExistsError
 
+    if args.out.exists() and not args.out.is_dir():
+        raise OutputExistsError(f"{args.out} 已存在且不是目录")
+    if args.out.is_dir() and not args.force:
+        held = sorted(p.name for p in args.out.iterdir() if _is_data_file(p))
+        if held:
+            more = f"等 {len(held)} 项" if len(held) > 3 else ""
+            raise OutputExistsError(
+                f"{args.out} 中已有数据（{'、'.join(held[:3])}{more}）；合成数据会覆盖同名文件。"
+                "请换一个空目录，或确认后加 --force。")
     paths = write_district(args.out, seed=args.seed, scale=args.scale)
     print(f"已生成合成数据（合成数据，非真实台账）：{len(paths)} 个文件，位于 {args.out}")
+    return 0
+
+
+def _is_data_file(p: Path) -> bool:
+    """What ``synth`` refuses to write beside: a data file or a sample folder (hidden files,
+    Thumbs.db and the like do not count)."""
+    if p.name.startswith((".", "~$")) or p.name.lower() in ("thumbs.db", "desktop.ini"):
+        return False
+    return p.is_dir() or p.suffix.lower() in (".csv", ".xlsx", ".xls", ".xlsm", ".json", ".txt")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .checks import check_year
+    from .datasets import data_path
+
+    data = args.data if args.data is not None else data_path()
+    problems = check_year(args.year, data, spec=args.spec, encoding=args.encoding,
+                          verify=not args.no_verify)
+    if problems:
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(f"共 {len(problems)} 个问题（{args.year} 年，{data}）。", file=sys.stderr)
+        return 2
+    print(f"{args.year} 年的全部输入已核对，未发现问题（{data}）。")
     return 0
 
 
