@@ -311,8 +311,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                  f"{int(r['planned_exit_persons'])} 人，"
                  f"台账登记退出 {int(r['exit_households'])} 户 {int(r['exit_persons'])} 人，核实退出约 "
                  f"{r['verified_households']:.0f} 户（上限 {r['verified_households_upper']:.0f} 户）")
+    elif targets_tab is None:
+        notes.append(f"未找到年度减贫任务文件（targets_{year}.csv 或 .xlsx），未检查第七条（一）"
+                     "（年度减贫任务完成情况）。")
     else:
-        notes.append("未找到年度减贫任务文件，未检查第七条（一）。")
+        notes.append("考核参数中没有错退率指标（exit_accuracy），无法核实退出户数，未检查第七条（一）"
+                     "（年度减贫任务完成情况）。")
 
     # 第七条（三）: bunching of exited incomes just above the line
     exited = register[(register["exit_year"] == year)
@@ -352,7 +356,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                  f"（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}）；自评与抽查不符的校正后 P = "
                  f"{r['p_adjusted']:.3g}")
     else:
-        notes.append("未找到乡镇自评文件，未检查数据失真。")
+        notes.append(f"未找到乡镇自评文件（self_report_{year}.csv 或 .xlsx），未检查第九条"
+                     "（自评与抽查核实不符、数据失真）。")
 
     # villages where 漏评 (or another problem) clusters
     clusters = pd.DataFrame()

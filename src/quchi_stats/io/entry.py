@@ -125,7 +125,7 @@ def entry_workbook_bytes(sample: pd.DataFrame, year: int,
         _r=(sample["role"] != "primary").astype(int),
         _k=pd.to_numeric(sample["reserve_rank"], errors="coerce").fillna(0))
     s = s.sort_values(["_t", "village", "_f", "_r", "_k", "household_id"], kind="stable")
-    for town, rows in s.groupby("_t", sort=True):
+    for _town, rows in s.groupby("_t", sort=True):
         town_name = str(rows["town"].iloc[0])
         ws = wb.create_sheet(_sheet_title(town_name, used_titles))
         ws.append([neutralise_cell(h) for h in header])
