@@ -546,8 +546,8 @@ _PARAMETER_ZH = (
     (re.compile(r"must be finite"), "应为有限数"),
     (re.compile(r"must be at least "), "应至少为 "),
     (re.compile(r"must be "), "应为 "),
-    (re.compile(r"\. Got (.*?)\.?$"), r"，实际为 \1。"),
 )
+_PARAMETER_GOT = re.compile(r"^(.*?)\. Got (.*?)\.?$")
 _PARAMETER_HEAD = re.compile(r"^The '(\w+)' parameter of ([\w.]+) ")
 
 
@@ -562,10 +562,13 @@ def _cli_message(exc: BaseException) -> str:
     if isinstance(exc, ParameterError):
         m = _PARAMETER_HEAD.match(text)
         if m:
-            rest = text[m.end():]
+            rest, got = text[m.end():], None
+            g = _PARAMETER_GOT.match(rest)
+            if g:
+                rest, got = g.group(1), g.group(2)
             for pattern, zh in _PARAMETER_ZH:
                 rest = pattern.sub(zh, rest)
-            text = f"参数 {m.group(1)}（{m.group(2)}）{rest}"
+            text = f"参数 {m.group(1)}（{m.group(2)}）{rest}" + (f"，实际为 {got}。" if got else "")
         else:
             text = f"参数错误：{text}"
     return mask_personal(text)
