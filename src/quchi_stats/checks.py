@@ -80,6 +80,16 @@ def _from_error(exc: QuchiStatsError, file: str, sheet: str | None = None) -> Pr
     return Problem(file, text, sheet=sheet)
 
 
+def _from_manifest_error(exc: QuchiStatsError, folder: Path) -> Problem:
+    """A problem of the sample's audit record, named ``sample_YYYY/<file>``."""
+    text = str(exc)
+    head, sep, rest = text.partition("：")
+    name = Path(head).name if sep else ""
+    if name in ("manifest.json", "sample.csv") and Path(head).parent.name == folder.name:
+        return Problem(f"{folder.name}/{name}", rest)
+    return Problem(f"{folder.name}/manifest.json", text)
+
+
 def _collect(path: Path, kind: str, sheet: str | None, encoding: str | None,
              ) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Read a table cell by cell: every bad cell is a problem; the rows whose cells all parsed
@@ -203,9 +213,14 @@ def _by_row(table: pd.DataFrame, mask, file: str, column: str, message, sheet=No
 
 
 def _year_problems(table: pd.DataFrame, year: int, file: str, sheet=None) -> list[Problem]:
+    """Rows of another year; a whole file of one other year is one line (another year's file)."""
     if table is None or "year" not in table:
         return []
     other = table["year"].notna() & (table["year"] != year)
+    years = set(table.loc[other, "year"])
+    if len(table) > 1 and other.all() and len(years) == 1:
+        return [Problem(file, f"全部 {len(table)} 行的年度都是 {years.pop()}，应为本次考核年度 {year}"
+                              "（是否放入了另一年的文件？）", sheet=sheet, column="年度")]
     return _by_row(table, other, file, "年度", f"应为本次考核年度 {year}", sheet, "year")
 
 
@@ -285,16 +300,19 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
     else:
         register, found = read_checked(reg_path, "register", encoding=encoding)
         problems += found
+        if found:  # rows left out of a register with problems are not “unknown” elsewhere
+            register = None
 
     # the sample and its manifest
     sample = None
     sample_path = root.sample_dir(year) / "sample.csv"
     sample_file = f"{root.sample_dir(year).name}/sample.csv"
+    before = len(problems)
     if verify:
         try:
             verify_sample(root.sample_dir(year), year=year)
         except QuchiStatsError as exc:
-            problems.append(_from_error(exc, f"{root.sample_dir(year).name}/manifest.json"))
+            problems.append(_from_manifest_error(exc, root.sample_dir(year)))
     if not sample_path.is_file():
         if not verify:
             problems.append(Problem(sample_file, "找不到抽查样本（先用 quchi-stats design 抽样）"))
@@ -316,7 +334,10 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
     except DataError as exc:
         problems.append(_from_error(exc, str(root.root)))
     else:
-        problems += _check_results(res_path, year, sample, encoding)
+        # results are matched only against a sample without problems: against a changed or
+        # another year's sample, every household would be listed as not drawn
+        problems += _check_results(res_path, year, sample if len(problems) == before else None,
+                                   encoding)
 
     # optional tables
     for stem, kind, what in (
