@@ -127,3 +127,38 @@ def test_absent_optional_files_are_said_and_the_report_names_the_checks_not_made
     assert notes == list(a.notes)
     html = build_html(a)
     assert "本报告未进行的检查" in html and "第九条" in html and "第七条（一）" in html
+
+
+def test_mistakes_in_the_entry_workbook_name_their_sheets(tmp_path, capsys):
+    import openpyxl
+
+    from quchi_stats.io import read_table
+    from tests.io.test_entry import _fill_as_a_clerk
+
+    d = _copy_year(tmp_path / "data")
+    book = tmp_path / "录入表.xlsx"
+    assert main(["fieldlist", "--year", str(YEAR), "--data", str(d), "--out", str(book)]) == 0
+    results = read_table(d / f"results_{YEAR}.csv", "results")
+    (d / f"results_{YEAR}.csv").unlink()
+    path = d / f"results_{YEAR}.xlsx"
+    _fill_as_a_clerk(book, results, path)
+    wb = openpyxl.load_workbook(path)
+    first, second = wb.worksheets[0], wb.worksheets[3]
+    head = [c.value for c in first[1]]
+    first.cell(2, head.index("满意度") + 1, "还行")           # typed over the dropdown
+    status = head.index("入户状态") + 1
+    done = next(r for r in range(6, second.max_row + 1) if second.cell(r, status).value == "完成")
+    second.cell(done, status).value = None                     # status deleted, answers kept
+    moved = first.cell(4, head.index("户编号") + 1).value      # a household entered twice
+    second.cell(5, head.index("户编号") + 1, moved)
+    wb.save(path)
+    capsys.readouterr()
+    assert main(["check", "--year", str(YEAR), "--data", str(d)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("共 3 个问题"), err
+    assert err[0] == (f"results_{YEAR}.xlsx，工作表“{first.title}”，第 2 行，列“满意度”：值“还行”，"
+                      "应为满意、基本满意、不满意、很不满意 之一")
+    assert err[2].startswith(f"results_{YEAR}.xlsx，工作表“{second.title}”，第 {done} 行，列“入户状态”："
+                             "填了核查结果，却没有填入户状态")
+    assert err[1] == (f"results_{YEAR}.xlsx，工作表“{second.title}”，第 5 行，列“户编号”：值“{moved}”，"
+                      f"重复（首次出现在工作表“{first.title}”第 4 行）")
