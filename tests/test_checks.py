@@ -99,6 +99,14 @@ def test_a_structural_problem_is_one_line_and_other_files_are_still_checked(tmp_
     assert any(p.startswith("self_report_2018.csv，第 3 行，列“年度”") for p in problems)
 
 
+def test_a_results_csv_and_workbook_side_by_side_are_a_problem(tmp_path):
+    d = _copy_year(tmp_path / "data")
+    (d / f"results_{YEAR}.xlsx").write_bytes(b"")  # the filled workbook saved beside the CSV
+    problems = [str(p) for p in check_year(YEAR, d)]
+    assert problems == [f"{d}：results_{YEAR}.csv、results_{YEAR}.xlsx 都存在，不知道该用哪一个"
+                        "入户核查结果文件；请删去或改名其中一个"]
+
+
 def test_a_spec_for_another_year_is_a_problem(tmp_path):
     d = _copy_year(tmp_path / "data")
     spec = tmp_path / "参数.toml"
@@ -162,3 +170,41 @@ def test_mistakes_in_the_entry_workbook_name_their_sheets(tmp_path, capsys):
                              "填了核查结果，却没有填入户状态")
     assert err[1] == (f"results_{YEAR}.xlsx，工作表“{second.title}”，第 5 行，列“户编号”：值“{moved}”，"
                       f"重复（首次出现在工作表“{first.title}”第 4 行）")
+
+
+# --- fuzzing: check_year never fails on a malformed table, it lists it -----------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.io.test_readers import _tables  # noqa: E402
+from tests.io.test_readers import write_fuzz_csv  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from quchi_stats.datasets import write_district
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_district(root, scale=0.05)
+    return root
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(table=_tables(),
+       which=st.sampled_from(["results", "self_report", "targets", "register", "sample"]))
+def test_fuzzed_tables_are_listed_not_crashed_on(tiny, tmp_path_factory, table, which):
+    d = tmp_path_factory.mktemp("fzc") / "data"
+    d.mkdir()
+    for p in tiny.iterdir():
+        if p.name.endswith(f"_{YEAR}.csv") or p.name == f"sample_{YEAR}":
+            (d / p.name).symlink_to(p)
+    if which == "sample":
+        (d / f"sample_{YEAR}").unlink()
+        (d / f"sample_{YEAR}").mkdir()
+        target = d / f"sample_{YEAR}" / "sample.csv"
+    else:
+        (d / f"{which}_{YEAR}.csv").unlink()
+        target = d / f"{which}_{YEAR}.csv"
+    write_fuzz_csv(target, table)
+    problems = check_year(YEAR, d, verify=False)
+    assert all("\n" not in str(p) for p in problems)

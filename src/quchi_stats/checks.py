@@ -47,6 +47,12 @@ class Problem:
     column: str | None = None
     value: str | None = None
 
+    def __post_init__(self) -> None:  # personal data never kept, whoever reads the problem
+        for name in ("message", "value"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, mask_personal(str(v)))
+
     def __str__(self) -> str:
         parts = [self.file]
         if self.sheet is not None:
@@ -193,7 +199,10 @@ def read_checked(path: str | Path, kind: str, *, sheet: str | None = None,
     except DataError as exc:
         with warnings.catch_warnings():  # said once already, by read_table
             warnings.simplefilter("ignore", QuchiStatsWarning)
-            table, problems = _collect(path, kind, sheet, encoding)
+            try:
+                table, problems = _collect(path, kind, sheet, encoding)
+            except Exception:  # pragma: no cover - the cell-by-cell pass must never hide the error
+                table, problems = None, []
         return table, problems or [_from_error(exc, path.name, sheet)]
     if kind != "register":
         table.index = _row_numbers(path, kind, sheet, encoding, len(table))
