@@ -176,8 +176,7 @@ def test_mistakes_in_the_entry_workbook_name_their_sheets(tmp_path, capsys):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from tests.io.test_readers import _tables  # noqa: E402
-from tests.io.test_readers import write_fuzz_csv  # noqa: E402
+from tests.io.test_readers import _tables, write_fuzz_csv  # noqa: E402
 
 
 @pytest.fixture(scope="module")
