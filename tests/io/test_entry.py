@@ -196,3 +196,31 @@ def test_the_csv_list_is_still_written(entry, tmp_path, capsys):
     assert main(["fieldlist", "--year", str(YEAR), "--data", str(data), "--out",
                  str(tmp_path / "x.xlsx"), "--include-personal-data"]) == 2
     assert "录入工作簿不写个人信息" in capsys.readouterr().err
+
+
+def test_formula_like_names_are_text_and_read_back_as_written(tmp_path):
+    import io
+
+    from quchi_stats.datasets import load_fieldwork
+    from quchi_stats.io.entry import entry_workbook_bytes
+
+    sample, _ = load_fieldwork(YEAR)
+    sample = sample.copy()
+    sample.loc[sample["town"] == "马坝镇", "town"] = "=cmd|' /C calc'!A0 & Co"
+    first = sample.index[0]
+    sample.loc[first, "village"] = "-枫湾06村"
+    sample.loc[first, "household_id"] = "+4402051002020002"
+    book = openpyxl.load_workbook(io.BytesIO(
+        entry_workbook_bytes(sample, YEAR, answers_by_frame(load_spec(YEAR)))))
+    ws = next(w for w in book.worksheets if "cmd" in w.title)
+    row = [c for c in ws[2]][:3]
+    assert [c.value for c in row] == ["'=cmd|' /C calc'!A0 & Co", "'-枫湾06村", "'+4402051002020002"]
+    assert all(c.data_type == "s" for ws_ in book.worksheets for r in ws_.iter_rows() for c in r
+               if isinstance(c.value, str))
+    assert "&&" in ws.oddHeader.center.text  # a name's "&" is not a print-header code
+    ws.cell(2, 8).value = "完成"
+    path = tmp_path / f"results_{YEAR}.xlsx"
+    book.save(path)
+    got = read_results(path)
+    assert got["household_id"].tolist() == ["+4402051002020002"]
+    assert got["visit_status"].tolist() == ["completed"]

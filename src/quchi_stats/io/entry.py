@@ -190,7 +190,8 @@ def entry_workbook_bytes(sample: pd.DataFrame, year: int,
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr.fitToPage = True
         ws.print_options.gridLines = False
-        ws.oddHeader.center.text = f"{town_name} {year} 年入户核查结果录入表"
+        # "&" starts a code in a print header (&P, &D): a name's own "&" is written "&&"
+        ws.oddHeader.center.text = f"{town_name.replace('&', '&&')} {year} 年入户核查结果录入表"
         ws.oddFooter.center.text = "第 &P 页，共 &N 页"
         ws.oddFooter.left.text = "灰色格不需填写；备选户未启用请留空"
     if not wb.sheetnames:
