@@ -68,12 +68,12 @@ def test_design_options_reach_the_plan(data_dir, tmp_path, capsys):
     (["design", "--data", "{d}"], "需要 --year"),
     (["design", "--data", "{d}", "--year", "2020"], "找不到农户台账文件 register_2020.csv"),
     (["design", "--data", "{d}", "--year", "2018", "--villages", "5"],
-     "'villages_total' parameter of DesignPlan must be >= 18"),
+     "参数 villages_total（DesignPlan）应不小于 18"),
     (["design", "--verify", "{d}/nothing.json"], "找不到抽样清单"),
     (["power", "--data", "{d}", "--year", "2018", "--reps", "10", "--icc", "1.5"],
-     "'icc' parameter of simulate_design must be in [0, 1)"),
+     "参数 icc（simulate_design）应在以下区间内：[0, 1)"),
     (["power", "--data", "{d}", "--year", "2018", "--reps", "10", "--indicators", "nope"],
-     "'indicators' parameter of simulate_design"),
+     "参数 indicators（simulate_design）"),
     (["power", "--data", "{d}", "--year", "2020"], "找不到农户台账文件 register_2020.csv"),
 ])
 def test_errors_are_one_line_with_status_2(data_dir, capsys, argv, message):
@@ -238,7 +238,7 @@ def test_unknown_town_and_too_many_unusable_records(tmp_path, capsys):
     sr.write_text(sr.read_text(encoding="utf-8-sig").replace("罗坑镇", "松山街道"),
                   encoding="utf-8-sig")
     assert main(["report", "--year", "2018", "--data", str(data), "--out", str(tmp_path / "a")]) == 2
-    assert "乡镇“松山街道”不在农户台账中" in capsys.readouterr().err
+    assert "值“松山街道”，乡镇不在农户台账中" in capsys.readouterr().err
     shutil.copy(data_path() / "self_report_2018.csv", sr)
     res = data / "results_2018.csv"
     text = res.read_text(encoding="utf-8-sig").splitlines()

@@ -96,9 +96,14 @@ def test_report_refuses_a_sample_that_differs_from_its_manifest(tiny, tmp_path, 
     out = tmp_path / "rep"
     assert main(["report", "--year", "2018", "--data", str(data), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("错误：") and re.search(message, err[0]), err
+    # every problem found by the checks `report` runs first, then what to do
+    assert re.match(message, err[0]) and err[-1].startswith("报告未生成"), err
+    assert err[-2].startswith(f"共 {len(err) - 2} 个问题"), err
     if tamper is not _last_years_sample:  # another year's sample is refused with or without it
-        assert "--no-verify" in err[0]
+        assert "--no-verify" in err[0] and len(err) == 3, err
+    else:
+        assert err[1] == "sample_2018/sample.csv，列“年度”：全部 {} 行的年度都是 2017，应为本次考核年度 2018" \
+            "（是否放入了另一年的文件？）".format(len(_read(data / "sample_2018" / "sample.csv"))), err
     assert not out.exists()
 
 
@@ -110,7 +115,9 @@ def test_report_refuses_results_of_another_year(tiny, tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["report", "--year", "2018", "--data", str(data), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["错误：results_2018.csv，第 2 行，列“年度”：年度应为本次考核年度 2018，实际为 2017"], err
+    assert err[0] == f"results_2018.csv，列“年度”：全部 {len(results)} 行的年度都是 2017，应为本次考核年度" \
+                     " 2018（是否放入了另一年的文件？）", err
+    assert len(err) == 3 and err[-1].startswith("报告未生成")
     assert not out.exists()
 
 
@@ -120,7 +127,8 @@ def test_no_verify_does_not_let_another_years_sample_through(tiny, tmp_path, cap
     assert main(["report", "--year", "2018", "--data", str(data), "--out", str(tmp_path / "rep"),
                  "--no-verify"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == "错误：sample_2018/sample.csv，第 2 行，列“年度”：年度应为本次考核年度 2018，实际为 2017", err
+    assert err[0].startswith("sample_2018/sample.csv，列“年度”：全部 ") and "都是 2017，应为本次考核年度 2018" in err[0]
+    assert len(err) == 3 and err[-1].startswith("报告未生成"), err
 
 
 def test_an_earlier_years_sample_is_checked_too(tiny, tmp_path, capsys):

@@ -39,6 +39,7 @@ from .flags import (
 from .flags.thresholds import pooled_power_n
 from .flags.town_test import TownTestResult, town_test
 from .io.datadir import DataDir
+from .io.entry import read_results
 from .io.readers import read_table
 from .io.schema import order_towns
 from .sampling.manifest import verify_sample
@@ -267,7 +268,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
             verify_sample(root.sample_dir(y), year=y)
     register = read_table(root.register(year), "register", encoding=encoding)
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
-    results = read_table(root.results(year), "results", encoding=encoding)
+    results = read_results(root.results(year), encoding=encoding)
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
     _check_year(sample, year, root.sample_dir(year).name + "/sample.csv")
     _check_year(results, year, root.results(year).name)
@@ -354,8 +355,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                  f"{int(r['planned_exit_persons'])} 人，"
                  f"台账登记退出 {int(r['exit_households'])} 户 {int(r['exit_persons'])} 人，核实退出约 "
                  f"{r['verified_households']:.0f} 户（上限 {r['verified_households_upper']:.0f} 户）")
+    elif targets_tab is None:
+        notes.append(f"未找到年度减贫任务文件（targets_{year}.csv 或 .xlsx），未检查第七条（一）"
+                     "（年度减贫任务完成情况）。")
     else:
-        notes.append("未找到年度减贫任务文件，未检查第七条（一）。")
+        notes.append("考核参数中没有错退率指标（exit_accuracy），无法核实退出户数，未检查第七条（一）"
+                     "（年度减贫任务完成情况）。")
 
     # 第七条（三）: bunching of exited incomes just above the line
     exited = register[(register["exit_year"] == year)
@@ -395,7 +400,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                  f"（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}）；自评与抽查不符的校正后 P = "
                  f"{r['p_adjusted']:.3g}")
     else:
-        notes.append("未找到乡镇自评文件，未检查数据失真。")
+        notes.append(f"未找到乡镇自评文件（self_report_{year}.csv 或 .xlsx），未检查第九条"
+                     "（自评与抽查核实不符、数据失真）。")
 
     # villages where 漏评 (or another problem) clusters
     clusters = pd.DataFrame()
@@ -527,7 +533,7 @@ def _history(root: DataDir, year: int, est: pd.DataFrame,
     parts = [est.assign(year=year)]
     for y in _history_years(root, year):
         s = read_table(root.sample_dir(y) / "sample.csv", "sample")
-        r = read_table(root.results(y), "results")
+        r = read_results(root.results(y))
         try:
             ys = load_spec(y)
         except DataError:  # no shipped spec for that year: use the current one

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -42,11 +43,59 @@ def _icc_arg(text: str) -> float | dict[str, float]:
             f"应为一个数或“指标=数值”列表（逗号分隔），实际为 {text!r}") from None
 
 
+#: argparse's English messages (Python 3.11–3.13) and their Chinese.
+_ARGPARSE_ZH = (
+    (re.compile(r"^the following arguments are required: (.*)$"), r"缺少必需的参数：\1"),
+    (re.compile(r"^unrecognized arguments: (.*)$"), r"无法识别的参数：\1"),
+    (re.compile(r"^one of the arguments (.*) is required$"), r"必须给出以下参数之一：\1"),
+    (re.compile(r"^ambiguous option: (\S+) could match (.*)$"), r"选项 \1 有歧义，可能是：\2"),
+    (re.compile(r"^argument (.+?): invalid choice: (.*?) \(choose from (.*)\)$"),
+     r"参数 \1 的值 \2 无效，可选：\3"),
+    (re.compile(r"^argument (.+?): invalid int value: (.*)$"), r"参数 \1 应为整数，实际为 \2"),
+    (re.compile(r"^argument (.+?): invalid float value: (.*)$"), r"参数 \1 应为数值，实际为 \2"),
+    (re.compile(r"^argument (.+?): invalid \S+ value: (.*)$"), r"参数 \1 的值无效：\2"),
+    (re.compile(r"^argument (.+?): expected one argument$"), r"参数 \1 需要一个值"),
+    (re.compile(r"^argument (.+?): expected at most one argument$"), r"参数 \1 最多接受一个值"),
+    (re.compile(r"^argument (.+?): expected at least one argument$"), r"参数 \1 至少需要一个值"),
+    (re.compile(r"^argument (.+?): expected (\d+) arguments?$"), r"参数 \1 需要 \2 个值"),
+    (re.compile(r"^argument (.+?): not allowed with argument (.*)$"), r"参数 \1 不能与 \2 同时使用"),
+    (re.compile(r"^argument (.+?): ignored explicit argument (.*)$"), r"参数 \1 不接受值 \2"),
+    (re.compile(r"^argument (.+?): (.*)$"), r"参数 \1：\2"),  # our own type errors: Chinese
+)
+
+
+def _argparse_zh(message: str) -> str:
+    """argparse's English error message in Chinese (unknown ones are left as they are)."""
+    for pattern, zh in _ARGPARSE_ZH:
+        if pattern.match(message):
+            return pattern.sub(zh, message)
+    return message
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (status 2), like every other error of the command."""
+    """argparse with one-line Chinese errors (status 2), like every other error of the command,
+    and Chinese help headings."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(*args, add_help=False, **kwargs)
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help="显示本帮助并退出")
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"错误：{message}（用 {self.prog} --help 查看用法）\n")
+        self.exit(2, f"错误：{_argparse_zh(message)}（用 {self.prog} --help 查看用法）\n")
+
+    def format_usage(self) -> str:
+        return super().format_usage().replace("usage: ", "用法：", 1)
+
+    def format_help(self) -> str:
+        text = super().format_help().replace("usage: ", "用法：", 1)
+        for en, zh in (("\npositional arguments:\n", "\n位置参数：\n"),
+                       ("\noptions:\n", "\n选项：\n"),
+                       ("\noptional arguments:\n", "\n选项：\n")):
+            text = text.replace(en, zh)
+        return text
 
 
 def _hidden_debug(sub: argparse.ArgumentParser) -> None:
@@ -107,7 +156,8 @@ def _register_path(args: argparse.Namespace, command: str) -> Path:
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quchi-stats", description="曲江区扶贫开发工作成效考核统计工具（quchi_stats）")
-    parser.add_argument("--version", action="version", version=f"quchi_stats {__version__}")
+    parser.add_argument("--version", action="version", version=f"quchi_stats {__version__}",
+                        help="显示版本号并退出")
     parser.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -149,12 +199,28 @@ def _build_parser() -> argparse.ArgumentParser:
     _hidden_debug(f)
     f.add_argument("--year", type=int, required=True, help="考核年度")
     f.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
-    f.add_argument("--out", type=Path, required=True, help="输出文件（.csv）")
+    f.add_argument("--out", type=Path, required=True,
+                   help="输出文件：.xlsx 为录入工作簿（每镇一张表，下拉选择，填好后存为 "
+                        "results_YYYY.xlsx 即为核查结果）；.csv 为名单")
+    f.add_argument("--spec", type=Path,
+                   help="考核参数 TOML 文件（决定各抽样框需填哪些结果；默认：内置的当年参数）")
     f.add_argument("--include-personal-data", action="store_true",
                      help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
     f.add_argument("--force", action="store_true", help="替换已有的文件")
     f.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     f.set_defaults(func=_cmd_fieldlist)
+
+    c = sub.add_parser("check", help="一次核对当年全部输入，列出每一处问题",
+                       description="核对农户台账、抽查样本（及其抽样清单）、核查结果、乡镇自评、"
+                                   "年度减贫任务和考核参数，每个问题一行：文件、工作表、行、列、值和应为什么。"
+                                   "有问题时退出状态为 2，没有问题时为 0。")
+    _hidden_debug(c)
+    c.add_argument("--year", type=int, required=True, help="考核年度")
+    c.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
+    c.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
+    c.add_argument("--no-verify", action="store_true", help="不核对抽查样本与抽样清单")
+    c.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    c.set_defaults(func=_cmd_check)
 
     w = sub.add_parser("power", help="模拟比较抽查设计：各镇被判定偏低的把握度与误判率",
                        description="按台账和抽查设计重复模拟抽样、入户结果、估计和判定（第七条（四）），"
@@ -185,6 +251,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="输出目录")
     s.add_argument("--seed", type=int, default=20160101)
     s.add_argument("--scale", type=float, default=1.0, help="每村户数的缩放比例")
+    s.add_argument("--force", action="store_true", help="输出目录已有数据文件时仍然写入（覆盖同名文件）")
     s.set_defaults(func=_cmd_synth)
     return parser
 
@@ -229,6 +296,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     data = args.data if args.data is not None else data_path()
     out = args.out if args.out is not None else Path("reports") / str(args.year)
+    if _list_problems(args, data):
+        print("报告未生成：请改正以上问题后重新运行（quchi-stats check 可单独核对）。", file=sys.stderr)
+        return 2
     assessment = run_assessment(args.year, data, spec=args.spec, encoding=args.encoding,
                                 verify=not args.no_verify)
     synthetic = any(DataDir(data).root.glob(f"truth_{args.year}.*"))
@@ -237,6 +307,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
           f"{'、'.join(assessment.flagged_towns) or '无'}；{len(assessment.watch)} 项需关注。")
     for _, f in assessment.flags.iterrows():
         print(f"  {f['town']} {f['article']} {f['item']}")
+    for note in assessment.notes:
+        print("说明：" + note)
     for p in paths:
         print(f"已写出 {p}")
     if not assessment.verified:
@@ -249,16 +321,32 @@ def _cmd_fieldlist(args: argparse.Namespace) -> int:
     from .datasets import data_path
     from .errors import OutputExistsError
     from .io.datadir import DataDir
+    from .io.entry import answers_by_frame, entry_workbook_bytes
     from .io.readers import read_table
-    from .io.writers import write_csv
+    from .io.writers import atomic_write_bytes, write_csv
     from .sampling.fieldlist import field_list
+    from .spec import load_spec
 
+    suffix = args.out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise QuchiStatsError(f"--out {args.out}：应为 .xlsx（录入工作簿）或 .csv（名单）文件")
+    if suffix == ".xlsx" and args.include_personal_data:
+        raise QuchiStatsError("录入工作簿不写个人信息：--include-personal-data 只能用于 .csv 名单")
     root = DataDir(args.data if args.data is not None else data_path())
     if args.out.exists() and not args.force:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     sample = read_table(root.sample_dir(args.year) / "sample.csv", "sample")
     register = read_table(root.register(args.year), "register", encoding=args.encoding)
     table = field_list(sample, register, include_personal_data=args.include_personal_data)
+    if suffix == ".xlsx":
+        spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
+        atomic_write_bytes(args.out, entry_workbook_bytes(sample, args.year,
+                                                          answers_by_frame(spec)))
+        n_res = int((sample["role"] != "primary").sum())
+        print(f"已写出录入工作簿 {args.out}：{sample['town'].nunique()} 个镇（每镇一张表），"
+              f"{len(sample)} 户，其中备选户 {n_res} 户（未启用请留空）；不含个人信息。")
+        print(f"填好后存为 {root.root / f'results_{args.year}.xlsx'}，再运行 quchi-stats check。")
+        return 0
     write_csv(table, args.out, chinese_headers=True, allow_personal=args.include_personal_data)
     extra = "（含个人信息，注意保密）" if args.include_personal_data else "（不含个人信息）"
     print(f"已写出 {args.out}：{len(table)} 户{extra}")
@@ -316,9 +404,60 @@ class _ProgressBar:
 
 def _cmd_synth(args: argparse.Namespace) -> int:
     from .datasets import write_district
+    from .errors import OutputExistsError
 
+    if args.out.exists() and not args.out.is_dir():
+        raise OutputExistsError(f"{args.out} 已存在且不是目录")
+    if args.out.is_dir() and not args.force:
+        held = sorted(p.name for p in args.out.iterdir() if _is_data_file(p))
+        if held:
+            more = f"等 {len(held)} 项" if len(held) > 3 else ""
+            raise OutputExistsError(
+                f"{args.out} 中已有数据（{'、'.join(held[:3])}{more}）；合成数据会覆盖同名文件。"
+                "请换一个空目录，或确认后加 --force。")
     paths = write_district(args.out, seed=args.seed, scale=args.scale)
     print(f"已生成合成数据（合成数据，非真实台账）：{len(paths)} 个文件，位于 {args.out}")
+    return 0
+
+
+def _is_data_file(p: Path) -> bool:
+    """What ``synth`` refuses to write beside: a data file or a sample folder (hidden files,
+    Thumbs.db and the like do not count)."""
+    if p.name.startswith((".", "~$")) or p.name.lower() in ("thumbs.db", "desktop.ini"):
+        return False
+    return p.is_dir() or p.suffix.lower() in (".csv", ".xlsx", ".xls", ".xlsm", ".json", ".txt")
+
+
+def _list_problems(args: argparse.Namespace, data: Path) -> int:
+    """Run every check of the year (as ``check``); print each problem; return their number.
+    The repairs' warnings are left to the run that follows (said once)."""
+    from .checks import check_year
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuchiStatsWarning)
+        problems = check_year(args.year, data, spec=args.spec, encoding=args.encoding,
+                              verify=not args.no_verify)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"共 {len(problems)} 个问题（{args.year} 年，{data}）。", file=sys.stderr)
+    return len(problems)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .datasets import data_path
+
+    data = args.data if args.data is not None else data_path()
+    from .checks import check_year
+
+    problems = check_year(args.year, data, spec=args.spec, encoding=args.encoding,
+                          verify=not args.no_verify)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        print(f"共 {len(problems)} 个问题（{args.year} 年，{data}）。", file=sys.stderr)
+        return 2
+    print(f"{args.year} 年的全部输入已核对，未发现问题（{data}）。")
     return 0
 
 
@@ -327,26 +466,112 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
+    said: dict[str, int] = {}  # each warning once, with its count, when the command ends
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = mask_personal(str(message))
+        said[text] = said.get(text, 0) + 1
+
+    error: str | None = None
+    status = 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", QuchiStatsWarning)
-            warnings.showwarning = _show_warning
-            with _masked_streams():
-                return int(args.func(args))
+            warnings.showwarning = show
+            try:
+                with _masked_streams():
+                    status = int(args.func(args))
+            finally:
+                _print_warnings(said)
+    except BrokenPipeError:  # `quchi-stats … | head`: the reader has gone; end quietly
+        _silence_stdout()
+        return 141
     except (QuchiStatsError, FileExistsError) as exc:
         if debug:
             raise
-        print(f"错误：{mask_personal(str(exc))}", file=sys.stderr)
-        return 2
+        error = f"错误：{_cli_message(exc)}"
+        status = 2
     except KeyboardInterrupt:  # pragma: no cover
         print("已中断", file=sys.stderr)
         return 130
     except Exception as exc:
         if debug:
             raise
-        print(f"内部错误（{type(exc).__name__}）：{mask_personal(str(exc))}。请加 --debug 重新运行以查看"
-              "详细信息，并报告此问题。", file=sys.stderr)
-        return 1
+        error = (f"内部错误（{type(exc).__name__}）：{mask_personal(str(exc))}。请加 --debug 重新运行以查看"
+                 "详细信息，并报告此问题。")
+        status = 1
+    if error is not None:
+        try:
+            print(error, file=sys.stderr)
+        except BrokenPipeError:  # pragma: no cover
+            pass
+    return status
+
+
+def _print_warnings(said: dict[str, int]) -> None:
+    for text, n in said.items():
+        try:
+            print(f"注意：{text}" + (f"（共 {n} 次）" if n > 1 else ""), file=sys.stderr)
+        except BrokenPipeError:  # pragma: no cover - stderr closed too
+            return
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at the null device, so the interpreter's final flush
+    does not print “Exception ignored … BrokenPipeError”."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - stdout not a real file
+        pass
+
+
+#: The spelling of Python's keyword argument in a library message, replaced by the option.
+_PYTHON_ARGS = (("（force=True）", ""), ("（verify=False）", ""), ("，verify=False", ""))
+
+#: English parameter-check phrases (errors.check_* and the library's own) and their Chinese.
+_PARAMETER_ZH = (
+    (re.compile(r"must be a number in (\S+)"), r"应为 \1 中的数"),
+    (re.compile(r"must be an integer >= (\S+)"), r"应为不小于 \1 的整数"),
+    (re.compile(r"must be an integer"), "应为整数"),
+    (re.compile(r"must be an int\b"), "应为整数"),
+    (re.compile(r"must be one of "), "应为以下之一："),
+    (re.compile(r"must (?:be|lie) in "), "应在以下区间内："),
+    (re.compile(r"must be >= "), "应不小于 "),
+    (re.compile(r"must be <= "), "应不大于 "),
+    (re.compile(r"must be > "), "应大于 "),
+    (re.compile(r"must be < "), "应小于 "),
+    (re.compile(r"must be finite"), "应为有限数"),
+    (re.compile(r"must be at least "), "应至少为 "),
+    (re.compile(r"must be "), "应为 "),
+)
+_PARAMETER_GOT = re.compile(r"^(.*?)\. Got (.*?)\.?$")
+_PARAMETER_HEAD = re.compile(r"^The '(\w+)' parameter of ([\w.]+) ")
+
+
+def _cli_message(exc: BaseException) -> str:
+    """The one line the command line shows for a user error: in Chinese (a parameter check's
+    English message translated), without Python's keyword spelling, personal data masked."""
+    from .errors import ParameterError
+
+    text = str(exc)
+    for python, cli in _PYTHON_ARGS:
+        text = text.replace(python, cli)
+    if isinstance(exc, ParameterError):
+        m = _PARAMETER_HEAD.match(text)
+        if m:
+            rest, got = text[m.end():], None
+            g = _PARAMETER_GOT.match(rest)
+            if g:
+                rest, got = g.group(1), g.group(2)
+            for pattern, zh in _PARAMETER_ZH:
+                rest = pattern.sub(zh, rest)
+            text = f"参数 {m.group(1)}（{m.group(2)}）{rest}" + (f"，实际为 {got}。" if got else "")
+        else:
+            text = f"参数错误：{text}"
+    return mask_personal(text)
 
 
 class _MaskedStream:
@@ -369,10 +594,6 @@ def _masked_streams():
     with contextlib.redirect_stdout(_MaskedStream(sys.stdout)), \
             contextlib.redirect_stderr(_MaskedStream(sys.stderr)):
         yield
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"注意：{mask_personal(str(message))}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,5 +39,7 @@ def load_fieldwork(year: int, data: str | Path | None = None) -> tuple[pd.DataFr
     """Read the drawn sample and the field results of ``year`` from a data directory."""
     root = DataDir(Path(data) if data is not None else data_path())
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
-    results = read_table(root.results(year), "results")
+    from ..io.entry import read_results
+
+    results = read_results(root.results(year))
     return sample, results

@@ -41,10 +41,12 @@ class DataDir:
         object.__setattr__(self, "root", Path(self.root))
 
     def _find(self, stem: str, year: int, label: str) -> Path:
-        for suffix in _SUFFIXES:
-            p = self.root / f"{stem}_{year}{suffix}"
-            if p.is_file():
-                return p
+        found = [p for p in (self.root / f"{stem}_{year}{s}" for s in _SUFFIXES) if p.is_file()]
+        if len(found) > 1:  # e.g. the filled entry workbook saved beside an older CSV
+            raise DataError(f"{'、'.join(p.name for p in found)} 都存在，不知道该用哪一个{label}文件；"
+                            "请删去或改名其中一个", file=str(self.root))
+        if found:
+            return found[0]
         raise DataError(f"找不到{label}文件 {stem}_{year}.csv 或 {stem}_{year}.xlsx",
                         file=str(self.root))
 

@@ -170,7 +170,10 @@ SAMPLE = TableSchema("sample", "抽查样本", (
 _YESNO_RESULT = {"kind": "yesno", "required": False, "nullable": True}
 RESULTS = TableSchema("results", "入户核查结果", (
     _HH, _YEAR,
-    Column("visit_status", "入户状态", ("走访状态",), kind="enum", codes=VISIT_STATUSES),
+    # blank: a household not visited (an unused reserve row of the entry workbook); a row with
+    # answers but no status is refused by io.entry.read_results
+    Column("visit_status", "入户状态", ("走访状态",), kind="enum", nullable=True,
+           codes=VISIT_STATUSES),
     Column("identified_correctly", "识别准确", ("识别是否准确",), **_YESNO_RESULT),
     Column("exit_correct", "退出准确", ("退出是否准确",), **_YESNO_RESULT),
     Column("missed", "漏评", ("是否漏评",), **_YESNO_RESULT),

@@ -72,8 +72,12 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
                                     "evidence": "依据", "consequence": "处理建议"})
     watch = a.watch.rename(columns={"town": "乡镇", "item": "事项", "evidence": "依据"})
     out = {"估计结果": estimates, "标记": flags, "需关注": watch}
+    if a.notes:
+        out = {"说明": pd.DataFrame({"说明": list(a.notes)}), **out}
     if not a.verified:
-        out = {"说明": pd.DataFrame({"说明": [UNVERIFIED_ZH]}), **out}
+        said = list(out["说明"]["说明"]) if "说明" in out else []
+        out = {"说明": pd.DataFrame({"说明": [UNVERIFIED_ZH, *said]}),
+               **{k: v for k, v in out.items() if k != "说明"}}
         for name in ("估计结果", "标记"):
             out[name] = out[name].assign(样本核验="未核验（--no-verify）")
     if len(a.shrinkage):
@@ -272,6 +276,9 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     if synthetic:
         add('<p class="banner">本报告使用<b>合成数据</b>（quchi_stats 生成的模拟曲江区数据），仅用于演示和检验方法，'
             "不反映任何真实乡镇的情况。</p>")
+    if a.notes:  # checks the data did not allow (an absent self-assessment or targets file)
+        add('<p class="banner">本报告未进行的检查：' + "；".join(html.escape(n) for n in a.notes)
+            + "</p>")
     ov = a.overview
     add("<h2>一、基本情况</h2>")
     add(f"<p>全区 {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；截至 {y} 年底建档立卡 "
