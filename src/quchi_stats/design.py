@@ -242,16 +242,6 @@ class SurveyDesign:
             raise DataError(f"fpc 在同一{what}内应相同", row=i + 2, column=col)
         return out
 
-    @classmethod
-    def from_fieldwork(cls, sample: pd.DataFrame, results: pd.DataFrame, **kwargs) -> SurveyDesign:
-        """The respondents of a drawn sample as a design, weights adjusted for nonresponse.
-
-        See :func:`quchi_stats.estimation.fieldwork_design` for the parameters.
-        """
-        from .estimation.fieldwork import fieldwork_design
-
-        return fieldwork_design(sample, results, **kwargs)
-
     # ------------------------------------------------------------------------------------------
     @property
     def n(self) -> int:

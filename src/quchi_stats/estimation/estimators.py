@@ -339,13 +339,15 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     var_label = variance + ("+pooled-deff" if pool_deff else "")
     name = y if denominator is None else f"{y}（按{denominator}加权）"
     table = _table(cols, keys, core, ci.lower, ci.upper, n_eff, df_used, level, method)
+    keep = core["n"] > 0  # the rows of the table
     if p0 is not None:
         p0 = check_probability("p0", p0, func)
-        keep = core["n"] > 0
         table["p_value"] = one_sided_pvalue(p[keep], v[keep], np.maximum(n[keep], 1),
                                             df_used[keep], p0, method=method, level_for_n=level,
                                             deff_floor=deff_floor, n_design=n_rows[keep])
-    return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table)
+    return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table,
+                          p=p[keep], v=v[keep], n=n[keep], df=df_used[keep],
+                          n_star=ci.n_star[keep], n_design=n_rows[keep])
 
 
 def _t_interval(est: np.ndarray, v: np.ndarray, df: np.ndarray,
@@ -364,7 +366,10 @@ def _t_estimate(design: SurveyDesign, kind: str, name: str, y: np.ndarray, x: np
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = core["n"] / core["deff"]
     table = _table(cols, keys, core, lower, upper, n_eff, core["df"], level, "t")
-    return EstimateResult(kind, name, tuple(cols), "t", level, variance, table)
+    keep = core["n"] > 0  # the rows of the table
+    return EstimateResult(kind, name, tuple(cols), "t", level, variance, table,
+                          p=core["estimate"][keep], v=core["v"][keep], n=core["n"][keep],
+                          df=core["df"][keep])
 
 
 def estimate_mean(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,
