@@ -83,13 +83,14 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
         raw = np.asarray(col.array.codes)  # −1: missing
     elif isinstance(col.dtype, np.dtype) and col.dtype != object:
         raw = col.to_numpy()
-    elif isinstance(col.dtype, pd.StringDtype):
-        # pandas' default str dtype stores NaN for missing: its array as it is (NaN differs
-        # from itself, so a missing value is found below); pd.NA does not compare: None instead
-        na = col.dtype.na_value
-        raw = (col.to_numpy() if isinstance(na, float) and np.isnan(na)
-               else col.to_numpy(dtype=object, na_value=None))
-    else:  # object columns may hold values that do not compare (pd.NA): factorise them
+    elif (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "python"
+          and isinstance(col.dtype.na_value, float)):
+        # pandas' str dtype without pyarrow holds Python strings and NaN: its array as it is
+        # (NaN differs from itself, so a missing value is found below)
+        raw = col.to_numpy()
+    else:
+        # object columns may hold values that do not compare (pd.NA); pyarrow strings would be
+        # turned into Python objects: factorise them (pyarrow's own hash is fast)
         raw, labels_of, _ = _codes(col)  # −1: missing
     first = np.empty(n_psu, dtype=raw.dtype)
     first[p_code] = raw
