@@ -80,3 +80,64 @@ def test_data_errors():
                      psu="village")
     with pytest.raises(DataError, match="没有任何数据行"):
         SurveyDesign(df.iloc[:0], strata="town")
+
+
+def _strata_columns():
+    """The same nine strata in the column types a user's data may have."""
+    rng = np.random.default_rng(3)
+    village = rng.integers(0, 40, 600) * 7 + 100  # PSU labels with gaps, not from 0
+    town_of = np.array([f"镇{i}" for i in (5, 1, 8, 3, 0, 2, 7, 6, 4)])
+    town = town_of[(village // 7) % 9]
+    categories = [f"镇{i}" for i in (8, 7, 6, 5, 4, 3, 2, 1, 0)] + ["没有样本的镇"]
+    return village, {
+        "str": pd.Series(town, dtype="str"),
+        "object": pd.Series(town.astype(object), dtype=object),
+        "string (pd.NA)": pd.Series(town, dtype="string"),
+        "categorical": pd.Series(pd.Categorical(town, categories=categories)),
+        "int": pd.Series(np.char.lstrip(town.astype(str), "镇").astype(np.int64) * 10 - 20),
+        "Int64": pd.Series(np.char.lstrip(town.astype(str), "镇").astype(np.int64), dtype="Int64"),
+        "float": pd.Series(np.char.lstrip(town.astype(str), "镇").astype(float) / 2),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_strata_columns()[1]))
+def test_binding_codes_as_pandas_factorize_does(kind):
+    village, columns = _strata_columns()
+    strata = columns[kind]
+    df = pd.DataFrame({"town": strata, "village": village, "w": 1.5})
+    d = SurveyDesign(df, strata="town", psu="village", weights="w")
+    s_code, s_lab = pd.factorize(strata, sort=True)
+    p_code, _ = pd.factorize(pd.Series(village), sort=True)
+    np.testing.assert_array_equal(d.stratum_code, s_code)
+    np.testing.assert_array_equal(d.stratum_labels, np.asarray(s_lab))
+    np.testing.assert_array_equal(d.psu_code, p_code)
+    np.testing.assert_array_equal(d.psu_stratum[d.psu_code], d.stratum_code)
+    np.testing.assert_array_equal(d.n_rows_in_psu, np.bincount(p_code))
+    np.testing.assert_array_equal(d.n_psu_in_stratum,
+                                  pd.Series(village).groupby(s_code).nunique().to_numpy())
+    # the same design as one whose strata are plain integer codes
+    coded = SurveyDesign(df.assign(town=s_code), strata="town", psu="village", weights="w")
+    assert d.df == coded.df == 40 - 9
+    np.testing.assert_array_equal(d.psu_stratum, coded.psu_stratum)
+
+
+@pytest.mark.parametrize("kind", list(_strata_columns()[1]))
+def test_missing_strata_and_psus_in_two_strata_name_the_first_row(kind):
+    village, columns = _strata_columns()
+    strata = columns[kind].copy()
+    df = pd.DataFrame({"town": strata, "village": village, "w": 1.5})
+    missing = df.copy()
+    missing.loc[[17, 300], "town"] = None  # one row of a village
+    with pytest.raises(DataError, match="第 19 行，列“town”：抽样设计列不能为空"):
+        SurveyDesign(missing, strata="town", psu="village", weights="w")
+    lone = df.copy()
+    lone.loc[lone["village"] == village[40], "town"] = None  # every row of a village
+    first = int(np.flatnonzero(village == village[40])[0])
+    with pytest.raises(DataError, match=f"第 {first + 2} 行，列“town”：抽样设计列不能为空"):
+        SurveyDesign(lone, strata="town", psu="village", weights="w")
+    clash = df.copy()
+    other = clash.loc[clash["town"] != clash.loc[5, "town"], "town"].iloc[0]
+    rows = np.flatnonzero(village == village[5])
+    clash.loc[rows[-1], "town"] = other  # the village's last row in another town
+    with pytest.raises(DataError, match=f"PSU“{village[5]}”出现在多个层中"):
+        SurveyDesign(clash, strata="town", psu="village", weights="w")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .design import SurveyDesign
 from .errors import DataError, QuchiStatsWarning
@@ -90,15 +89,17 @@ class Assessment:
 
 
 def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
-                      ind: Indicator, spec: AssessmentSpec) -> SurveyDesign:
+                      ind: Indicator, spec: AssessmentSpec) -> SurveyDesign | None:
+    """The design of ``ind`` with its 0/1 good outcome as ``_good``; None when the field results
+    have no column for it (the indicator is skipped)."""
     key = tuple(ind.frames)
     if key not in base:
         base[key] = fieldwork_design(sample, results, frames=list(ind.frames),
                                      satisfied_levels=spec.satisfied_levels,
                                      lonely_psu="certainty")
     d = base[key]
-    if ind.column not in d.data:
-        raise KeyError(ind.column)
+    if ind.column not in d.data.columns:
+        return None
     values = d.data[ind.column]
     good = values if ind.good == "yes" else 1.0 - values
     return SurveyDesign(d.data.assign(_good=good), strata=d.strata, psu=d.psu, weights=d.weights,
@@ -119,21 +120,23 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
     base: dict = {} if designs is None else designs
     parts = []
     for ind in spec.indicators:
-        try:
-            d = _indicator_design(base, sample, results, ind, spec)
-        except KeyError:
+        d = _indicator_design(base, sample, results, ind, spec)
+        if d is None:
             warnings.warn(f"核查结果中没有“{ind.label}”所需的列 {ind.column}，该指标跳过。",
                           QuchiStatsWarning, stacklevel=2)
             continue
         denom = "household_size" if ind.unit == "person" else None
         kw = {"denominator": denom, "method": spec.interval_method, "level": spec.level,
               "p0": ind.threshold, "deff_floor": spec.deff_floor}
-        towns = estimate_proportion(d, "_good", by="town", **kw).to_frame()
+        by_town = estimate_proportion(d, "_good", by="town", **kw)
+        overall = estimate_proportion(d, "_good", **kw)
+        # n_star: the effective count each interval used, kept by the result (moved last below)
+        towns = by_town.to_frame().assign(n_star=by_town.n_star)
         if spec.test_method == "beta-binomial":
             towns, res = _model_test(towns, d, ind, spec)
             if models is not None:
                 models[ind.name] = res
-        whole = estimate_proportion(d, "_good", **kw).to_frame().assign(town=DISTRICT)
+        whole = overall.to_frame().assign(town=DISTRICT, n_star=overall.n_star)
         t = pd.concat([towns, whole], ignore_index=True)
         t.insert(0, "indicator", ind.name)
         t.insert(1, "label", ind.label)
@@ -158,9 +161,7 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
     n_pow = n_pow / np.maximum(1.0, est["indicator"].map(deff_d).fillna(1.0).to_numpy())
     p1 = np.clip(est["threshold"] - spec.power_shortfall, 1e-6, None)
     est["power"] = threshold_power(n_pow, est["threshold"], p1, spec.alpha / max(m, 1))
-    z = stats.norm.ppf(1 - (1 - spec.level) / 2)
-    tq = stats.t.ppf(1 - (1 - spec.level) / 2, np.maximum(est["df"], 1))
-    est["n_star"] = np.minimum(est["n"], est["n_eff"] * (z / tq) ** 2)
+    est["n_star"] = est.pop("n_star")  # the last column, as before
     response = next(iter(base.values())).info["response"] if base else pd.DataFrame()
     if base:
         all_frames = fieldwork_design(sample, results, lonely_psu="certainty")
@@ -192,6 +193,7 @@ def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
     out["rho"] = res.rho
     out["test_df"] = res.df
     out["upper_one_sided"] = key.map(one).to_numpy()
+    out["n_star"] = key.map(t["n_icc"]).to_numpy()  # the model's effective count
     return out, res
 
 

@@ -275,7 +275,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
                            sheet=args.sheet)
     print(result)
-    print(result.allocation_zh().to_string(index=False))
+    print(result.to_frame(chinese=True).to_string(index=False))
     for note in result.notes:
         print("说明：" + note)
     if outcome.unchanged:
@@ -378,9 +378,9 @@ def _cmd_power(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     print(result)
-    print(result.to_frame_zh().round(3).to_string(index=False))
+    print(result.to_frame(chinese=True).round(3).to_string(index=False))
     if args.out is not None:
-        atomic_write_bytes(args.out, csv_bytes(result.to_frame_zh()))
+        atomic_write_bytes(args.out, csv_bytes(result.to_frame(chinese=True)))
         print(f"已写出 {args.out}")
     return 0
 

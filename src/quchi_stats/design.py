@@ -7,6 +7,7 @@ object is frozen: the codes and counts every variance computation needs are deri
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 
@@ -21,9 +22,97 @@ __all__ = ["LONELY_PSU", "SurveyDesign"]
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
 
 
-def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``pd.factorize(values, sort=True)``: codes 0..k−1 of the distinct values in sorted order
+    (−1 where missing), those values and, when they came for free, the rows of each (else None).
+
+    Two fast paths give the same codes without a hash table: a categorical's codes (its observed
+    categories, in category order) and, for integers of a small range, one ``bincount``.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cat = values.array
+        codes = np.asarray(cat.codes, dtype=np.intp)
+        counts = np.bincount(codes + 1, minlength=len(cat.categories) + 1)
+        missing, counts = counts[0], counts[1:]
+        used = counts > 0
+        labels = np.asarray(cat.categories[used])
+        if not used.all():
+            remap = np.concatenate(([-1], np.cumsum(used) - 1))
+            codes = remap[codes + 1]
+        # the counts say whether a value is missing: None asks the caller to look
+        return codes, labels, (counts[used] if not missing else None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu" and len(values):
+        x = values.to_numpy()
+        lo, hi = int(x.min()), int(x.max())
+        span = hi - lo + 1
+        if span <= 2 * x.size + 65_536:
+            # a new array, not a view of the data (bincounts over it are faster)
+            shifted = (x - lo).astype(np.intp, copy=False) if lo else x.astype(np.intp)
+            counts = np.bincount(shifted, minlength=span)
+            used = counts > 0
+            labels = (np.flatnonzero(used) + lo).astype(dtype)
+            if used.all():
+                return shifted, labels, counts
+            return (np.cumsum(used) - 1)[shifted], labels, counts[used]
     codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.intp), np.asarray(uniques)
+    return codes.astype(np.intp, copy=False), np.asarray(uniques), None
+
+
+def _combine(first: np.ndarray, second: np.ndarray, size: int) -> np.ndarray:
+    """Codes of the pairs (first, second) of two code arrays (``second < size``), in the order
+    of the pairs."""
+    return _codes(pd.Series(first.astype(np.int64) * size + second))[0]
+
+
+def _clash(data: pd.DataFrame, psu: str, i: int) -> None:
+    raise DataError(f"PSU“{data[psu].iloc[i]}”出现在多个层中；若 PSU 编号只在层内唯一，请用 nest=True",
+                    row=i + 2, column=psu)
+
+
+def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
+                    p_code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stratum code of each PSU and the strata labels (sorted, as ``pd.factorize`` sorts),
+    reading the strata column once: each PSU takes the stratum of one of its rows, every row is
+    compared with its PSU's, and only the PSUs' strata are factorised — not one value per row.
+    Missing strata and PSUs in several strata raise, naming the first such row."""
+    col = data[strata]
+    n_psu = int(p_code.max()) + 1
+    labels_of = None  # the labels of raw, when raw holds codes
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        raw = np.asarray(col.array.codes)  # −1: missing
+    elif isinstance(col.dtype, np.dtype) and col.dtype != object:
+        raw = col.to_numpy()
+    elif (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "python"
+          and isinstance(col.dtype.na_value, float)):
+        # pandas' str dtype without pyarrow holds Python strings and NaN: its array as it is
+        # (NaN differs from itself, so a missing value is found below)
+        raw = col.to_numpy()
+    else:
+        # object columns may hold values that do not compare (pd.NA); pyarrow strings would be
+        # turned into Python objects: factorise them (pyarrow's own hash is fast)
+        raw, labels_of, _ = _codes(col)  # −1: missing
+    first = np.empty(n_psu, dtype=raw.dtype)
+    first[p_code] = raw
+    differ = first[p_code] != raw
+    if differ.any():
+        missing = col.isna().to_numpy()
+        if missing.any():
+            raise DataError("抽样设计列不能为空", row=int(np.argmax(missing)) + 2, column=strata)
+        _clash(data, psu, int(np.argmax(differ)))
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        per_psu = pd.Series(pd.Categorical.from_codes(first, dtype=col.dtype))
+    elif labels_of is not None:
+        per_psu = pd.Series(np.where(first >= 0, first, np.nan) if (first < 0).any() else first)
+    else:
+        per_psu = pd.Series(first)
+    psu_stratum, labels, _ = _codes(per_psu)
+    if (psu_stratum < 0).any():  # a PSU all of whose rows miss their stratum
+        missing = col.isna().to_numpy()
+        raise DataError("抽样设计列不能为空", row=int(np.argmax(missing)) + 2, column=strata)
+    if labels_of is not None:
+        labels = labels_of[labels.astype(np.intp)]
+    return psu_stratum, labels
 
 
 def _sampling_fraction(population: np.ndarray, sampled: np.ndarray) -> tuple[np.ndarray, int | None]:
@@ -99,7 +188,6 @@ class SurveyDesign:
     adjust_domain_lonely: bool = False
     # derived once
     w: np.ndarray = field(init=False)
-    stratum_code: np.ndarray = field(init=False)
     psu_code: np.ndarray = field(init=False)
     psu_stratum: np.ndarray = field(init=False)
     n_psu_in_stratum: np.ndarray = field(init=False)
@@ -109,6 +197,8 @@ class SurveyDesign:
     n_ssu_in_psu: np.ndarray | None = field(init=False)
     f2: np.ndarray | None = field(init=False)
     stratum_labels: np.ndarray = field(init=False)
+    n_zero_weight: int = field(init=False)
+    n_rows_in_psu: np.ndarray = field(init=False)
     info: dict = field(init=False)
 
     def __init__(self, data: pd.DataFrame, *, strata: str | None = None, psu: str | None = None,
@@ -130,43 +220,68 @@ class SurveyDesign:
             raise ParameterError(f"The 'fpc2' parameter of {func} needs 'fpc' (the first stage).")
         if len(data) == 0:
             raise DataError("抽样设计没有任何数据行")
-        data = data.reset_index(drop=True)
+        data = data.reset_index(drop=True)  # no copy of the values (copy-on-write)
         put = object.__setattr__
         for name, value in (("data", data), ("strata", strata), ("psu", psu), ("weights", weights),
                             ("fpc", fpc), ("ssu", ssu), ("fpc2", fpc2), ("lonely_psu", lonely_psu),
                             ("nest", nest), ("adjust_domain_lonely", bool(adjust_domain_lonely))):
             put(self, name, value)
         n = len(data)
-        for col in (strata, psu, ssu):
-            if col is not None and data[col].isna().any():
-                i = int(np.flatnonzero(data[col].isna().to_numpy())[0])
-                raise DataError("抽样设计列不能为空", row=i + 2, column=col)
-        s_code, s_lab = (_codes(data[strata]) if strata is not None
-                         else (np.zeros(n, np.intp), np.array(["全部"])))
+        # one factorisation per column, which also finds the missing values (code −1); the
+        # strata are read per PSU when the PSUs are coded (see _strata_of_psus)
+        codes = {}
+        s_code = None
+        psu_level = psu is not None and strata is not None and not nest
+        for col in dict.fromkeys(c for c in (strata, psu, ssu) if c is not None):
+            if col == strata and psu_level and col not in (psu, ssu):
+                continue
+            codes[col] = _codes(data[col])
+            if codes[col][2] is None:  # no counts: look for missing values
+                missing = codes[col][0] < 0
+                if missing.any():
+                    raise DataError("抽样设计列不能为空", row=int(np.argmax(missing)) + 2,
+                                    column=col)
+        if strata is None:
+            s_code, s_lab = np.zeros(n, np.intp), np.array(["全部"])
+        elif not psu_level or strata in (psu, ssu):
+            s_code, s_lab = codes[strata][:2]
+        psu_rows = None
         if psu is None:
             p_code = np.arange(n, dtype=np.intp)
+            psu_stratum = s_code.copy()
+            psu_rows = np.ones(n, dtype=np.intp)
         else:
-            key = (data[strata].astype(str) + "\x1f" + data[psu].astype(str)
-                   if (nest and strata is not None) else data[psu])
-            p_code, _ = _codes(key)
-        n_psu = int(p_code.max()) + 1
-        psu_stratum = np.full(n_psu, -1, dtype=np.intp)
-        psu_stratum[p_code] = s_code
-        clash = psu_stratum[p_code] != s_code
-        if clash.any():
-            i = int(np.flatnonzero(clash)[0])
-            raise DataError(f"PSU“{data[psu].iloc[i]}”出现在多个层中；若 PSU 编号只在层内唯一，"
-                            "请用 nest=True", row=i + 2, column=psu)
+            p_code, p_lab, psu_rows = codes[psu]
+            if nest and strata is not None:
+                p_code = _combine(s_code, p_code, len(p_lab))
+                psu_rows = None
+            if s_code is None:
+                psu_stratum, s_lab = _strata_of_psus(data, strata, psu, p_code)
+            else:
+                psu_stratum = np.full(int(p_code.max()) + 1, -1, dtype=np.intp)
+                psu_stratum[p_code] = s_code
+                if strata is not None:
+                    clash = psu_stratum[p_code] != s_code
+                    if clash.any():
+                        _clash(data, psu, int(np.argmax(clash)))
+        n_psu = psu_stratum.size
+        if psu_rows is None:
+            psu_rows = np.bincount(p_code, minlength=n_psu)
         n_h = np.bincount(psu_stratum, minlength=len(s_lab))
-        # weights
+        # weights: two reductions when they are valid, the row of the first bad one otherwise
+        zero = 0
         if weights is not None:
-            w = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isfinite(w) | (w < 0)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"权数应为非负数，实际为“{data[weights].iloc[i]}”", row=i + 2,
+            col = data[weights]
+            w = (col.to_numpy() if col.dtype.kind == "f" and isinstance(col.dtype, np.dtype)
+                 else pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+            w = np.array(w, dtype=float)  # a compact copy: faster bincounts than a view of data
+            lo = w.min()
+            if not (lo >= 0 and np.isfinite(w.max())):
+                bad = ~np.isfinite(w) | (w < 0)
+                i = int(np.argmax(bad))
+                raise DataError(f"权数应为非负数，实际为“{col.iloc[i]}”", row=i + 2,
                                 column=weights)
-            zero = int(np.count_nonzero(w == 0))
+            zero = int(np.count_nonzero(w == 0)) if lo == 0 else 0
             if zero == n:
                 raise DataError("权数全部为 0，无法估计", column=weights)
             if zero:
@@ -179,6 +294,8 @@ class SurveyDesign:
         f1 = np.ones(len(s_lab))  # 1 - sampling fraction; 1 = with replacement
         frac1 = np.zeros(len(s_lab))
         if fpc is not None:
+            if s_code is None:
+                s_code = psu_stratum[p_code]
             N = self._per_group(data[fpc], s_code, len(s_lab), fpc, "层")
             frac1, h = _sampling_fraction(N, n_h)
             if h is not None:
@@ -188,9 +305,8 @@ class SurveyDesign:
         # second stage
         ssu_code = ssu_psu = m_i = f2 = None
         if fpc2 is not None:
-            key2 = (pd.Series(p_code).astype(str) + "\x1f" + data[ssu].astype(str)
-                    if ssu is not None else pd.Series(np.arange(n)))
-            ssu_code, _ = _codes(key2)
+            ssu_code = (_combine(p_code, codes[ssu][0], len(codes[ssu][1])) if ssu is not None
+                        else np.arange(n, dtype=np.intp))
             ssu_psu = np.full(int(ssu_code.max()) + 1, -1, dtype=np.intp)
             ssu_psu[ssu_code] = p_code
             m_i = np.bincount(ssu_psu, minlength=n_psu)
@@ -205,7 +321,8 @@ class SurveyDesign:
         elif fpc is not None and weights is None:
             w = w / frac1[s_code]
         put(self, "w", w)
-        put(self, "stratum_code", s_code)
+        if s_code is not None:
+            put(self, "stratum_code", s_code)  # else computed on first use
         put(self, "stratum_labels", s_lab)
         put(self, "psu_code", p_code)
         put(self, "psu_stratum", psu_stratum)
@@ -215,6 +332,8 @@ class SurveyDesign:
         put(self, "ssu_psu", ssu_psu)
         put(self, "n_ssu_in_psu", m_i)
         put(self, "f2", f2)
+        put(self, "n_zero_weight", zero)
+        put(self, "n_rows_in_psu", psu_rows)
         put(self, "info", {})
         if lonely_psu == "fail":
             lonely = np.flatnonzero((n_h == 1) & (f1 > 1e-7))
@@ -242,17 +361,13 @@ class SurveyDesign:
             raise DataError(f"fpc 在同一{what}内应相同", row=i + 2, column=col)
         return out
 
-    @classmethod
-    def from_fieldwork(cls, sample: pd.DataFrame, results: pd.DataFrame, **kwargs) -> SurveyDesign:
-        """The respondents of a drawn sample as a design, weights adjusted for nonresponse.
-
-        See :func:`quchi_stats.estimation.fieldwork_design` for the parameters.
-        """
-        from .estimation.fieldwork import fieldwork_design
-
-        return fieldwork_design(sample, results, **kwargs)
-
     # ------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def stratum_code(self) -> np.ndarray:
+        """The stratum code of each row (computed on first use from the PSUs' when binding did
+        not need it)."""
+        return self.psu_stratum[self.psu_code]
+
     @property
     def n(self) -> int:
         return len(self.data)
@@ -278,7 +393,7 @@ class SurveyDesign:
         if not mask.any():
             return 0
         psus = np.unique(self.psu_code[mask])
-        strata = np.unique(self.stratum_code[mask])
+        strata = np.unique(self.psu_stratum[psus])
         return int(psus.size - strata.size)
 
     def __repr__(self) -> str:

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from quchi_stats.datasets import load_fieldwork
-from quchi_stats.design import SurveyDesign
 from quchi_stats.errors import DataError, ParameterError, QuchiStatsWarning
 from quchi_stats.estimation import estimate_mean, estimate_proportion, fieldwork_design
 from tests.estimation.conftest import REF, assert_r
@@ -159,11 +158,11 @@ def test_missing_primary_record_warns_and_bad_records_fail():
         fieldwork_design(sample, results, stages="two-stage")
 
 
-def test_from_fieldwork_classmethod_and_lonely_town(fieldwork_2018):
+def test_fieldwork_design_of_one_frame_and_lonely_town(fieldwork_2018):
     sample, results = fieldwork_2018
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        d = SurveyDesign.from_fieldwork(sample, results, frames="non_registered")
+        d = fieldwork_design(sample, results, frames="non_registered")
     assert d.n_strata == 9 and d.n_psu == 45
     r = estimate_proportion(d, "missed", by="town").to_frame()
     assert r["ci_lower"].notna().all() and (r["ci_upper"] > r["ci_lower"]).all()
@@ -188,3 +187,34 @@ def test_visited_households_without_their_answer_are_listed():
     rej = d.info["rejects"]
     assert rej["household_id"].tolist() == ["h1"]
     assert "缺少“识别准确”结果" in rej["reason"].iloc[0]
+
+
+def test_a_missing_column_is_named_and_a_key_error_inside_is_not_one(monkeypatch, fieldwork_2018):
+    sample, results = _tiny()
+    with pytest.raises(DataError, match="缺少必需的列：入户状态/visit_status（入户核查结果）"):
+        fieldwork_design(sample, results.drop(columns="visit_status"))
+    with pytest.raises(DataError, match="缺少必需的列：角色/role、设计权数/weight（抽查样本）"):
+        fieldwork_design(sample.drop(columns=["weight", "role"]), results)
+    with pytest.raises(DataError, match="村框内户数/n_households_in_frame_of_village"):
+        fieldwork_design(sample.drop(columns="n_households_in_frame_of_village"), results,
+                         frames="registered", stages="two-stage")
+
+    # the assessment skips an indicator whose results column is absent, by an explicit check: a
+    # KeyError raised inside (a bug) propagates instead of being reported as a missing column
+    from quchi_stats import assessment
+    from quchi_stats.spec import load_spec
+
+    spec = load_spec(2018)
+    sample, results = fieldwork_2018
+    results = results.drop(columns="exit_correct")
+    with pytest.warns(QuchiStatsWarning, match="所需的列 exit_correct，该指标跳过"):
+        est, _ = assessment.estimate_indicators(sample, results, spec)
+    assert "exit_accuracy" not in set(est["indicator"])
+    assert "identification_accuracy" in set(est["indicator"])
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(assessment, "fieldwork_design", broken)
+    with pytest.raises(KeyError, match="a bug"):
+        assessment.estimate_indicators(sample, results, spec)

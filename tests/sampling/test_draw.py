@@ -220,3 +220,21 @@ def test_village_order_by_size_spreads_the_sample_over_sizes():
         assert len(by_size) == 2 and not (by_size[0] >= 8), by_size
         both_large_by_name += drawn_sizes("name", seed)[0] >= 8
     assert both_large_by_name > 0
+
+
+def test_to_frame_is_the_allocation_with_one_chinese_spelling(small_register):
+    res = draw_sample(small_register, DesignPlan(year=2018, **PLAN), seed=1)
+    t = res.to_frame()
+    pd.testing.assert_frame_equal(t, res.allocation)
+    t.loc[0, "town"] = "x"
+    assert res.allocation.loc[0, "town"] != "x"  # a copy
+    zh = res.to_frame(chinese=True)
+    assert list(zh.columns[:3]) == ["乡镇", "行政村数", "抽中村数"]
+    assert not hasattr(res, "allocation_zh")
+
+
+def test_frame_names_are_the_schema_frames():
+    from quchi_stats.io.schema import FRAMES
+    from quchi_stats.sampling import FRAME_NAMES
+
+    assert FRAME_NAMES == tuple(FRAMES)

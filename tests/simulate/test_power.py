@@ -227,7 +227,7 @@ def test_seeded_reproducible_and_designs_compared(register):
     res = simulate_design(register, plan, progress=lambda done, total: calls.append(done), **kw)
     assert calls == [500, 600]
     assert "误判" in str(res) and "<table" in res._repr_html_()
-    assert "判定把握度" in res.to_frame_zh().columns
+    assert "判定把握度" in res.to_frame(chinese=True).columns
     few = DesignPlan(year=2018, villages_total=27, households_per_village={
         "registered": 20, "exited": 8, "non_registered": 8})
     many = DesignPlan(year=2018, villages_total=54, households_per_village={

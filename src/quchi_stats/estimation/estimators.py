@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..design import SurveyDesign
+from ..design import SurveyDesign, _codes
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice, check_probability
 from ..io.schema import YES_NO, order_towns
 from .intervals import CI_METHODS, effective_n, one_sided_pvalue, proportion_interval
@@ -30,7 +30,8 @@ VARIANCES = ("taylor", "jackknife")
 
 
 def _binary(design: SurveyDesign, column: str, func: str) -> np.ndarray:
-    """0/1 as float, NaN where missing; 是/否, Y/N, booleans and 0/1 accepted."""
+    """0/1 as float, NaN where missing (an integer column as it is: it has no missing value);
+    是/否, Y/N, booleans and 0/1 accepted."""
     s = design.column(column)
     if s.dtype == object or pd.api.types.is_string_dtype(s):
         text = s.map(lambda v: v if v is None or (isinstance(v, float) and np.isnan(v))
@@ -43,11 +44,10 @@ def _binary(design: SurveyDesign, column: str, func: str) -> np.ndarray:
         return mapped.astype(float).to_numpy()
     if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.api.extensions.ExtensionDtype):
         raw = s.to_numpy()
-        bad = (raw != 0) & (raw != 1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
+        if raw.size and (raw.min() < 0 or raw.max() > 1):  # two reductions when all are 0/1
+            i = int(np.argmax((raw != 0) & (raw != 1)))
             raise DataError(f"{func} 需要 0/1 变量，实际为“{s.iloc[i]}”", row=i + 2, column=column)
-        return raw.astype(float)
+        return raw  # integers: no missing values, and no pass to convert them
     values = pd.to_numeric(s.astype("Float64") if s.dtype == "boolean" else s, errors="coerce")
     arr = values.to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isnan(arr) & (arr != 0) & (arr != 1)
@@ -68,63 +68,77 @@ def _numeric(design: SurveyDesign, column: str) -> np.ndarray:
     return arr
 
 
-def _domains(design: SurveyDesign, by: str | Sequence[str] | None) -> tuple[list[str], pd.DataFrame,
-                                                                             np.ndarray, int]:
-    """The by columns, one row of keys per domain, each row's domain code and the number of domain
-    codes: rows with a missing by value get one more code (after the table's), dropped by
-    :func:`_keep`, as R's ``svyby`` leaves them out of every domain (a counted warning)."""
+def _domains(design: SurveyDesign, by: str | Sequence[str] | None
+             ) -> tuple[list[str], pd.DataFrame, np.ndarray | None, int, np.ndarray | None]:
+    """The by columns, one row of keys per domain, each row's domain code, the number of domain
+    codes and, when the domains are the strata, each PSU's domain (else None; the rows' codes
+    are then None when they would need a pass to compute, see :func:`_ratio_core`): rows with a
+    missing by value get one more code (after the table's), dropped by :func:`_keep`, as R's
+    ``svyby`` leaves them out of every domain (a counted warning)."""
     if by is None:
-        return [], pd.DataFrame(index=[0]), np.zeros(design.n, dtype=np.intp), 1
+        return [], pd.DataFrame(index=[0]), np.zeros(design.n, dtype=np.intp), 1, None
     cols = [by] if isinstance(by, str) else list(by)
-    na = np.zeros(design.n, dtype=bool)
-    for c in cols:
-        na |= design.column(c).isna().to_numpy()
-    if na.all():
-        raise DataError("分组列全部为空，没有可估计的分组", column=cols[0])
-    if na.any():
-        # R's svyby: rows without a domain are in no domain, but stay in the design
-        warnings.warn(f"分组列“{'、'.join(cols)}”有 {int(na.sum())} 行为空：这些行不属于任何分组"
-                      "（仍保留在抽样设计中，按 R survey 的 svyby 处理）", QuchiStatsWarning,
-                      stacklevel=3)
+    na = None
+    psu_dom = None
     if cols == [design.strata]:
-        codes, labels = design.stratum_code, [design.stratum_labels]
+        # coded once when the design was bound: never missing, every label has rows
+        labels = design.stratum_labels
+        table = pd.DataFrame({cols[0]: np.asarray(labels, dtype=object)})
+        psu_dom = design.psu_stratum
+        codes = None  # the rows' codes follow from the PSUs' when needed (see _ratio_core)
     else:
-        data = design.data[cols][~na] if na.any() else design.data
-        parts = [pd.factorize(data[c], sort=True) for c in cols]
-        codes = np.zeros(int((~na).sum()), dtype=np.int64)
-        for c, u in parts:
-            codes = codes * len(u) + c
-        labels = [np.asarray(u, dtype=object) for _, u in parts]
-    if len(cols) == 1:
-        present = np.flatnonzero(np.bincount(codes, minlength=len(labels[0])))
-        table = pd.DataFrame({cols[0]: np.asarray(labels[0], dtype=object)[present]})
-        if present.size < len(labels[0]):
-            remap = np.full(len(labels[0]), -1, dtype=np.intp)
-            remap[present] = np.arange(present.size)
-            codes = remap[codes]
-    else:
-        uniq, codes = np.unique(codes, return_inverse=True)
-        keys, rest = [], uniq
-        for u in reversed(labels):
-            keys.append(u[rest % len(u)])
-            rest = rest // len(u)
-        table = pd.DataFrame(dict(zip(cols, reversed(keys), strict=True)))
-    codes = np.asarray(codes, dtype=np.intp)
+        # one factorisation per column, which also finds the missing values (code −1)
+        parts = [_codes(design.column(c))[:2] for c in cols]
+        na = parts[0][0] < 0
+        for c, _ in parts[1:]:
+            na = na | (c < 0)
+        if na.all():
+            raise DataError("分组列全部为空，没有可估计的分组", column=cols[0])
+        if na.any():
+            # R's svyby: rows without a domain are in no domain, but stay in the design
+            warnings.warn(f"分组列“{'、'.join(cols)}”有 {int(na.sum())} 行为空：这些行不属于任何"
+                          "分组（仍保留在抽样设计中，按 R survey 的 svyby 处理）", QuchiStatsWarning,
+                          stacklevel=3)
+        else:
+            na = None
+        if len(cols) == 1:
+            # every label has a row (factorize returns the values present): −1 where missing
+            codes, labels = parts[0]
+            table = pd.DataFrame({cols[0]: np.asarray(labels, dtype=object)})
+        else:
+            combined = np.zeros(design.n, dtype=np.int64)
+            for c, u in parts:
+                combined = combined * len(u) + c
+            uniq, inv = np.unique(combined if na is None else combined[~na], return_inverse=True)
+            if na is None:
+                codes = inv
+            else:
+                codes = np.full(design.n, -1, dtype=np.intp)
+                codes[~na] = inv
+            keys, rest = [], uniq
+            for _, u in reversed(parts):
+                u = np.asarray(u, dtype=object)
+                keys.append(u[rest % len(u)])
+                rest = rest // len(u)
+            table = pd.DataFrame(dict(zip(cols, reversed(keys), strict=True)))
+    codes = None if codes is None else np.asarray(codes, dtype=np.intp)
     if cols[0] == "town":
         order = {t: i for i, t in enumerate(order_towns(table["town"].tolist()))}
         perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
         if np.any(perm != np.arange(perm.size)):
-            remap = np.empty(len(perm), dtype=np.intp)
+            remap = np.empty(len(perm) + 1, dtype=np.intp)
             remap[perm] = np.arange(len(perm))
+            remap[-1] = -1  # a missing value stays missing
             table = table.iloc[perm].reset_index(drop=True)
-            codes = remap[codes]
+            if psu_dom is None:
+                codes = remap[codes]
+            else:
+                psu_dom = remap[psu_dom]
     k = len(table)
-    if na.any():
+    if na is not None:
         # the rows without a domain form one more domain, computed and then dropped
-        full = np.full(design.n, k, dtype=np.intp)
-        full[~na] = codes
-        return cols, table, full, k + 1
-    return cols, table, codes, k
+        return cols, table, np.where(na, k, codes), k + 1, None
+    return cols, table, codes, k, psu_dom
 
 
 def _check_common(design: SurveyDesign, level: float, variance: str, func: str) -> None:
@@ -163,24 +177,53 @@ def _variance(design: SurveyDesign, variance: str, cells: Cells, z: np.ndarray,
     return jackknife_variance_totals(design, num, den)
 
 
-def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: np.ndarray,
-                k: int, variance: str, binary: bool = False,
-                total: bool = False) -> dict[str, np.ndarray]:
+class _LazyRows:
+    """A row-level array computed on first use (``lazy[:]``)."""
+
+    def __init__(self, make) -> None:
+        self._make, self._value = make, None
+
+    def __getitem__(self, key):
+        if self._value is None:
+            self._value = self._make()
+        return self._value[key]
+
+
+def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None,
+                dom: np.ndarray | None, k: int, variance: str, binary: bool = False,
+                total: bool = False, psu_dom: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Ratio Σw·y / Σw·x per domain (rows with missing y or x are out of the domain).
 
     ``x=None`` means x = 1 (a mean); ``binary`` says y is 0/1, which saves a pass for the
     design effect's simple-random-sampling variance; ``total`` estimates Σw·y instead.
+    ``psu_dom``: the domain of each PSU, when every PSU lies in one domain (domains by strata):
+    the PSUs are then the cells, with no pass over the rows to find them, and ``dom`` (each
+    row's domain) may be None: it is then derived from ``psu_dom`` if needed.
     """
     w = design.w
-    valid = ~np.isnan(y) if x is None else ~np.isnan(y) & ~np.isnan(x)
-    all_valid = bool(valid.all())
+    if dom is None:
+        dom = _LazyRows(lambda: psu_dom[design.psu_code])
+    # a sum is NaN when a value is: one fast reduction when nothing is missing
+    all_valid = ((y.dtype.kind != "f" or not np.isnan(np.sum(y)))
+                 and (x is None or not np.isnan(np.sum(x))))
+    if all_valid:
+        valid = True
+    else:
+        valid = ~np.isnan(y) if x is None else ~np.isnan(y) & ~np.isnan(x)
+        all_valid = bool(valid.all())
     yv = y if all_valid else np.where(valid, y, 0.0)
     wx = (w if all_valid else w * valid) if x is None else w * np.where(valid, x, 0.0)
     wy = w * yv
-    cells = cells_of(design.psu_code, design.n_psu, dom, k)
+    cells = (cells_of(design.psu_code, design.n_psu, dom[:], k) if psu_dom is None
+             else Cells(np.arange(design.n_psu), psu_dom, k, design.psu_code))
     ty, tx = cells.sum(wy), cells.sum(wx)
     Y, X = cells.to_domains(ty), cells.to_domains(tx)
-    n = np.bincount(dom if all_valid else dom[valid], minlength=k).astype(float)
+    rows = (np.bincount(psu_dom, weights=design.n_rows_in_psu, minlength=k) if psu_dom is not None
+            else None)  # the rows of each domain, from the PSUs' counts
+    if all_valid:
+        n = rows if rows is not None else np.bincount(dom[:], minlength=k).astype(float)
+    else:
+        n = np.bincount(dom[:][valid], minlength=k).astype(float)
     tw = tx if x is None else cells.sum(w * valid)  # weights of the valid rows per cell
     N = cells.to_domains(tw)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -190,11 +233,11 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
     z = ty if total else (ty - Rz[cells.dom] * tx) * inv_x[cells.dom]
     second = None
     if variance == "taylor" and design.f2 is not None:
-        c2 = cells_of(design.ssu_code, int(design.ssu_psu.size), dom, k)
+        c2 = cells_of(design.ssu_code, int(design.ssu_psu.size), dom[:], k)
         z2 = c2.sum(wy) if total else (c2.sum(wy) - Rz[c2.dom] * c2.sum(wx)) * inv_x[c2.dom]
         second = (c2, z2)
     # (PSU, domain) cells with a value (rows, whatever their weight)
-    zero_w = bool((w == 0).any())
+    zero_w = design.n_zero_weight > 0
     present = (np.bincount(cells.row_cell, weights=None if all_valid else valid,
                            minlength=cells.size) > 0 if zero_w else tw > 0)
     v = _variance(design, variance, cells, z, second, ty, None if total else tx, present)
@@ -203,11 +246,11 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
         ss = Y * (1 - 2 * Rz) + Rz**2 * X  # Σ w (y − R)² with y² = y
     else:
         xr = 1.0 if x is None else np.where(valid, x, 0.0)
-        resid = yv - Rz[dom] * xr
-        ss = np.bincount(dom, weights=w * valid * resid**2, minlength=k)
+        resid = yv - Rz[dom[:]] * xr
+        ss = np.bincount(dom[:], weights=w * valid * resid**2, minlength=k)
     xbar = X / np.where(N > 0, N, 1.0)
     # rows with a zero weight are not observations of the SRS comparison (R's deff)
-    n_pos = (np.bincount(dom, weights=valid & (w > 0), minlength=k) if zero_w else n)
+    n_pos = (np.bincount(dom[:], weights=valid & (w > 0), minlength=k) if zero_w else n)
     with np.errstate(invalid="ignore", divide="ignore"):
         s2 = ss / N * n_pos / (n_pos - 1) / xbar**2
         v_srs = s2 / n_pos * (N - n_pos) / N * (N**2 if total else 1.0)
@@ -216,7 +259,8 @@ def _ratio_core(design: SurveyDesign, y: np.ndarray, x: np.ndarray | None, dom: 
         deff = np.where(v_srs > 0, v / v_srs, np.nan)
     # R counts a domain's rows without a value in its df and in nrow() (Korn–Graubard's t_{n−1})
     w_all = tw if all_valid else cells.sum(w)
-    n_rows = n if all_valid else np.bincount(dom, minlength=k).astype(float)
+    n_rows = (n if all_valid else rows if rows is not None
+              else np.bincount(dom[:], minlength=k).astype(float))
     return {"estimate": Y if total else R, "v": v, "n": n, "N": N, "deff": deff,
             "df": _domain_df(design, cells, w_all), "n_rows": n_rows}
 
@@ -324,8 +368,9 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     x = None if denominator is None else _numeric(design, denominator)
     if x is not None and np.any(x[~np.isnan(x)] <= 0):
         raise DataError(f"分母列“{denominator}”应为正数")
-    cols, keys, dom, k = _domains(design, by)
-    core = _ratio_core(design, yv if x is None else yv * x, x, dom, k, variance, binary=True)
+    cols, keys, dom, k, psu_dom = _domains(design, by)
+    core = _ratio_core(design, yv if x is None else yv * x, x, dom, k, variance, binary=True,
+                       psu_dom=psu_dom)
     core = _keep(core, len(keys))
     df = core["df"]
     v, df_used = (_pool(core, df, pool_deff) if pool_deff else (core["v"], df))
@@ -339,13 +384,15 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     var_label = variance + ("+pooled-deff" if pool_deff else "")
     name = y if denominator is None else f"{y}（按{denominator}加权）"
     table = _table(cols, keys, core, ci.lower, ci.upper, n_eff, df_used, level, method)
+    keep = core["n"] > 0  # the rows of the table
     if p0 is not None:
         p0 = check_probability("p0", p0, func)
-        keep = core["n"] > 0
         table["p_value"] = one_sided_pvalue(p[keep], v[keep], np.maximum(n[keep], 1),
                                             df_used[keep], p0, method=method, level_for_n=level,
                                             deff_floor=deff_floor, n_design=n_rows[keep])
-    return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table)
+    return EstimateResult("proportion", name, tuple(cols), method, level, var_label, table,
+                          p=p[keep], v=v[keep], n=n[keep], df=df_used[keep],
+                          n_star=ci.n_star[keep], n_design=n_rows[keep])
 
 
 def _t_interval(est: np.ndarray, v: np.ndarray, df: np.ndarray,
@@ -358,13 +405,17 @@ def _t_interval(est: np.ndarray, v: np.ndarray, df: np.ndarray,
 def _t_estimate(design: SurveyDesign, kind: str, name: str, y: np.ndarray, x: np.ndarray | None,
                 by: str | Sequence[str] | None, level: float, variance: str) -> EstimateResult:
     """A mean (``x=None``), ratio or total (``kind="total"``) by domain with a ``t_df`` interval."""
-    cols, keys, dom, k = _domains(design, by)
-    core = _keep(_ratio_core(design, y, x, dom, k, variance, total=kind == "total"), len(keys))
+    cols, keys, dom, k, psu_dom = _domains(design, by)
+    core = _keep(_ratio_core(design, y, x, dom, k, variance, total=kind == "total",
+                             psu_dom=psu_dom), len(keys))
     lower, upper = _t_interval(core["estimate"], core["v"], core["df"], level)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = core["n"] / core["deff"]
     table = _table(cols, keys, core, lower, upper, n_eff, core["df"], level, "t")
-    return EstimateResult(kind, name, tuple(cols), "t", level, variance, table)
+    keep = core["n"] > 0  # the rows of the table
+    return EstimateResult(kind, name, tuple(cols), "t", level, variance, table,
+                          p=core["estimate"][keep], v=core["v"][keep], n=core["n"][keep],
+                          df=core["df"][keep])
 
 
 def estimate_mean(design: SurveyDesign, y: str, *, by: str | Sequence[str] | None = None,

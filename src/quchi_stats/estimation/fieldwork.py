@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..design import SurveyDesign
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice
+from ..io.schema import RESULTS, SAMPLE, TableSchema
 from ..sampling.draw import FRAME_NAMES
 
 __all__ = ["RESPONSE_LABELS_ZH", "fieldwork_design", "response_summary"]
@@ -35,6 +36,21 @@ RESPONSE_LABELS_ZH = {
     "unreachable": "正选无法入户", "no_record": "正选无记录", "substitute": "替补完成",
     "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数",
 }
+
+
+#: The columns fieldwork_design reads (the two-stage variance also reads the FPC columns).
+_SAMPLE_COLUMNS = ("town", "village", "household_id", "frame", "role", "weight")
+_TWO_STAGE_COLUMNS = ("n_villages_in_town", "n_households_in_frame_of_village")
+_RESULT_COLUMNS = ("household_id", "visit_status")
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str], schema: TableSchema) -> None:
+    """An explicit check of the columns read below, so that a missing column is reported as one
+    (and a ``KeyError`` inside is never mistaken for it)."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        names = "、".join(f"{schema.column(c).label}/{c}" for c in missing)
+        raise DataError(f"缺少必需的列：{names}（{schema.label}）")
 
 
 def _merge(sample: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +138,9 @@ def fieldwork_design(sample: pd.DataFrame, results: pd.DataFrame, *,
         check_choice("frames", f, FRAME_NAMES, func)
     if stages == "two-stage" and len(wanted) != 1:
         raise ParameterError(f"{func}(stages='two-stage') takes one frame. Got {wanted}.")
+    _require(sample, _SAMPLE_COLUMNS + (_TWO_STAGE_COLUMNS if stages == "two-stage" else ()),
+             SAMPLE)
+    _require(results, _RESULT_COLUMNS, RESULTS)
     merged = _merge(sample, results)
     merged = merged[merged["frame"].isin(wanted)].copy()
     status = merged["visit_status"]

@@ -1,12 +1,23 @@
-"""Frozen result objects of the estimators: ``to_frame()``, ``__str__`` and ``_repr_html_``."""
+"""Frozen result objects of the estimators: ``to_frame()``, ``se``, ``conf_int()``, ``__str__`` and
+``_repr_html_``.
+
+A result keeps the pieces its interval was computed from — the estimate ``p``, its variance ``v``, the
+count ``n``, the degrees of freedom ``df`` and, for a proportion, the effective count ``n_star`` of
+the interval — so that another level or method is computed late from them, as R's
+``confint(level=)`` and statsmodels' ``summary_frame(alpha=)`` do, without estimating again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
+from ..errors import check_choice, check_probability
 from ..io.schema import LABELS_ZH, RESULT_LABELS_ZH
+from .intervals import CI_METHODS, proportion_interval
 
 __all__ = ["RESULT_COLUMNS", "EstimateResult"]
 
@@ -33,6 +44,33 @@ class EstimateResult:
     variance : {"taylor", "jackknife"}
     table : DataFrame
         Use :meth:`to_frame` (a copy).
+    p, v, n, df : ndarray
+        The pieces of the interval, one per row of :meth:`to_frame`: the estimate as the interval
+        used it, its design variance, the count of rows with a value and the degrees of freedom
+        (pooled, with ``pool_deff``). Default: taken from ``table`` (``se**2`` for ``v``).
+    n_star : ndarray or None
+        For a proportion: the effective count the interval used (see
+        :func:`~quchi_stats.estimation.proportion_interval`); None for the ``t`` intervals.
+    n_design : ndarray or None
+        For a proportion: the domain's rows including those without a value (the ``t_{n−1}`` of
+        Korn–Graubard). Default ``n``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from quchi_stats.design import SurveyDesign
+    >>> from quchi_stats.estimation import estimate_proportion
+    >>> df = pd.DataFrame({"town": ["甲"] * 6 + ["乙"] * 6, "village": [1, 1, 2, 2, 3, 3] * 2,
+    ...                    "w": 10.0, "ok": [1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0]})
+    >>> df.loc[6:, "village"] += 3
+    >>> r = estimate_proportion(SurveyDesign(df, strata="town", psu="village", weights="w"), "ok",
+    ...                         by="town")
+    >>> r.se.round(4)
+    array([0.3333, 0.1667])
+    >>> r.conf_int(level=0.9, method="wald").round(4)
+      town  ci_lower  ci_upper
+    0    乙    0.0000       1.0
+    1    甲    0.3467       1.0
     """
 
     estimator: str
@@ -42,6 +80,58 @@ class EstimateResult:
     level: float
     variance: str
     table: pd.DataFrame
+    p: np.ndarray | None = field(default=None, kw_only=True, repr=False)
+    v: np.ndarray | None = field(default=None, kw_only=True, repr=False)
+    n: np.ndarray | None = field(default=None, kw_only=True, repr=False)
+    df: np.ndarray | None = field(default=None, kw_only=True, repr=False)
+    n_star: np.ndarray | None = field(default=None, kw_only=True, repr=False)
+    n_design: np.ndarray | None = field(default=None, kw_only=True, repr=False)
+
+    def __post_init__(self) -> None:
+        t = self.table
+        given = {"p": self.p, "v": self.v, "n": self.n, "df": self.df, "n_star": self.n_star,
+                 "n_design": self.n_design}
+        fallback = {"p": lambda: np.nan_to_num(t["estimate"].to_numpy(float), nan=0.0),
+                    "v": lambda: t["se"].to_numpy(float) ** 2,
+                    "n": lambda: t["n"].to_numpy(float), "df": lambda: t["df"].to_numpy(float)}
+        for name, value in given.items():
+            if value is None and name in fallback:
+                value = fallback[name]()
+            if value is not None:
+                value = np.array(value, dtype=float)  # a private copy
+                value.setflags(write=False)
+            object.__setattr__(self, name, value)
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors, one per domain (the rows of :meth:`to_frame`)."""
+        return np.sqrt(np.maximum(self.v, 0.0))
+
+    def conf_int(self, level: float | None = None, method: str | None = None) -> pd.DataFrame:
+        """Confidence intervals at another ``level`` or by another ``method``, from the kept
+        pieces (no new estimation): the ``by`` columns, then ``ci_lower`` and ``ci_upper``.
+
+        Defaults: the result's own level and method (which reproduce :meth:`to_frame`'s bounds).
+        A proportion takes any of :data:`~quchi_stats.estimation.intervals.CI_METHODS`; a mean,
+        ratio or total only ``"t"`` (``estimate ± t_df·se``).
+        """
+        func = "EstimateResult.conf_int"
+        level = self.level if level is None else check_probability("level", level, func)
+        method = self.method if method is None else method
+        if self.estimator == "proportion":
+            check_choice("method", method, CI_METHODS, func)
+            ci = proportion_interval(self.p, self.v, np.maximum(self.n, 1), self.df,
+                                     method=method, level=level, n_design=self.n_design)
+            lower, upper = ci.lower, ci.upper
+        else:
+            check_choice("method", method, ("t",), func)
+            t = stats.t.ppf(1 - (1 - level) / 2, np.maximum(self.df, 1))
+            est = self.table["estimate"].to_numpy(float)
+            lower, upper = est - t * self.se, est + t * self.se
+        out = self.table[list(self.by)].copy()
+        out["ci_lower"] = lower
+        out["ci_upper"] = upper
+        return out
 
     def to_frame(self, *, chinese: bool = False) -> pd.DataFrame:
         """One row per domain: the ``by`` columns, then ``estimate, se, ci_lower, ci_upper, level,

@@ -32,14 +32,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError, check_choice, check_int, check_probability
-from ..io.schema import ALLOCATION_LABELS_ZH, order_towns
+from ..io.schema import ALLOCATION_LABELS_ZH, FRAMES, order_towns
 from .allocation import ALLOCATION_METHODS, allocate
 from .sample_size import expected_margin
 from .selection import SELECTION_METHODS, select, select_systematic
 
 __all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "village_plan"]
 
-FRAME_NAMES = ("registered", "exited", "non_registered")
+#: The three household frames, in the order of :data:`quchi_stats.io.schema.FRAMES`.
+FRAME_NAMES: tuple[str, ...] = tuple(FRAMES)
 #: Seeds are below 2**128 (what ``numpy.random.SeedSequence`` draws on; recorded in the manifest).
 MAX_SEED = 2 ** 128
 
@@ -203,9 +204,12 @@ class DrawResult:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def allocation_zh(self) -> pd.DataFrame:
-        """The allocation table with Chinese headers (for people to read)."""
-        return self.allocation.rename(columns=ALLOCATION_LABELS_ZH)
+    def to_frame(self, *, chinese: bool = False) -> pd.DataFrame:
+        """The allocation, one row per town (a copy; the drawn households are ``sample``);
+        ``chinese=True`` labels the columns in Chinese, for people to read."""
+        if chinese:
+            return self.allocation.rename(columns=ALLOCATION_LABELS_ZH)
+        return self.allocation.copy()
 
     @property
     def primary(self) -> pd.DataFrame:

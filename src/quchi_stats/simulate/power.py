@@ -99,12 +99,9 @@ class DesignPowerResult:
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
-
-    def to_frame_zh(self) -> pd.DataFrame:
-        """The table with Chinese headers, for people to read."""
-        return self.table.rename(columns=_RESULT_LABELS_ZH)
+    def to_frame(self, *, chinese: bool = False) -> pd.DataFrame:
+        """The table (a copy); ``chinese=True`` labels the columns in Chinese, for people to read."""
+        return self.table.rename(columns=_RESULT_LABELS_ZH) if chinese else self.table.copy()
 
     def summary(self) -> pd.DataFrame:
         """Per indicator: households per town, the lowest and mean power and the highest
@@ -152,7 +149,7 @@ class DesignPowerResult:
 
     def _repr_html_(self) -> str:
         return (f"<p>{str(self).splitlines()[0]}</p>"
-                + self.to_frame_zh().to_html(index=False, float_format=lambda v: f"{v:.3f}"))
+                + self.to_frame(chinese=True).to_html(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 @dataclass(frozen=True)
