@@ -39,7 +39,7 @@ from .flags.thresholds import pooled_power_n
 from .io.datadir import DataDir
 from .io.readers import read_table
 from .io.schema import order_towns
-from .sampling.manifest import verify_sample
+from .sampling.manifest import register_options, verify_sample
 from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
 __all__ = ["Assessment", "difference_interval", "estimate_indicators", "run_assessment"]
@@ -172,19 +172,21 @@ def difference_interval(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.n
     return lo, hi
 
 
-def _read_optional(path_fn, kind: str, encoding: str | None = None) -> pd.DataFrame | None:
+def _read_optional(path_fn, kind: str, encoding: str | None = None,
+                   columns: dict | None = None) -> pd.DataFrame | None:
     """Read an optional table: None when the file is absent; errors in a present file propagate."""
     try:
         path = path_fn()
     except DataError:
         return None
-    return read_table(path, kind, encoding=encoding)
+    return read_table(path, kind, encoding=encoding, columns=columns)
 
 
 def run_assessment(year: int, data: str | Path | None = None, *,
                    spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
                    history: bool = True, encoding: str | None = None,
-                   verify: bool = True) -> Assessment:
+                   verify: bool = True, sheet: str | int | None = None,
+                   columns: dict[str, str] | None = None) -> Assessment:
     """Run the whole assessment of ``year`` on a data directory.
 
     Parameters
@@ -207,6 +209,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         :func:`~quchi_stats.sampling.verify_sample`); a missing manifest or a changed sample
         raises :class:`~quchi_stats.errors.VerificationError`. ``False`` skips the check and is
         recorded in ``Assessment.verified`` (the report carries a warning).
+    sheet : str or int, optional
+        The register's sheet (default: the one the sample's manifest records, else every sheet,
+        see :func:`~quchi_stats.io.read_table`).
+    columns : dict, optional
+        Header aliases (header -> column) for every table, on top of the spec's ``[columns]``
+        and the register aliases the sample's manifest records.
 
     Examples
     --------
@@ -226,18 +234,25 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     if verify:  # the audit record first: this year's sample, and those the trend uses
         for y in [year, *(_history_years(root, year) if history else [])]:
             verify_sample(root.sample_dir(y), year=y)
-    register = read_table(root.register(year), "register", encoding=encoding)
+    recorded = _recorded_register_options(root.sample_dir(year), strict=verify)
+    if sheet is None:
+        sheet = recorded.get("sheet")
+    user = {**spec.columns, **(columns or {})}
+    register = read_table(root.register(year), "register",
+                          encoding=encoding if encoding is not None else recorded.get("encoding"),
+                          sheet=sheet, columns={**(recorded.get("columns") or {}), **user})
+    columns = user or None
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
-    results = read_table(root.results(year), "results", encoding=encoding)
+    results = read_table(root.results(year), "results", encoding=encoding, columns=columns)
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
     _check_year(sample, year, root.sample_dir(year).name + "/sample.csv")
     _check_year(results, year, root.results(year).name)
     # every input is read and checked before any computation: errors come at once
-    targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding)
+    targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding, columns)
     if targets_tab is not None:
         _check_known(targets_tab, register, root.targets(year).name)
         _check_year(targets_tab, year, root.targets(year).name)
-    sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding)
+    sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding, columns)
     if sr_tab is not None:
         _check_known(sr_tab, register, root.self_report(year).name)
         _check_year(sr_tab, year, root.self_report(year).name)
@@ -407,6 +422,17 @@ def _check_year(table: pd.DataFrame, year: int, file: str) -> None:
         i = int(np.flatnonzero(other.to_numpy())[0])
         raise DataError(f"年度应为本次考核年度 {year}，实际为 {table['year'].iloc[i]}", file=file,
                         row=i + 2, column="年度")
+
+
+def _recorded_register_options(sample_dir: Path, *, strict: bool) -> dict:
+    """How ``design`` read the register (sheet, encoding, column aliases), from the sample's
+    manifest; a broken manifest is an error only when the run verifies (it is reported there)."""
+    try:
+        return register_options(sample_dir)
+    except DataError:
+        if strict:
+            raise
+        return {}
 
 
 def _check_known(table: pd.DataFrame, register: pd.DataFrame, file: str) -> None:

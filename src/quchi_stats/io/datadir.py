@@ -2,7 +2,7 @@
 
 ::
 
-    register_YYYY.csv | .xlsx        农户台账 (as of YYYY-12-31)
+    register_YYYY.csv | .xlsx | .xls 农户台账 (as of YYYY-12-31)
     sample_YYYY/sample.csv           抽查样本 drawn by ``quchi-stats design``
     sample_YYYY/manifest.json        its audit record
     results_YYYY.csv | .xlsx         入户核查结果
@@ -20,7 +20,7 @@ from ..errors import DataError
 
 __all__ = ["DataDir"]
 
-_SUFFIXES = (".csv", ".xlsx")
+_SUFFIXES = (".csv", ".xlsx", ".xls")
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class DataDir:
             p = self.root / f"{stem}_{year}{suffix}"
             if p.is_file():
                 return p
-        raise DataError(f"找不到{label}文件 {stem}_{year}.csv 或 {stem}_{year}.xlsx",
+        raise DataError(f"找不到{label}文件 {stem}_{year}.csv 或 {stem}_{year}.xlsx（.xls）",
                         file=str(self.root))
 
     def register(self, year: int) -> Path:
