@@ -592,7 +592,7 @@ class _Notes:
         file = self.file
         for number, sheets in self.titles.items():
             named = [n for n in sheets if n is not None]
-            where = f"工作表{'、'.join(named)}的" if len(named) > 1 else ""
+            where = "工作表" + "、".join(f"“{n}”" for n in named) + "的" if len(named) > 1 else ""
             warnings.warn(f"{file}：{where}前 {number - 1} 行是标题，表头取第 {number} 行。",
                           QuchiStatsWarning, stacklevel=stacklevel)
         if self.blank:
