@@ -10,7 +10,9 @@ the row (as a spreadsheet shows it: the header is row 1) and the column.
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import io as _io
+import math
 import re
 import unicodedata
 import warnings
@@ -194,11 +196,13 @@ MAX_XLS_BYTES = 256 << 20
 #: rows by :data:`MAX_COLUMNS`: calamine holds a sheet's whole rectangle in memory.
 _CALAMINE_MAX_CELLS = 40_000_000
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
-_ERROR_CELL = re.compile(rb"<(?:\w+:)?c\b[^>]*\bt=\"e\"")
-#: A cell reference beyond column GR (the 200th, :data:`MAX_COLUMNS`).
-_FAR_CELL = re.compile(rb"<(?:\w+:)?c\b[^>]*\br=\"(?:[A-Z]{4,}|[A-Z]{3}|[H-Z][A-Z]|G[S-Z])\d")
-_LAST_ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*\br=\"(\d+)\"")
+#: Marks of a formula (``<f>``, ``<x:f …>``) or an error value (``t="e"``) in a sheet part: plain
+#: substring searches (a false alarm only sends the sheet to openpyxl).
+_FORMULA_MARKS = (b"<f>", b"<f ", b":f>", b":f ", b"t=\"e\"", b"t='e'")
+#: A cell reference beyond column GR (the 200th, :data:`MAX_COLUMNS`); a ``<row r="…">`` has
+#: digits after ``r="`` and never matches.
+_FAR_CELL = re.compile(rb"r=[\"'](?:[A-Z]{3}|[H-Z][A-Z]|G[S-Z])[0-9]")
+_LAST_ROW = re.compile(rb"<(?:\w+:)?row\b[^>]*\br=[\"'](\d+)[\"']")
 
 
 def _read_book(path: Path, sheet: str | int | None) -> list[tuple[str | None, _Cells]]:
@@ -249,7 +253,7 @@ def _read_book(path: Path, sheet: str | int | None) -> list[tuple[str | None, _C
 def _plain_sheet_xml(xml: bytes) -> bool:
     """Whether calamine may read this sheet part: no formula, no error value, no cell beyond
     :data:`MAX_COLUMNS`, and its rows by :data:`MAX_COLUMNS` within :data:`_CALAMINE_MAX_CELLS`."""
-    if _FORMULA.search(xml) or _ERROR_CELL.search(xml) or _FAR_CELL.search(xml):
+    if any(mark in xml for mark in _FORMULA_MARKS) or _FAR_CELL.search(xml):
         return False
     tail = xml.rfind(b"<row ")
     if tail < 0:
@@ -438,8 +442,10 @@ _EXCEL_DIGITS = 1e15
 
 
 def _cell_text(value: object) -> str:
-    import datetime as _dt
-
+    if type(value) is float:  # the common case first
+        if -_EXCEL_DIGITS < value < _EXCEL_DIGITS:
+            return str(int(value)) if value.is_integer() else str(value)
+        return f"{value:.14E}" if math.isfinite(value) else str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
