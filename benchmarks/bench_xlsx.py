@@ -76,7 +76,8 @@ def report(r: dict) -> str:
     return "\n".join([
         f"6. register as .xlsx vs .csv: {r['households']:,} households ({r['xlsx_mb']:.1f} MB .xlsx)",
         f"   draw from the .csv     {r['csv_s'] * 1e3:8.0f} ms (median; read + validate + draw)",
-        f"   draw from the .xlsx    {r['xlsx_s'] * 1e3:8.0f} ms (median)  ratio {r['ratio']:.2f}x (goal <= 2x)",
+        f"   draw from the .xlsx    {r['xlsx_s'] * 1e3:8.0f} ms (median)  "
+        f"ratio {r['ratio']:.2f}x (goal <= 2x)",
         f"   same sample from both  {'yes' if r['same_sample'] else 'NO'}",
         f"   cells of the sheet     calamine {r['calamine_cells_s'] * 1e3:.0f} ms, "
         f"openpyxl (formula path) {r['openpyxl_cells_s'] * 1e3:.0f} ms",
