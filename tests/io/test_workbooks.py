@@ -349,3 +349,36 @@ def test_report_reuses_the_manifests_sheet(tiny_dir, tmp_path):
     assert _recorded_register_options(d / "sample_2018", strict=True)["sheet"] == "台账"
     (d / "sample_2018" / "manifest.json").write_text("{", encoding="utf-8")
     assert _recorded_register_options(d / "sample_2018", strict=False) == {}
+
+
+@pytest.mark.parametrize(("xml", "plain"), [
+    (b'<row r="5"><c r="A5" t="s"><v>1</v></c></row>', True),
+    (b'<row r="5"><c r="GR5"><v>1</v></c></row>', True),  # column 200: within the cap
+    (b'<row r="5"><c r="A5"><f>1+1</f><v>2</v></c></row>', False),  # a formula
+    (b'<row r="5"><c r="A5"><f t="shared" si="0"/></c></row>', False),
+    (b'<row r="5"><c r="A5" t="e"><v>#N/A</v></c></row>', False),  # an error value
+    (b'<row r="5"><c r="GS5"><v>1</v></c></row>', False),  # column 201
+    (b'<row r="5"><c r="XFD5"/></row>', False),
+    (b'<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="A1048576"><v>1</v></c></row>',
+     False),  # calamine would hold 1,048,576 rows x columns in memory
+])
+def test_which_sheets_calamine_reads(xml, plain):
+    import io
+
+    from quchi_stats.io.readers import _plain_sheet_xml
+
+    assert _plain_sheet_xml(io.BytesIO(xml)) is plain
+
+
+def test_far_cells_and_error_values_still_refused_in_xlsx(tmp_path):
+    path = _book(tmp_path / "r.xlsx", {"台账": [HEADER, *MABA]})
+    wb = openpyxl.load_workbook(path)
+    wb["台账"]["GS2"] = "备注"
+    wb.save(path)
+    with pytest.raises(DataError, match="单元格 GS2 有内容，超过上限 200 列"):
+        read_table(path, "register")
+    wb["台账"]["GS2"] = None
+    wb["台账"]["D3"] = "#N/A"
+    wb.save(path)
+    with pytest.raises(DataError, match="单元格 D3 是错误值"):
+        read_table(path, "register")

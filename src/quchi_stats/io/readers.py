@@ -232,9 +232,10 @@ def _read_book(path: Path, sheet: str | int | None) -> list[tuple[str | None, _C
                                     f"{MAX_XLSX_BYTES >> 20} MB", file=file)
                 for info in infos:
                     if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                        if not _plain_sheet_xml(z.read(info)):
-                            plain = False
-                            break
+                        with z.open(info) as part:
+                            if not _plain_sheet_xml(part):
+                                plain = False
+                                break
         except DataError:
             raise
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError,
@@ -250,17 +251,29 @@ def _read_book(path: Path, sheet: str | int | None) -> list[tuple[str | None, _C
     return _read_calamine(path, sheet)
 
 
-def _plain_sheet_xml(xml: bytes) -> bool:
-    """Whether calamine may read this sheet part: no formula, no error value, no cell beyond
-    :data:`MAX_COLUMNS`, and its rows by :data:`MAX_COLUMNS` within :data:`_CALAMINE_MAX_CELLS`."""
-    if any(mark in xml for mark in _FORMULA_MARKS) or _FAR_CELL.search(xml):
-        return False
-    tail = xml.rfind(b"<row ")
-    if tail < 0:
-        tail = max(xml.rfind(b":row "), 0)
-    last = _LAST_ROW.search(xml, max(tail - 16, 0))
-    rows = int(last.group(1)) if last else 0
-    return rows * MAX_COLUMNS <= _CALAMINE_MAX_CELLS
+def _plain_sheet_xml(part) -> bool:
+    """Whether calamine may read this sheet part (a binary file object, read in blocks): no
+    formula, no error value, no cell beyond :data:`MAX_COLUMNS`, and its rows by
+    :data:`MAX_COLUMNS` within :data:`_CALAMINE_MAX_CELLS`."""
+    block = 1 << 24
+    carry = b""
+    last_row = 0
+    while True:
+        chunk = part.read(block)
+        if not chunk:
+            break
+        data = carry + chunk
+        if any(mark in data for mark in _FORMULA_MARKS) or _FAR_CELL.search(data):
+            return False
+        tail = data.rfind(b"<row ")
+        if tail < 0:
+            tail = data.rfind(b":row ")
+        if tail >= 0:
+            m = _LAST_ROW.search(data, max(tail - 16, 0))
+            if m:
+                last_row = max(last_row, int(m.group(1)))
+        carry = data[-64:]  # a mark or a row tag cut by the block's end is seen whole next time
+    return last_row * MAX_COLUMNS <= _CALAMINE_MAX_CELLS
 
 
 def _chosen(path: Path, names: list[str], sheet: str | int | None) -> list[str]:
