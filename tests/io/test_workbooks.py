@@ -276,12 +276,29 @@ def test_float_looking_ids_are_explained(tmp_path):
 
 
 def test_numeric_id_cells_in_a_workbook_are_explained_without_echoing_them(tmp_path):
-    rows = [HEADER, [*MABA[0][:2], 4402051002010001, *MABA[0][3:]],
-            [*MABA[1][:2], 4402051002010002, *MABA[1][3:]]]
+    # 18 digits as a number cell: beyond a double's exact integers, the digits are gone
+    rows = [HEADER, [*MABA[0][:2], 4.40205100201000e17, *MABA[0][3:]],
+            [*MABA[1][:2], 4.40205100201001e17, *MABA[1][3:]]]
     with pytest.raises(DataError) as exc:
         read_table(_book(tmp_path / "r.xlsx", {"台账": rows}), "register")
     msg = str(exc.value)
-    assert "户编号被 Excel 当作数字保存" in msg and "44020510020" not in msg
+    assert "户编号被 Excel 当作数字保存" in msg and "44020510020" not in msg and "4.402" not in msg
+    # 16 digits that Excel cut to 15: the ids collide -> explained, not reported as a duplicate
+    rows = [HEADER, [*MABA[0][:2], 4402051002010000, *MABA[0][3:]],
+            [*MABA[1][:2], 4402051002010000, *MABA[1][3:]]]
+    with pytest.raises(DataError) as exc:
+        read_table(_book(tmp_path / "r.xlsx", {"台账": rows}), "register")
+    msg = str(exc.value)
+    assert "户编号被 Excel 当作数字保存，末位已丢失（2 个户编号超过 15 位" in msg
+    assert "重复”" not in msg and "4402051002010000" not in msg and "第 2 行" in msg
+
+
+def test_exact_16_digit_number_cells_are_kept(tmp_path):
+    # a program (not Excel) wrote the ids as numbers: below 2**53 they are exact integers
+    rows = [HEADER, [*MABA[0][:2], 4402051002010001, *MABA[0][3:]],
+            [*MABA[1][:2], 4402051002010002, *MABA[1][3:]]]
+    reg = read_table(_book(tmp_path / "r.xlsx", {"台账": rows}), "register")
+    assert reg["household_id"].tolist() == ["4402051002010001", "4402051002010002"]
 
 
 def test_mangled_id_numbers_are_a_note_without_the_numbers(tmp_path):

@@ -447,11 +447,11 @@ def _scan_sheet(path: Path, sheet: str | int | None, *, cached: bool) -> _Cells:
     return cells
 
 
-#: A number cell at least this large has more digits than Excel keeps (15 significant digits):
-#: its text is written as Excel shows it (``5.30999123456789E+15``), so that an id saved as a
-#: number is recognised as mangled (:func:`_check_mangled_ids`) rather than read with made-up
-#: last digits.
-_EXCEL_DIGITS = 1e15
+#: A number cell at least this large (2**53) is not an exact integer any more: its text is written as
+#: Excel shows it (``4.40205199001011E+17``), so that an id saved as a number is recognised as mangled
+#: (:func:`_check_mangled_ids`) rather than read with made-up last digits. Below it a number is its
+#: exact integer (a 16-digit id written by a program as a number is kept).
+_EXCEL_DIGITS = float(2**53)
 
 
 def _cell_text(value: object) -> str:
@@ -463,11 +463,11 @@ def _cell_text(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, float | int):
+    if isinstance(value, int):  # openpyxl: the digits the file holds
+        return str(value)
+    if isinstance(value, float):
         if abs(value) >= _EXCEL_DIGITS:
-            return f"{float(value):.14E}"
-        if isinstance(value, int):
-            return str(value)
+            return f"{value:.14E}" if math.isfinite(value) else str(value)
         return str(int(value)) if value.is_integer() else str(value)
     if isinstance(value, _dt.datetime):
         return value.date().isoformat() if value.time() == _dt.time() else value.isoformat(" ")
@@ -935,6 +935,13 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
             value = out[schema.key].iloc[pos]
             first = int(np.flatnonzero((out[schema.key] == value).to_numpy())[0])
             label, row = places[pos]
+            if _TRUNCATED.match(str(value)):
+                col = schema.column(schema.key).label
+                n = int(out[schema.key].astype(str).str.match(_TRUNCATED).sum())
+                raise DataError(
+                    f"{col}被 Excel 当作数字保存，末位已丢失（{n:,} 个{col}超过 15 位且第 15 位之后全是 0，"
+                    f"于是出现重复，如本行与{_place(places, first, label)}；号码不予显示）；{_MANGLED_FIX}",
+                    file=label, row=row, column=col)
             at = _place(places, first, label)
             raise DataError(f"户编号“{value}”重复（首次出现在{at}）", file=label, row=row,
                             column=schema.column(schema.key).label)
@@ -1027,6 +1034,11 @@ def _user_aliases(columns: Mapping[str, str] | None, schema: TableSchema) -> dic
     return out
 
 
+#: An id of 16 digits or more whose digits after the 15th are all 0: what Excel keeps of a longer
+#: number (15 significant digits). Taken as mangled only when such ids collide.
+_TRUNCATED = re.compile(r"^\d{15}0+$")
+_MANGLED_FIX = ("请从信息系统重新导出，或在 Excel 中先把该列设为“文本”格式再粘贴/导入，"
+                "不要用 Excel 打开后另存为 CSV")
 #: Text that Excel made of an id it took for a number: 5.30999E+15, 530999123456789.0.
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d*)?[eE][+-]?\d+$")
 _FLOAT_ID = re.compile(r"^\d+\.0+$")
@@ -1055,11 +1067,9 @@ def _check_mangled_ids(out: pd.DataFrame, schema: TableSchema, places: list[tupl
             what = (f"{label}被当作数字保存（{n_flt:,} 行带“.0”，超过 15 位的末位可能已丢失；"
                     "号码不予显示）")
             first = int(values.index[flt.to_numpy()][0])
-        fix = ("请从信息系统重新导出，或在 Excel 中先把该列设为“文本”格式再粘贴/导入，"
-               "不要用 Excel 打开后另存为 CSV")
         where, row = places[first]
         if name == "household_id":
-            raise DataError(f"{what}；{fix}", file=where, row=row, column=label)
+            raise DataError(f"{what}；{_MANGLED_FIX}", file=where, row=row, column=label)
         notes.other.append(f"{where}：{what}；名单中的{label}不可靠。")
 
 def _check_personal_data(out: pd.DataFrame, schema: TableSchema,
