@@ -355,17 +355,29 @@ def test_sheet_and_columns_recorded_in_the_manifest_and_reused(tiny_dir, tmp_pat
 
 
 def test_report_reuses_the_manifests_sheet(tiny_dir, tmp_path):
-    from quchi_stats.assessment import _recorded_register_options
+    from quchi_stats.assessment import _recorded_register_options, run_assessment
     from quchi_stats.sampling.manifest import read_manifest
 
     d = tmp_path / "d"
     shutil.copytree(tiny_dir, d)
+    reg = pd.read_csv(d / "register_2018.csv", dtype=str, keep_default_na=False)
+    (d / "register_2018.csv").unlink()
+    with pd.ExcelWriter(d / "register_2018.xlsx", engine="openpyxl") as xw:
+        pd.DataFrame({"说明": ["合成数据"]}).to_excel(xw, sheet_name="说明", index=False)
+        reg.to_excel(xw, sheet_name="台账", index=False)
+    with pytest.raises(DataError, match="“说明”.*“台账”.*--sheet"):
+        run_assessment(2018, d, history=False)
     m = read_manifest(d / "sample_2018")
     m["register"]["sheet"] = "台账"
     (d / "sample_2018" / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
-    assert _recorded_register_options(d / "sample_2018", strict=True)["sheet"] == "台账"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = run_assessment(2018, d, history=False)  # the sheet comes from the manifest
+    assert a.overview["households"] == len(reg) and len(a.estimates)
     (d / "sample_2018" / "manifest.json").write_text("{", encoding="utf-8")
     assert _recorded_register_options(d / "sample_2018", strict=False) == {}
+    with pytest.raises(DataError):
+        _recorded_register_options(d / "sample_2018", strict=True)
 
 
 @pytest.mark.parametrize(("xml", "plain"), [
