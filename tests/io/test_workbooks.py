@@ -70,6 +70,23 @@ def test_xls_sheets_sharing_the_header_are_one_register_with_a_counted_note(tmp_
     assert only["town"].tolist() == ["大塘镇"]
 
 
+def test_error_values_in_an_xls_are_refused():
+    # calamine reads #N/A as a blank cell: 脱贫年度 would silently become "not exited"
+    with pytest.raises(DataError, match="register_error.xls：工作表“台账”单元格 F3 是错误值“#N/A”"):
+        read_table(DATA / "register_error.xls", "register")
+
+
+def test_biff_reader(tmp_path):
+    from quchi_stats.io._biff import error_cells
+
+    assert error_cells(DATA / "register_title.xls") == {}
+    assert error_cells(DATA / "register_error.xls") == {"台账": ("F3", "#N/A")}
+    assert error_cells(Path(__file__)) is None  # not a compound file: no check, calamine reports it
+    broken = tmp_path / "b.xls"
+    broken.write_bytes((DATA / "register_title.xls").read_bytes()[:1000])
+    assert error_cells(broken) is None
+
+
 def test_xlsx_sheets_per_town_are_one_register(tmp_path):
     path = _book(tmp_path / "r.xlsx", {"马坝镇": [HEADER, *MABA], "大塘镇": [HEADER, *DATANG],
                                         "空表": []})

@@ -212,7 +212,9 @@ def _read_book(path: Path, sheet: str | int | None) -> list[tuple[str | None, _C
     formula saved without one, or an error value (#N/A), as a blank cell; it also holds a sheet's
     whole rectangle in memory. An .xlsx whose sheets hold formulas, error values, cells beyond
     :data:`MAX_COLUMNS` or rows beyond what calamine may hold is therefore read by openpyxl,
-    streaming, with the checks of :func:`_scan_sheet` (a county's export holds none of these)."""
+    streaming, with the checks of :func:`_scan_sheet` (a county's export holds none of these). In
+    an .xls (at most 65,536 × 256 cells, and a formula always keeps its result) error values are
+    found in the BIFF records (:mod:`._biff`)."""
     import zipfile
 
     file = path.name
@@ -323,6 +325,15 @@ def _read_calamine(path: Path, sheet: str | int | None) -> list[tuple[str | None
     parts: list[tuple[str | None, _Cells]] = []
     try:
         names = _chosen(path, list(book.sheet_names), sheet)
+        if kind == ".xls":  # calamine reads an error value as blank: find them in the records
+            from ._biff import error_cells
+
+            errors = error_cells(path) or {}
+            for name in names:
+                if name in errors:
+                    cell, code = errors[name]
+                    raise DataError(f"工作表“{name}”单元格 {cell} 是错误值“{code}”，应为数值或文本",
+                                    file=file)
         for name in names:
             try:
                 values = book.get_sheet_by_name(name).to_python(skip_empty_area=False)

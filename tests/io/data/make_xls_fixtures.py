@@ -60,6 +60,11 @@ def main() -> None:
     ws.write(0, 0, "本表由信息系统导出（合成数据）")
     book.save(HERE / "register_mixed.xls")
 
+    book = xlwt.Workbook(encoding="utf-8")  # #N/A in 脱贫年度 (a BOOLERR record): calamine shows blank
+    _sheet(book, "台账", None, ROWS["马坝镇"])
+    book.get_sheet(0).row(2).set_cell_error(5, 0x2A)
+    book.save(HERE / "register_error.xls")
+
 
 if __name__ == "__main__":
     main()
