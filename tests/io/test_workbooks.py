@@ -310,6 +310,13 @@ def test_numeric_id_cells_in_a_workbook_are_explained_without_echoing_them(tmp_p
     assert "重复”" not in msg and "4402051002010000" not in msg and "第 2 行" in msg
 
 
+def test_a_real_duplicate_ending_in_zero_is_still_a_duplicate(tmp_path):
+    rows = [[*MABA[0][:2], "4402051002010010", *MABA[0][3:]], [*MABA[1][:2], "4402051002010010", *MABA[1][3:]],
+            [*DATANG[0][:2], "4402051012010001", *DATANG[0][3:]]]
+    with pytest.raises(DataError, match="重复（首次出现在第 2 行）"):
+        read_table(_csv(tmp_path, rows), "register")
+
+
 def test_exact_16_digit_number_cells_are_kept(tmp_path):
     # a program (not Excel) wrote the ids as numbers: below 2**53 they are exact integers
     rows = [HEADER, [*MABA[0][:2], 4402051002010001, *MABA[0][3:]],

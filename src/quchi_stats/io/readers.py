@@ -946,9 +946,13 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
             value = out[schema.key].iloc[pos]
             first = int(np.flatnonzero((out[schema.key] == value).to_numpy())[0])
             label, row = places[pos]
-            if _TRUNCATED.match(str(value)):
+            ids = out[schema.key].dropna().astype(str)
+            long = ids[ids.str.len() >= 16]
+            if _TRUNCATED.match(str(value)) and long.str.match(_TRUNCATED).all():
+                # every id of 16+ digits ends in zeros after the 15th: Excel cut them all (an id
+                # written in full ends in 0 one time in ten)
                 col = schema.column(schema.key).label
-                n = int(out[schema.key].astype(str).str.match(_TRUNCATED).sum())
+                n = len(long)
                 raise DataError(
                     f"{col}被 Excel 当作数字保存，末位已丢失（{n:,} 个{col}超过 15 位且第 15 位之后全是 0，"
                     f"于是出现重复，如本行与{_place(places, first, label)}；号码不予显示）；{_MANGLED_FIX}",
@@ -1046,7 +1050,8 @@ def _user_aliases(columns: Mapping[str, str] | None, schema: TableSchema) -> dic
 
 
 #: An id of 16 digits or more whose digits after the 15th are all 0: what Excel keeps of a longer
-#: number (15 significant digits). Taken as mangled only when such ids collide.
+#: number (15 significant digits). Taken as mangled only when such ids collide and every id of 16
+#: digits or more has that form.
 _TRUNCATED = re.compile(r"^\d{15}0+$")
 _MANGLED_FIX = ("请从信息系统重新导出，或在 Excel 中先把该列设为“文本”格式再粘贴/导入，"
                 "不要用 Excel 打开后另存为 CSV")
