@@ -95,6 +95,23 @@ def test_xlsx_sheets_per_town_are_one_register(tmp_path):
     assert any("2 个工作表表头相同" in n and "共 3 行" in n for n in notes)
 
 
+@pytest.mark.parametrize("formula", [False, True])
+def test_hidden_and_chart_sheets_are_not_read_unless_named(tmp_path, formula):
+    path = _book(tmp_path / "r.xlsx", {"台账": [HEADER, *MABA], "下拉选项": [["是"], ["否"]]})
+    wb = openpyxl.load_workbook(path)
+    wb["下拉选项"].sheet_state = "hidden"
+    if formula:  # the openpyxl path (which cannot open an empty chart sheet, as before)
+        wb["下拉选项"]["B1"] = "=A1"
+    else:
+        wb.create_chartsheet("图")
+    wb.save(path)
+    reg, notes = _read(path)
+    assert len(reg) == 2
+    assert any("隐藏的工作表 “下拉选项” 未读入" in n for n in notes)
+    with pytest.raises(DataError, match="公式没有保存计算结果" if formula else "缺少必需的列"):
+        read_table(path, "register", sheet="下拉选项")
+
+
 def test_sheets_with_other_headers_are_refused_listing_the_sheets(tmp_path):
     with pytest.raises(DataError) as exc:
         read_table(DATA / "register_mixed.xls", "register")

@@ -81,6 +81,7 @@ class _Cells:
         self.rows: list[list[str]] = []
         self.numbers: list[int] = []
         self.fields: list[int] | None = None
+        self.hidden: list[str] = []  # (first sheet of a workbook) hidden sheets left unread
 
 
 def _restore_quoted(cells: _Cells) -> _Cells:
@@ -244,11 +245,15 @@ def _read_book(path: Path, sheet: str | int | None) -> list[tuple[str | None, _C
                 NotImplementedError) as exc:
             raise DataError(f"不是有效的 .xlsx 文件（{type(exc).__name__}）", file=file) from None
     if not plain:
-        parts = [(name, _read_xlsx_sheet(path, name))
-                 for name in _chosen(path, _xlsx_names(path), sheet)]
+        names, worksheets, hidden = _xlsx_names(path)
+        chosen = _chosen(path, names, sheet) if sheet is not None else [
+            n for n in worksheets if n not in hidden]
+        parts = [(name, _read_xlsx_sheet(path, name)) for name in chosen]
         parts = [(n, c) for n, c in parts if c.rows]
         if not parts:
             raise DataError("文件为空", file=file)
+        if sheet is None:
+            parts[0][1].hidden = [n for n in worksheets if n in hidden]
         return parts
     return _read_calamine(path, sheet)
 
@@ -293,10 +298,13 @@ def _chosen(path: Path, names: list[str], sheet: str | int | None) -> list[str]:
     raise DataError(f"无法读取工作表 {sheet!r}：工作簿只有 {'、'.join(names)}", file=path.name)
 
 
-def _xlsx_names(path: Path) -> list[str]:
+def _xlsx_names(path: Path) -> tuple[list[str], list[str], set[str]]:
+    """All sheet names, the worksheets' (not chart sheets), and the hidden ones."""
     book, _, _ = _open_sheet(path, 0, data_only=False)
     try:
-        return list(book.sheetnames)
+        worksheets = [ws.title for ws in book.worksheets]
+        hidden = {ws.title for ws in book.worksheets if ws.sheet_state != "visible"}
+        return list(book.sheetnames), worksheets, hidden
     finally:
         book.close()
 
@@ -323,8 +331,14 @@ def _read_calamine(path: Path, sheet: str | int | None) -> list[tuple[str | None
     except Exception as exc:  # a corrupt or encrypted workbook: report it, do not crash
         raise DataError(f"不是有效的 {kind} 文件（{type(exc).__name__}）", file=file) from None
     parts: list[tuple[str | None, _Cells]] = []
+    hidden: list[str] = []
     try:
-        names = _chosen(path, list(book.sheet_names), sheet)
+        if sheet is None:  # every visible worksheet (chart sheets hold no table)
+            meta = [m for m in book.sheets_metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
+            names = [m.name for m in meta if m.visible == python_calamine.SheetVisibleEnum.Visible]
+            hidden = [m.name for m in meta if m.visible != python_calamine.SheetVisibleEnum.Visible]
+        else:
+            names = _chosen(path, list(book.sheet_names), sheet)
         if kind == ".xls":  # calamine reads an error value as blank: find them in the records
             from ._biff import error_cells
 
@@ -347,6 +361,7 @@ def _read_calamine(path: Path, sheet: str | int | None) -> list[tuple[str | None
         book.close()
     if not parts:
         raise DataError("文件为空", file=file)
+    parts[0][1].hidden = hidden
     return parts
 
 
@@ -907,6 +922,9 @@ def read_table(path: str | Path, kind: str, *, encoding: str | None = None,
     file = path.name
     notes = _Notes(file)
     parts = _read_raw(path, encoding, sheet)
+    if parts[0][1].hidden:
+        shown = "、".join(f"“{n}”" for n in parts[0][1].hidden)
+        notes.other.append(f"{file}：隐藏的工作表 {shown} 未读入（如需读入，用 --sheet 指定）。")
     multi = len(parts) > 1
     labels = [f"{file} 工作表“{name}”" if multi else file for name, _ in parts]
     found: list[tuple[int, object]] = []  # each part's header index, or the error finding it
