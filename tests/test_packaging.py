@@ -43,7 +43,7 @@ def test_environment_yml_mirrors_pyproject():
             continue
         in_pip = False
         name = _norm(item)
-        if name.startswith("python") or name == "pip":
+        if re.fullmatch(r"python(?:[<>=!~].*)?", name) or name == "pip":  # not python-calamine
             continue
         listed.add(name)
     assert listed == wanted
@@ -54,7 +54,7 @@ def test_python_floor_and_console_script():
     assert data["project"]["requires-python"] == ">=3.11"
     assert data["project"]["scripts"]["quchi-stats"] == "quchi_stats.cli:main"
     runtime = {re.split(r"[<>=]", r)[0] for r in data["project"]["dependencies"]}
-    assert runtime == {"numpy", "scipy", "pandas", "matplotlib", "openpyxl"}
+    assert runtime == {"numpy", "scipy", "pandas", "matplotlib", "openpyxl", "python-calamine"}
 
 
 def _readme_commands() -> list[str]:

@@ -41,7 +41,7 @@ from .io.datadir import DataDir
 from .io.entry import read_results
 from .io.readers import read_table
 from .io.schema import order_towns
-from .sampling.manifest import verify_sample
+from .sampling.manifest import register_options, verify_sample
 from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
 __all__ = ["Assessment", "difference_interval", "estimate_indicators", "run_assessment"]
@@ -180,6 +180,16 @@ def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
     the town is significantly low before adjustment."""
     vc = village_counts(d.data, "_good", weight=d.weights,
                         size="household_size" if ind.unit == "person" else None)
+    if vc.empty:  # no household answered this indicator: nothing to test (estimates are NaN)
+        vc = pd.DataFrame({"town": [], "village": [], "households": [], "m": [], "y": [],
+                           "p_hat": [], "share": []})
+        res = TownTestResult(pd.DataFrame(columns=["town", "p_ml", "p0", "z", "p_value",
+                                                   "ci_lower", "ci_upper", "n_icc", "villages",
+                                                   "rho", "df"]), np.nan, 1, vc)
+        out = towns.assign(p_value=np.nan, ci_lower=np.nan, ci_upper=np.nan,
+                           method="beta-binomial", p_ml=np.nan, rho=np.nan, test_df=np.nan,
+                           upper_one_sided=np.nan, n_star=np.nan)
+        return out, res
     res = town_test(vc, ind.threshold, level=spec.level)
     t = res.to_frame().set_index("town")
     one = res.conf_int(1 - 2 * spec.alpha).set_index("town")["ci_upper"]
@@ -214,19 +224,21 @@ def difference_interval(p1: np.ndarray, l1: np.ndarray, u1: np.ndarray, p2: np.n
     return lo, hi
 
 
-def _read_optional(path_fn, kind: str, encoding: str | None = None) -> pd.DataFrame | None:
+def _read_optional(path_fn, kind: str, encoding: str | None = None,
+                   columns: dict | None = None) -> pd.DataFrame | None:
     """Read an optional table: None when the file is absent; errors in a present file propagate."""
     try:
         path = path_fn()
     except DataError:
         return None
-    return read_table(path, kind, encoding=encoding)
+    return read_table(path, kind, encoding=encoding, columns=columns)
 
 
 def run_assessment(year: int, data: str | Path | None = None, *,
                    spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
                    history: bool = True, encoding: str | None = None,
-                   verify: bool = True) -> Assessment:
+                   verify: bool = True, sheet: str | int | None = None,
+                   columns: dict[str, str] | None = None) -> Assessment:
     """Run the whole assessment of ``year`` on a data directory.
 
     Parameters
@@ -249,6 +261,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         :func:`~quchi_stats.sampling.verify_sample`); a missing manifest or a changed sample
         raises :class:`~quchi_stats.errors.VerificationError`. ``False`` skips the check and is
         recorded in ``Assessment.verified`` (the report carries a warning).
+    sheet : str or int, optional
+        The register's sheet (default: the one the sample's manifest records, else every sheet,
+        see :func:`~quchi_stats.io.read_table`).
+    columns : dict, optional
+        Header aliases (header -> column) for every table, on top of the spec's ``[columns]``
+        and the register aliases the sample's manifest records.
 
     Examples
     --------
@@ -268,31 +286,39 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     if verify:  # the audit record first: this year's sample, and those the trend uses
         for y in [year, *(_history_years(root, year) if history else [])]:
             verify_sample(root.sample_dir(y), year=y)
-    register = read_table(root.register(year), "register", encoding=encoding)
+    recorded = _recorded_register_options(root.sample_dir(year), strict=verify)
+    if sheet is None:
+        sheet = recorded.get("sheet")
+    user = {**spec.columns, **(columns or {})}
+    register = read_table(root.register(year), "register",
+                          encoding=encoding if encoding is not None else recorded.get("encoding"),
+                          sheet=sheet, columns={**(recorded.get("columns") or {}), **user})
+    columns = user or None
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
-    results = read_results(root.results(year), encoding=encoding)
+    results = read_results(root.results(year), encoding=encoding, columns=columns)
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
     _check_year(sample, year, root.sample_dir(year).name + "/sample.csv")
     _check_year(results, year, root.results(year).name)
     # every input is read and checked before any computation: errors come at once
-    targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding)
+    targets_tab = _read_optional(lambda: root.targets(year), "targets", encoding, columns)
     if targets_tab is not None:
         _check_known(targets_tab, register, root.targets(year).name)
         _check_year(targets_tab, year, root.targets(year).name)
-    sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding)
+    sr_tab = _read_optional(lambda: root.self_report(year), "self_report", encoding, columns)
     if sr_tab is not None:
         _check_known(sr_tab, register, root.self_report(year).name)
         _check_year(sr_tab, year, root.self_report(year).name)
     _check_results(results, sample, root.results(year).name)
     designs: dict = {}  # the fieldwork design of each set of frames, built once
     models: dict = {}  # each indicator's town test: the district ρ and the village counts
-    est, response = estimate_indicators(sample, results, spec, designs=designs, models=models)
+    # records visited but unusable stop the run before anything is estimated from the rest
     rejects = fieldwork_design(sample, results, lonely_psu="certainty").info["rejects"]
     respondents = int(results["visit_status"].isin(["completed", "substitute"]).sum())
     if respondents and len(rejects) > spec.max_reject_share * respondents:
         raise DataError(f"{len(rejects)} 户已入户却缺少核查结果，超过有效样本的 "
                         f"{spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
                         file=root.results(year).name)
+    est, response = estimate_indicators(sample, results, spec, designs=designs, models=models)
     notes: list[str] = []
     flags: list[dict] = []
 
@@ -459,6 +485,17 @@ def _check_year(table: pd.DataFrame, year: int, file: str) -> None:
         i = int(np.flatnonzero(other.to_numpy())[0])
         raise DataError(f"年度应为本次考核年度 {year}，实际为 {table['year'].iloc[i]}", file=file,
                         row=i + 2, column="年度")
+
+
+def _recorded_register_options(sample_dir: Path, *, strict: bool) -> dict:
+    """How ``design`` read the register (sheet, encoding, column aliases), from the sample's
+    manifest; a broken manifest is an error only when the run verifies (it is reported there)."""
+    try:
+        return register_options(sample_dir)
+    except DataError:
+        if strict:
+            raise
+        return {}
 
 
 def _check_known(table: pd.DataFrame, register: pd.DataFrame, file: str) -> None:

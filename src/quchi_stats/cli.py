@@ -153,6 +153,21 @@ def _register_path(args: argparse.Namespace, command: str) -> Path:
     return args.register if args.register is not None else DataDir(args.data).register(args.year)
 
 
+def _register_options(sub: argparse.ArgumentParser) -> None:
+    """--sheet and --columns, shared by every command that reads the register."""
+    sub.add_argument("--sheet", help="台账工作表名（或从 1 起的序号）；默认读取全部有内容的工作表"
+                                     "（表头相同则合并），report、fieldlist 默认沿用抽样清单记录的工作表")
+    sub.add_argument("--columns", type=Path, metavar="FILE.toml",
+                     help="列名对照文件：[columns] 一节，每行 导出表头 = \"列名\""
+                          "（如 \"农户编码\" = \"户编号\"）")
+
+
+def _columns(args: argparse.Namespace) -> dict[str, str] | None:
+    from .io.readers import load_columns
+
+    return load_columns(args.columns) if getattr(args, "columns", None) is not None else None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quchi-stats", description="曲江区扶贫开发工作成效考核统计工具（quchi_stats）")
@@ -176,7 +191,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _plan_options(d)
     d.add_argument("--reserves", type=int, default=3, help="每村每框备选户数（默认 3）")
     d.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
-    d.add_argument("--sheet", help="xlsx 工作表名")
+    _register_options(d)
     d.set_defaults(func=_cmd_design)
 
     r = sub.add_parser("report", help="生成年度考核报告（HTML、CSV、Excel）",
@@ -191,6 +206,7 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-verify", action="store_true",
                    help="不核对抽查样本与抽样清单（manifest.json）；报告首屏将醒目注明“未核验”")
     r.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    _register_options(r)
     r.set_defaults(func=_cmd_report)
 
     f = sub.add_parser("fieldlist", help="为入户小组生成抽查户名单（默认不含个人信息）",
@@ -208,6 +224,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
     f.add_argument("--force", action="store_true", help="替换已有的文件")
     f.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    _register_options(f)
     f.set_defaults(func=_cmd_fieldlist)
 
     c = sub.add_parser("check", help="一次核对当年全部输入，列出每一处问题",
@@ -243,7 +260,7 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", type=Path, help="把结果表写成 CSV（中文表头）")
     w.add_argument("--force", action="store_true", help="替换已有的 CSV")
     w.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
-    w.add_argument("--sheet", help="xlsx 工作表名")
+    _register_options(w)
     w.set_defaults(func=_cmd_power)
 
     s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
@@ -271,9 +288,11 @@ def _cmd_design(args: argparse.Namespace) -> int:
         out = DataDir(base).sample_dir(args.year)
     plan = _plan_from_args(args, reserves=args.reserves)
     seed = args.seed if args.seed is not None else new_seed()
-    result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet)
+    columns = _columns(args)
+    result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet,
+                            columns=columns)
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
-                           sheet=args.sheet)
+                           sheet=args.sheet, columns=columns)
     print(result)
     print(result.to_frame(chinese=True).to_string(index=False))
     for note in result.notes:
@@ -300,7 +319,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print("报告未生成：请改正以上问题后重新运行（quchi-stats check 可单独核对）。", file=sys.stderr)
         return 2
     assessment = run_assessment(args.year, data, spec=args.spec, encoding=args.encoding,
-                                verify=not args.no_verify)
+                                verify=not args.no_verify, sheet=args.sheet, columns=_columns(args))
     synthetic = any(DataDir(data).root.glob(f"truth_{args.year}.*"))
     paths = write_report(assessment, out, force=args.force, synthetic=synthetic)
     print(f"{args.year} 年考核：{len(assessment.flags)} 项标记，涉及 "
@@ -335,8 +354,15 @@ def _cmd_fieldlist(args: argparse.Namespace) -> int:
     root = DataDir(args.data if args.data is not None else data_path())
     if args.out.exists() and not args.force:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
+    from .sampling.manifest import register_options
+
     sample = read_table(root.sample_dir(args.year) / "sample.csv", "sample")
-    register = read_table(root.register(args.year), "register", encoding=args.encoding)
+    recorded = register_options(root.sample_dir(args.year))  # read the register as design did
+    columns = {**(recorded.get("columns") or {}), **(_columns(args) or {})}
+    register = read_table(root.register(args.year), "register",
+                          encoding=args.encoding or recorded.get("encoding"),
+                          sheet=args.sheet if args.sheet is not None else recorded.get("sheet"),
+                          columns=columns or None)
     table = field_list(sample, register, include_personal_data=args.include_personal_data)
     if suffix == ".xlsx":
         spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
@@ -368,7 +394,8 @@ def _cmd_power(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     plan = _plan_from_args(args)
     spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
-    register = read_table(register_file, "register", encoding=args.encoding, sheet=args.sheet)
+    register = read_table(register_file, "register", encoding=args.encoding, sheet=args.sheet,
+                          columns={**spec.columns, **(_columns(args) or {})} or None)
     names = ([n.strip() for n in args.indicators.split(",") if n.strip()]
              if args.indicators else list(DEFAULT_INDICATORS))
     bar = _ProgressBar("模拟") if sys.stderr.isatty() else None

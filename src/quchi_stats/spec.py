@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ._strict import Field, check_table, decode_utf8, doc_range, read_text_capped
 from .errors import DataError, ParameterError
+from .io.readers import check_columns
 from .io.schema import RESULTS, SATISFACTION_LEVELS, SELF_REPORT
 from .sampling.draw import FRAME_NAMES
 
@@ -91,6 +92,8 @@ class AssessmentSpec:
     funnel_overdispersion: bool = False
     design: str = "two-stage"
     lqas_rule: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)
+    """The user's header aliases (``[columns]``: header -> column), used for every table read."""
     path: str = ""
 
     def indicator(self, name: str) -> Indicator:
@@ -182,6 +185,8 @@ SPEC_FIELDS: tuple[Field, ...] = (
     Field("lqas", "table", "LQAS 判定规则（design = \"lqas\" 时必需）", fields=LQAS_FIELDS),
     Field("indicator", "tables", "考核指标，每个一节 [[indicator]]", required=True, min_len=1,
           max_len=50, fields=INDICATOR_FIELDS),
+    Field("columns", "table", "列名对照：导出表头 = \"列名\"（如 \"农户编码\" = \"户编号\"），读每张表时使用",
+          open_table=True, default={}),
 )
 
 
@@ -315,4 +320,4 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
         satisfied_levels=tuple(dict.fromkeys(_SAT_LOOKUP[v] for v in raw["satisfied_levels"])),
         bunching_window=float(raw["bunching_window"]),
         funnel_overdispersion=raw["funnel_overdispersion"], design=raw["design"],
-        lqas_rule=dict(lqas), path=name)
+        lqas_rule=dict(lqas), columns=check_columns(raw.get("columns", {}), name), path=name)

@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
-_S_BINOMIAL = 1e7  # precision (1 − ρ)/ρ above which the binomial form is used
+_S_BINOMIAL = 1e5  # precision (1 − ρ)/ρ above which the binomial form is used (ρ < 1e-5:
+# the variance factor 1 + (m − 1)ρ differs from 1 by < 1e-3; digamma differences lose precision)
 
 
 def _loglik(y: np.ndarray, m: np.ndarray, p: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -118,9 +119,9 @@ def _profile(y, m, g, n_groups, s_group, iters: int = 80,
             bad = ~(d2 < 0) | ~(new >= lo) | ~(new <= hi)
             new = np.where(bad, (lo + hi) / 2, new)
             with np.errstate(invalid="ignore", divide="ignore"):
-                tiny = np.abs(d1 / np.where(d2 < 0, d2, -1.0)) < 1e-10
+                tiny = np.abs(d1 / np.where(d2 < 0, d2, -1.0)) < 1e-9
             new = np.where(tiny, pa, new)
-            still = active & ~tiny & (np.abs(new - pa) > 1e-10) & (hi - lo > 1e-9)
+            still = active & ~tiny & (np.abs(new - pa) > 1e-10) & (hi - lo > 1e-8)
             p = np.where(active, new, p)
             active = still
             if not active.any():

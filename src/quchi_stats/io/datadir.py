@@ -2,7 +2,7 @@
 
 ::
 
-    register_YYYY.csv | .xlsx        农户台账 (as of YYYY-12-31)
+    register_YYYY.csv | .xlsx | .xls 农户台账 (as of YYYY-12-31)
     sample_YYYY/sample.csv           抽查样本 drawn by ``quchi-stats design``
     sample_YYYY/manifest.json        its audit record
     results_YYYY.csv | .xlsx         入户核查结果
@@ -20,7 +20,7 @@ from ..errors import DataError
 
 __all__ = ["DataDir"]
 
-_SUFFIXES = (".csv", ".xlsx")
+_SUFFIXES = (".csv", ".xlsx", ".xls")
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class DataDir:
                             "请删去或改名其中一个", file=str(self.root))
         if found:
             return found[0]
-        raise DataError(f"找不到{label}文件 {stem}_{year}.csv 或 {stem}_{year}.xlsx",
+        raise DataError(f"找不到{label}文件 {stem}_{year}.csv 或 {stem}_{year}.xlsx（.xls）",
                         file=str(self.root))
 
     def register(self, year: int) -> Path:

@@ -251,7 +251,8 @@ def _answers_without_status(table: pd.DataFrame, file: str, sheet: str | None) -
         raise _in_sheet(err, file, sheet) if sheet is not None else err
 
 
-def read_results(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+def read_results(path: str | Path, *, encoding: str | None = None,
+                 columns: dict[str, str] | None = None) -> pd.DataFrame:
     """Read field results — CSV, a workbook, or the filled entry workbook — as one table.
 
     Every sheet of a workbook is read (the entry workbook has one per town) and the sheets are
@@ -273,11 +274,11 @@ def read_results(path: str | Path, *, encoding: str | None = None) -> pd.DataFra
     sheets = result_sheets(path) if path.is_file() else None
     parts: list[tuple[str | None, pd.DataFrame]] = []
     if not sheets or len(sheets) == 1:
-        parts.append((None, read_table(path, "results", encoding=encoding)))
+        parts.append((None, read_table(path, "results", encoding=encoding, columns=columns)))
     else:
         for name in sheets:
             try:
-                parts.append((name, read_table(path, "results", sheet=name)))
+                parts.append((name, read_table(path, "results", sheet=name, columns=columns)))
             except DataError as exc:
                 raise _in_sheet(exc, file, name) from None
     kept = []

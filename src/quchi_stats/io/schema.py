@@ -11,8 +11,12 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ALLOCATION_LABELS_ZH",
+    "CATEGORY_FORMS",
+    "EXIT_STATUSES",
+    "EXIT_STATUS_FORMS",
     "FRAMES",
     "LABELS_ZH",
+    "LABOUR_FORMS",
     "PERSONAL_COLUMNS",
     "REGISTER",
     "RESULTS",
@@ -25,6 +29,7 @@ __all__ = [
     "TOWNS",
     "VISIT_STATUSES",
     "YES_NO",
+    "YES_NO_FORMS",
     "Column",
     "TableSchema",
     "ensure_no_personal_columns",
@@ -57,6 +62,47 @@ CATEGORIES: dict[str, str] = {
     "general": "一般贫困户",
     "dibao": "低保贫困户",
     "tekun": "特困供养贫困户",
+    "dibao_tekun": "低保特困供养贫困户",
+}
+
+#: Other spellings of 贫困户属性 in the national system's exports (贫困户属性 aac006) and in older
+#: ledgers (五保 is the former name of 特困供养), read as the codes above with a counted note.
+CATEGORY_FORMS: dict[str, str] = {
+    "低保户": "dibao", "五保贫困户": "tekun", "五保户": "tekun", "特困供养户": "tekun",
+    "特困户": "tekun", "低保特困供养户": "dibao_tekun", "低保五保户": "dibao_tekun",
+    "低保五保贫困户": "dibao_tekun",
+}
+
+#: 脱贫属性 / 脱贫状态 of the national system (aar010): canonical code -> Chinese.
+EXIT_STATUSES: dict[str, str] = {
+    "not_exited": "未脱贫",
+    "exited": "已脱贫",
+    "returned": "返贫",
+}
+
+#: The export's spellings and numeric codes of 脱贫状态 (aar010: 0 未脱贫, 1 已脱贫（享受政策）,
+#: 3 返贫, 4 已脱贫（不再享受政策）), read as the codes above with a counted note.
+EXIT_STATUS_FORMS: dict[str, str] = {
+    "0": "not_exited", "1": "exited", "3": "returned", "4": "exited",
+    "已脱贫(享受政策)": "exited", "已脱贫(不再享受政策)": "exited", "已脱贫享受政策": "exited",
+    "已脱贫不再享受政策": "exited", "脱贫": "exited", "脱贫享受政策": "exited",
+    "脱贫不享受政策": "exited", "脱贫不再享受政策": "exited", "返贫户": "returned",
+}
+
+#: 劳动技能 of the national system (普通劳动力 / 技能劳动力 / 弱劳动力或半劳动力 / 丧失劳动力 /
+#: 无劳动力) and plain-word forms, read as 劳动能力 是/否: a weak or half labour force still has
+#: labour capacity (有劳动能力); lost or no labour force has none.
+LABOUR_FORMS: dict[str, bool] = {
+    "普通劳动力": True, "技能劳动力": True, "弱劳动力或半劳动力": True, "弱劳动力": True,
+    "半劳动力": True, "丧失劳动力": False, "无劳动力": False, "有劳动能力": True,
+    "无劳动能力": False, "丧失劳动能力": False, "有劳动力": True,
+}
+
+#: Marks and words read as 是/否 beyond :data:`YES_NO`, with a counted note (after NFKC and
+#: lower-casing).
+YES_NO_FORMS: dict[str, bool] = {
+    "√": True, "✓": True, "✔": True, "×": False, "✗": False, "✘": False,
+    "有": True, "无": False, "没有": False, "是的": True, "不是": False, "对": True, "错": False,
 }
 
 #: The three sampling frames of a village (canonical code -> Chinese).
@@ -118,9 +164,9 @@ class TableSchema:
         return [c.name for c in self.columns]
 
 
-_TOWN = Column("town", "乡镇", ("乡(镇)", "乡（镇）", "镇", "镇街"))
-_VILLAGE = Column("village", "行政村", ("村",))
-_HH = Column("household_id", "户编号", ("户号", "户ID"))
+_TOWN = Column("town", "乡镇", ("乡(镇)", "乡（镇）", "镇", "镇街", "乡镇名称", "乡镇(街道)"))
+_VILLAGE = Column("village", "行政村", ("村", "行政村名称", "村名称", "村名"))
+_HH = Column("household_id", "户编号", ("户号", "户ID", "aac001"))
 #: Upper bounds of the data contract (data_samples/README.md, docs/errors.md): far above any real
 #: value, low enough that a typo such as 1e15 persons or an income of 1e308 is refused.
 MAX_YEAR = 2100
@@ -135,19 +181,22 @@ _PROB = {"kind": "float", "minimum": 0.0, "maximum": 1.0}
 
 REGISTER = TableSchema("register", "农户台账", (
     _TOWN, _VILLAGE, _HH,
-    Column("household_size", "人数", ("家庭人数", "户人数"), **_SIZE),
+    Column("household_size", "人数", ("家庭人数", "户人数", "家庭人口数", "家庭人口", "aac017"),
+           **_SIZE),
     Column("registered", "是否建档立卡", ("建档立卡",), kind="yesno"),
-    Column("exit_year", "脱贫年度", ("退出年度",), kind="int", nullable=True, minimum=2000,
-           maximum=MAX_YEAR),
-    Column("category", "贫困户属性", (), kind="enum", nullable=True, codes=CATEGORIES),
-    Column("able_to_work", "劳动能力", ("有劳动能力",), kind="yesno", nullable=True),
+    Column("exit_year", "脱贫年度", ("退出年度", "脱贫年份", "aac023"), kind="int", nullable=True,
+           minimum=2000, maximum=MAX_YEAR),
+    Column("category", "贫困户属性", ("aac006",), kind="enum", nullable=True, codes=CATEGORIES),
+    Column("able_to_work", "劳动能力", ("有劳动能力", "劳动技能"), kind="yesno", nullable=True),
     Column("income_per_capita", "人均可支配收入", ("人均纯收入", "人均收入"), kind="float",
            minimum=0.0, maximum=MAX_INCOME),
     Column("priority_village", "省定贫困村", ("是否省定贫困村", "相对贫困村"), kind="yesno"),
     Column("head_name", "户主姓名", ("姓名",), required=False, nullable=True, personal=True),
-    Column("id_number", "证件号码", ("身份证号", "身份证号码"), required=False, nullable=True,
-           personal=True),
+    Column("id_number", "证件号码", ("身份证号", "身份证号码", "户主证件号码", "户主身份证号码",
+                                     "aac031"), required=False, nullable=True, personal=True),
     Column("phone", "联系电话", ("电话", "手机号码"), required=False, nullable=True, personal=True),
+    Column("exit_status", "脱贫状态", ("脱贫属性", "aar010"), kind="enum", required=False,
+           nullable=True, codes=EXIT_STATUSES),
 ), key="household_id")
 
 SAMPLE = TableSchema("sample", "抽查样本", (

@@ -27,7 +27,8 @@ from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample
 
 __all__ = ["MANIFEST_FIELDS", "VerifyReport", "WriteOutcome", "check_manifest", "draw_from_file",
-           "new_seed", "read_manifest", "verify_manifest", "verify_sample", "write_sample"]
+           "new_seed", "read_manifest", "register_options", "verify_manifest", "verify_sample",
+           "write_sample"]
 
 MANIFEST_FORMAT = 1
 
@@ -38,9 +39,10 @@ def new_seed() -> int:
 
 
 def draw_from_file(register_path: str | Path, plan: DesignPlan, seed: int, *,
-                   encoding: str | None = None, sheet: str | int | None = None) -> DrawResult:
+                   encoding: str | None = None, sheet: str | int | None = None,
+                   columns: dict[str, str] | None = None) -> DrawResult:
     """Read a register file and draw the sample (what ``quchi-stats design`` does)."""
-    register = read_table(register_path, "register", encoding=encoding, sheet=sheet)
+    register = read_table(register_path, "register", encoding=encoding, sheet=sheet, columns=columns)
     return draw_sample(register, plan, seed)
 
 
@@ -56,20 +58,24 @@ class WriteOutcome:
 
 
 def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha: str,
-              encoding: str | None, sheet: str | int | None) -> dict[str, Any]:
+              encoding: str | None, sheet: str | int | None,
+              columns: dict[str, str] | None = None) -> dict[str, Any]:
     try:
         reg_ref = Path(_relpath(register_path.resolve(), out_dir.resolve())).as_posix()
     except ValueError:  # pragma: no cover - different drive on Windows
         reg_ref = str(register_path.resolve())
     s = result.sample
+    register = {"file": reg_ref, "sha256": file_sha256(register_path), "encoding": encoding,
+                "sheet": sheet}
+    if columns:  # only when given: manifests written without it stay byte-identical
+        register["columns"] = dict(columns)
     return {
         "format": MANIFEST_FORMAT,
         "tool": "quchi_stats",
         "version": __version__,
         "year": result.plan.year,
         "seed": result.seed,
-        "register": {"file": reg_ref, "sha256": file_sha256(register_path),
-                     "encoding": encoding, "sheet": sheet},
+        "register": register,
         "plan": result.plan.to_dict(),
         "sample": {"file": "sample.csv", "sha256": sample_sha, "rows": len(s),
                    "primary": int((s["role"] == "primary").sum()),
@@ -90,7 +96,8 @@ SAMPLE_FILES = ("sample.csv", "manifest.json", "replaced")  # what a sample fold
 
 def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | Path, *,
                  force: bool = False, encoding: str | None = None,
-                 sheet: str | int | None = None) -> WriteOutcome:
+                 sheet: str | int | None = None,
+                 columns: dict[str, str] | None = None) -> WriteOutcome:
     """Write ``sample.csv`` (UTF-8 with BOM) and ``manifest.json`` into ``out_dir``.
 
     An existing, different sample raises :class:`OutputExistsError` unless ``force``; an existing
@@ -109,7 +116,7 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
     manifest_path = out_dir / "manifest.json"
     data = csv_bytes(result.sample)
     sha = _sha(data)
-    manifest = _manifest(result, register_path, out_dir, sha, encoding, sheet)
+    manifest = _manifest(result, register_path, out_dir, sha, encoding, sheet, columns)
     with AtomicDirectory(out_dir, owned=SAMPLE_FILES) as stage:
         if sample_path.exists() or manifest_path.exists():
             same = (sample_path.exists() and sample_path.read_bytes() == data
@@ -174,6 +181,7 @@ MANIFEST_FIELDS: tuple[Field, ...] = (
         Field("sha256", "str", "台账的 SHA-256", required=True, pattern=_SHA256, max_len=64),
         Field("encoding", "str", "台账的编码", nullable=True, max_len=40),
         Field("sheet", "str", "台账的工作表", nullable=True, also_int=True, max_len=255),
+        Field("columns", "table", "台账的列名对照（表头 → 列名）", open_table=True),
     )),
     Field("plan", "table", "抽样参数", required=True, open_table=True),
     Field("sample", "table", "抽查样本", required=True, fields=(
@@ -235,6 +243,10 @@ def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
                         "请用写出它的 quchi_stats 版本核验", file=name)
     lead = "不是有效的抽样清单："
     check_table(data, MANIFEST_FIELDS, name, style="json", lead=lead)
+    if "columns" in data["register"]:
+        from ..io.readers import check_columns
+
+        check_columns(data["register"]["columns"], f"{name} register.columns")
     plan = data["plan"]
     known = list(DesignPlan.__dataclass_fields__)
     for key in plan:
@@ -270,6 +282,24 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise DataError("找不到抽样清单（manifest.json）", file=str(path))
     data = _parse_json(read_text_capped(path, path.name, MAX_MANIFEST_BYTES, "抽样清单"), path.name)
     return check_manifest(data, path.name)
+
+
+def register_options(sample_dir: str | Path) -> dict[str, Any]:
+    """How the register of a drawn sample was read (``encoding``, ``sheet``, ``columns``), from
+    ``sample_dir/manifest.json``, so that ``report``, ``fieldlist`` and the other commands read
+    the register as ``design`` did; empty when the folder has no manifest.
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import data_path
+    >>> register_options(data_path() / "sample_2018")
+    {'encoding': None, 'sheet': None, 'columns': None}
+    """
+    path = Path(sample_dir) / "manifest.json"
+    if not path.is_file():
+        return {}
+    info = read_manifest(path)["register"]
+    return {"encoding": info.get("encoding"), "sheet": info.get("sheet"), "columns": info.get("columns")}
 
 
 @dataclass(frozen=True)
@@ -319,7 +349,8 @@ def verify_manifest(path: str | Path, *, register: str | Path | None = None) -> 
     except (TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"清单中的抽样参数无效：{exc}", file=mpath.name) from None
     result = draw_from_file(reg_path, plan, int(manifest["seed"]),
-                            encoding=reg_info.get("encoding"), sheet=reg_info.get("sheet"))
+                            encoding=reg_info.get("encoding"), sheet=reg_info.get("sheet"),
+                            columns=reg_info.get("columns"))
     data = csv_bytes(result.sample)
     sha = _sha(data)
     sample_path = folder / manifest["sample"].get("file", "sample.csv")
