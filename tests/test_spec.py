@@ -196,12 +196,15 @@ def test_issue_cases_raise_one_line_data_error(tmp_path, content, message):
 @pytest.mark.parametrize(("content", "message"), [c[1:] for c in _ISSUE_CASES],
                          ids=[c[0] for c in _ISSUE_CASES])
 def test_issue_cases_exit_2_with_one_line_from_report(tmp_path, capsys, content, message):
+    """The spec's problem is one line naming the file and key; ``report`` lists every input problem
+    first (the checks of ``quchi-stats check``), then the count and that nothing was written."""
     from quchi_stats.cli import main
 
     p = _write(tmp_path, content)
     assert main(["report", "--year", "2018", "--spec", str(p), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("错误：参数.toml：") and message in err[0], err
+    assert len(err) == 3 and err[0].startswith("参数.toml：") and message in err[0], err
+    assert err[1].startswith("共 1 个问题") and err[2].startswith("报告未生成"), err
     assert not (tmp_path / "r").exists()
 
 
