@@ -12,24 +12,44 @@ year's spec, and for ``reps`` replicate spot-checks:
    households is binomial, and the households drawn from it (the plan's numbers per frame, with
    the frame sizes of the register) are a hypergeometric draw from that finite village — so the
    town's true rate of the replicate is a finite-population rate, the estimand of the interval;
-3. estimates each town's rate, its linearisation variance, interval and one-sided p-value against
-   the threshold with the estimator, variance, interval method, ``deff_floor`` and multiplicity
-   adjustment the yearly report uses (strata = towns, PSUs = villages, with-replacement first
-   stage, weights ``1/(π_village · m/N)``), in closed form across replicates — a test checks it
-   against :func:`~quchi_stats.estimation.estimate_proportion` on the same households;
-4. flags a town when its adjusted p-value is below ``alpha``.
+3. tests every town against the threshold with the test the yearly report runs (the spec's
+   ``test_method``):
+
+   * ``"beta-binomial"`` (default): the households drawn are drawn from the register's list as the
+     draw does (systematic on 户编号, or SRS), with their household sizes; each village's effective
+     counts ``(y_v, m_v)`` are formed as :func:`~quchi_stats.flags.village_counts` forms them for
+     the report (weights ``1/(π_village · m/N)``, times the household size for a person-level rate
+     — 识别准确率, 错退率, 漏评率 — where the outcome is the household's and counted for each of its
+     persons), the district ρ̂ is fitted per replicate across all towns
+     (:func:`~quchi_stats.flags.town_test.fit_rho_batch`), the signed root of each town's likelihood
+     ratio (:func:`~quchi_stats.flags.town_test.town_lr_batch`) is referred to t with villages −
+     towns df, and the interval is the likelihood interval
+     (:func:`~quchi_stats.flags.town_test.town_bounds_batch`) — a test checks the counts against
+     ``village_counts`` on the same households;
+   * ``"design"``: the design-based estimate, linearisation variance, interval and one-sided
+     p-value with the spec's interval method and ``deff_floor`` (strata = towns, PSUs = villages,
+     with-replacement first stage), in closed form across replicates — a test checks it against
+     :func:`~quchi_stats.estimation.estimate_proportion` on the same households;
+4. adjusts the p-values for multiplicity as the spec says (``multiplicity`` ∈ holm, hochberg, bh,
+   none; ``multiplicity_family``: each indicator's towns, or every town × indicator test of the
+   spec) and flags a town when its adjusted p-value is below ``alpha``.
 
 Two scenarios are simulated from the same replicates. Under the *compliant* truth every town is at
 its compliant rate (default: halfway between the threshold and 1): the share of replicates that
 flag a town is its **false-flag rate**. For **power**, one town × indicator at a time is set
 ``shortfall`` below the threshold, all others compliant, and the share of replicates that flag it
-is its power — the situation of one problem town among compliant ones. With an explicit ``truth``
-table only that scenario is simulated and ``flag_rate`` is reported for every cell.
+is its power — the situation of one problem town among compliant ones. With the model test the
+district ρ̂ moves with the low town, so each replicate holds one district per town (that town's
+villages from the low draw, the others' from the compliant draw of the same households) and every
+p-value of that indicator is re-computed in it. With an explicit ``truth`` table only that
+scenario is simulated and ``flag_rate`` is reported for every cell. Every multiplicity family and
+method is evaluated on the same replicates (``familywise``, ``by_method``).
 
-Assumptions (stated in the result): every drawn household responds; rates are per household (the
-report counts 错退 and 漏评 per person — household sizes change the variance little); the
-multiplicity family is every town × indicator test of the spec, the indicators not simulated
-counting as compliant (p = 1), which is what the yearly report adjusts over.
+Assumptions (stated in the result): every drawn household responds; village rates are beta with
+the town's mean and intra-village correlation ``icc``, households Bernoulli at their village's rate
+(whatever their size: 错退/漏评 are household facts counted by persons); the person-level truth
+counts each village frame's good households at the frame's mean size; with the family "all" the
+indicators not simulated count as compliant (p = 1).
 """
 
 from __future__ import annotations
@@ -633,8 +653,8 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
     plan : DesignPlan
         The design to study (allocation, villages, households per village and frame).
     spec : AssessmentSpec, optional
-        Thresholds, ``alpha``, multiplicity, interval method, level and ``deff_floor``; default the
-        shipped spec of ``plan.year``.
+        Thresholds, ``alpha``, ``test_method``, ``multiplicity`` and ``multiplicity_family``,
+        interval method, level and ``deff_floor``; default the shipped spec of ``plan.year``.
     indicators : sequence of str
         Spec indicators to simulate (default the four rates of 第七条（四）).
     compliant : float or dict, optional
@@ -655,8 +675,9 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         Seeds independent streams for blocks of :data:`CHUNK` replicates (fewer per block when the
         register has more than 8,000 villages, to bound memory).
     family : {"spec", "simulated"}
-        Multiplicity family: every town × indicator of the spec (default, as the report) or only
-        the simulated tests.
+        With the spec's ``multiplicity_family = "all"``: the family is every town × indicator of
+        the spec (default, as the report) or only the simulated tests. With ``"indicator"`` each
+        indicator's towns are one family whatever this says.
     progress : callable, optional
         Called as ``progress(done, reps)`` after each block (the CLI draws a bar with it).
 
@@ -666,13 +687,15 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         Columns ``town``, ``indicator``, ``label``, ``threshold``, ``villages``, ``households``
         (mean drawn), then ``compliant_rate``, ``low_rate``, ``false_flag_rate``, ``power``,
         ``power_unadjusted`` — or ``true_rate``, ``compliant``, ``flag_rate`` with ``truth`` —
-        and ``coverage``/``mean_width`` of the intervals (compliant scenario).
+        and ``coverage``/``mean_width`` of the intervals (compliant scenario); ``familywise`` and
+        ``by_method`` give the familywise false-flag rate and each cell's rates under every
+        multiplicity family and method from the same replicates.
 
     Examples
     --------
     >>> from quchi_stats.datasets import load_register
     >>> from quchi_stats.sampling import DesignPlan
-    >>> res = simulate_design(load_register(2018), DesignPlan(year=2018), reps=200, seed=1,
+    >>> res = simulate_design(load_register(2018), DesignPlan(year=2018), reps=20, seed=1,
     ...                       indicators=["satisfaction_rate"])
     >>> res.table[["town", "power", "false_flag_rate"]].shape
     (9, 3)
@@ -849,7 +872,7 @@ def compare_designs(register: pd.DataFrame, plans: Mapping[str, DesignPlan], *,
     --------
     >>> from quchi_stats.datasets import load_register
     >>> t = compare_designs(load_register(2018), {"默认": DesignPlan(year=2018)},
-    ...                     shortfalls=[0.1, 0.3], indicators=["satisfaction_rate"], reps=100)
+    ...                     shortfalls=[0.1, 0.3], indicators=["satisfaction_rate"], reps=20)
     >>> t[["design", "shortfall"]].values.tolist()
     [['默认', 0.1], ['默认', 0.3]]
     """
