@@ -356,3 +356,25 @@ def test_model_test_power_one_low_town_at_a_time(register, spec):
     by = res.by_method.set_index(["family", "method", "town", "indicator"])["power"]
     assert (by.xs("none", level="method").to_numpy()
             >= by.xs("holm", level="method").to_numpy()).all()
+
+
+def test_design_test_families_and_hochberg(register, design_spec):
+    """The design path under every family and method, from the same replicates: a family of 9
+    towns flags more than Holm over 72 tests, Hochberg and BH at least what Holm flags, and the
+    spec's own choice is the main table's."""
+    spec = dataclasses.replace(design_spec, multiplicity="hochberg",
+                               multiplicity_family="indicator")
+    res = simulate_design(register, DesignPlan(year=2018), spec=spec, shortfall=0.25,
+                          indicators=["satisfaction_rate", "identification_accuracy"],
+                          reps=300, seed=15)
+    by = res.by_method.set_index(["family", "method", "town", "indicator"])["power"]
+    ind, fam_all = by.xs("indicator", level="family"), by.xs("all", level="family")
+    assert ind.xs("holm", level="method").sum() > fam_all.xs("holm", level="method").sum()
+    for fam in (ind, fam_all):
+        holm = fam.xs("holm", level="method").to_numpy()
+        assert (fam.xs("hochberg", level="method").to_numpy() >= holm).all()
+        assert (fam.xs("bh", level="method").to_numpy() >= holm).all()
+    main = res.to_frame().set_index(["town", "indicator"])["power"]
+    np.testing.assert_array_equal(main.to_numpy(),
+                                  ind.xs("hochberg", level="method").to_numpy())
+    assert res.settings["family_size"] == 9 and "设计检验" in res.settings["test"]
