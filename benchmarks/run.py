@@ -24,7 +24,7 @@ BENCHES = {
     "1": ("bench_estimation", {"rows": 20_000}),
     "2": ("bench_pps", {"villages": 5_000, "total": 100}),
     "3": ("bench_national", {"households": 200_000, "towns": 500}),
-    "4": ("bench_power", {"reps": 500}),
+    "4": ("bench_power", {"reps": 500, "model_reps": 10}),
     "5": ("bench_draw", {"repeats": 2}),
     "6": ("bench_xlsx", {"repeats": 1, "rows": 2_000}),
 }

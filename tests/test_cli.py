@@ -85,12 +85,13 @@ def test_errors_are_one_line_with_status_2(data_dir, capsys, argv, message):
 
 def test_power_command_simulates_a_design_and_writes_csv(data_dir, tmp_path, capsys):
     out = tmp_path / "power.csv"
-    argv = ["power", "--data", str(data_dir), "--year", "2018", "--reps", "300", "--seed", "2",
+    argv = ["power", "--data", str(data_dir), "--year", "2018", "--reps", "40", "--seed", "2",
             "--villages", "27", "--households", "20,8,8", "--indicators",
             "satisfaction_rate,identification_accuracy", "--out", str(out)]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "抽查设计模拟：27 个村" in text and "300 次重复" in text and "群众认可度" in text
+    assert "抽查设计模拟：27 个村" in text and "40 次重复" in text and "群众认可度" in text
+    assert "判定检验：beta-二项似然比检验" in text and "族为每项指标的各镇（9 个检验）" in text
     table = pd.read_csv(out, encoding="utf-8-sig")
     assert len(table) == 18 and set(table["抽查村数"]) == {3}
     assert {"判定把握度", "误判率", "区间覆盖率"} <= set(table.columns)

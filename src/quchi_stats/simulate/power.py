@@ -12,24 +12,44 @@ year's spec, and for ``reps`` replicate spot-checks:
    households is binomial, and the households drawn from it (the plan's numbers per frame, with
    the frame sizes of the register) are a hypergeometric draw from that finite village — so the
    town's true rate of the replicate is a finite-population rate, the estimand of the interval;
-3. estimates each town's rate, its linearisation variance, interval and one-sided p-value against
-   the threshold with the estimator, variance, interval method, ``deff_floor`` and multiplicity
-   adjustment the yearly report uses (strata = towns, PSUs = villages, with-replacement first
-   stage, weights ``1/(π_village · m/N)``), in closed form across replicates — a test checks it
-   against :func:`~quchi_stats.estimation.estimate_proportion` on the same households;
-4. flags a town when its adjusted p-value is below ``alpha``.
+3. tests every town against the threshold with the test the yearly report runs (the spec's
+   ``test_method``):
+
+   * ``"beta-binomial"`` (default): the households drawn are drawn from the register's list as the
+     draw does (systematic on 户编号, or SRS), with their household sizes; each village's effective
+     counts ``(y_v, m_v)`` are formed as :func:`~quchi_stats.flags.village_counts` forms them for
+     the report (weights ``1/(π_village · m/N)``, times the household size for a person-level rate
+     — 识别准确率, 错退率, 漏评率 — where the outcome is the household's and counted for each of its
+     persons), the district ρ̂ is fitted per replicate across all towns
+     (:func:`~quchi_stats.flags.town_test.fit_rho_batch`), the signed root of each town's likelihood
+     ratio (:func:`~quchi_stats.flags.town_test.town_lr_batch`) is referred to t with villages −
+     towns df, and the interval is the likelihood interval
+     (:func:`~quchi_stats.flags.town_test.town_bounds_batch`) — a test checks the counts against
+     ``village_counts`` on the same households;
+   * ``"design"``: the design-based estimate, linearisation variance, interval and one-sided
+     p-value with the spec's interval method and ``deff_floor`` (strata = towns, PSUs = villages,
+     with-replacement first stage), in closed form across replicates — a test checks it against
+     :func:`~quchi_stats.estimation.estimate_proportion` on the same households;
+4. adjusts the p-values for multiplicity as the spec says (``multiplicity`` ∈ holm, hochberg, bh,
+   none; ``multiplicity_family``: each indicator's towns, or every town × indicator test of the
+   spec) and flags a town when its adjusted p-value is below ``alpha``.
 
 Two scenarios are simulated from the same replicates. Under the *compliant* truth every town is at
 its compliant rate (default: halfway between the threshold and 1): the share of replicates that
 flag a town is its **false-flag rate**. For **power**, one town × indicator at a time is set
 ``shortfall`` below the threshold, all others compliant, and the share of replicates that flag it
-is its power — the situation of one problem town among compliant ones. With an explicit ``truth``
-table only that scenario is simulated and ``flag_rate`` is reported for every cell.
+is its power — the situation of one problem town among compliant ones. With the model test the
+district ρ̂ moves with the low town, so each replicate holds one district per town (that town's
+villages from the low draw, the others' from the compliant draw of the same households) and every
+p-value of that indicator is re-computed in it. With an explicit ``truth`` table only that
+scenario is simulated and ``flag_rate`` is reported for every cell. Every multiplicity family and
+method is evaluated on the same replicates (``familywise``, ``by_method``).
 
-Assumptions (stated in the result): every drawn household responds; rates are per household (the
-report counts 错退 and 漏评 per person — household sizes change the variance little); the
-multiplicity family is every town × indicator test of the spec, the indicators not simulated
-counting as compliant (p = 1), which is what the yearly report adjusts over.
+Assumptions (stated in the result): every drawn household responds; village rates are beta with
+the town's mean and intra-village correlation ``icc``, households Bernoulli at their village's rate
+(whatever their size: 错退/漏评 are household facts counted by persons); the person-level truth
+counts each village frame's good households at the frame's mean size; with the family "all" the
+indicators not simulated count as compliant (p = 1).
 """
 
 from __future__ import annotations
@@ -40,10 +60,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..errors import ParameterError, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
-from ..flags.thresholds import adjust_rows
+from ..flags.thresholds import MULTIPLICITY_METHODS, adjust_rows
+from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
 from ..sampling.draw import FRAME_NAMES, DesignPlan, village_plan
 from ..sampling.selection import select_replicates
 from ..spec import AssessmentSpec, load_spec
@@ -88,8 +110,17 @@ class DesignPowerResult:
     plan : DesignPlan
     reps, seed : int
     settings : dict
-        ``icc``, ``shortfall``, ``alpha``, ``multiplicity``, ``family_size``, ``method``, ``level``,
-        ``deff_floor`` and the assumptions.
+        ``icc``, ``shortfall``, ``alpha``, ``multiplicity``, ``multiplicity_family``,
+        ``family_size``, ``test_method`` and ``test`` (in words), ``method``, ``level``,
+        ``deff_floor``, ``mean_rho`` (the mean district ρ̂ per indicator, model test) and the
+        assumptions.
+    familywise : DataFrame
+        ``family`` × ``method`` (every multiplicity family and method, from the same replicates):
+        the share of replicates with at least one flag among the simulated tests while every town
+        is compliant (NaN when a town of ``truth`` is low).
+    by_method : DataFrame
+        Per ``family``, ``method``, ``town`` and ``indicator``: ``false_flag_rate`` and ``power``
+        (or ``flag_rate`` with ``truth``) under that family and method.
     """
 
     table: pd.DataFrame
@@ -98,6 +129,8 @@ class DesignPowerResult:
     reps: int
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
+    familywise: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_method: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_frame(self, *, chinese: bool = False) -> pd.DataFrame:
         """The table (a copy); ``chinese=True`` labels the columns in Chinese, for people to read."""
@@ -132,6 +165,13 @@ class DesignPowerResult:
         head = (f"抽查设计模拟：{p.villages_total} 个村（{_ALLOCATION_ZH.get(p.village_allocation)}），"
                 f"每村抽{per}；{self.reps} 次重复（种子 {self.seed}，村内相关系数 ICC {icc}）")
         lines = [head]
+        if "test" in self.settings:
+            fam = ("每项指标的各镇" if self.settings.get("multiplicity_family") == "indicator"
+                   else "全部镇 × 指标")
+            lines.append(f"判定检验：{self.settings['test']}；多重比较 "
+                         f"{self.settings['multiplicity']}，族为{fam}"
+                         f"（{self.settings['family_size']} 个检验），alpha "
+                         f"{self.settings['alpha']:g}")
         if "shortfall" in self.settings and "power" in self.table:
             lines.append(f"把握度：一个镇的一项指标比标准低 {self.settings['shortfall'] * 100:g} 个百分点、"
                          "其余都达标时，它被判定显著偏低的比例")
@@ -163,10 +203,20 @@ class _Frame:
     n_drawn: np.ndarray               # (T,) villages drawn per town
     N: dict[str, np.ndarray]          # frame → (V,) households in the frame
     m: dict[str, np.ndarray]          # frame → (V,) households drawn when the village is drawn
+    #: frame → (offsets (V,), sizes): the household sizes of each village's frame in list order
+    #: (户编号), the order of the systematic draw
+    sizes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def mean_size(self, frame: str) -> np.ndarray:
+        """(V,) mean household size of each village's frame (1 where the frame is empty)."""
+        val = self.sizes[frame][1]
+        n = self.N[frame]
+        tot = np.bincount(np.repeat(np.arange(n.size), n), weights=val, minlength=n.size)
+        return np.where(n > 0, tot / np.maximum(n, 1), 1.0)
 
 
 def _district(register: pd.DataFrame, plan: DesignPlan) -> _Frame:
-    _, vill, towns, _, alloc, _ = village_plan(register, plan)
+    reg, vill, towns, _, alloc, _ = village_plan(register, plan)
     town_idx = {t: i for i, t in enumerate(towns)}
     village_town = vill["town"].map(town_idx).to_numpy()
     certain = (vill["priority"].to_numpy().astype(bool) if plan.certainty_priority_villages
@@ -177,7 +227,17 @@ def _district(register: pd.DataFrame, plan: DesignPlan) -> _Frame:
     m = {f: np.array([plan.households_wanted(f, int(v)) if v else 0 for v in N[f]], np.int64)
          for f in FRAME_NAMES}
     size = np.maximum(vill["n_registered"].to_numpy(), 1).astype(float)
-    return _Frame(towns, village_town, size, certain, n_drawn, N, m)
+    keys = pd.MultiIndex.from_frame(vill[["town", "village"]])
+    code = keys.get_indexer(pd.MultiIndex.from_frame(reg[["town", "village"]]))
+    hh = pd.to_numeric(reg["household_size"], errors="coerce").to_numpy(float)
+    hh = np.where(np.isfinite(hh) & (hh > 0), hh, 1.0)
+    sizes = {}
+    for f in FRAME_NAMES:
+        sel = (reg["frame"] == f).to_numpy()
+        order = np.argsort(code[sel], kind="stable")  # reg is in list order within each village
+        off = np.concatenate(([0], np.cumsum(N[f])[:-1])).astype(np.int64)
+        sizes[f] = (off, hh[sel][order])
+    return _Frame(towns, village_town, size, certain, n_drawn, N, m, sizes)
 
 
 def _select(d: _Frame, plan: DesignPlan, reps: int,
@@ -214,12 +274,138 @@ def _village_rates(mean: np.ndarray, icc: float, reps: int,
     return out
 
 
+def _draw_sizes(d: _Frame, plan: DesignPlan, frames: Sequence[str], idx: np.ndarray,
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The sizes of the households drawn in every drawn village and frame: frame → (reps, T,
+    n_max, m_max) sizes, 0 beyond the households drawn.
+
+    The households are drawn as :func:`~quchi_stats.sampling.draw_sample` draws them from the
+    register's list (sorted by 户编号): systematic with the fractional interval ``N/m`` (unit
+    ``⌈(u + j) N/m⌉ − 1`` for the ``j``-th crossing of the random start ``u``), or a simple random
+    sample without replacement. The same households answer every indicator of a replicate.
+    """
+    out = {}
+    for f in frames:
+        off, val = d.sizes[f]
+        Npad = np.append(d.N[f], 0)[idx]
+        mpad = np.append(d.m[f], 0)[idx]
+        m_max = int(mpad.max()) if mpad.size else 0
+        if m_max == 0 or val.size == 0:
+            out[f] = np.zeros((*idx.shape, max(m_max, 1)))
+            continue
+        j = np.arange(m_max)
+        valid = j < mpad[..., None]
+        if plan.household_method == "systematic":
+            u = rng.random(idx.shape)
+            step = Npad / np.maximum(mpad, 1)
+            pos = np.ceil((u[..., None] + j) * step[..., None] - 1e-9).astype(np.int64) - 1
+        else:  # simple random sample: the k-th draw is the r-th household not drawn before
+            rows = Npad.ravel()
+            chosen = np.zeros((rows.size, m_max), np.int64)
+            for k in range(m_max):
+                p_k = np.floor(rng.random(rows.size) * np.maximum(rows - k, 1)).astype(np.int64)
+                for c in np.sort(chosen[:, :k], axis=1).T:
+                    p_k = p_k + (c <= p_k)
+                chosen[:, k] = p_k
+            pos = chosen.reshape((*idx.shape, m_max))
+        pos = np.clip(pos, 0, np.maximum(Npad - 1, 0)[..., None])
+        start = np.append(off, 0)[idx]
+        at = np.where(valid, start[..., None] + pos, 0)
+        out[f] = np.where(valid, val[np.minimum(at, val.size - 1)], 0.0)
+    return out
+
+
+def _village_counts_sim(d: _Frame, frames: Sequence[str], sim: dict, idx: np.ndarray,
+                        sizes: Mapping[str, np.ndarray] | None, rng: np.random.Generator,
+                        keep: dict | None = None) -> tuple[np.ndarray, ...]:
+    """The villages' effective counts ``(y_v, m_v)`` of :func:`~quchi_stats.flags.village_counts`
+    for the households of one replicate set (reps, T, n_max), and which villages have any.
+
+    Every household's weight is ``N/m`` of its frame (the village's π is common to its frames and
+    cancels in ``p̂_v`` and Kish's ``m_v``), times its size for a person-level rate (``sizes``);
+    the "good" households of a frame are a uniformly random subset of its drawn households (the
+    outcome is a household fact, independent of the household's size). ``y_v = m_v p̂_v``.
+    ``keep`` (a dict) receives each frame's "good" flags of the drawn households (for the tests).
+    """
+    W = np.zeros(idx.shape)
+    W2 = np.zeros(idx.shape)
+    WY = np.zeros(idx.shape)
+    goods = {}
+    for f in frames:
+        y, ms = sim["drawn"][f]
+        w = np.where(ms > 0, np.append(d.N[f], 0)[idx] / np.maximum(ms, 1), 0.0)
+        if sizes is None:
+            s1, s2, sy = ms, ms, y
+        else:
+            s = sizes[f]
+            valid = s > 0
+            keys = np.where(valid, rng.random(s.shape), 2.0)
+            rank = np.argsort(np.argsort(keys, axis=-1), axis=-1)
+            good = rank < y[..., None]
+            goods[f] = good
+            s1, s2, sy = s.sum(axis=-1), (s**2).sum(axis=-1), (s * good).sum(axis=-1)
+        W += w * s1
+        W2 += w**2 * s2
+        WY += w * sy
+    present = W > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_v = np.where(present, W**2 / np.where(present, W2, 1.0), 0.0)
+        y_v = np.where(present, m_v * np.clip(WY / np.where(present, W, 1.0), 0.0, 1.0), 0.0)
+    if keep is not None:
+        keep.update(goods)
+    return y_v, m_v, present
+
+
+def _bb_tests(y: np.ndarray, m: np.ndarray, present: np.ndarray, p0: float,
+              level: float | None = None) -> tuple[np.ndarray, ...]:
+    """The report's beta-binomial test of every town of every district (D, T, n_max villages):
+    ρ̂ per district (:func:`~quchi_stats.flags.town_test.fit_rho_batch`), the signed root
+    (:func:`town_lr_batch`) referred to t with villages − towns df, and with ``level`` the
+    likelihood bounds (:func:`town_bounds_batch`). Returns p-values (D, T; NaN for a town without
+    villages), lower and upper bounds (or None) and ρ̂ (D,)."""
+    D, T, _ = y.shape
+    n_groups = D * T
+    gid = np.broadcast_to(np.arange(n_groups).reshape(D, T, 1), y.shape)
+    sel = present.ravel()
+    yy, mm, gg = y.ravel()[sel], m.ravel()[sel], gid.ravel()[sel]
+    rep_of_group = np.repeat(np.arange(D), T)
+    nv = present.sum(axis=2)
+    has = (nv > 0).ravel()
+    df = np.maximum(nv.sum(axis=1) - (nv > 0).sum(axis=1), 1)[rep_of_group]
+    rho = fit_rho_batch(yy, mm, gg, rep_of_group, D)
+    rho_g = rho[rep_of_group]
+    z, _ = town_lr_batch(yy, mm, gg, n_groups, rho_g, np.full(n_groups, p0))
+    pv = np.where(has, stats.t.cdf(z, df), np.nan).reshape(D, T)
+    if level is None:
+        return pv, None, None, rho
+    crit = stats.t.ppf((1 + level) / 2, df)
+    lo, hi, _ = town_bounds_batch(yy, mm, gg, n_groups, rho_g, crit)
+    return (pv, np.where(has, lo, np.nan).reshape(D, T), np.where(has, hi, np.nan).reshape(D, T),
+            rho)
+
+
+def _one_low_districts(base: tuple[np.ndarray, ...], low: tuple[np.ndarray, ...]
+                       ) -> tuple[np.ndarray, ...]:
+    """(reps·T, T, n_max) districts: district (r, c) has town c's villages from the low draw and
+    every other town's from the compliant one (the same households: only the outcomes differ)."""
+    yb, m, present = base
+    yl = low[0]
+    r, T, n = yb.shape
+    eye = np.eye(T, dtype=bool)[None, :, :, None]
+    y = np.where(eye, yl[:, None], yb[:, None]).reshape(r * T, T, n)
+    return (y, np.broadcast_to(m[:, None], (r, T, T, n)).reshape(r * T, T, n),
+            np.broadcast_to(present[:, None], (r, T, T, n)).reshape(r * T, T, n))
+
+
 def _replicates(d: _Frame, frames: Sequence[str], truth: np.ndarray, icc: float,
-                idx: np.ndarray, pi: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+                idx: np.ndarray, pi: np.ndarray, rng: np.random.Generator,
+                person: bool = False) -> dict[str, np.ndarray]:
     """Estimates of one indicator for every town and replicate, and the finite-population truth.
 
     ``truth`` holds each town's rate (T,). Returns ``p_hat``, ``v``, ``n``, ``df``, ``true``
-    (reps × T) and the households ``y``/``m`` drawn per village and frame (for the tests).
+    (reps × T) and the households ``y``/``m`` drawn per village and frame (for the tests). With
+    ``person``, ``true`` is the rate by persons: each village frame's good households counted at
+    the frame's mean household size (the outcome is independent of the size).
     """
     reps, T, n_max = idx.shape
     rates = _village_rates(truth[d.village_town], icc, reps, rng)
@@ -233,8 +419,10 @@ def _replicates(d: _Frame, frames: Sequence[str], truth: np.ndarray, icc: float,
     for f in frames:
         N = d.N[f]
         Y = rng.binomial(N[None, :], rates)                      # good households per village
-        pop_good += np.stack([Y[:, d.village_town == t].sum(axis=1) for t in range(T)], axis=1)
-        pop_all += np.bincount(d.village_town, weights=N, minlength=T)
+        s_bar = d.mean_size(f) if person else np.ones(N.size)
+        pop_good += np.stack([(Y[:, d.village_town == t] * s_bar[d.village_town == t]).sum(axis=1)
+                              for t in range(T)], axis=1)
+        pop_all += np.bincount(d.village_town, weights=N * s_bar, minlength=T)
         Npad = np.append(N, 0)
         mpad = np.append(d.m[f], 0)
         Ys = np.take_along_axis(np.pad(Y, ((0, 0), (0, 1))), flat, axis=1).reshape(idx.shape)
@@ -275,15 +463,18 @@ def flags_one_replaced(base: np.ndarray, alt: np.ndarray, method: str, m: int,
     Holm's step-down flags c exactly when every p-value ranked before it, and its own, is below
     ``alpha/(m − position)``; with prefix counts of the failures of the sorted base row (and of the
     row shifted by one, for the positions after c's own), each of the n columns is decided in O(1)
-    after one sort: O(n log n) per row instead of n adjustments of n values. Benjamini–Hochberg
-    adjusts the n modified rows, in blocks that bound memory. NaN p-values are out of the family
-    (a test that is NaN in ``base`` is never flagged).
+    after one sort: O(n log n) per row instead of n adjustments of n values. Hochberg and
+    Benjamini–Hochberg adjust the n modified rows, in blocks that bound memory. NaN p-values are
+    out of the family (a test that is NaN in ``base`` is never flagged).
     """
     r, n = base.shape
     x = alt
+    if method not in MULTIPLICITY_METHODS:
+        raise ParameterError(f"The 'method' parameter of flags_one_replaced must be one of "
+                             f"{list(MULTIPLICITY_METHODS)}. Got {method!r}.")
     if method == "none":
         return np.nan_to_num(x, nan=1.0) < alpha
-    if method == "bh":
+    if method in ("bh", "hochberg"):
         out = np.zeros((r, n), dtype=bool)
         step = max(1, 2_000_000 // max(r * n, 1))
         for c0 in range(0, n, step):
@@ -316,6 +507,60 @@ def flags_one_replaced(base: np.ndarray, alt: np.ndarray, method: str, m: int,
                     - np.take_along_axis(fail_b, rank, axis=1), 0) == 0
     ok_x = xs < np.take_along_axis(crit, np.minimum(pos, n - 1), axis=1)
     return ok_a & ok_b & ok_x & np.isfinite(x) & finite
+
+
+#: Multiplicity families of the spec (``multiplicity_family``): each indicator's towns, or every
+#: town × indicator test.
+_FAMILIES = ("indicator", "all")
+
+
+def _family_flags(P: np.ndarray, method: str, family: str, m_all: int,
+                  alpha: float) -> np.ndarray:
+    """Flags (reps, T, K) from p-values (reps, T, K) adjusted within each family: per indicator
+    (the towns with a p-value) or all together (family size ``m_all``, tests not simulated counted
+    as compliant)."""
+    r, T, K = P.shape
+    if family == "indicator":
+        out = np.zeros(P.shape, dtype=bool)
+        for j in range(K):
+            out[:, :, j] = adjust_rows(P[:, :, j], method) < alpha
+        return out
+    return (adjust_rows(P.reshape(r, T * K), method, m_all) < alpha).reshape(r, T, K)
+
+
+def _power_design(P: np.ndarray, P_alt: np.ndarray, method: str, family: str, m_all: int,
+                  alpha: float) -> np.ndarray:
+    """Design-based test: is town × indicator (t, j) flagged when its p-value is the low draw's
+    and every other test keeps its compliant one? (reps, T, K)"""
+    r, T, K = P.shape
+    if family == "indicator":
+        out = np.zeros(P.shape, dtype=bool)
+        for j in range(K):
+            out[:, :, j] = flags_one_replaced(P[:, :, j], P_alt[:, :, j], method, T, alpha)
+        return out
+    return flags_one_replaced(P.reshape(r, T * K), P_alt.reshape(r, T * K), method, m_all,
+                              alpha).reshape(r, T, K)
+
+
+def _power_model(P: np.ndarray, P_one: Sequence[np.ndarray], method: str, family: str,
+                 m_all: int, alpha: float) -> np.ndarray:
+    """Model test: is (t, j) flagged in the district where town t is low for indicator j and all
+    else is compliant? ``P_one[j]`` (reps, C, T) holds every town's p-value of indicator j in the
+    district where town c is low — the district ρ̂ moves with the low town, so every town's
+    p-value of that indicator is its own in each district; the other indicators keep ``P``."""
+    r, T, K = P.shape
+    out = np.zeros(P.shape, dtype=bool)
+    c = np.arange(T)
+    for j, pc in enumerate(P_one):
+        if family == "indicator":
+            adj = adjust_rows(pc.reshape(r * T, T), method).reshape(r, T, T)
+            out[:, :, j] = adj[:, c, c] < alpha
+        else:
+            rows = np.broadcast_to(P[:, None], (r, T, T, K)).copy()
+            rows[:, :, :, j] = pc
+            adj = adjust_rows(rows.reshape(r * T, T * K), method, m_all).reshape(r, T, T, K)
+            out[:, :, j] = adj[:, c, c, j] < alpha
+    return out
 
 
 def _test_and_interval(sim: dict[str, np.ndarray], threshold: float, spec: AssessmentSpec,
@@ -405,8 +650,8 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
     plan : DesignPlan
         The design to study (allocation, villages, households per village and frame).
     spec : AssessmentSpec, optional
-        Thresholds, ``alpha``, multiplicity, interval method, level and ``deff_floor``; default the
-        shipped spec of ``plan.year``.
+        Thresholds, ``alpha``, ``test_method``, ``multiplicity`` and ``multiplicity_family``,
+        interval method, level and ``deff_floor``; default the shipped spec of ``plan.year``.
     indicators : sequence of str
         Spec indicators to simulate (default the four rates of 第七条（四）).
     compliant : float or dict, optional
@@ -427,8 +672,9 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         Seeds independent streams for blocks of :data:`CHUNK` replicates (fewer per block when the
         register has more than 8,000 villages, to bound memory).
     family : {"spec", "simulated"}
-        Multiplicity family: every town × indicator of the spec (default, as the report) or only
-        the simulated tests.
+        With the spec's ``multiplicity_family = "all"``: the family is every town × indicator of
+        the spec (default, as the report) or only the simulated tests. With ``"indicator"`` each
+        indicator's towns are one family whatever this says.
     progress : callable, optional
         Called as ``progress(done, reps)`` after each block (the CLI draws a bar with it).
 
@@ -438,13 +684,15 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         Columns ``town``, ``indicator``, ``label``, ``threshold``, ``villages``, ``households``
         (mean drawn), then ``compliant_rate``, ``low_rate``, ``false_flag_rate``, ``power``,
         ``power_unadjusted`` — or ``true_rate``, ``compliant``, ``flag_rate`` with ``truth`` —
-        and ``coverage``/``mean_width`` of the intervals (compliant scenario).
+        and ``coverage``/``mean_width`` of the intervals (compliant scenario); ``familywise`` and
+        ``by_method`` give the familywise false-flag rate and each cell's rates under every
+        multiplicity family and method from the same replicates.
 
     Examples
     --------
     >>> from quchi_stats.datasets import load_register
     >>> from quchi_stats.sampling import DesignPlan
-    >>> res = simulate_design(load_register(2018), DesignPlan(year=2018), reps=200, seed=1,
+    >>> res = simulate_design(load_register(2018), DesignPlan(year=2018), reps=20, seed=1,
     ...                       indicators=["satisfaction_rate"])
     >>> res.table[["town", "power", "false_flag_rate"]].shape
     (9, 3)
@@ -483,9 +731,14 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         raise ParameterError(f"The 'compliant' rates of {func} must be at least the thresholds "
                              f"{dict(zip(indicators, thr, strict=True))}.")
     m_family = T * (len(spec.indicators) if family == "spec" else K)
+    model = spec.test_method == "beta-binomial"
+    person = [ind.unit == "person" for ind in inds]
+    size_frames = sorted({f for ind, p in zip(inds, person, strict=True) if p for f in ind.frames})
     acc = {k: np.zeros((T, K)) for k in ("flag", "flag_alt", "raw_alt", "cover", "width", "n",
                                          "cover_n")}
-    any_flag = 0
+    combos = [(fam, meth) for fam in _FAMILIES for meth in MULTIPLICITY_METHODS]
+    acc_m = {c: {"flag": np.zeros((T, K)), "hit": np.zeros((T, K)), "any": 0} for c in combos}
+    rho_sum, rho_n = np.zeros(K), 0
     block = max(1, min(CHUNK, _BLOCK_VALUES // d.size.size))
     chunks = np.random.SeedSequence(seed).spawn(-(-reps // block))
     done = 0
@@ -493,36 +746,55 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         r = min(block, reps - done)
         rng = np.random.default_rng(ss)
         idx, pi = _select(d, plan, r, rng)
+        sizes = _draw_sizes(d, plan, size_frames, idx, rng) if model and size_frames else None
         P = np.empty((r, T, K))
-        P_alt = np.empty((r, T, K))
+        P_alt = np.empty((r, T, K))   # design test: every town low at once
+        P_one = []                    # model test: (r, C, T) districts with town c low
         for j, ind in enumerate(inds):
-            sims = [_replicates(d, ind.frames, base[:, j], iccs[j], idx, pi, rng)]
+            sims = [_replicates(d, ind.frames, base[:, j], iccs[j], idx, pi, rng, person[j])]
             if two:
-                sims.append(_replicates(d, ind.frames, low[:, j], iccs[j], idx, pi, rng))
-            for s, sim in enumerate(sims):
-                pv, lo, hi = _test_and_interval(sim, thr[j], spec, interval=s == 0)
-                (P if s == 0 else P_alt)[:, :, j] = pv
-                if s == 0:
-                    ok, truth_r = sim["n"] > 0, sim["true"]
-                    acc["cover"][:, j] += np.sum(ok & (lo <= truth_r + 1e-12)
-                                                 & (truth_r <= hi + 1e-12), axis=0)
-                    acc["cover_n"][:, j] += ok.sum(axis=0)
-                    acc["width"][:, j] += np.where(ok, hi - lo, 0).sum(axis=0)
-                    acc["n"][:, j] += sim["n"].sum(axis=0)
-        flat = P.reshape(r, T * K)
-        flags = adjust_rows(flat, spec.multiplicity, m_family) < spec.alpha
-        acc["flag"] += flags.reshape(r, T, K).sum(axis=0)
-        any_flag += int(flags.any(axis=1).sum())
+                sims.append(_replicates(d, ind.frames, low[:, j], iccs[j], idx, pi, rng,
+                                        person[j]))
+            if model:
+                counts = [_village_counts_sim(d, ind.frames, sim, idx,
+                                              sizes if person[j] else None, rng) for sim in sims]
+                pv, lo, hi, rho = _bb_tests(*counts[0], thr[j], spec.level)
+                P[:, :, j] = pv
+                rho_sum[j] += rho.sum()
+                if two:
+                    pc = _bb_tests(*_one_low_districts(counts[0], counts[1]), thr[j])[0]
+                    P_one.append(pc.reshape(r, T, T))
+            else:
+                pv, lo, hi = _test_and_interval(sims[0], thr[j], spec)
+                P[:, :, j] = pv
+                if two:
+                    P_alt[:, :, j] = _test_and_interval(sims[1], thr[j], spec, False)[0]
+            sim = sims[0]
+            ok, truth_r = sim["n"] > 0, sim["true"]
+            acc["cover"][:, j] += np.sum(ok & (lo <= truth_r + 1e-12)
+                                         & (truth_r <= hi + 1e-12), axis=0)
+            acc["cover_n"][:, j] += ok.sum(axis=0)
+            acc["width"][:, j] += np.where(ok, hi - lo, 0).sum(axis=0)
+            acc["n"][:, j] += sim["n"].sum(axis=0)
+        rho_n += r
+        for fam, meth in combos:
+            a = acc_m[(fam, meth)]
+            flags = _family_flags(P, meth, fam, m_family, spec.alpha)
+            a["flag"] += flags.sum(axis=0)
+            a["any"] += int(flags.reshape(r, -1).any(axis=1).sum())
+            if two:  # one low town × indicator at a time, all others compliant
+                a["hit"] += (_power_model(P, P_one, meth, fam, m_family, spec.alpha) if model
+                             else _power_design(P, P_alt, meth, fam, m_family, spec.alpha)
+                             ).sum(axis=0)
         if two:
-            # one low town × indicator at a time, all others compliant
-            alt = P_alt.reshape(r, T * K)
-            hit = flags_one_replaced(flat, alt, spec.multiplicity, m_family, spec.alpha)
-            acc["flag_alt"] += hit.sum(axis=0).reshape(T, K)
-            acc["raw_alt"] += (np.nan_to_num(alt, nan=1.0) < spec.alpha).sum(
-                axis=0).reshape(T, K)
+            raw = (np.stack([np.diagonal(pc, axis1=1, axis2=2) for pc in P_one], axis=2)
+                   if model else P_alt)
+            acc["raw_alt"] += (np.nan_to_num(raw, nan=1.0) < spec.alpha).sum(axis=0)
         done += r
         if progress is not None:
             progress(done, reps)
+    chosen = acc_m[(spec.multiplicity_family, spec.multiplicity)]
+    acc["flag"], acc["flag_alt"], any_flag = chosen["flag"], chosen["hit"], chosen["any"]
     rows = []
     villages = d.n_drawn
     for t, town in enumerate(d.towns):
@@ -543,14 +815,44 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
                        mean_width=acc["width"][t, j] / cn if cn else np.nan)
             rows.append(row)
     all_compliant = bool(np.all(base >= thr))
+    fw = pd.DataFrame([{"family": fam, "method": meth,
+                        "familywise_false_flag": (acc_m[(fam, meth)]["any"] / reps
+                                                  if all_compliant else np.nan)}
+                       for fam, meth in combos])
+    by = []
+    for fam, meth in combos:
+        a = acc_m[(fam, meth)]
+        for t, town in enumerate(d.towns):
+            for j, ind in enumerate(inds):
+                row = {"family": fam, "method": meth, "town": town, "indicator": ind.name}
+                if two:
+                    row.update(false_flag_rate=a["flag"][t, j] / reps,
+                               power=a["hit"][t, j] / reps)
+                else:
+                    row["flag_rate"] = a["flag"][t, j] / reps
+                by.append(row)
+    family_size = (f"每项指标的 {T} 个镇" if spec.multiplicity_family == "indicator"
+                   else f"全部 {m_family} 个镇 × 指标检验")
+    if model:
+        test = "beta-二项似然比检验（全区村内相关系数，t 分布，自由度 = 村数 − 镇数）"
+        unit = "错退、漏评、识别按人（户规模取自台账，结果为户的属性、与户规模无关），认可度等按户"
+    else:
+        test = f"设计检验（{spec.interval_method}，deff 下限 {spec.deff_floor:g}）"
+        unit = "按户计算比率"
     settings = {"icc": dict(icc) if isinstance(icc, Mapping) else icc,
                 "shortfall": shortfall, "alpha": spec.alpha,
-                "multiplicity": spec.multiplicity, "family_size": m_family,
+                "multiplicity": spec.multiplicity,
+                "multiplicity_family": spec.multiplicity_family,
+                "family_size": T if spec.multiplicity_family == "indicator" else m_family,
+                "test_method": spec.test_method, "test": test,
                 "method": spec.interval_method, "level": spec.level,
                 "deff_floor": spec.deff_floor, "indicators": indicators,
-                "assumptions": "全部入户成功；按户计算比率；多重比较族为规范中全部镇 × 指标检验"}
+                "mean_rho": (dict(zip(indicators, (rho_sum / max(rho_n, 1)).tolist(),
+                                      strict=True)) if model else None),
+                "assumptions": f"全部入户成功；{unit}；多重比较族为{family_size}"
+                               f"（{spec.multiplicity}）"}
     return DesignPowerResult(pd.DataFrame(rows), any_flag / reps if all_compliant else np.nan,
-                             plan, reps, seed, settings)
+                             plan, reps, seed, settings, fw, pd.DataFrame(by))
 
 
 def compare_designs(register: pd.DataFrame, plans: Mapping[str, DesignPlan], *,
@@ -567,7 +869,7 @@ def compare_designs(register: pd.DataFrame, plans: Mapping[str, DesignPlan], *,
     --------
     >>> from quchi_stats.datasets import load_register
     >>> t = compare_designs(load_register(2018), {"默认": DesignPlan(year=2018)},
-    ...                     shortfalls=[0.1, 0.3], indicators=["satisfaction_rate"], reps=100)
+    ...                     shortfalls=[0.1, 0.3], indicators=["satisfaction_rate"], reps=20)
     >>> t[["design", "shortfall"]].values.tolist()
     [['默认', 0.1], ['默认', 0.3]]
     """
