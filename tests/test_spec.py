@@ -311,7 +311,8 @@ def _out_of_range(f) -> list:
     if f.kind == "str":
         return ["x" * (f.max_len + 1), "a\tb", "a\u2028b"] + ([""] if f.min_len else [])
     if f.kind == "list":
-        return [[], [f.item.allowed()[0]] * 2]
+        item = f.item.allowed()[0] if f.item.allowed() else "甲镇"
+        return ([[]] if f.min_len else []) + ([[item] * 2] if f.unique else [])
     if f.kind == "tables":
         return [[]]
     return []

@@ -170,7 +170,8 @@ def _columns(args: argparse.Namespace) -> dict[str, str] | None:
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="quchi-stats", description="曲江区扶贫开发工作成效考核统计工具（quchi_stats）")
+        prog="quchi-stats", description=("扶贫开发工作成效考核统计工具（quchi_stats）："
+                                               "抽样设计、入户核查结果、估计、第七条判定和考核报告"))
     parser.add_argument("--version", action="version", version=f"quchi_stats {__version__}",
                         help="显示版本号并退出")
     parser.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
@@ -263,7 +264,19 @@ def _build_parser() -> argparse.ArgumentParser:
     _register_options(w)
     w.set_defaults(func=_cmd_power)
 
-    s = sub.add_parser("synth", help="生成合成的曲江区数据目录（合成数据，仅供演示和测试）")
+    sp = sub.add_parser("spec", help="为新的年度（或另一个县）写出可编辑的考核参数文件",
+                        description="从最新的内置考核参数（或 --from 指定的文件）生成某年度的考核参数 TOML，"
+                                    "并列出必须核对的字段（尤其是当年退出收入线）。")
+    _hidden_debug(sp)
+    sp.add_argument("--year", type=int, required=True, help="考核年度")
+    sp.add_argument("--county", help="县（区）名称（写入标题和正文）")
+    sp.add_argument("--from", dest="source", type=Path,
+                    help="以这个考核参数文件为底本（默认：最新的内置参数）")
+    sp.add_argument("--out", type=Path, required=True, help="输出的 TOML 文件")
+    sp.add_argument("--force", action="store_true", help="输出文件已存在时覆盖")
+    sp.set_defaults(func=_cmd_spec)
+
+    s = sub.add_parser("synth", help="生成合成数据目录（模拟数据，仅供演示和测试）")
     _hidden_debug(s)
     s.add_argument("--out", type=Path, required=True, help="输出目录")
     s.add_argument("--seed", type=int, default=20160101)
@@ -427,6 +440,20 @@ class _ProgressBar:
     def close(self) -> None:
         sys.stderr.write("\n")
         sys.stderr.flush()
+
+
+def _cmd_spec(args: argparse.Namespace) -> int:
+    from .spec import KEYS_TO_CHECK, latest_bundled_year, write_spec
+
+    out = write_spec(args.year, args.out, county=args.county, source=args.source,
+                     force=args.force)
+    base = args.source if args.source is not None else f"内置的 {latest_bundled_year()} 年度参数"
+    print(f"已写出 {out}（以 {base} 为底本，year = {args.year}）。")
+    print("使用前请逐项核对并修改：")
+    for key, why in KEYS_TO_CHECK:
+        print(f"  - {key}：{why}")
+    print(f"改好后用 quchi-stats check --year {args.year} --data 数据目录 --spec {out} 核对。")
+    return 0
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:

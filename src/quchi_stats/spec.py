@@ -8,7 +8,9 @@ indicator as ``1 − rate`` (错退率, 漏评率) with the threshold as an uppe
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -30,8 +32,10 @@ __all__ = [
     "AssessmentSpec",
     "Indicator",
     "check_spec_year",
+    "latest_bundled_year",
     "load_spec",
     "spec_fields_markdown",
+    "write_spec",
 ]
 
 
@@ -76,6 +80,8 @@ class AssessmentSpec:
 
     year: int
     indicators: tuple[Indicator, ...]
+    county: str = ""
+    towns: tuple[str, ...] = ()
     alpha: float = 0.05
     multiplicity: str = "holm"
     multiplicity_family: str = "all"
@@ -153,6 +159,9 @@ LQAS_FIELDS: tuple[Field, ...] = (
 )
 SPEC_FIELDS: tuple[Field, ...] = (
     Field("year", "int", "考核年度（须与 --year 相同）", required=True, lo=2000, hi=2100),
+    Field("county", "str", "县（区）名称，用于报告标题、正文和笔记本", default="", max_len=50),
+    Field("towns", "list", "乡镇的列出顺序（不填：按农户台账中首次出现的顺序）", default=[], max_len=500,
+          unique=True, item=Field("towns", "str", min_len=1, max_len=50)),
     Field("alpha", "number", "显著性水平（单侧）", default=0.05, lo=0, lo_open=True, hi=0.5),
     Field("multiplicity", "choice", "多重比较校正方法", default="holm",
           choices=("holm", "hochberg", "bh", "none")),
@@ -310,7 +319,8 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
     if lqas and lqas["d"] > lqas["n"]:
         raise DataError(f"[lqas] d 应不超过 n = {lqas['n']}（实际为 {lqas['d']}）", file=name)
     return AssessmentSpec(
-        year=raw["year"], indicators=tuple(inds), alpha=float(raw["alpha"]),
+        year=raw["year"], indicators=tuple(inds), county=raw["county"],
+        towns=tuple(raw["towns"]), alpha=float(raw["alpha"]),
         multiplicity=raw["multiplicity"], multiplicity_family=raw["multiplicity_family"],
         test_method=raw["test_method"], interval_method=raw["interval_method"],
         level=float(raw["level"]), power_shortfall=float(raw["power_shortfall"]),
@@ -321,3 +331,95 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
         bunching_window=float(raw["bunching_window"]),
         funnel_overdispersion=raw["funnel_overdispersion"], design=raw["design"],
         lqas_rule=dict(lqas), columns=check_columns(raw.get("columns", {}), name), path=name)
+
+
+#: What a user must check in a spec written for a new year (key → why), printed by ``spec``.
+KEYS_TO_CHECK: tuple[tuple[str, str], ...] = (
+    ("year", "考核年度"),
+    ("county", "县（区）名称（报告标题和正文）"),
+    ("towns", "乡镇的列出顺序（不填则按台账中首次出现的顺序）"),
+    ("exit_line", "当年有劳动能力贫困户的退出收入线（元/人），每年由省里公布，必须改成当年的数"),
+    ("[[indicator]] threshold",
+     "各指标的判定标准（识别准确率、错退率、漏评率、群众认可度、两不愁三保障）及其出处 source"),
+    ("alpha / multiplicity / multiplicity_family",
+     "显著性水平和多重比较校正（默认 0.05、holm、全年 镇×指标 一族）"),
+)
+
+
+def latest_bundled_year() -> int:
+    """The latest year with a shipped spec."""
+    years = [int(m.group(1)) for f in (resources.files("quchi_stats") / "specs").iterdir()
+             if (m := re.fullmatch(r"assessment_(\d{4})\.toml", f.name))]
+    return max(years)
+
+
+def write_spec(year: int, out: str | Path, *, county: str | None = None,
+               source: str | Path | None = None, force: bool = False) -> Path:
+    """Write an editable spec for ``year``: the latest shipped spec (or ``source``) with its
+    ``year`` (and ``county``, when given) set, every comment kept, checked by :func:`load_spec`.
+
+    The user must still check the keys of :data:`KEYS_TO_CHECK` — above all the year's exit
+    line, which no earlier spec can know.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` exists and ``force`` is False.
+    DataError
+        ``source`` is not a valid spec.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> p = write_spec(2019, d / "spec_2019.toml", county="某某县")
+    >>> s = load_spec(p, year=2019)
+    >>> s.year, s.county
+    (2019, '某某县')
+    """
+    from .errors import OutputExistsError, check_int
+
+    year = check_int("year", year, "write_spec", minimum=2000)
+    out = Path(out)
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out} 已存在；如需替换，请加 --force。")
+    if source is None:
+        base = latest_bundled_year()
+        name = f"assessment_{base}.toml"
+        text = decode_utf8((resources.files("quchi_stats") / "specs" / name).read_bytes(), name,
+                           "考核参数文件")
+    else:
+        src = Path(source)
+        load_spec(src)  # a broken source is refused before anything is written
+        text = read_text_capped(src, src.name, MAX_SPEC_BYTES, "考核参数文件")
+    if county is not None and (not county.strip() or any(ord(c) < 32 for c in county)):
+        from .errors import ParameterError
+
+        raise ParameterError(f"The 'county' parameter of write_spec must be a non-empty name on "
+                             f"one line. Got {county!r}.")
+    text = re.sub(r"(?m)^year\s*=\s*\d+", f"year = {year}", text, count=1)
+    text = re.sub(r"(?m)^(# Assessment spec for )\d{4}", lambda m: f"{m.group(1)}{year}", text,
+                  count=1)
+    text = re.sub(r"(?m)^(#.*?)(\d{4})( 年度)", lambda m: f"{m.group(1)}{year}{m.group(3)}", text,
+                  count=1)
+    if county is not None:
+        line = f"county = {json.dumps(county, ensure_ascii=False)}  # 县（区）名称：报告标题和正文"
+        previous = re.search(r'(?m)^county\s*=\s*"([^"]*)"', text)
+        if previous:
+            text = re.sub(r"(?m)^county\s*=.*$", lambda m: line, text, count=1)
+        else:
+            text = re.sub(r"(?m)^(year = \d+.*)$", lambda m: m.group(1) + "\n" + line, text, count=1)
+        text = re.sub(r"(?m)\A# (.*?)扶贫开发", lambda m: f"# {county}扶贫开发", text, count=1)
+        if previous is None or previous.group(1) != county:  # another county's towns do not apply
+            text = re.sub(r"(?m)^towns\s*=.*$",
+                          lambda m: "towns = []  # 乡镇顺序：填本县（区）各镇，如 [\"甲镇\", \"乙镇\"]；"
+                                    "不填则按农户台账中首次出现的顺序", text, count=1)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        load_spec(tmp, year=year)
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(out)
+    return out

@@ -85,7 +85,8 @@ def _profile(y, m, g, n_groups, s_group, iters: int = 80,
              start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each group's ML mean given its precision ``s_group`` (n_groups,), and the group
     log-likelihoods. Vectorised bisection-safeguarded Newton on the score (expected information,
-    then the secant slope), started at the quasi-likelihood mean or a warm start; groups whose counts are all 0 (all ``m``) have their ML at 0 (1)."""
+    then the secant slope), started at the quasi-likelihood mean or a warm start; groups whose
+    counts are all 0 (all ``m``) have their ML at 0 (1)."""
     s_v = s_group[g]
     rho_v = 1.0 / (1.0 + s_v)
     c = 1.0 + (m - 1.0) * rho_v

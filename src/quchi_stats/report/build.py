@@ -163,6 +163,11 @@ _MULTIPLICITY_ZH = {"holm": "Holm", "hochberg": "Hochberg", "bh": "Benjamini–H
                     "none": "不校正"}
 
 
+def report_title(a: Assessment) -> str:
+    """The report's title: the spec's county (or a neutral word when the spec names none)."""
+    return f"{a.spec.county or '本县（区）'} {a.year} 年度扶贫开发工作成效考核报告"
+
+
 def methods_text(spec, est: pd.DataFrame) -> str:
     """The paragraph that says how towns were estimated, tested and adjusted (one place)."""
     if spec.test_method == "beta-binomial":
@@ -270,11 +275,11 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     est = a.estimates
     parts: list[str] = []
     add = parts.append
-    add(f"<h1>曲江区 {y} 年度扶贫开发工作成效考核报告</h1>")
+    add(f"<h1>{html.escape(report_title(a))}</h1>")
     if not a.verified:
         add(f'<p class="banner unverified" role="alert">{html.escape(UNVERIFIED_ZH)}</p>')
     if synthetic:
-        add('<p class="banner">本报告使用<b>合成数据</b>（quchi_stats 生成的模拟曲江区数据），仅用于演示和检验方法，'
+        add('<p class="banner">本报告使用<b>合成数据</b>（quchi_stats 生成的模拟数据），仅用于演示和检验方法，'
             "不反映任何真实乡镇的情况。</p>")
     if a.notes:  # checks the data did not allow (an absent self-assessment or targets file)
         add('<p class="banner">本报告未进行的检查：' + "；".join(html.escape(n) for n in a.notes)
@@ -398,7 +403,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     body += _font_note(a, body)
     css = CSS.replace("{font_face}", font_face_css(body))
     return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"/>'
-            f"<title>曲江区 {y} 年度扶贫开发工作成效考核报告</title><style>{css}</style></head>"
+            f"<title>{html.escape(report_title(a))}</title><style>{css}</style></head>"
             f"<body>{body}</body></html>\n")
 
 
