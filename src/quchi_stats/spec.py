@@ -20,13 +20,13 @@ from .io.schema import RESULTS, SATISFACTION_LEVELS, SELF_REPORT
 from .sampling.draw import FRAME_NAMES
 
 __all__ = [
+    "FOLLOWUP_FIELDS",
     "INDICATOR_FIELDS",
     "LQAS_FIELDS",
     "MULTIPLICITY_FAMILIES",
     "RESULT_COLUMNS",
     "SPEC_FIELDS",
     "TEST_METHODS",
-    "FOLLOWUP_FIELDS",
     "AssessmentSpec",
     "FollowupRule",
     "Indicator",

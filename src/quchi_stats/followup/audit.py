@@ -138,8 +138,8 @@ def _prepare(year: int, root_dir: Path, spec: str | Path | None, encoding: str |
                         f"抽样时用含 [followup] 的考核参数登记（design --spec）")
     reg_path = root.register(year)
     if file_sha256(reg_path) != manifest["register"]["sha256"]:
-        raise VerificationError(f"{reg_path.name} 的 SHA-256 与第一阶段抽样清单记录的不同：台账在抽样后被修改过，"
-                                f"不能据以抽取复核样本。")
+        raise VerificationError(f"{reg_path.name} 的 SHA-256 与第一阶段抽样清单记录的不同："
+                                f"台账在抽样后被修改过，不能据以抽取复核样本。")
     register = read_table(reg_path, "register", encoding=encoding)
     sample1 = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results_path = root.results(year)

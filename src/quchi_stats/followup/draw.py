@@ -240,7 +240,8 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
         e = phase1_estimates[(phase1_estimates["indicator"] == ind_name)
                              & (phase1_estimates["town"] != "全区")]
         if "rho" not in e or e["rho"].isna().all():
-            raise DataError(f"第一阶段的“{ind.label}”没有用 beta-binomial 检验（test_method），无法做复核检验")
+            raise DataError(f"第一阶段的“{ind.label}”没有用 beta-binomial 检验（test_method），"
+                            f"无法做复核检验")
         rho, df = float(e["rho"].iloc[0]), int(e["test_df"].iloc[0])
         try:
             d = _indicator_design(base, sample2, results2, ind, spec)
