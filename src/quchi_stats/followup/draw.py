@@ -43,8 +43,8 @@ from ..sampling.selection import inclusion_probabilities, select, select_systema
 from ..spec import AssessmentSpec, FollowupRule
 from .rule import frames_needed
 
-__all__ = ["FOLLOWUP_COLUMNS", "FollowupDraw", "draw_followup", "phase1_village_pi",
-           "stage2_tests"]
+__all__ = ["FOLLOWUP_COLUMNS", "FollowupDraw", "FollowupFrame", "draw_followup",
+           "followup_frame", "phase1_village_pi", "stage2_tests"]
 
 #: Columns of a follow-up ``sample.csv``: the drawn-sample contract, then the phase-1 and
 #: combined village probabilities and the screened indicators of the town.
@@ -94,9 +94,33 @@ def phase1_village_pi(vill: pd.DataFrame, towns: list[str], alloc: np.ndarray,
     return pi
 
 
+@dataclass(frozen=True)
+class FollowupFrame:
+    """What a phase-2 draw needs before any random step: the register sorted as phase 1 sorts it,
+    its villages with their phase-1 probabilities, the visited villages and the row positions of
+    every (town, village, frame)."""
+
+    reg: pd.DataFrame
+    vill: pd.DataFrame
+    towns: list[str]
+    pi1: np.ndarray
+    visited: frozenset
+    cells: dict
+
+
+def followup_frame(register: pd.DataFrame, phase1_sample: pd.DataFrame,
+                   plan: DesignPlan) -> FollowupFrame:
+    """The fixed part of a phase-2 draw (computed once for repeated draws)."""
+    reg, vill, towns, _, alloc, _ = village_plan(register, plan)
+    return FollowupFrame(reg, vill, towns, phase1_village_pi(vill, towns, alloc, plan),
+                         frozenset(zip(phase1_sample["town"], phase1_sample["village"],
+                                       strict=True)),
+                         reg.groupby(["town", "village", "frame"], sort=False).indices)
+
+
 def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened: pd.DataFrame,
                   rule: FollowupRule, spec: AssessmentSpec, plan: DesignPlan,
-                  seed: int) -> FollowupDraw:
+                  seed: int, *, frame: FollowupFrame | None = None) -> FollowupDraw:
     """Draw the phase-2 sample of the screened pairs.
 
     Parameters
@@ -114,16 +138,18 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
         The phase-1 plan (the manifest's): phase-1 probabilities and list order.
     seed : int
         Seeds a fresh generator; the same inputs and seed give the same sample.
+    frame : FollowupFrame, optional
+        :func:`followup_frame` of the same register, phase-1 sample and plan, to draw repeatedly
+        without recomputing it.
     """
     seed = check_int("seed", seed, "draw_followup", minimum=0)
     rng = np.random.default_rng(seed)
-    reg, vill, towns, _, alloc, _ = village_plan(register, plan)
-    pi1_all = phase1_village_pi(vill, towns, alloc, plan)
-    visited = set(zip(phase1_sample["town"], phase1_sample["village"], strict=True))
-    cells = reg.groupby(["town", "village", "frame"], sort=False).indices
+    fr = followup_frame(register, phase1_sample, plan) if frame is None else frame
+    reg, vill, towns, pi1_all, visited, cells = (fr.reg, fr.vill, fr.towns, fr.pi1, fr.visited,
+                                                 fr.cells)
     empty = np.array([], dtype=np.intp)
     notes: list[str] = []
-    parts: list[pd.DataFrame] = []
+    cells_out: list[tuple] = []
     town_rows = []
     used = 0
     order = screened.groupby("town", sort=False)["p1"].min().sort_values(kind="stable")
@@ -144,12 +170,11 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
         k = min(rule.villages, int(left.size))
         size = np.maximum(vill["n_registered"].to_numpy()[left], 1).astype(float)
         sel = select(rule.village_method, size, k, rng)
-        rows, extra = [], 0
+        rows: list[tuple] = []  # (positions, n_primary, pi2, pi1, N, want) per village × frame
+        extra = 0
         for j_local in sel.indices:
             j = left[j_local]
             village = vill["village"].iat[j]
-            pi2 = float(sel.pi[j_local])
-            pi1 = float(pi1_all[j])
             for frame in frames:
                 pos = cells.get((town, village, frame), empty)
                 N = pos.size
@@ -163,22 +188,8 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
                     free[picked] = False
                     reserve = rng.permutation(np.flatnonzero(free))[: rule.reserves]
                 extra += want
-                take = np.concatenate((pos[picked], pos[reserve]))
-                d = reg.iloc[take][["town", "village", "household_id", "household_size",
-                                    "frame"]].reset_index(drop=True)
-                d["frame"] = d["frame"].astype(str)
-                n_res = reserve.size
-                d["role"] = ["primary"] * want + ["reserve"] * n_res
-                d["reserve_rank"] = pd.array([pd.NA] * want + list(range(1, n_res + 1)),
-                                             dtype="Int64")
-                d["pi_village"] = pi2
-                d["pi_household"] = want / N
-                d["n_households_in_frame_of_village"] = N
-                d["n_households_sampled_in_frame_of_village"] = want
-                d["certainty_village"] = pi2 >= 1 - 1e-9
-                d["pi_village_phase1"] = pi1
-                d["pi_village_combined"] = pi1 + (1 - pi1) * pi2
-                rows.append(d)
+                rows.append((np.concatenate((pos[picked], pos[reserve])), want,
+                             float(sel.pi[j_local]), float(pi1_all[j]), N))
         if used + extra > rule.max_extra_households:
             notes.append(f"{town}（{labels}）复核需再入户 {extra} 户，超过复核户数上限 "
                          f"{rule.max_extra_households} 户（已安排 {used} 户），不复核（按 P2 = 1 合并）。")
@@ -187,19 +198,37 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
         used += extra
         if k < rule.villages:
             notes.append(f"{town}只剩 {left.size} 个未入样的村，少于规则的 {rule.villages} 个，全部抽取。")
-        sub = pd.concat(rows, ignore_index=True)
-        sub["n_villages_in_town"] = int(tv.size)
-        sub["n_villages_sampled_in_town"] = k
-        sub["indicators"] = ";".join(inds)
-        parts.append(sub)
+        for take, want, pi2, pi1, N in rows:
+            n_out = take.size
+            cells_out.append((take, np.arange(n_out) - want + 1, pi2, pi1, N, want, int(tv.size),
+                              k, ";".join(inds)))
         row.update(villages=k, households=extra, followed_up=True)
         town_rows.append(row)
     towns_tab = pd.DataFrame(town_rows, columns=["town", "indicators", "p1_min", "villages_left",
                                                  "villages", "households", "followed_up"])
-    if parts:
-        sample = pd.concat(parts, ignore_index=True)
-        sample["year"] = plan.year
-        sample["household_size"] = sample["household_size"].astype("Int64")
+    if cells_out:
+        take = np.concatenate([c[0] for c in cells_out])
+        n_out = np.array([c[0].size for c in cells_out])
+
+        def rep(i: int) -> np.ndarray:
+            return np.repeat(np.array([c[i] for c in cells_out]), n_out)
+
+        rank = np.concatenate([c[1] for c in cells_out])
+        sample = reg.iloc[take][["town", "village", "household_id", "household_size",
+                                 "frame"]].reset_index(drop=True)
+        sample["frame"] = sample["frame"].astype(str)
+        pi2, pi1 = rep(2), rep(3)
+        N, want = rep(4), rep(5)
+        sample = sample.assign(
+            year=plan.year, role=np.where(rank > 0, "reserve", "primary"),
+            reserve_rank=pd.array(np.where(rank > 0, rank, 0), dtype="Int64"),
+            pi_village=pi2, pi_household=want / N, n_villages_in_town=rep(6),
+            n_villages_sampled_in_town=rep(7), n_households_in_frame_of_village=N,
+            n_households_sampled_in_frame_of_village=want,
+            certainty_village=pi2 >= 1 - 1e-9, pi_village_phase1=pi1,
+            pi_village_combined=pi1 + (1 - pi1) * pi2, indicators=rep(8),
+            household_size=sample["household_size"].astype("Int64"))
+        sample.loc[rank <= 0, "reserve_rank"] = pd.NA
         sample["pi"] = sample["pi_village"] * sample["pi_household"]
         sample["weight"] = 1.0 / sample["pi"]
         for c in ("pi_village", "pi_household", "pi", "weight", "pi_village_phase1",
@@ -207,10 +236,8 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
             sample[c] = sample[c].astype(float).round(12)
         town_rank = {t: i for i, t in enumerate(towns)}
         frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
-        rank = sample["reserve_rank"].fillna(0).to_numpy(int)
-        o = np.lexsort((sample["household_id"].to_numpy(), rank,
-                        (sample["role"] == "reserve").to_numpy().astype(int),
-                        sample["frame"].map(frame_rank).to_numpy(),
+        o = np.lexsort((sample["household_id"].to_numpy(), np.maximum(rank, 0),
+                        (rank > 0).astype(int), sample["frame"].map(frame_rank).to_numpy(),
                         sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
         sample = sample.iloc[o][FOLLOWUP_COLUMNS].reset_index(drop=True)
     else:

@@ -66,8 +66,8 @@ class FollowupSimulation:
                  f"  误判（任一达标的镇 × 指标被判定显著偏低）的重复比例：{s['familywise_false_flag']:.1%}"
                  f"（仅第一阶段 {s['familywise_false_flag_phase1']:.1%}）"]
         if np.isfinite(s.get("min_power", np.nan)):
-            lines.append(f"  偏低的镇 × 指标被判定的比例：最低 {s['min_power']:.1%}，平均 {s['mean_power']:.1%}"
-                         f"（仅第一阶段最低 {s['min_power_phase1']:.1%}）")
+            lines.append(f"  偏低的镇 × 指标被判定的比例：最低 {s['min_power']:.1%}，"
+                         f"平均 {s['mean_power']:.1%}（仅第一阶段最低 {s['min_power_phase1']:.1%}）")
         lines.append(f"  达标镇复核户数占其第一阶段户数：{s['compliant_extra_share']:.1%}；"
                      f"平均每次复核共 {s['extra_households']:.0f} 户（偏低镇 "
                      f"{s['shortfall_extra_households']:.0f} 户）")
@@ -95,7 +95,7 @@ def _town_test(y: np.ndarray, m: np.ndarray, town_of_v: np.ndarray, T: int, p0: 
     """One-sided p-values (r, T) of the towns with data (NaN elsewhere), ρ (r,) and df (r,).
 
     ``y``, ``m`` are (r, V) effective counts, zero where a village has no data."""
-    r, V = m.shape
+    r = m.shape[0]
     has = m > 0
     rows, cols = np.nonzero(has)
     g_full = rows * T + town_of_v[cols]
@@ -172,7 +172,9 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
     -------
     FollowupSimulation
         ``table``: per town × indicator ``true_rate``, ``compliant``, ``flag_rate`` (two-phase),
-        ``flag_rate_phase1`` (phase 1 alone, same adjustment), ``continuation_rate``,
+        ``flag_rate_phase1`` (phase 1 alone, same adjustment), ``reject_rate_unadjusted`` (overall
+        p-value below ``alpha`` before adjustment: the per-test level at a boundary truth) and its
+        phase-1 value, ``continuation_rate``,
         ``followup_rate``, ``extra_households`` (mean per replicate, the town's),
         ``phase1_households`` (the town's phase-1 households, all frames). ``summary``:
         ``familywise_false_flag`` (share of replicates flagging any compliant pair) and its
@@ -213,7 +215,7 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
     m2 = {f: (d.N[f] if f in rule.census_frames
               else np.minimum(rule.households[f], d.N[f])).astype(float) for f in FRAME_NAMES}
     villages_of = [np.flatnonzero(d.village_town == t) for t in range(T)]
-    acc = {k: np.zeros((T, K)) for k in ("flag", "flag1", "cont")}
+    acc = {k: np.zeros((T, K)) for k in ("flag", "flag1", "cont", "raw", "raw1")}
     acc_t = {k: np.zeros(T) for k in ("follow", "extra", "p1hh")}
     fw = fw1 = 0
     extra_compliant = p1hh_compliant = 0.0
@@ -234,7 +236,7 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
         # phase 1 of every indicator
         P1 = np.full((r, T, K), np.nan)
         pops, rhos, dfs = [], [], []
-        for j, ind in enumerate(inds):
+        for j in range(K):
             rates = _village_rates(base[d.village_town, j], iccs[j], r, rng)
             pop, parts = {}, []
             for f in frames_of[j]:
@@ -310,6 +312,8 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
         acc["flag"] += flag.sum(axis=0)
         acc["flag1"] += flag1.sum(axis=0)
         acc["cont"] += cont.sum(axis=0)
+        acc["raw"] += (np.nan_to_num(P, nan=1.0) < spec.alpha).sum(axis=0)
+        acc["raw1"] += (np.nan_to_num(P1, nan=1.0) < spec.alpha).sum(axis=0)
         acc_t["follow"] += follow.sum(axis=0)
         acc_t["extra"] += extra_t.sum(axis=0)
         acc_t["p1hh"] += p1hh.sum(axis=0)
@@ -325,6 +329,8 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
                 "town": town, "indicator": ind.name, "label": ind.label,
                 "threshold": thr[j], "true_rate": base[t, j], "compliant": bool(compliant[t, j]),
                 "flag_rate": acc["flag"][t, j] / reps, "flag_rate_phase1": acc["flag1"][t, j] / reps,
+                "reject_rate_unadjusted": acc["raw"][t, j] / reps,
+                "reject_rate_unadjusted_phase1": acc["raw1"][t, j] / reps,
                 "continuation_rate": acc["cont"][t, j] / reps,
                 "followup_rate": acc_t["follow"][t] / reps,
                 "extra_households": acc_t["extra"][t] / reps,
