@@ -345,6 +345,8 @@ def _cmd_followup(args: argparse.Namespace) -> int:
           f"第一阶段单侧 P ≤ {rule.alpha_stop:g} 直接判定，{rule.alpha_stop:g} < P ≤ "
           f"{rule.alpha_futility:g} 复核，P > {rule.alpha_futility:g} 不复核；每个被筛出的镇在未入样的村中"
           f"再抽 {rule.villages} 个村，复核最多 {rule.max_extra_households} 户。")
+    if out.exhausted:
+        print(f"{'、'.join(out.exhausted)}的全部行政村第一阶段都已入样，没有可新抽的村：按第一阶段单独判定，不复核。")
     if out.screened.empty:
         print(f"{args.year} 年没有镇 × 指标落在复核区间，不需要复核，未写出任何文件。")
         return 0

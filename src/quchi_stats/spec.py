@@ -86,9 +86,9 @@ class FollowupRule:
     """
 
     indicators: tuple[str, ...]
-    alpha_stop: float = 0.002
+    alpha_stop: float = 0.0005
     alpha_futility: float = 0.3
-    weight_phase1: float = 0.6
+    weight_phase1: float = 0.7071
     villages: int = 5
     households: dict[str, int] = field(
         default_factory=lambda: {"registered": 10, "exited": 8, "non_registered": 8})
@@ -205,11 +205,11 @@ FOLLOWUP_FIELDS: tuple[Field, ...] = (
     Field("indicators", "list", "复核筛查的指标（[[indicator]] 的 name）", required=True, min_len=1,
           max_len=50, unique=True, item=Field("indicators", "str", min_len=1, max_len=64)),
     Field("alpha_stop", "number", "第一阶段即判定的单侧 P 值上限 α1（P ≤ α1 不复核，直接判定）",
-          default=0.002, lo=0, lo_open=True, hi=0.5, hi_open=True),
+          default=0.0005, lo=0, lo_open=True, hi=0.5, hi_open=True),
     Field("alpha_futility", "number", "复核区间上限 α0：α1 < P ≤ α0 的镇 × 指标复核，P > α0 不复核",
           default=0.3, lo=0, lo_open=True, hi=1),
     Field("weight_phase1", "number", "逆正态合并中第一阶段的权 w1（w2 = √(1 − w1²)），事先固定",
-          default=0.6, lo=0, lo_open=True, hi=1, hi_open=True),
+          default=0.7071, lo=0, lo_open=True, hi=1, hi_open=True),
     Field("villages", "int", "被筛出的镇再抽的村数（未入样的村不足时全部抽取）", default=5, lo=1,
           hi=1000),
     Field("households", "table", "新抽村每村每框抽户数", default={}, fields=tuple(

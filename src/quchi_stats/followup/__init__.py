@@ -5,7 +5,7 @@ phase-2 draw, the inverse-normal combination and the simulation of the whole pro
 from .audit import FollowupOutcome, run_followup, verify_followup
 from .combine import combine_followup, critical_value, inverse_normal, overall_pvalue
 from .draw import FOLLOWUP_COLUMNS, FollowupDraw, draw_followup, stage2_tests
-from .rule import continuation, frames_needed
+from .rule import continuation, exhausted_towns, frames_needed
 
 __all__ = [
     "FOLLOWUP_COLUMNS",
@@ -15,6 +15,7 @@ __all__ = [
     "continuation",
     "critical_value",
     "draw_followup",
+    "exhausted_towns",
     "frames_needed",
     "inverse_normal",
     "overall_pvalue",

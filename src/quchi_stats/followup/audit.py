@@ -25,7 +25,7 @@ from ..errors import DataError, OutputExistsError, VerificationError, mask_perso
 from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from ..spec import AssessmentSpec, FollowupRule, load_spec
 from .draw import FollowupDraw, draw_followup
-from .rule import continuation
+from .rule import continuation, exhausted_towns
 
 __all__ = ["FOLLOWUP_MANIFEST_FIELDS", "FollowupOutcome", "check_followup_manifest",
            "run_followup", "verify_followup"]
@@ -97,6 +97,7 @@ class FollowupOutcome:
 
     estimates: pd.DataFrame
     screened: pd.DataFrame
+    exhausted: list
     draw: FollowupDraw | None
     rule: FollowupRule
     out_dir: Path
@@ -170,13 +171,14 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
     (root, spec_obj, spec_bytes, spec_path, manifest, rule, reg_path, register, sample1,
      results_path, est, plan) = _prepare(year, Path(data), spec, encoding)
     out = root.root / f"followup_{year}"
-    screened = continuation(est, rule)
+    exhausted = exhausted_towns(register, sample1)
+    screened = continuation(est, rule, exhausted)
     if screened.empty:
-        return FollowupOutcome(est, screened, None, rule, out, False)
+        return FollowupOutcome(est, screened, exhausted, None, rule, out, False)
     seed = new_seed() if seed is None else seed
     fd = draw_followup(register, sample1, screened, rule, spec_obj, plan, seed)
     if fd.sample.empty:
-        return FollowupOutcome(est, screened, fd, rule, out, False)
+        return FollowupOutcome(est, screened, exhausted, fd, rule, out, False)
     payload = csv_bytes(fd.sample)
     s = fd.sample
     record = {
@@ -208,7 +210,8 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
             if (sample_path.exists() and sample_path.read_bytes() == payload
                     and _load_json(mpath) == record):
                 stage.discard()
-                return FollowupOutcome(est, screened, fd, rule, out, True, unchanged=True)
+                return FollowupOutcome(est, screened, exhausted, fd, rule, out, True,
+                                       unchanged=True)
             if not force:
                 raise OutputExistsError(f"{out} 中已有复核样本，与本次不同；复核样本是审计记录，不会被覆盖。"
                                         f"如确需替换，请加 --force。")
@@ -225,7 +228,7 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
             kept = out / keep.relative_to(new)
         atomic_write_bytes(new / "sample.csv", payload)
         write_json(record, new / "manifest.json")
-    return FollowupOutcome(est, screened, fd, rule, out, True, replaced=kept)
+    return FollowupOutcome(est, screened, exhausted, fd, rule, out, True, replaced=kept)
 
 
 @dataclass(frozen=True)
@@ -281,7 +284,7 @@ def verify_followup(path: str | Path, *, register: str | Path | None = None
     sample1 = read_table(p1_manifest.parent / "sample.csv", "sample")
     results = read_table(res_path, "results", encoding=m["results"]["encoding"])
     est, _ = estimate_indicators(sample1, results, spec_obj)
-    screened = continuation(est, rule)
+    screened = continuation(est, rule, exhausted_towns(reg, sample1))
     recorded = [(r["town"], r["indicator"]) for r in m["screened"]]
     if list(zip(screened["town"], screened["indicator"], strict=True)) != recorded:
         raise VerificationError("按第一阶段结果重新筛选，进入复核区间的镇 × 指标与复核清单记录的不同。")

@@ -140,7 +140,8 @@ def stage_of(p1: np.ndarray, p2: np.ndarray, alpha_stop: float,
 
 
 def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFrame | None,
-                     rule: FollowupRule, *, spec: AssessmentSpec) -> pd.DataFrame:
+                     rule: FollowupRule, *, spec: AssessmentSpec,
+                     exhausted: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """The final 第七条（四） decision of every town × indicator after a two-phase 复核.
 
     Parameters
@@ -156,6 +157,10 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
         The pre-registered rule (α1, α0, w1).
     spec : AssessmentSpec
         ``alpha``, ``multiplicity`` and ``multiplicity_family``, as for phase 1 alone.
+    exhausted : list of str
+        Towns whose villages were all visited in phase 1
+        (:func:`~quchi_stats.followup.exhausted_towns`): known before any result, so they are
+        decided on phase 1 alone (``p_overall = p1``).
 
     Returns
     -------
@@ -168,7 +173,8 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
     out = est[["indicator", "town", "estimate", "threshold"]].copy().reset_index(drop=True)
     out["p1"] = est["p_value"].to_numpy(float)
     out["p2"] = np.nan
-    screened = out["indicator"].isin(rule.indicators).to_numpy()
+    screened = (out["indicator"].isin(rule.indicators)
+                & ~out["town"].isin(list(exhausted))).to_numpy()
     if phase2_results is not None and len(phase2_results):
         key = phase2_results.set_index(["indicator", "town"])["p_value"]
         idx = pd.MultiIndex.from_frame(out[["indicator", "town"]])
@@ -182,7 +188,9 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
                         np.nan)
     overall = overall_pvalue(p1, p2, a1, a0, w1)
     out["p_overall"] = np.where(screened, overall, p1)
-    out["stage"] = np.where(screened, stage_of(p1, p2, a1, a0), "不在复核规则内")
+    out["stage"] = np.where(screened, stage_of(p1, p2, a1, a0),
+                            np.where(out["town"].isin(list(exhausted)),
+                                     "第一阶段判定（全部村已入样）", "不在复核规则内"))
     family = out["indicator"].to_numpy() if spec.multiplicity_family == "indicator" else None
     out["p_adjusted"] = adjust_family(out["p_overall"].to_numpy(), family, spec.multiplicity)
     out["class"] = classify(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)

@@ -12,13 +12,24 @@ import pandas as pd
 
 from ..spec import AssessmentSpec, FollowupRule
 
-__all__ = ["continuation", "frames_needed"]
+__all__ = ["continuation", "exhausted_towns", "frames_needed"]
 
 
-def continuation(estimates: pd.DataFrame, rule: FollowupRule) -> pd.DataFrame:
+def exhausted_towns(register: pd.DataFrame, phase1_sample: pd.DataFrame) -> list[str]:
+    """Towns whose every village was visited in phase 1 (known from the design before any
+    result: the allocation took all of them). No village is left to follow them up, so the rule
+    does not apply to them: they are decided on phase 1 alone (their ``p1`` is a valid p-value).
+    """
+    all_v = register.groupby("town")["village"].nunique()
+    seen = phase1_sample.groupby("town")["village"].nunique()
+    return sorted(t for t, n in all_v.items() if seen.get(t, 0) >= n)
+
+
+def continuation(estimates: pd.DataFrame, rule: FollowupRule,
+                 exhausted: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """The town × indicator pairs of ``rule.indicators`` whose phase-1 one-sided p-value is in
     the continuation region ``alpha_stop < p1 <= alpha_futility``, most suspect (smallest ``p1``)
-    first.
+    first; towns in ``exhausted`` (:func:`exhausted_towns`) are left out.
 
     ``estimates`` is :func:`~quchi_stats.assessment.estimate_indicators`' table (the district row
     is ignored). Returns ``town``, ``indicator``, ``label``, ``estimate``, ``threshold``, ``p1``.
@@ -31,7 +42,8 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule) -> pd.DataFrame:
     >>> continuation(est, FollowupRule(indicators=("s",)))["town"].tolist()
     ['乙']
     """
-    t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)]
+    t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)
+                  & ~estimates["town"].isin(list(exhausted))]
     p1 = t["p_value"].to_numpy(float)
     keep = (p1 > rule.alpha_stop) & (p1 <= rule.alpha_futility)
     out = t.loc[keep, ["town", "indicator", "label", "estimate", "threshold", "p_value"]]

@@ -252,7 +252,9 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
             pops.append(pop)
             rhos.append(rho)
             dfs.append(df)
-        cont = (P1 > a1) & (P1 <= a0)
+        # towns with every village visited are decided on phase 1 alone (known from the design)
+        open_t = np.stack([(~visited[:, vs]).any(axis=1) for vs in villages_of], axis=1)
+        cont = (P1 > a1) & (P1 <= a0) & open_t[:, :, None]
         # which towns are followed up: most suspect first, within the cap
         need = cont.any(axis=2)
         frames_town = [[f for f in FRAME_NAMES
@@ -300,7 +302,8 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
             else:
                 P2 = np.full((r, T), np.nan)
             P2 = np.where(cont[:, :, j] & follow, P2, np.nan)
-            P[:, :, j] = overall_pvalue(P1[:, :, j], P2, a1, a0, w1)
+            P[:, :, j] = np.where(open_t, overall_pvalue(P1[:, :, j], P2, a1, a0, w1),
+                                  P1[:, :, j])
         if spec.multiplicity_family == "all":
             adj = adjust_rows(P.reshape(r, -1), spec.multiplicity, m_family).reshape(r, T, K)
             adj1 = adjust_rows(P1.reshape(r, -1), spec.multiplicity, m_family).reshape(r, T, K)
