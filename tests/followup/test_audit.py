@@ -107,3 +107,17 @@ def test_no_qualifying_town_writes_nothing(tmp_path, capsys):
     assert "不需要复核，未写出任何文件" in out
     assert not (data / "followup_2018").exists()
     assert not any(p.name.startswith(".followup_2018") for p in data.iterdir())
+
+
+def test_followup_manifest_is_checked_strictly(phase1):
+    data, spec = phase1
+    folder = data / "followup_2018"
+    if not folder.exists():
+        assert main(["followup", "--year", "2018", "--data", str(data), "--spec", str(spec),
+                     "--seed", "5"]) == 0
+    m = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    m["sede"] = 1
+    bad = data.parent / "fu_bad.json"
+    bad.write_text(json.dumps(m), encoding="utf-8")
+    with pytest.raises(DataError, match="不是有效的复核清单：未知的键 sede（是否应为 seed？）"):
+        read_manifest(bad)
