@@ -88,3 +88,38 @@ def test_cap_skips_town(district):
     fd = draw_followup(reg, phase1, screened, rule, SPEC, plan, seed=1)
     assert fd.sample.empty and "上限" in fd.notes[0]
     assert not fd.towns["followed_up"].any()
+
+
+def test_stage2_tests_and_the_combined_decision():
+    """Phase 2 on the bundled year: 大塘镇's 认可度 is in the region (p1 ≈ 0.0004 with α1 = 1e-4);
+    its new villages' answers alone make p2, and the combination follows them."""
+    import warnings
+
+    from quchi_stats.assessment import estimate_indicators
+    from quchi_stats.datasets import load_fieldwork, load_register
+    from quchi_stats.followup import combine_followup, continuation, stage2_tests
+
+    reg, (s1, r1) = load_register(2018), load_fieldwork(2018)
+    rule = FollowupRule(indicators=("satisfaction_rate",), alpha_stop=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est, _ = estimate_indicators(s1, r1, SPEC)
+    screened = continuation(est, rule)
+    assert screened["town"].tolist() == ["大塘镇"]
+    fd = draw_followup(reg, s1, screened, rule, SPEC, DesignPlan(year=2018), seed=1)
+    p = fd.primary
+    decided = {}
+    for answer in ("dissatisfied", "satisfied"):
+        r2 = pd.DataFrame({"household_id": p["household_id"], "year": 2018,
+                           "visit_status": "completed", "satisfaction": answer})
+        t = stage2_tests(fd.sample, r2, SPEC, est, screened)
+        assert t["town"].tolist() == ["大塘镇"] and t["households"].iloc[0] == len(p)
+        out = combine_followup(est, t, rule, spec=SPEC).set_index(["indicator", "town"])
+        row = out.loc[("satisfaction_rate", "大塘镇")]
+        assert row["stage"] == "复核后合并判定" and row["p2"] == t["p_value"].iloc[0]
+        decided[answer] = (row["p2"], bool(row["flag"]))
+    assert decided["dissatisfied"][0] < 1e-6 and decided["dissatisfied"][1]
+    assert decided["satisfied"][0] > 0.9 and not decided["satisfied"][1]
+    # pairs outside the rule keep their phase-1 p-value
+    other = out.loc[("exit_accuracy", "大塘镇")]
+    assert other["p_overall"] == other["p1"] and other["stage"] == "不在复核规则内"
