@@ -227,6 +227,8 @@ def _cmd_design(args: argparse.Namespace) -> int:
     rule = (load_spec(args.spec, year=args.year).followup if args.spec is not None else None)
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
                            sheet=args.sheet, followup=rule)
+    if rule is not None:
+        print(f"已在清单中登记两阶段复核规则（{'、'.join(rule.indicators)}；抽样后不能更改）。")
     print(result)
     print(result.allocation_zh().to_string(index=False))
     for note in result.notes:
@@ -345,6 +347,11 @@ def _cmd_followup(args: argparse.Namespace) -> int:
           f"第一阶段单侧 P ≤ {rule.alpha_stop:g} 直接判定，{rule.alpha_stop:g} < P ≤ "
           f"{rule.alpha_futility:g} 复核，P > {rule.alpha_futility:g} 不复核；每个被筛出的镇在未入样的村中"
           f"再抽 {rule.villages} 个村，复核最多 {rule.max_extra_households} 户。")
+    from .followup import critical_value
+
+    c = critical_value(out.spec_alpha, rule.alpha_stop, rule.alpha_futility, rule.weight_phase1)
+    print(f"复核后的判定：Z = {rule.weight_phase1:g}·Φ⁻¹(1 − P1) + {rule.weight_phase2:.4g}·Φ⁻¹(1 − P2) ≥ "
+          f"{c:.3f}（P2 只用新抽村的户；单个检验水平 α = {out.spec_alpha:g}，多重比较按考核参数校正）。")
     if out.exhausted:
         print(f"{'、'.join(out.exhausted)}的全部行政村第一阶段都已入样，没有可新抽的村：按第一阶段单独判定，不复核。")
     if out.screened.empty:

@@ -104,6 +104,7 @@ class FollowupOutcome:
     written: bool
     unchanged: bool = False
     replaced: Path | None = None
+    spec_alpha: float = 0.05
 
 
 def _spec_ref(spec: str | Path | None, year: int) -> tuple[AssessmentSpec, bytes, Path | None]:
@@ -174,11 +175,13 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
     exhausted = exhausted_towns(register, sample1)
     screened = continuation(est, rule, exhausted)
     if screened.empty:
-        return FollowupOutcome(est, screened, exhausted, None, rule, out, False)
+        return FollowupOutcome(est, screened, exhausted, None, rule, out, False,
+                               spec_alpha=spec_obj.alpha)
     seed = new_seed() if seed is None else seed
     fd = draw_followup(register, sample1, screened, rule, spec_obj, plan, seed)
     if fd.sample.empty:
-        return FollowupOutcome(est, screened, exhausted, fd, rule, out, False)
+        return FollowupOutcome(est, screened, exhausted, fd, rule, out, False,
+                               spec_alpha=spec_obj.alpha)
     payload = csv_bytes(fd.sample)
     s = fd.sample
     record = {
@@ -211,7 +214,7 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
                     and _load_json(mpath) == record):
                 stage.discard()
                 return FollowupOutcome(est, screened, exhausted, fd, rule, out, True,
-                                       unchanged=True)
+                                       unchanged=True, spec_alpha=spec_obj.alpha)
             if not force:
                 raise OutputExistsError(f"{out} 中已有复核样本，与本次不同；复核样本是审计记录，不会被覆盖。"
                                         f"如确需替换，请加 --force。")
@@ -228,7 +231,8 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
             kept = out / keep.relative_to(new)
         atomic_write_bytes(new / "sample.csv", payload)
         write_json(record, new / "manifest.json")
-    return FollowupOutcome(est, screened, exhausted, fd, rule, out, True, replaced=kept)
+    return FollowupOutcome(est, screened, exhausted, fd, rule, out, True, replaced=kept,
+                           spec_alpha=spec_obj.alpha)
 
 
 @dataclass(frozen=True)

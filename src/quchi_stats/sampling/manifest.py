@@ -435,7 +435,8 @@ def verify_sample(sample_dir: str | Path, year: int | None = None, *,
                     "抽样清单没有登记复核规则" if recorded_rule is None else
                     "考核参数的 [followup] 与抽样清单登记的复核规则不同")
             raise VerificationError(
-                f"{mpath}：{what}：复核规则须在第一阶段抽样时登记（design --spec），抽样后不能更改。")
+                f"{mpath}：{what}：复核规则须在第一阶段抽样时登记（design --spec），抽样后不能更改；"
+                f"请用 --spec 指定抽样时所用的考核参数。")
     return manifest
 
 
