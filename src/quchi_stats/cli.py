@@ -193,6 +193,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--reserves", type=int, default=3, help="每村每框备选户数（默认 3）")
     d.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     _register_options(d)
+    d.add_argument("--spec", type=Path,
+                   help="考核参数 TOML 文件：其 [followup] 复核规则登记入清单（默认：内置的当年参数）")
     d.set_defaults(func=_cmd_design)
 
     r = sub.add_parser("report", help="生成年度考核报告（HTML、CSV、Excel）",
@@ -276,6 +278,21 @@ def _build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="输出文件已存在时覆盖")
     sp.set_defaults(func=_cmd_spec)
 
+    fu = sub.add_parser("followup", help="按事先登记的规则抽取两阶段复核样本",
+                        description="核验第一阶段样本与清单，按考核参数重新计算第一阶段检验，"
+                                    "找出单侧 P 值落在复核区间的镇 × 指标，"
+                                    "在这些镇未入样的村中再抽村入户，写出 "
+                                    "数据目录/followup_YYYY/（sample.csv 与 manifest.json）。")
+    _hidden_debug(fu)
+    fu.add_argument("--year", type=int, required=True, help="考核年度")
+    fu.add_argument("--data", type=Path, required=True, help="数据目录（含 sample_YYYY/ 与 results_YYYY）")
+    fu.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）；其 [followup] "
+                                              "须与第一阶段清单登记的规则相同")
+    fu.add_argument("--seed", type=int, help="随机种子（默认随机生成并记入清单）")
+    fu.add_argument("--force", action="store_true", help="允许替换已有的、不同的复核样本")
+    fu.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    fu.set_defaults(func=_cmd_followup)
+
     s = sub.add_parser("synth", help="生成合成数据目录（模拟数据，仅供演示和测试）")
     _hidden_debug(s)
     s.add_argument("--out", type=Path, required=True, help="输出目录")
@@ -304,8 +321,13 @@ def _cmd_design(args: argparse.Namespace) -> int:
     columns = _columns(args)
     result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet,
                             columns=columns)
+    from .spec import load_spec
+
+    rule = (load_spec(args.spec, year=args.year).followup if args.spec is not None else None)
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
-                           sheet=args.sheet, columns=columns)
+                           sheet=args.sheet, columns=columns, followup=rule)
+    if rule is not None:
+        print(f"已在清单中登记两阶段复核规则（{'、'.join(rule.indicators)}；抽样后不能更改）。")
     print(result)
     print(result.to_frame(chinese=True).to_string(index=False))
     for note in result.notes:
@@ -453,6 +475,48 @@ def _cmd_spec(args: argparse.Namespace) -> int:
     for key, why in KEYS_TO_CHECK:
         print(f"  - {key}：{why}")
     print(f"改好后用 quchi-stats check --year {args.year} --data 数据目录 --spec {out} 核对。")
+    return 0
+
+
+def _cmd_followup(args: argparse.Namespace) -> int:
+    from .followup import run_followup
+
+    out = run_followup(args.year, args.data, spec=args.spec, seed=args.seed, force=args.force,
+                       encoding=args.encoding)
+    rule = out.rule
+    labels = {r["indicator"]: r["label"] for _, r in out.estimates.iterrows()}
+    print(f"复核规则（第一阶段抽样时登记）：{'、'.join(labels.get(i, i) for i in rule.indicators)}；"
+          f"第一阶段单侧 P ≤ {rule.alpha_stop:g} 直接判定，{rule.alpha_stop:g} < P ≤ "
+          f"{rule.alpha_futility:g} 复核，P > {rule.alpha_futility:g} 不复核；每个被筛出的镇在未入样的村中"
+          f"再抽 {rule.villages} 个村，复核最多 {rule.max_extra_households} 户。")
+    from .followup import critical_value
+
+    c = critical_value(out.spec_alpha, rule.alpha_stop, rule.alpha_futility, rule.weight_phase1)
+    print(f"复核后的判定：Z = {rule.weight_phase1:g}·Φ⁻¹(1 − P1) + {rule.weight_phase2:.4g}·Φ⁻¹(1 − P2) ≥ "
+          f"{c:.3f}（P2 只用新抽村的户；单个检验水平 α = {out.spec_alpha:g}，多重比较按考核参数校正）。")
+    if out.exhausted:
+        print(f"{'、'.join(out.exhausted)}的全部行政村第一阶段都已入样，没有可新抽的村：按第一阶段单独判定，不复核。")
+    if out.screened.empty:
+        print(f"{args.year} 年没有镇 × 指标落在复核区间，不需要复核，未写出任何文件。")
+        return 0
+    for r in out.screened.itertuples():
+        print(f"  {r.town} {r.label}：第一阶段单侧 P = {r.p1:.3g}，落在复核区间")
+    fd = out.draw
+    for note in fd.notes:
+        print("说明：" + note)
+    if not out.written:
+        print("没有镇能够复核（见上面的说明），未写出任何文件。")
+        return 0
+    print(fd)
+    for t in fd.towns[fd.towns["followed_up"]].itertuples():
+        print(f"  {t.town}：新抽 {t.villages} 个村（未入样的村共 {t.villages_left} 个），入户 "
+              f"{t.households} 户（{'、'.join(labels.get(i, i) for i in t.indicators.split(';'))}）")
+    if out.unchanged:
+        print(f"{out.out_dir / 'sample.csv'} 已存在且与本次抽样完全相同，未改动。")
+    else:
+        print(f"已写出 {out.out_dir / 'sample.csv'} 和 {out.out_dir / 'manifest.json'}")
+    if out.replaced is not None:
+        print(f"被替换的复核样本及其清单保留在 {out.replaced}（替换留有记录）")
     return 0
 
 

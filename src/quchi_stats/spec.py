@@ -23,6 +23,7 @@ from .io.schema import RESULTS, SATISFACTION_LEVELS, SELF_REPORT
 from .sampling.draw import FRAME_NAMES
 
 __all__ = [
+    "FOLLOWUP_FIELDS",
     "INDICATOR_FIELDS",
     "LQAS_FIELDS",
     "MULTIPLICITY_FAMILIES",
@@ -30,6 +31,7 @@ __all__ = [
     "SPEC_FIELDS",
     "TEST_METHODS",
     "AssessmentSpec",
+    "FollowupRule",
     "Indicator",
     "check_spec_year",
     "latest_bundled_year",
@@ -75,6 +77,53 @@ class Indicator:
 
 
 @dataclass(frozen=True)
+class FollowupRule:
+    """The pre-registered two-phase 复核 rule (the spec's ``[followup]`` section).
+
+    A town × indicator of ``indicators`` whose phase-1 one-sided p-value ``p1`` is in the
+    continuation region ``alpha_stop < p1 <= alpha_futility`` is screened: its town gets
+    ``villages`` more villages drawn by ``village_method`` from its villages not yet visited (all
+    of them when fewer remain), with ``households`` per frame in each (``census_frames`` taken
+    whole), plus ``reserves``; no more than ``max_extra_households`` households in all. The final
+    decision combines ``p1`` and the phase-2 p-value by the inverse normal method with the
+    pre-fixed weights ``weight_phase1`` and ``sqrt(1 − weight_phase1²)``
+    (:mod:`quchi_stats.followup`).
+    """
+
+    indicators: tuple[str, ...]
+    alpha_stop: float = 0.0005
+    alpha_futility: float = 0.3
+    weight_phase1: float = 0.7071
+    villages: int = 5
+    households: dict[str, int] = field(
+        default_factory=lambda: {"registered": 10, "exited": 8, "non_registered": 8})
+    census_frames: tuple[str, ...] = ()
+    village_method: str = "pps_systematic"
+    reserves: int = 3
+    max_extra_households: int = 1000
+
+    @property
+    def weight_phase2(self) -> float:
+        return float((1.0 - self.weight_phase1 ** 2) ** 0.5)
+
+    def to_dict(self) -> dict:
+        """The rule as plain JSON-able values (what the manifests record)."""
+        return {"indicators": list(self.indicators), "alpha_stop": self.alpha_stop,
+                "alpha_futility": self.alpha_futility, "weight_phase1": self.weight_phase1,
+                "villages": self.villages, "households": dict(self.households),
+                "census_frames": list(self.census_frames),
+                "village_method": self.village_method, "reserves": self.reserves,
+                "max_extra_households": self.max_extra_households}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FollowupRule:
+        d = dict(data)
+        return cls(indicators=tuple(d.pop("indicators")),
+                   census_frames=tuple(d.pop("census_frames", ())),
+                   households={k: int(v) for k, v in d.pop("households").items()}, **d)
+
+
+@dataclass(frozen=True)
 class AssessmentSpec:
     """All settings of one year's assessment (see the shipped TOML files for their meaning)."""
 
@@ -100,6 +149,7 @@ class AssessmentSpec:
     lqas_rule: dict = field(default_factory=dict)
     columns: dict = field(default_factory=dict)
     """The user's header aliases (``[columns]``: header -> column), used for every table read."""
+    followup: FollowupRule | None = None
     path: str = ""
 
     def indicator(self, name: str) -> Indicator:
@@ -157,6 +207,32 @@ LQAS_FIELDS: tuple[Field, ...] = (
     Field("d", "int", "LQAS 判定阈值：“好”的户数不少于 d 判为达标（1 ≤ d ≤ n）", required=True, lo=1,
           hi=10_000),
 )
+_FRAME_COUNT = {"lo": 0, "hi": 10_000}
+#: Households per frame in each new village of a follow-up, by default.
+_FOLLOWUP_HOUSEHOLDS = (("registered", 10), ("exited", 8), ("non_registered", 8))
+FOLLOWUP_FIELDS: tuple[Field, ...] = (
+    Field("indicators", "list", "复核筛查的指标（[[indicator]] 的 name）", required=True, min_len=1,
+          max_len=50, unique=True, item=Field("indicators", "str", min_len=1, max_len=64)),
+    Field("alpha_stop", "number", "第一阶段即判定的单侧 P 值上限 α1（P ≤ α1 不复核，直接判定）",
+          default=0.0005, lo=0, lo_open=True, hi=0.5, hi_open=True),
+    Field("alpha_futility", "number", "复核区间上限 α0：α1 < P ≤ α0 的镇 × 指标复核，P > α0 不复核",
+          default=0.3, lo=0, lo_open=True, hi=1),
+    Field("weight_phase1", "number", "逆正态合并中第一阶段的权 w1（w2 = √(1 − w1²)），事先固定",
+          default=0.7071, lo=0, lo_open=True, hi=1, hi_open=True),
+    Field("villages", "int", "被筛出的镇再抽的村数（未入样的村不足时全部抽取）", default=5, lo=1,
+          hi=1000),
+    Field("households", "table", "新抽村每村每框抽户数", default={}, fields=tuple(
+        Field(f, "int", f"{f} 框每村抽户数", default=d, **_FRAME_COUNT)
+        for f, d in _FOLLOWUP_HOUSEHOLDS)),
+    Field("census_frames", "list", "新抽村中全部入样（普查）的抽样框，如当年退出户 exited",
+          default=[], min_len=0, max_len=3, unique=True,
+          item=Field("census_frames", "choice", choices=FRAME_NAMES)),
+    Field("village_method", "choice", "复核抽村方法（在未入样的村中）", default="pps_systematic",
+          choices=("pps_systematic", "sampford", "systematic", "srswor")),
+    Field("reserves", "int", "新抽村每框备选户数", default=3, lo=0, hi=100),
+    Field("max_extra_households", "int", "复核最多增加的户数（按 P 值从小到大依次安排）",
+          default=1000, lo=1, hi=1_000_000),
+)
 SPEC_FIELDS: tuple[Field, ...] = (
     Field("year", "int", "考核年度（须与 --year 相同）", required=True, lo=2000, hi=2100),
     Field("county", "str", "县（区）名称，用于报告标题、正文和笔记本", default="", max_len=50),
@@ -192,6 +268,7 @@ SPEC_FIELDS: tuple[Field, ...] = (
     Field("funnel_overdispersion", "bool", "漏斗图是否按超离散放宽控制限", default=False),
     Field("design", "choice", "抽查设计", default="two-stage", choices=("two-stage", "lqas")),
     Field("lqas", "table", "LQAS 判定规则（design = \"lqas\" 时必需）", fields=LQAS_FIELDS),
+    Field("followup", "table", "事先登记的两阶段复核规则（docs/followup.md）", fields=FOLLOWUP_FIELDS),
     Field("indicator", "tables", "考核指标，每个一节 [[indicator]]", required=True, min_len=1,
           max_len=50, fields=INDICATOR_FIELDS),
     Field("columns", "table", "列名对照：导出表头 = \"列名\"（如 \"农户编码\" = \"户编号\"），读每张表时使用",
@@ -203,7 +280,7 @@ def spec_fields_markdown() -> str:
     """The spec's keys as a Markdown table (the one in docs/flags.md)."""
     rows = ["| key | type and range | required / default | meaning |", "|---|---|---|---|"]
     for prefix, fields in (("", SPEC_FIELDS), ("[lqas] ", LQAS_FIELDS),
-                           ("[[indicator]] ", INDICATOR_FIELDS)):
+                           ("[followup] ", FOLLOWUP_FIELDS), ("[[indicator]] ", INDICATOR_FIELDS)):
         for f in fields:
             if f.kind in ("table", "tables"):
                 need = "required" if f.required else "optional"
@@ -318,6 +395,7 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
         raise DataError('design = "lqas" 需要 [lqas] 表（n 和 d）', file=name)
     if lqas and lqas["d"] > lqas["n"]:
         raise DataError(f"[lqas] d 应不超过 n = {lqas['n']}（实际为 {lqas['d']}）", file=name)
+    followup = _followup(raw.get("followup"), inds, float(raw["alpha"]), name)
     return AssessmentSpec(
         year=raw["year"], indicators=tuple(inds), county=raw["county"],
         towns=tuple(raw["towns"]), alpha=float(raw["alpha"]),
@@ -330,7 +408,8 @@ def _build(raw: dict, name: str) -> AssessmentSpec:
         satisfied_levels=tuple(dict.fromkeys(_SAT_LOOKUP[v] for v in raw["satisfied_levels"])),
         bunching_window=float(raw["bunching_window"]),
         funnel_overdispersion=raw["funnel_overdispersion"], design=raw["design"],
-        lqas_rule=dict(lqas), columns=check_columns(raw.get("columns", {}), name), path=name)
+        lqas_rule=dict(lqas), columns=check_columns(raw.get("columns", {}), name),
+        followup=followup, path=name)
 
 
 #: What a user must check in a spec written for a new year (key → why), printed by ``spec``.
@@ -423,3 +502,25 @@ def write_spec(year: int, out: str | Path, *, county: str | None = None,
         raise
     tmp.replace(out)
     return out
+
+
+def _followup(raw: dict | None, inds: list[Indicator], alpha: float,
+              name: str) -> FollowupRule | None:
+    """The [followup] rule, with the rules that tie its keys to the rest of the spec."""
+    if raw is None:
+        return None
+    names = [i.name for i in inds]
+    for k, iname in enumerate(raw["indicators"]):
+        if iname not in names:
+            raise DataError(f"[followup] indicators 第 {k + 1} 项“{iname}”不是 [[indicator]] 中的指标"
+                            f"（可用：{'、'.join(names)}）", file=name)
+    a1, a0 = float(raw["alpha_stop"]), float(raw["alpha_futility"])
+    if not a1 < alpha < a0:
+        raise DataError(f"[followup] 应有 alpha_stop < alpha < alpha_futility（实际为 {a1:g}、"
+                        f"{alpha:g}、{a0:g}）：否则两阶段检验无法达到水平 alpha", file=name)
+    return FollowupRule(
+        indicators=tuple(raw["indicators"]), alpha_stop=a1, alpha_futility=a0,
+        weight_phase1=float(raw["weight_phase1"]), villages=int(raw["villages"]),
+        households={f: int(raw["households"].get(f, d)) for f, d in _FOLLOWUP_HOUSEHOLDS},
+        census_frames=tuple(raw["census_frames"]), village_method=raw["village_method"],
+        reserves=int(raw["reserves"]), max_extra_households=int(raw["max_extra_households"]))

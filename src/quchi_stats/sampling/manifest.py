@@ -27,8 +27,8 @@ from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample
 
 __all__ = ["MANIFEST_FIELDS", "VerifyReport", "WriteOutcome", "check_manifest", "draw_from_file",
-           "new_seed", "read_manifest", "register_options", "verify_manifest", "verify_sample",
-           "write_sample"]
+           "manifest_rule", "new_seed", "read_manifest", "register_options", "rule_sha256",
+           "verify_manifest", "verify_sample", "write_sample"]
 
 MANIFEST_FORMAT = 1
 
@@ -57,9 +57,15 @@ class WriteOutcome:
     """Where the sample this write replaced (``force=True``) is kept, with its manifest."""
 
 
+def rule_sha256(rule: dict[str, Any]) -> str:
+    """SHA-256 of a follow-up rule's canonical JSON (sorted keys, no spaces)."""
+    return _sha(json.dumps(rule, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False).encode("utf-8"))
+
+
 def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha: str,
               encoding: str | None, sheet: str | int | None,
-              columns: dict[str, str] | None = None) -> dict[str, Any]:
+              columns: dict[str, str] | None = None, followup: Any = None) -> dict[str, Any]:
     try:
         reg_ref = Path(_relpath(register_path.resolve(), out_dir.resolve())).as_posix()
     except ValueError:  # pragma: no cover - different drive on Windows
@@ -69,6 +75,8 @@ def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha
                 "sheet": sheet}
     if columns:  # only when given: manifests written without it stay byte-identical
         register["columns"] = dict(columns)
+    rule = {} if followup is None else {"followup": followup.to_dict(),
+                                        "followup_sha256": rule_sha256(followup.to_dict())}
     return {
         "format": MANIFEST_FORMAT,
         "tool": "quchi_stats",
@@ -82,6 +90,7 @@ def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha
                    "reserve": int((s["role"] == "reserve").sum()),
                    "towns": int(s["town"].nunique()), "villages": int(s["village"].nunique())},
         "notes": [mask_personal(n) for n in result.notes],
+        **rule,
     }
 
 
@@ -97,7 +106,7 @@ SAMPLE_FILES = ("sample.csv", "manifest.json", "replaced")  # what a sample fold
 def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | Path, *,
                  force: bool = False, encoding: str | None = None,
                  sheet: str | int | None = None,
-                 columns: dict[str, str] | None = None) -> WriteOutcome:
+                 columns: dict[str, str] | None = None, followup: Any = None) -> WriteOutcome:
     """Write ``sample.csv`` (UTF-8 with BOM) and ``manifest.json`` into ``out_dir``.
 
     An existing, different sample raises :class:`OutputExistsError` unless ``force``; an existing
@@ -105,6 +114,9 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
     replaced as one set under a lock (:class:`~quchi_stats.io.atomic.AtomicDirectory`); a sample
     replaced with ``force`` is kept, with its manifest, in ``replaced/<UTC time>/`` inside the new
     folder, so that redrawing until a convenient seed appears leaves a trace.
+
+    ``followup`` (a :class:`~quchi_stats.spec.FollowupRule`, the spec's ``[followup]``) is
+    recorded with its SHA-256: the two-phase 复核 rule is then fixed before any result is seen.
     """
     from datetime import UTC, datetime
 
@@ -116,7 +128,7 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
     manifest_path = out_dir / "manifest.json"
     data = csv_bytes(result.sample)
     sha = _sha(data)
-    manifest = _manifest(result, register_path, out_dir, sha, encoding, sheet, columns)
+    manifest = _manifest(result, register_path, out_dir, sha, encoding, sheet, columns, followup)
     with AtomicDirectory(out_dir, owned=SAMPLE_FILES) as stage:
         if sample_path.exists() or manifest_path.exists():
             same = (sample_path.exists() and sample_path.read_bytes() == data
@@ -193,6 +205,8 @@ MANIFEST_FIELDS: tuple[Field, ...] = (
     )),
     Field("notes", "list", "抽样说明", min_len=0, max_len=10_000,
           item=Field("notes", "str", max_len=10_000, one_line=False)),
+    Field("followup", "table", "事先登记的两阶段复核规则（考核参数的 [followup]）", open_table=True),
+    Field("followup_sha256", "str", "复核规则的 SHA-256", pattern=_SHA256, max_len=64),
 )
 
 
@@ -237,6 +251,10 @@ def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
 
     Returns the manifest as read (defaults are not filled in). Raises :class:`DataError`.
     """
+    if isinstance(data, dict) and data.get("kind") == "followup":
+        from ..followup.audit import check_followup_manifest
+
+        return check_followup_manifest(data, name)
     fmt = data.get("format") if isinstance(data, dict) else None
     if type(fmt) is int and fmt > MANIFEST_FORMAT:
         raise DataError(f"format = {fmt}：本版本只读取格式 {MANIFEST_FORMAT} 的清单，"
@@ -266,7 +284,26 @@ def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
                         f"{sample['reserve']} 户", file=name)
     if parsed.year != data["year"]:
         raise DataError(f"{lead}plan.year = {parsed.year} 与 year = {data['year']} 不符", file=name)
+    manifest_rule(data, name)
     return data
+
+
+def manifest_rule(data: dict[str, Any], name: str = "manifest.json") -> Any:
+    """The follow-up rule a checked manifest records (a :class:`~quchi_stats.spec.FollowupRule`),
+    or None; its keys, ranges and SHA-256 are checked (:class:`DataError`)."""
+    from ..spec import FOLLOWUP_FIELDS, FollowupRule
+
+    lead = "不是有效的抽样清单："
+    if "followup" not in data:
+        if "followup_sha256" in data:
+            raise DataError(f"{lead}有 followup_sha256 却没有 followup", file=name)
+        return None
+    raw = data["followup"]
+    checked = check_table(raw, FOLLOWUP_FIELDS, name, style="json", lead=lead + "followup ")
+    if data.get("followup_sha256") != rule_sha256(raw):
+        raise DataError(f"{lead}followup 的 SHA-256 与 followup_sha256 不符：复核规则在抽样后被改动过",
+                        file=name)
+    return FollowupRule.from_dict(checked)
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -335,6 +372,10 @@ def verify_manifest(path: str | Path, *, register: str | Path | None = None) -> 
     mpath = Path(path)
     if mpath.is_dir():
         mpath = mpath / "manifest.json"
+    if manifest.get("kind") == "followup":
+        from ..followup.audit import verify_followup
+
+        return verify_followup(mpath, register=register)
     folder = mpath.parent
     reg_info = manifest["register"]
     reg_path = Path(register) if register is not None else (folder / reg_info["file"])
@@ -364,18 +405,24 @@ def verify_manifest(path: str | Path, *, register: str | Path | None = None) -> 
     return VerifyReport(mpath, reg_path, len(result.sample), sha)
 
 
-def verify_sample(sample_dir: str | Path, year: int | None = None) -> dict[str, Any]:
+def verify_sample(sample_dir: str | Path, year: int | None = None, *,
+                  spec: Any = None) -> dict[str, Any]:
     """Check that ``sample_dir/sample.csv`` is the sample its ``manifest.json`` records.
 
     The cheap check that every assessment runs before computing: the manifest exists, names
     ``sample.csv``, and the file's row count and SHA-256 equal the recorded ones. (It does not
     re-draw: :func:`verify_manifest` does, and also checks the register.) Returns the manifest.
 
+    With ``spec`` (an :class:`~quchi_stats.spec.AssessmentSpec`), its ``[followup]`` rule must be
+    the one the manifest recorded at the draw (or both absent): a rule changed after the draw is
+    refused.
+
     Raises
     ------
     VerificationError
-        The manifest or the sample is missing, the sample differs from the record, or the
-        manifest records another year than ``year`` (when given).
+        The manifest or the sample is missing, the sample differs from the record, the
+        manifest records another year than ``year`` (when given), or ``spec``'s follow-up rule
+        differs from the recorded one.
     """
     folder = Path(sample_dir)
     sample_path = folder / "sample.csv"
@@ -408,6 +455,17 @@ def verify_sample(sample_dir: str | Path, year: int | None = None) -> dict[str, 
     if _sha(data) != recorded["sha256"]:
         raise VerificationError(
             f"{sample_path}：SHA-256 与抽样清单 {mpath.name} 记录的不同：样本在抽样后被改动过；{skip}。")
+    if spec is not None and manifest.get("kind") != "followup":
+        recorded_rule = manifest.get("followup")
+        given = spec.followup.to_dict() if spec.followup is not None else None
+        if (recorded_rule is None) != (given is None) or (
+                given is not None and rule_sha256(given) != rule_sha256(recorded_rule)):
+            what = ("考核参数没有 [followup] 复核规则" if given is None else
+                    "抽样清单没有登记复核规则" if recorded_rule is None else
+                    "考核参数的 [followup] 与抽样清单登记的复核规则不同")
+            raise VerificationError(
+                f"{mpath}：{what}：复核规则须在第一阶段抽样时登记（design --spec），抽样后不能更改；"
+                f"请用 --spec 指定抽样时所用的考核参数。")
     return manifest
 
 

@@ -1,0 +1,304 @@
+"""``quchi-stats followup``: apply the pre-registered rule to phase 1, draw phase 2, and keep the
+audit record (``followup_YYYY/sample.csv`` and ``manifest.json``) that re-draws identically.
+
+The follow-up manifest records everything the draw depended on, each with its SHA-256: the
+register, the phase-1 manifest and sample, the phase-1 field results, the spec file and the rule
+(which must be the one the phase-1 manifest registered), the screened pairs with their phase-1
+p-values, the seed and the sample. :func:`verify_followup` (also reached through
+``quchi-stats design --verify followup_YYYY/manifest.json``) re-runs the phase-1 tests, the
+screening and the draw and confirms the sample byte for byte.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import __version__
+from .._strict import Field, check_table
+from ..errors import DataError, OutputExistsError, VerificationError, mask_personal
+from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
+from ..spec import AssessmentSpec, FollowupRule, load_spec
+from .draw import FollowupDraw, draw_followup
+from .rule import continuation, exhausted_towns
+
+__all__ = ["FOLLOWUP_MANIFEST_FIELDS", "FollowupOutcome", "check_followup_manifest",
+           "run_followup", "verify_followup"]
+
+_SHA = r"[0-9a-f]{64}"
+_FILE = {"min_len": 1, "max_len": 4096, "one_line": False}
+_COUNT = {"lo": 0, "hi": 100_000_000}
+#: Every key of a follow-up manifest, declared once.
+FOLLOWUP_MANIFEST_FIELDS: tuple[Field, ...] = (
+    Field("format", "int", "清单格式版本", required=True, lo=1, hi=1),
+    Field("kind", "choice", "清单种类", required=True, choices=("followup",)),
+    Field("tool", "choice", "写出清单的程序", choices=("quchi_stats",)),
+    Field("version", "str", "quchi_stats 的版本", max_len=64),
+    Field("year", "int", "考核年度", required=True, lo=2000, hi=2100),
+    Field("seed", "int", "随机种子", required=True, lo=0, hi=2 ** 128, hi_open=True),
+    Field("register", "table", "农户台账", required=True, fields=(
+        Field("file", "str", "台账文件（相对清单所在目录）", required=True, **_FILE),
+        Field("sha256", "str", "台账的 SHA-256", required=True, pattern=_SHA, max_len=64),
+        Field("encoding", "str", "台账的编码", nullable=True, max_len=40),
+    )),
+    Field("phase1", "table", "第一阶段样本", required=True, fields=(
+        Field("manifest", "str", "第一阶段抽样清单（相对本清单所在目录）", required=True, **_FILE),
+        Field("manifest_sha256", "str", "其 SHA-256", required=True, pattern=_SHA, max_len=64),
+        Field("sample_sha256", "str", "第一阶段样本的 SHA-256", required=True, pattern=_SHA,
+              max_len=64),
+    )),
+    Field("results", "table", "第一阶段入户核查结果", required=True, fields=(
+        Field("file", "str", "结果文件（相对清单所在目录）", required=True, **_FILE),
+        Field("sha256", "str", "其 SHA-256", required=True, pattern=_SHA, max_len=64),
+        Field("encoding", "str", "编码", nullable=True, max_len=40),
+    )),
+    Field("spec", "table", "考核参数", required=True, fields=(
+        Field("file", "str", "考核参数文件（相对清单所在目录；null 为内置参数）", nullable=True, **_FILE),
+        Field("sha256", "str", "其 SHA-256", required=True, pattern=_SHA, max_len=64),
+    )),
+    Field("followup", "table", "复核规则", required=True, open_table=True),
+    Field("followup_sha256", "str", "复核规则的 SHA-256", required=True, pattern=_SHA, max_len=64),
+    Field("screened", "tables", "进入复核区间的镇 × 指标", required=True, min_len=1,
+          max_len=100_000, fields=(
+              Field("town", "str", "镇", required=True, max_len=200),
+              Field("indicator", "str", "指标", required=True, max_len=64),
+              Field("p1", "number", "第一阶段单侧 P 值", required=True, lo=0, hi=1),
+          )),
+    Field("sample", "table", "复核样本", required=True, fields=(
+        Field("file", "choice", "样本文件", default="sample.csv", choices=("sample.csv",)),
+        Field("sha256", "str", "样本的 SHA-256", required=True, pattern=_SHA, max_len=64),
+        Field("rows", "int", "样本行数", required=True, **_COUNT),
+        *(Field(k, "int", doc, **_COUNT) for k, doc in (
+            ("primary", "正选户数"), ("reserve", "备选户数"), ("towns", "镇数"), ("villages", "村数"))),
+    )),
+    Field("notes", "list", "说明", min_len=0, max_len=10_000,
+          item=Field("notes", "str", max_len=10_000, one_line=False)),
+)
+
+
+def check_followup_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
+    """Check a follow-up manifest strictly (keys, types, hashes, the rule); returns it."""
+    from ..sampling.manifest import manifest_rule
+
+    lead = "不是有效的复核清单："
+    check_table(data, FOLLOWUP_MANIFEST_FIELDS, name, style="json", lead=lead)
+    manifest_rule(data, name)
+    return data
+
+
+@dataclass(frozen=True)
+class FollowupOutcome:
+    """What :func:`run_followup` found and wrote."""
+
+    estimates: pd.DataFrame
+    screened: pd.DataFrame
+    exhausted: list
+    draw: FollowupDraw | None
+    rule: FollowupRule
+    out_dir: Path
+    written: bool
+    unchanged: bool = False
+    replaced: Path | None = None
+    spec_alpha: float = 0.05
+
+
+def _spec_ref(spec: str | Path | None, year: int) -> tuple[AssessmentSpec, bytes, Path | None]:
+    if spec is None:
+        ref = resources.files("quchi_stats") / "specs" / f"assessment_{year}.toml"
+        return load_spec(year, year=year), ref.read_bytes() if ref.is_file() else b"", None
+    path = Path(spec)
+    loaded = load_spec(path, year=year)
+    return loaded, path.read_bytes(), path
+
+
+def _rel(target: Path, start: Path) -> str:
+    import os
+
+    try:
+        return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return str(target.resolve())
+
+
+def _prepare(year: int, root_dir: Path, spec: str | Path | None, encoding: str | None):
+    from ..assessment import estimate_indicators
+    from ..io.datadir import DataDir
+    from ..io.readers import read_table
+    from ..sampling.manifest import manifest_rule, verify_sample
+
+    root = DataDir(root_dir)
+    spec_obj, spec_bytes, spec_path = _spec_ref(spec, year)
+    manifest = verify_sample(root.sample_dir(year), year=year, spec=spec_obj)
+    rule = manifest_rule(manifest)
+    if rule is None:
+        raise DataError(f"{root.sample_dir(year).name}/manifest.json 没有登记复核规则：两阶段复核须在第一阶段"
+                        f"抽样时用含 [followup] 的考核参数登记（design --spec）")
+    reg_path = root.register(year)
+    if file_sha256(reg_path) != manifest["register"]["sha256"]:
+        raise VerificationError(f"{reg_path.name} 的 SHA-256 与第一阶段抽样清单记录的不同："
+                                f"台账在抽样后被修改过，不能据以抽取复核样本。")
+    register = read_table(reg_path, "register", encoding=encoding)
+    sample1 = read_table(root.sample_dir(year) / "sample.csv", "sample")
+    results_path = root.results(year)
+    results = read_table(results_path, "results", encoding=encoding)
+    est, _ = estimate_indicators(sample1, results, spec_obj)
+    from ..sampling.draw import DesignPlan
+
+    plan = DesignPlan.from_dict(manifest["plan"])
+    return (root, spec_obj, spec_bytes, spec_path, manifest, rule, reg_path, register, sample1,
+            results_path, est, plan)
+
+
+def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
+                 seed: int | None = None, force: bool = False,
+                 encoding: str | None = None) -> FollowupOutcome:
+    """Screen phase 1 by the registered rule and, if any pair qualifies, draw and write phase 2.
+
+    Writes ``data/followup_YYYY/`` (``sample.csv`` and ``manifest.json``) as one set under a lock;
+    an existing different follow-up is kept unless ``force`` (it is then moved into
+    ``replaced/<UTC time>/``). Nothing is written when no pair qualifies or no town can be
+    followed up.
+    """
+    from datetime import UTC, datetime
+
+    from ..io.atomic import AtomicDirectory
+    from ..sampling.manifest import _sha, new_seed, rule_sha256
+
+    (root, spec_obj, spec_bytes, spec_path, manifest, rule, reg_path, register, sample1,
+     results_path, est, plan) = _prepare(year, Path(data), spec, encoding)
+    out = root.root / f"followup_{year}"
+    exhausted = exhausted_towns(register, sample1)
+    screened = continuation(est, rule, exhausted)
+    if screened.empty:
+        return FollowupOutcome(est, screened, exhausted, None, rule, out, False,
+                               spec_alpha=spec_obj.alpha)
+    seed = new_seed() if seed is None else seed
+    fd = draw_followup(register, sample1, screened, rule, spec_obj, plan, seed)
+    if fd.sample.empty:
+        return FollowupOutcome(est, screened, exhausted, fd, rule, out, False,
+                               spec_alpha=spec_obj.alpha)
+    payload = csv_bytes(fd.sample)
+    s = fd.sample
+    record = {
+        "format": 1, "kind": "followup", "tool": "quchi_stats", "version": __version__,
+        "year": year, "seed": seed,
+        "register": {"file": _rel(reg_path, out), "sha256": manifest["register"]["sha256"],
+                     "encoding": encoding},
+        "phase1": {"manifest": _rel(root.sample_dir(year) / "manifest.json", out),
+                   "manifest_sha256": file_sha256(root.sample_dir(year) / "manifest.json"),
+                   "sample_sha256": manifest["sample"]["sha256"]},
+        "results": {"file": _rel(results_path, out), "sha256": file_sha256(results_path),
+                    "encoding": encoding},
+        "spec": {"file": None if spec_path is None else _rel(spec_path, out),
+                 "sha256": _sha(spec_bytes)},
+        "followup": rule.to_dict(), "followup_sha256": rule_sha256(rule.to_dict()),
+        "screened": [{"town": r.town, "indicator": r.indicator, "p1": round(float(r.p1), 12)}
+                     for r in screened.itertuples()],
+        "sample": {"file": "sample.csv", "sha256": _sha(payload), "rows": len(s),
+                   "primary": int((s["role"] == "primary").sum()),
+                   "reserve": int((s["role"] == "reserve").sum()),
+                   "towns": int(s["town"].nunique()), "villages": int(s["village"].nunique())},
+        "notes": [mask_personal(n) for n in fd.notes],
+    }
+    sample_path, mpath = out / "sample.csv", out / "manifest.json"
+    with AtomicDirectory(out, owned=("sample.csv", "manifest.json", "replaced")) as stage:
+        if sample_path.exists() or mpath.exists():
+            from ..sampling.manifest import _load_json
+
+            if (sample_path.exists() and sample_path.read_bytes() == payload
+                    and _load_json(mpath) == record):
+                stage.discard()
+                return FollowupOutcome(est, screened, exhausted, fd, rule, out, True,
+                                       unchanged=True, spec_alpha=spec_obj.alpha)
+            if not force:
+                raise OutputExistsError(f"{out} 中已有复核样本，与本次不同；复核样本是审计记录，不会被覆盖。"
+                                        f"如确需替换，请加 --force。")
+        new = stage.path
+        if (out / "replaced").is_dir():
+            shutil.copytree(out / "replaced", new / "replaced", copy_function=shutil.copy2)
+        kept = None
+        old = [p for p in (sample_path, mpath) if p.exists()]
+        if old:
+            keep = new / "replaced" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            keep.mkdir(parents=True)
+            for p in old:
+                shutil.copy2(p, keep / p.name)
+            kept = out / keep.relative_to(new)
+        atomic_write_bytes(new / "sample.csv", payload)
+        write_json(record, new / "manifest.json")
+    return FollowupOutcome(est, screened, exhausted, fd, rule, out, True, replaced=kept,
+                           spec_alpha=spec_obj.alpha)
+
+
+@dataclass(frozen=True)
+class FollowupVerifyReport:
+    manifest_path: Path
+    rows: int
+    sample_sha256: str
+
+    def __str__(self) -> str:
+        return (f"核验通过：按复核清单重新计算第一阶段检验、筛选并重新抽样，得到与 "
+                f"{self.manifest_path.parent / 'sample.csv'} 完全相同的 {self.rows} 行"
+                f"（SHA-256 {self.sample_sha256[:12]}…）。")
+
+
+def verify_followup(path: str | Path, *, register: str | Path | None = None
+                    ) -> FollowupVerifyReport:
+    """Re-run the phase-1 tests, the screening and the draw a follow-up manifest records, and
+    confirm the sample is identical (:class:`VerificationError` otherwise)."""
+    from ..sampling.manifest import _sha, read_manifest
+
+    mpath = Path(path)
+    if mpath.is_dir():
+        mpath = mpath / "manifest.json"
+    m = read_manifest(mpath)
+    if m.get("kind") != "followup":
+        raise DataError("不是复核清单（kind 应为 followup）", file=mpath.name)
+    folder = mpath.parent
+    reg_path = Path(register) if register is not None else folder / m["register"]["file"]
+    p1_manifest = folder / m["phase1"]["manifest"]
+    res_path = folder / m["results"]["file"]
+    for p, sha, what in ((reg_path, m["register"]["sha256"], "农户台账"),
+                         (p1_manifest, m["phase1"]["manifest_sha256"], "第一阶段抽样清单"),
+                         (res_path, m["results"]["sha256"], "第一阶段入户核查结果")):
+        if not p.is_file():
+            raise DataError(f"复核清单记录的{what}不存在", file=str(p))
+        if file_sha256(p) != sha:
+            raise VerificationError(f"{p.name} 的 SHA-256 与复核清单记录的不同：{what}在复核抽样后被修改过。")
+    spec_file = m["spec"]["file"]
+    spec_path = None if spec_file is None else folder / spec_file
+    spec_obj, spec_bytes, _ = _spec_ref(spec_path, m["year"])
+    if _sha(spec_bytes) != m["spec"]["sha256"]:
+        raise VerificationError("考核参数的 SHA-256 与复核清单记录的不同：考核参数在复核抽样后被修改过。")
+    from ..assessment import estimate_indicators
+    from ..io.readers import read_table
+    from ..sampling.draw import DesignPlan
+    from ..sampling.manifest import manifest_rule, verify_sample
+
+    p1 = verify_sample(p1_manifest.parent, year=m["year"], spec=spec_obj)
+    rule = manifest_rule(p1)
+    if rule is None or rule.to_dict() != m["followup"]:
+        raise VerificationError("复核清单的规则与第一阶段抽样清单登记的规则不同。")
+    reg = read_table(reg_path, "register", encoding=m["register"]["encoding"])
+    sample1 = read_table(p1_manifest.parent / "sample.csv", "sample")
+    results = read_table(res_path, "results", encoding=m["results"]["encoding"])
+    est, _ = estimate_indicators(sample1, results, spec_obj)
+    screened = continuation(est, rule, exhausted_towns(reg, sample1))
+    recorded = [(r["town"], r["indicator"]) for r in m["screened"]]
+    if list(zip(screened["town"], screened["indicator"], strict=True)) != recorded:
+        raise VerificationError("按第一阶段结果重新筛选，进入复核区间的镇 × 指标与复核清单记录的不同。")
+    fd = draw_followup(reg, sample1, screened, rule, spec_obj, DesignPlan.from_dict(p1["plan"]),
+                       int(m["seed"]))
+    payload = csv_bytes(fd.sample)
+    sha = _sha(payload)
+    if sha != m["sample"]["sha256"]:
+        raise VerificationError("重新抽取的复核样本与清单记录的不同。")
+    sample_path = folder / "sample.csv"
+    if not sample_path.is_file() or sample_path.read_bytes() != payload:
+        raise VerificationError(f"{sample_path} 与复核清单不一致：样本文件缺失或在抽样后被修改过。")
+    return FollowupVerifyReport(mpath, len(fd.sample), sha)

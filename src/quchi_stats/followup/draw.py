@@ -1,0 +1,294 @@
+"""The phase-2 draw of a 复核, and the stage-2 tests on its households.
+
+For each town with a town × indicator pair in the continuation region (most suspect first), the
+rule's ``villages`` further villages are drawn from the town's villages **not visited in phase 1**
+by the rule's ``village_method`` on the phase-1 πps size (registered households, at least 1) — all
+of them when fewer remain — and, in each, households of the frames the town's screened indicators
+use, as phase 1 does (systematic on the frame sorted by 户编号; a ``census_frames`` frame whole),
+plus reserves. A town whose extra households would pass ``max_extra_households`` is not followed
+up (a note says so); its pairs count as ``p2 = 1``.
+
+Probabilities, recorded per household row:
+
+* ``pi_village`` — the conditional probability ``π2|not-1`` of the village given phase 1 (the
+  πps probability among the town's unvisited villages): exact, since the phase-2 selection is a
+  probability sample of that list;
+* ``pi_village_phase1`` — the village's phase-1 probability ``π1`` (it was not drawn then);
+* ``pi_village_combined`` — ``π1 + (1 − π1) · π2|not-1`` (Särndal, Swensson & Wretman 1992,
+  ch. 9, "added villages"), the probability of the village being in either phase given that the
+  town is followed up;
+* ``pi_household``, ``pi``, ``weight`` — within the village as in phase 1, and
+  ``pi = pi_village · pi_household`` conditional on phase 1 (what the stage-2 test uses).
+
+Why only new villages: the stage-2 p-value must be independent of phase 1 given the town's mean
+(then it is uniform under H0 whatever phase 1 showed, which the combination test needs). The
+households of a visited village share that village's own rate: a low phase-1 count in a village
+predicts low counts among more of its households, so households added there would carry phase 1's
+chance low into phase 2 and inflate the false-flag rate. The rates of the villages not yet visited
+are independent of the visited ones given the town's mean, and which of them are drawn depends on
+phase 1's village list (design information), never on its outcomes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import DataError, check_int
+from ..sampling.draw import FRAME_NAMES, SAMPLE_COLUMNS, DesignPlan, village_plan
+from ..sampling.selection import inclusion_probabilities, select, select_systematic
+from ..spec import AssessmentSpec, FollowupRule
+from .rule import frames_needed
+
+__all__ = ["FOLLOWUP_COLUMNS", "FollowupDraw", "FollowupFrame", "draw_followup",
+           "followup_frame", "phase1_village_pi", "stage2_tests"]
+
+#: Columns of a follow-up ``sample.csv``: the drawn-sample contract, then the phase-1 and
+#: combined village probabilities and the screened indicators of the town.
+FOLLOWUP_COLUMNS = [*SAMPLE_COLUMNS, "pi_village_phase1", "pi_village_combined", "indicators"]
+
+
+@dataclass(frozen=True)
+class FollowupDraw:
+    """A phase-2 sample: household rows (:data:`FOLLOWUP_COLUMNS`), one row per followed-up
+    town (``towns``), the pairs screened (``screened``) and Chinese notes."""
+
+    sample: pd.DataFrame
+    towns: pd.DataFrame
+    screened: pd.DataFrame
+    notes: tuple[str, ...]
+    seed: int
+
+    @property
+    def primary(self) -> pd.DataFrame:
+        return self.sample[self.sample["role"] == "primary"]
+
+    def __str__(self) -> str:
+        p = self.primary
+        return (f"复核样本：{p['town'].nunique()} 个镇、{p['village'].nunique()} 个新抽村、"
+                f"正选 {len(p)} 户、备选 {len(self.sample) - len(p)} 户（种子 {self.seed}）")
+
+
+def phase1_village_pi(vill: pd.DataFrame, towns: list[str], alloc: np.ndarray,
+                      plan: DesignPlan) -> np.ndarray:
+    """Phase-1 inclusion probability of every village of ``vill`` (as ``draw_sample`` drew)."""
+    pi = np.zeros(len(vill))
+    for t, n_t in zip(towns, alloc, strict=True):
+        idx = np.flatnonzero((vill["town"] == t).to_numpy())
+        certain = (vill["priority"].to_numpy()[idx].astype(bool)
+                   if plan.certainty_priority_villages else np.zeros(idx.size, bool))
+        pi[idx[certain]] = 1.0
+        rest = idx[~certain]
+        m = max(int(n_t), int(certain.sum())) - int(certain.sum())
+        if m <= 0 or not rest.size:
+            continue
+        m = min(m, rest.size)
+        if plan.village_method in ("pps_systematic", "sampford"):
+            size = np.maximum(vill["n_registered"].to_numpy()[rest], 1).astype(float)
+            pi[rest] = inclusion_probabilities(size, m)
+        else:
+            pi[rest] = m / rest.size
+    return pi
+
+
+@dataclass(frozen=True)
+class FollowupFrame:
+    """What a phase-2 draw needs before any random step: the register sorted as phase 1 sorts it,
+    its villages with their phase-1 probabilities, the visited villages and the row positions of
+    every (town, village, frame)."""
+
+    reg: pd.DataFrame
+    vill: pd.DataFrame
+    towns: list[str]
+    pi1: np.ndarray
+    visited: frozenset
+    cells: dict
+
+
+def followup_frame(register: pd.DataFrame, phase1_sample: pd.DataFrame,
+                   plan: DesignPlan) -> FollowupFrame:
+    """The fixed part of a phase-2 draw (computed once for repeated draws)."""
+    reg, vill, towns, _, alloc, _ = village_plan(register, plan)
+    return FollowupFrame(reg, vill, towns, phase1_village_pi(vill, towns, alloc, plan),
+                         frozenset(zip(phase1_sample["town"], phase1_sample["village"],
+                                       strict=True)),
+                         reg.groupby(["town", "village", "frame"], sort=False).indices)
+
+
+def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened: pd.DataFrame,
+                  rule: FollowupRule, spec: AssessmentSpec, plan: DesignPlan,
+                  seed: int, *, frame: FollowupFrame | None = None) -> FollowupDraw:
+    """Draw the phase-2 sample of the screened pairs.
+
+    Parameters
+    ----------
+    register : DataFrame
+        The register of the year (canonical columns).
+    phase1_sample : DataFrame
+        The phase-1 sample (its villages are the visited ones).
+    screened : DataFrame
+        :func:`~quchi_stats.followup.continuation`'s pairs (``town``, ``indicator``, ``p1``).
+    rule : FollowupRule
+    spec : AssessmentSpec
+        The frames of each indicator.
+    plan : DesignPlan
+        The phase-1 plan (the manifest's): phase-1 probabilities and list order.
+    seed : int
+        Seeds a fresh generator; the same inputs and seed give the same sample.
+    frame : FollowupFrame, optional
+        :func:`followup_frame` of the same register, phase-1 sample and plan, to draw repeatedly
+        without recomputing it.
+    """
+    seed = check_int("seed", seed, "draw_followup", minimum=0)
+    rng = np.random.default_rng(seed)
+    fr = followup_frame(register, phase1_sample, plan) if frame is None else frame
+    reg, vill, towns, pi1_all, visited, cells = (fr.reg, fr.vill, fr.towns, fr.pi1, fr.visited,
+                                                 fr.cells)
+    empty = np.array([], dtype=np.intp)
+    notes: list[str] = []
+    cells_out: list[tuple] = []
+    town_rows = []
+    used = 0
+    order = screened.groupby("town", sort=False)["p1"].min().sort_values(kind="stable")
+    for town in order.index:
+        inds = screened.loc[screened["town"] == town, "indicator"].tolist()
+        frames = frames_needed(inds, spec)
+        labels = "、".join(spec.indicator(i).label for i in inds)
+        tv = np.flatnonzero((vill["town"] == town).to_numpy())
+        left = np.array([j for j in tv if (town, vill["village"].iat[j]) not in visited], np.intp)
+        row = {"town": town, "indicators": ";".join(inds), "p1_min": float(order[town]),
+               "villages_left": int(left.size), "villages": 0, "households": 0,
+               "followed_up": False}
+        if not left.size:
+            notes.append(f"{town}的全部行政村第一阶段都已入样，没有可新抽的村，{labels}无法复核"
+                         f"（按 P2 = 1 合并）。")
+            town_rows.append(row)
+            continue
+        k = min(rule.villages, int(left.size))
+        size = np.maximum(vill["n_registered"].to_numpy()[left], 1).astype(float)
+        sel = select(rule.village_method, size, k, rng)
+        rows: list[tuple] = []  # (positions, n_primary, pi2, pi1, N, want) per village × frame
+        extra = 0
+        for j_local in sel.indices:
+            j = left[j_local]
+            village = vill["village"].iat[j]
+            for frame in frames:
+                pos = cells.get((town, village, frame), empty)
+                N = pos.size
+                want = N if frame in rule.census_frames else min(rule.households[frame], N)
+                if N == 0 or want == 0:
+                    continue
+                picked = select_systematic(N, want, rng).indices
+                reserve = empty
+                if rule.reserves and N > want:
+                    free = np.ones(N, bool)
+                    free[picked] = False
+                    reserve = rng.permutation(np.flatnonzero(free))[: rule.reserves]
+                extra += want
+                rows.append((np.concatenate((pos[picked], pos[reserve])), want,
+                             float(sel.pi[j_local]), float(pi1_all[j]), N))
+        if used + extra > rule.max_extra_households:
+            notes.append(f"{town}（{labels}）复核需再入户 {extra} 户，超过复核户数上限 "
+                         f"{rule.max_extra_households} 户（已安排 {used} 户），不复核（按 P2 = 1 合并）。")
+            town_rows.append(row)
+            continue
+        used += extra
+        if k < rule.villages:
+            notes.append(f"{town}只剩 {left.size} 个未入样的村，少于规则的 {rule.villages} 个，全部抽取。")
+        for take, want, pi2, pi1, N in rows:
+            n_out = take.size
+            cells_out.append((take, np.arange(n_out) - want + 1, pi2, pi1, N, want, int(tv.size),
+                              k, ";".join(inds)))
+        row.update(villages=k, households=extra, followed_up=True)
+        town_rows.append(row)
+    towns_tab = pd.DataFrame(town_rows, columns=["town", "indicators", "p1_min", "villages_left",
+                                                 "villages", "households", "followed_up"])
+    if cells_out:
+        take = np.concatenate([c[0] for c in cells_out])
+        n_out = np.array([c[0].size for c in cells_out])
+
+        def rep(i: int) -> np.ndarray:
+            return np.repeat(np.array([c[i] for c in cells_out]), n_out)
+
+        rank = np.concatenate([c[1] for c in cells_out])
+        sample = reg.iloc[take][["town", "village", "household_id", "household_size",
+                                 "frame"]].reset_index(drop=True)
+        sample["frame"] = sample["frame"].astype(str)
+        pi2, pi1 = rep(2), rep(3)
+        N, want = rep(4), rep(5)
+        sample = sample.assign(
+            year=plan.year, role=np.where(rank > 0, "reserve", "primary"),
+            reserve_rank=pd.array(np.where(rank > 0, rank, 0), dtype="Int64"),
+            pi_village=pi2, pi_household=want / N, n_villages_in_town=rep(6),
+            n_villages_sampled_in_town=rep(7), n_households_in_frame_of_village=N,
+            n_households_sampled_in_frame_of_village=want,
+            certainty_village=pi2 >= 1 - 1e-9, pi_village_phase1=pi1,
+            pi_village_combined=pi1 + (1 - pi1) * pi2, indicators=rep(8),
+            household_size=sample["household_size"].astype("Int64"))
+        sample.loc[rank <= 0, "reserve_rank"] = pd.NA
+        sample["pi"] = sample["pi_village"] * sample["pi_household"]
+        sample["weight"] = 1.0 / sample["pi"]
+        for c in ("pi_village", "pi_household", "pi", "weight", "pi_village_phase1",
+                  "pi_village_combined"):
+            sample[c] = sample[c].astype(float).round(12)
+        town_rank = {t: i for i, t in enumerate(towns)}
+        frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
+        o = np.lexsort((sample["household_id"].to_numpy(), np.maximum(rank, 0),
+                        (rank > 0).astype(int), sample["frame"].map(frame_rank).to_numpy(),
+                        sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
+        sample = sample.iloc[o][FOLLOWUP_COLUMNS].reset_index(drop=True)
+    else:
+        sample = pd.DataFrame(columns=FOLLOWUP_COLUMNS)
+    return FollowupDraw(sample, towns_tab, screened.reset_index(drop=True), tuple(notes), seed)
+
+
+def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: AssessmentSpec,
+                 phase1_estimates: pd.DataFrame, screened: pd.DataFrame) -> pd.DataFrame:
+    """Stage-2 one-sided p-values of the screened pairs, from the new villages' households only.
+
+    The same calibrated beta-binomial test as phase 1
+    (:func:`~quchi_stats.flags.town_test.town_lr_batch`) on the new villages' effective counts, with
+    the district ρ and the t reference (``test_df``) of phase 1: ρ is a nuisance parameter fixed
+    before phase 2, so the stage-2 statistic depends on phase 1 only through it (its effect on
+    the level is measured by :func:`~quchi_stats.followup.simulate_followup`). Returns
+    ``indicator``, ``town``, ``p_value``, ``p_ml``, ``villages``, ``households``.
+    """
+    from ..assessment import _indicator_design
+    from ..flags.betabinomial import village_counts
+    from ..flags.town_test import town_lr_batch
+
+    rows = []
+    base: dict = {}
+    for ind_name, pairs in screened.groupby("indicator", sort=False):
+        ind = spec.indicator(ind_name)
+        e = phase1_estimates[(phase1_estimates["indicator"] == ind_name)
+                             & (phase1_estimates["town"] != "全区")]
+        if "rho" not in e or e["rho"].isna().all():
+            raise DataError(f"第一阶段的“{ind.label}”没有用 beta-binomial 检验（test_method），"
+                            f"无法做复核检验")
+        rho, df = float(e["rho"].iloc[0]), int(e["test_df"].iloc[0])
+        try:
+            d = _indicator_design(base, sample2, results2, ind, spec)
+        except KeyError:
+            continue
+        vc = village_counts(d.data, "_good", weight=d.weights,
+                            size="household_size" if ind.unit == "person" else None)
+        vc = vc[vc["town"].isin(pairs["town"])]
+        if vc.empty:
+            continue
+        codes, towns = pd.factorize(vc["town"], sort=False)
+        k = len(towns)
+        z, p_ml = town_lr_batch(vc["y"].to_numpy(float), vc["m"].to_numpy(float),
+                                codes.astype(np.intp), k, np.full(k, rho),
+                                np.full(k, ind.threshold))
+        n_v = np.bincount(codes, minlength=k)
+        n_h = np.bincount(codes, weights=vc["households"].to_numpy(float), minlength=k)
+        for i, t in enumerate(towns):
+            rows.append({"indicator": ind_name, "town": t, "p_value": float(stats.t.cdf(z[i], df)),
+                         "p_ml": float(p_ml[i]), "villages": int(n_v[i]),
+                         "households": int(n_h[i])})
+    return pd.DataFrame(rows, columns=["indicator", "town", "p_value", "p_ml", "villages",
+                                       "households"])

@@ -1,0 +1,60 @@
+"""Which town × indicator pairs the pre-registered rule sends to a 复核, and in what order.
+
+The rule itself is the spec's ``[followup]`` section (:class:`~quchi_stats.spec.FollowupRule`),
+recorded with its SHA-256 in the phase-1 manifest by ``design``; here it is applied to the
+phase-1 results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..spec import AssessmentSpec, FollowupRule
+
+__all__ = ["continuation", "exhausted_towns", "frames_needed"]
+
+
+def exhausted_towns(register: pd.DataFrame, phase1_sample: pd.DataFrame) -> list[str]:
+    """Towns whose every village was visited in phase 1 (known from the design before any
+    result: the allocation took all of them). No village is left to follow them up, so the rule
+    does not apply to them: they are decided on phase 1 alone (their ``p1`` is a valid p-value).
+    """
+    all_v = register.groupby("town")["village"].nunique()
+    seen = phase1_sample.groupby("town")["village"].nunique()
+    return sorted(t for t, n in all_v.items() if seen.get(t, 0) >= n)
+
+
+def continuation(estimates: pd.DataFrame, rule: FollowupRule,
+                 exhausted: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
+    """The town × indicator pairs of ``rule.indicators`` whose phase-1 one-sided p-value is in
+    the continuation region ``alpha_stop < p1 <= alpha_futility``, most suspect (smallest ``p1``)
+    first; towns in ``exhausted`` (:func:`exhausted_towns`) are left out.
+
+    ``estimates`` is :func:`~quchi_stats.assessment.estimate_indicators`' table (the district row
+    is ignored). Returns ``town``, ``indicator``, ``label``, ``estimate``, ``threshold``, ``p1``.
+
+    Examples
+    --------
+    >>> est = pd.DataFrame({"town": ["甲", "乙", "丙", "全区"], "indicator": "s", "label": "认可度",
+    ...                     "estimate": [.8, .85, .95, .9], "threshold": .9,
+    ...                     "p_value": [.0001, .04, .6, .1]})
+    >>> continuation(est, FollowupRule(indicators=("s",)))["town"].tolist()
+    ['乙']
+    """
+    t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)
+                  & ~estimates["town"].isin(list(exhausted))]
+    p1 = t["p_value"].to_numpy(float)
+    keep = (p1 > rule.alpha_stop) & (p1 <= rule.alpha_futility)
+    out = t.loc[keep, ["town", "indicator", "label", "estimate", "threshold", "p_value"]]
+    out = out.rename(columns={"p_value": "p1"})
+    order = np.lexsort((out["indicator"].to_numpy(), out["p1"].to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def frames_needed(indicators: list[str] | tuple[str, ...], spec: AssessmentSpec) -> list[str]:
+    """The sampling frames the given indicators are computed on, in the frames' order."""
+    from ..sampling.draw import FRAME_NAMES
+
+    used = {f for name in indicators for f in spec.indicator(name).frames}
+    return [f for f in FRAME_NAMES if f in used]

@@ -1,0 +1,355 @@
+"""Simulation of the whole two-phase 复核: power per town, the familywise false-flag rate and the
+extra households, vectorised across replicates as :mod:`quchi_stats.simulate.power`.
+
+Each replicate:
+
+1. draws phase 1 exactly as :func:`~quchi_stats.simulate.simulate_design` does (same allocation,
+   πps sizes, list order), gives every village a true rate per indicator (beta, mean the town's
+   rate, intra-village correlation ``icc``) and every household of the indicator's frames a
+   Bernoulli outcome (so each village is a finite population), and takes the plan's households
+   per frame by a hypergeometric draw;
+2. runs the report's phase-1 test: village effective counts (Kish, as
+   :func:`~quchi_stats.flags.village_counts` with the design's household weights), the district
+   ρ (:func:`~quchi_stats.flags.town_test.fit_rho_batch`), each town's signed-root likelihood
+   ratio against the standard (:func:`~quchi_stats.flags.town_test.town_lr_batch`) referred to t
+   with villages − towns df;
+3. applies the rule: pairs with ``α1 < p1 ≤ α0`` are screened; their towns, most suspect first
+   and within ``max_extra_households``, get ``villages`` new villages by systematic πps among the
+   unvisited ones (all of them when fewer remain) and the rule's households per frame (or the
+   whole frame) in each;
+4. computes the stage-2 p-value from the new villages only (same test, phase-1 ρ and df), the
+   overall stage-wise p-value (:func:`~quchi_stats.followup.overall_pvalue`), the spec's
+   multiplicity adjustment within its family, and flags ``p_adjusted < alpha``.
+
+Rates are per household for every indicator (as in :mod:`quchi_stats.simulate.power`: the person
+weighting of 错退率 and 漏评率 changes the variance little); every drawn household responds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import ParameterError, check_int
+from ..flags.thresholds import adjust_rows
+from ..flags.town_test import fit_rho_batch, town_lr_batch
+from ..sampling.draw import FRAME_NAMES, DesignPlan
+from ..simulate.power import _district, _rates_table, _select, _village_rates
+from ..spec import AssessmentSpec, FollowupRule, load_spec
+from .combine import overall_pvalue
+
+__all__ = ["FollowupSimulation", "simulate_followup"]
+
+CHUNK = 250
+
+
+@dataclass(frozen=True)
+class FollowupSimulation:
+    """Per town × indicator (``table``) and district figures (``summary``) of the simulated
+    two-phase procedure."""
+
+    table: pd.DataFrame
+    summary: dict[str, float]
+    rule: FollowupRule
+    reps: int
+    seed: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        s = self.summary
+        lines = [f"两阶段复核模拟：{self.reps} 次重复（种子 {self.seed}）",
+                 f"  误判（任一达标的镇 × 指标被判定显著偏低）的重复比例：{s['familywise_false_flag']:.1%}"
+                 f"（仅第一阶段 {s['familywise_false_flag_phase1']:.1%}）"]
+        if np.isfinite(s.get("min_power", np.nan)):
+            lines.append(f"  偏低的镇 × 指标被判定的比例：最低 {s['min_power']:.1%}，"
+                         f"平均 {s['mean_power']:.1%}（仅第一阶段最低 {s['min_power_phase1']:.1%}）")
+        lines.append(f"  达标镇复核户数占其第一阶段户数：{s['compliant_extra_share']:.1%}；"
+                     f"平均每次复核共 {s['extra_households']:.0f} 户（偏低镇 "
+                     f"{s['shortfall_extra_households']:.0f} 户）")
+        return "\n".join(lines)
+
+
+def _kish(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Village effective counts from per-frame (y, m, N): weights N/m within the village."""
+    sw = sw2 = swy = 0.0
+    for y, m, N in parts:
+        w = np.where(m > 0, N / np.maximum(m, 1), 0.0)
+        sw = sw + w * m
+        sw2 = sw2 + w * w * m
+        swy = swy + w * y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        meff = np.where(sw2 > 0, sw * sw / np.where(sw2 > 0, sw2, 1.0), 0.0)
+        phat = np.where(sw > 0, swy / np.where(sw > 0, sw, 1.0), 0.0)
+    return np.clip(meff * phat, 0.0, meff), meff
+
+
+def _town_test(y: np.ndarray, m: np.ndarray, town_of_v: np.ndarray, T: int, p0: float,
+               rho: np.ndarray | None, df: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-sided p-values (r, T) of the towns with data (NaN elsewhere), ρ (r,) and df (r,).
+
+    ``y``, ``m`` are (r, V) effective counts, zero where a village has no data."""
+    r = m.shape[0]
+    has = m > 0
+    rows, cols = np.nonzero(has)
+    g_full = rows * T + town_of_v[cols]
+    groups, g = np.unique(g_full, return_inverse=True)
+    n_groups = groups.size
+    rep_of_group = groups // T
+    yy, mm = y[rows, cols], m[rows, cols]
+    if rho is None:
+        rho = fit_rho_batch(yy, mm, g.astype(np.intp), rep_of_group, r)
+        villages = has.sum(axis=1)
+        towns = np.bincount(rep_of_group, minlength=r)
+        df = np.maximum(villages - towns, 1)
+    z, _ = town_lr_batch(yy, mm, g.astype(np.intp), n_groups, rho[rep_of_group],
+                         np.full(n_groups, p0))
+    out = np.full((r, T), np.nan)
+    out[rep_of_group, groups % T] = stats.t.cdf(z, df[rep_of_group])
+    return out, rho, df
+
+
+def _pps_rows(size: np.ndarray, k: np.ndarray, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Systematic πps selection of ``k[i]`` units in each row of ``size`` (0 = not available):
+    selection mask and inclusion probabilities (certainty units at 1), as
+    :func:`~quchi_stats.sampling.select_pps_systematic` on each row."""
+    r, n = size.shape
+    avail = size > 0
+    pik = np.zeros((r, n))
+    certain = np.zeros((r, n), bool)
+    for _ in range(n + 1):
+        free = avail & ~certain
+        rest = k - certain.sum(axis=1)
+        tot = np.where(free, size, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(free, rest[:, None] * size / np.where(tot > 0, tot, 1.0)[:, None], 0.0)
+        pik = np.where(certain, 1.0, p)
+        newly = free & (p >= 1 - 1e-9)
+        if not newly.any():
+            break
+        certain |= newly
+    cum = np.round(np.concatenate((np.zeros((r, 1)), np.cumsum(pik, axis=1)), axis=1), 10)
+    u = rng.random((r, 1))
+    cross = np.floor(cum - u)
+    chosen = (cross[:, 1:] > cross[:, :-1]) & avail
+    return chosen, pik
+
+
+def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRule, *,
+                      spec: AssessmentSpec | None = None,
+                      indicators: Sequence[str] = ("satisfaction_rate",),
+                      truth: Any = None, icc: float | Mapping[str, float] = 0.05,
+                      reps: int = 500, seed: int = 0) -> FollowupSimulation:
+    """Simulate the pre-registered two-phase procedure on a register and a phase-1 plan.
+
+    Parameters
+    ----------
+    register, plan
+        The district and the phase-1 design (as :func:`~quchi_stats.simulate.simulate_design`).
+    rule : FollowupRule
+        The 复核 rule (α1, α0, weights, villages, households per frame, census frames, cap).
+    spec : AssessmentSpec, optional
+        Thresholds, ``alpha``, ``multiplicity`` and ``multiplicity_family`` (default: the shipped
+        spec of ``plan.year``).
+    indicators : sequence of str
+        Indicators simulated (each must be in ``rule.indicators``).
+    truth : float, dict or DataFrame, optional
+        True rates as ``simulate_design``'s ``truth``/``compliant`` (default: halfway between the
+        threshold and 1, every town compliant).
+    icc : float or dict
+        Intra-village correlation of the outcomes (one value or per indicator; default 0.05).
+    reps, seed : int
+        Replicates, and the seed of independent streams per block of :data:`CHUNK`.
+
+    Returns
+    -------
+    FollowupSimulation
+        ``table``: per town × indicator ``true_rate``, ``compliant``, ``flag_rate`` (two-phase),
+        ``flag_rate_phase1`` (phase 1 alone, same adjustment), ``reject_rate_unadjusted`` (overall
+        p-value below ``alpha`` before adjustment: the per-test level at a boundary truth) and its
+        phase-1 value, ``continuation_rate``,
+        ``followup_rate``, ``extra_households`` (mean per replicate, the town's),
+        ``phase1_households`` (the town's phase-1 households, all frames). ``summary``:
+        ``familywise_false_flag`` (share of replicates flagging any compliant pair) and its
+        phase-1-only value, ``min_power``/``mean_power`` over the pairs below standard (and
+        phase 1 alone), ``compliant_extra_share`` (extra households in compliant towns over their
+        phase-1 households), ``extra_households`` and ``shortfall_extra_households`` (means per
+        replicate).
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import load_register
+    >>> res = simulate_followup(load_register(2018), DesignPlan(year=2018),
+    ...                         FollowupRule(indicators=("satisfaction_rate",)), reps=20, seed=1)
+    >>> res.table.shape[0]
+    9
+    """
+    func = "simulate_followup"
+    spec = load_spec(plan.year) if spec is None else spec
+    reps = check_int("reps", reps, func, minimum=1)
+    seed = check_int("seed", seed, func, minimum=0)
+    indicators = list(indicators)
+    bad = [i for i in indicators if i not in rule.indicators]
+    if bad or not indicators:
+        raise ParameterError(f"The 'indicators' parameter of {func} must name indicators of the "
+                             f"rule {list(rule.indicators)}. Got {indicators}.")
+    inds = [spec.indicator(i) for i in indicators]
+    iccs = [float(icc.get(i, 0.05)) if isinstance(icc, Mapping) else float(icc)
+            for i in indicators]
+    d = _district(register, plan)
+    T, K, V = len(d.towns), len(inds), d.size.size
+    thr = np.array([i.threshold for i in inds])
+    base = _rates_table(truth, d.towns, indicators, "truth",
+                        {i.name: (1 + i.threshold) / 2 for i in inds})
+    compliant = base >= thr[None, :] - 1e-12
+    a1, a0, w1 = rule.alpha_stop, rule.alpha_futility, rule.weight_phase1
+    frames_of = [list(i.frames) for i in inds]
+    m1 = {f: d.m[f].astype(float) for f in FRAME_NAMES}
+    m2 = {f: (d.N[f] if f in rule.census_frames
+              else np.minimum(rule.households[f], d.N[f])).astype(float) for f in FRAME_NAMES}
+    villages_of = [np.flatnonzero(d.village_town == t) for t in range(T)]
+    acc = {k: np.zeros((T, K)) for k in ("flag", "flag1", "cont", "raw", "raw1")}
+    acc_t = {k: np.zeros(T) for k in ("follow", "extra", "p1hh")}
+    fw = fw1 = 0
+    extra_compliant = p1hh_compliant = 0.0
+    town_compliant = compliant.all(axis=1)
+    m_family = T * (len(spec.indicators) if spec.multiplicity_family == "all" else 1)
+    chunks = np.random.SeedSequence(seed).spawn(-(-reps // CHUNK))
+    done = 0
+    for ss in chunks:
+        r = min(CHUNK, reps - done)
+        rng = np.random.default_rng(ss)
+        idx, _ = _select(d, plan, r, rng)
+        visited = np.zeros((r, V + 1), bool)
+        np.put_along_axis(visited, idx.reshape(r, -1), True, axis=1)
+        visited = visited[:, :V]
+        p1hh = np.zeros((r, T))
+        for f in FRAME_NAMES:
+            p1hh += np.stack([(visited[:, vs] * m1[f][vs]).sum(axis=1) for vs in villages_of], 1)
+        # phase 1 of every indicator
+        P1 = np.full((r, T, K), np.nan)
+        pops, rhos, dfs = [], [], []
+        for j in range(K):
+            rates = _village_rates(base[d.village_town, j], iccs[j], r, rng)
+            pop, parts = {}, []
+            for f in frames_of[j]:
+                N = d.N[f]
+                Y = rng.binomial(N[None, :], rates)
+                pop[f] = Y
+                mm = np.where(visited, m1[f][None, :], 0.0).astype(np.int64)
+                y = rng.hypergeometric(Y, np.maximum(N - Y, 0) + (N == 0), np.maximum(mm, 1))
+                y = np.where(mm > 0, y, 0)
+                parts.append((y.astype(float), mm.astype(float), N[None, :].astype(float)))
+            ye, me = _kish(parts)
+            P1[:, :, j], rho, df = _town_test(ye, me, d.village_town, T, thr[j], None, None)
+            pops.append(pop)
+            rhos.append(rho)
+            dfs.append(df)
+        # towns with every village visited are decided on phase 1 alone (known from the design)
+        open_t = np.stack([(~visited[:, vs]).any(axis=1) for vs in villages_of], axis=1)
+        cont = (P1 > a1) & (P1 <= a0) & open_t[:, :, None]
+        # which towns are followed up: most suspect first, within the cap
+        need = cont.any(axis=2)
+        frames_town = [[f for f in FRAME_NAMES
+                        if any(f in frames_of[j] for j in range(K))] for _ in range(T)]
+        p1min = np.where(cont, P1, np.inf).min(axis=2)
+        new = np.zeros((r, V), bool)
+        extra_t = np.zeros((r, T))
+        for t in range(T):
+            vs = villages_of[t]
+            left = ~visited[:, vs]
+            size = np.where(left, d.size[vs][None, :], 0.0)
+            k = np.minimum(rule.villages, left.sum(axis=1))
+            if rule.village_method in ("srswor", "systematic"):
+                size = left.astype(float)
+            chosen, _ = _pps_rows(size, k, rng)
+            chosen &= need[:, t][:, None]
+            new[:, vs] = chosen
+            for f in frames_town[t]:
+                extra_t[:, t] += (chosen * m2[f][vs][None, :]).sum(axis=1)
+        order = np.argsort(p1min, axis=1, kind="stable")
+        used = np.zeros(r)
+        follow = np.zeros((r, T), bool)
+        rows = np.arange(r)
+        for pos in range(T):
+            t = order[:, pos]
+            e = extra_t[rows, t]
+            ok = need[rows, t] & (e > 0) & (used + e <= rule.max_extra_households)
+            follow[rows, t] = ok
+            used += np.where(ok, e, 0.0)
+        new &= follow[:, d.village_town]
+        extra_t = np.where(follow, extra_t, 0.0)
+        # phase 2 and the decisions
+        P = np.empty((r, T, K))
+        for j in range(K):
+            parts = []
+            for f in frames_of[j]:
+                N, Y = d.N[f], pops[j][f]
+                mm = np.where(new, m2[f][None, :], 0.0).astype(np.int64)
+                y = rng.hypergeometric(Y, np.maximum(N - Y, 0) + (N == 0), np.maximum(mm, 1))
+                y = np.where(mm > 0, y, 0)
+                parts.append((y.astype(float), mm.astype(float), N[None, :].astype(float)))
+            ye, me = _kish(parts)
+            if me.any():
+                P2, _, _ = _town_test(ye, me, d.village_town, T, thr[j], rhos[j], dfs[j])
+            else:
+                P2 = np.full((r, T), np.nan)
+            P2 = np.where(cont[:, :, j] & follow, P2, np.nan)
+            P[:, :, j] = np.where(open_t, overall_pvalue(P1[:, :, j], P2, a1, a0, w1),
+                                  P1[:, :, j])
+        if spec.multiplicity_family == "all":
+            adj = adjust_rows(P.reshape(r, -1), spec.multiplicity, m_family).reshape(r, T, K)
+            adj1 = adjust_rows(P1.reshape(r, -1), spec.multiplicity, m_family).reshape(r, T, K)
+        else:
+            adj = np.stack([adjust_rows(P[:, :, j], spec.multiplicity) for j in range(K)], 2)
+            adj1 = np.stack([adjust_rows(P1[:, :, j], spec.multiplicity) for j in range(K)], 2)
+        flag = np.nan_to_num(adj, nan=1.0) < spec.alpha
+        flag1 = np.nan_to_num(adj1, nan=1.0) < spec.alpha
+        acc["flag"] += flag.sum(axis=0)
+        acc["flag1"] += flag1.sum(axis=0)
+        acc["cont"] += cont.sum(axis=0)
+        acc["raw"] += (np.nan_to_num(P, nan=1.0) < spec.alpha).sum(axis=0)
+        acc["raw1"] += (np.nan_to_num(P1, nan=1.0) < spec.alpha).sum(axis=0)
+        acc_t["follow"] += follow.sum(axis=0)
+        acc_t["extra"] += extra_t.sum(axis=0)
+        acc_t["p1hh"] += p1hh.sum(axis=0)
+        fw += int((flag & compliant[None]).any(axis=(1, 2)).sum())
+        fw1 += int((flag1 & compliant[None]).any(axis=(1, 2)).sum())
+        extra_compliant += float(extra_t[:, town_compliant].sum())
+        p1hh_compliant += float(p1hh[:, town_compliant].sum())
+        done += r
+    rows_out = []
+    for t, town in enumerate(d.towns):
+        for j, ind in enumerate(inds):
+            rows_out.append({
+                "town": town, "indicator": ind.name, "label": ind.label,
+                "threshold": thr[j], "true_rate": base[t, j], "compliant": bool(compliant[t, j]),
+                "flag_rate": acc["flag"][t, j] / reps, "flag_rate_phase1": acc["flag1"][t, j] / reps,
+                "reject_rate_unadjusted": acc["raw"][t, j] / reps,
+                "reject_rate_unadjusted_phase1": acc["raw1"][t, j] / reps,
+                "continuation_rate": acc["cont"][t, j] / reps,
+                "followup_rate": acc_t["follow"][t] / reps,
+                "extra_households": acc_t["extra"][t] / reps,
+                "phase1_households": acc_t["p1hh"][t] / reps})
+    table = pd.DataFrame(rows_out)
+    low = table[~table["compliant"]]
+    summary = {
+        "familywise_false_flag": fw / reps, "familywise_false_flag_phase1": fw1 / reps,
+        "min_power": float(low["flag_rate"].min()) if len(low) else np.nan,
+        "mean_power": float(low["flag_rate"].mean()) if len(low) else np.nan,
+        "min_power_phase1": float(low["flag_rate_phase1"].min()) if len(low) else np.nan,
+        "compliant_extra_share": extra_compliant / p1hh_compliant if p1hh_compliant else np.nan,
+        "extra_households": float(acc_t["extra"].sum() / reps),
+        "shortfall_extra_households": float(acc_t["extra"][~town_compliant].sum() / reps),
+        "phase1_households": float(acc_t["p1hh"].sum() / reps),
+    }
+    settings = {"icc": icc, "indicators": indicators, "alpha": spec.alpha,
+                "multiplicity": spec.multiplicity, "family": spec.multiplicity_family}
+    return FollowupSimulation(table, summary, rule, reps, seed, settings)
