@@ -38,7 +38,7 @@ def planted(tmp_path):
     d = _copy_year(tmp_path / "data")
     _edit(d / f"results_{YEAR}.csv", {
         (1, "满意度"): "满意吗",            # not a 满意度 level
-        (2, "识别准确"): "对",              # not 是/否
+        (2, "识别准确"): "也许",            # not 是/否 (对/错 are read as 是/否 variants)
         (3, "年度"): "2017",               # another year
         (4, "户编号"): "4402059999999999",  # not drawn
     })
@@ -53,7 +53,7 @@ def test_check_lists_every_problem_at_once(planted, capsys):
     lines = err[:-1]
     assert lines == [
         "results_2018.csv，第 2 行，列“满意度”：值“满意吗”，应为满意、基本满意、不满意、很不满意 之一",
-        "results_2018.csv，第 3 行，列“识别准确”：值“对”，应为是/否（或 Y/N、1/0）",
+        "results_2018.csv，第 3 行，列“识别准确”：值“也许”，应为是/否（或 Y/N、1/0）",
         "results_2018.csv，第 4 行，列“年度”：值“2017”，应为本次考核年度 2018",
         "results_2018.csv，第 5 行，列“户编号”：值“4402059999999999”，户编号不在抽查样本中",
         "targets_2018.csv，第 2 行，列“计划脱贫户数”：值“-3”，应为介于 0 与 10,000,000 之间的整数",

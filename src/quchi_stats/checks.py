@@ -105,7 +105,7 @@ def _collect(path: Path, kind: str, sheet: str | None, encoding: str | None,
     schema = TABLES[kind]
     file = path.name
     try:
-        cells = r._restore_quoted(r._read_raw(path, encoding, sheet))
+        cells = r._restore_quoted(r._read_raw(path, encoding, sheet)[0][1])
         h = r._find_header(cells, schema, file)
         raw, rows = r._body(cells, h, file)
         if not len(raw):
@@ -174,7 +174,7 @@ def _row_numbers(path: Path, kind: str, sheet: str | None, encoding: str | None,
     from .io import readers as r
 
     try:
-        cells = r._restore_quoted(r._read_raw(path, encoding, sheet))
+        cells = r._restore_quoted(r._read_raw(path, encoding, sheet)[0][1])
         h = r._find_header(cells, TABLES[kind], path.name)
         rows = np.asarray(cells.numbers[h + 1:], dtype=np.int64)
     except Exception:  # pragma: no cover - the file read a moment ago

@@ -347,6 +347,7 @@ def test_model_test_size_and_the_multiplicity_table(register, spec):
 def test_model_test_power_one_low_town_at_a_time(register, spec):
     """Power of the model test: each town low in its own district (ρ re-estimated there), the
     adjusted power never above the unadjusted one, and the report's text names the test."""
+    spec = dataclasses.replace(spec, multiplicity_family="indicator")
     res = simulate_design(register, DesignPlan(year=2018), spec=spec, shortfall=0.25,
                           indicators=["satisfaction_rate"], reps=40, seed=14)
     t = res.to_frame()
