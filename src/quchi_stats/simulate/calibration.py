@@ -71,18 +71,17 @@ def code_version() -> str:
     """Package version and a digest of the code the numbers depend on — the simulating functions
     of this module (not its summaries) and the modules of the town test, the design intervals and
     the πps selection — recorded with every grid row."""
+    import importlib
     import inspect
 
     from .. import __version__
-    from ..estimation import intervals
-    from ..flags import town_test
-    from ..sampling import selection
 
     h = hashlib.sha256()
     for f in (district_frame, _village_rates, _draw, _new_method, _old_method, _scores,
               simulate_cell):
         h.update(inspect.getsource(f).encode())
-    for mod in (town_test, intervals, selection):
+    for name in ("flags.town_test", "estimation.intervals", "sampling.selection"):
+        mod = importlib.import_module(f"quchi_stats.{name}")
         h.update(Path(mod.__file__).read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
 
