@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from quchi_stats.design import SurveyDesign
+from quchi_stats.errors import ParameterError
 from quchi_stats.estimation import estimate_proportion
 from quchi_stats.flags import village_counts
 from quchi_stats.flags.town_test import town_test
@@ -15,7 +16,12 @@ from quchi_stats.simulate.calibration import (
     _draw,
     _new_method,
     _old_method,
+    _scores,
+    attainable_levels,
+    calibration_grid,
     district_frame,
+    simulate_cell,
+    summarise_grid,
 )
 
 
@@ -49,3 +55,73 @@ def test_both_methods_are_those_of_the_report(unit):
         np.testing.assert_allclose(est["p_value"], old["p_value"][r], rtol=1e-9, atol=1e-15)
         np.testing.assert_allclose(est["ci_lower"], old["lower"][r], rtol=1e-9)
         np.testing.assert_allclose(est["ci_upper"], old["upper"][r], rtol=1e-9)
+
+
+def test_scores_on_a_hand_checked_case():
+    """Truth 0.92: [0.80, 0.90] is below it, [0.95, 0.97] above it, two intervals cover it."""
+    res = {"lower": np.array([[0.80, 0.85, 0.90, 0.95]]),
+           "upper": np.array([[0.90, 0.95, 1.00, 0.97]])}
+    s = _scores(res, np.full((1, 4), 0.92))
+    assert s["coverage"] == 0.5 and s["upper_below"] == 0.25 and s["lower_above"] == 0.25
+    assert s["width"] == pytest.approx((0.10 + 0.10 + 0.10 + 0.02) / 4)
+    # a bound equal to the truth covers it
+    s = _scores({"lower": np.array([0.92]), "upper": np.array([0.92])}, np.array([0.92]))
+    assert s["coverage"] == 1.0 and s["upper_below"] == 0.0
+
+
+def test_size_of_the_new_test_within_monte_carlo_bounds():
+    """9 towns × 5 villages × 10 households, ρ 0.05, p0 0.9, 100 districts = 900 town tests.
+
+    Binomial SE of a 5 % rate over 900 tests is 0.73 %; the tests of one district share ρ̂, which
+    inflates it (the grid's spread of sizes in such cells is within ±1.5 points). [2 %, 9 %] is more
+    than 3 SE below and 5 SE above 5 %: it fails for a test at the old method's 1–2 %, or one that
+    ignores the clustering (about 10 %)."""
+    r = simulate_cell(0.05, 5, 10, 0.9, reps=100, seed=3, power=False)
+    assert r["tests"] == 900
+    assert 0.02 <= r["size_new"] <= 0.09
+    assert 0.85 <= r["coverage_new"] <= 1.0
+    total = r["coverage_new"] + r["upper_below_new"] + r["lower_above_new"]
+    assert total == pytest.approx(1.0)
+    assert r["width_new"] < r["width_old"]
+    assert abs(r["truth_mean"] - 0.9) < 0.01
+
+
+def test_power_scenario_rejects_more_and_person_level_runs():
+    r = simulate_cell(0.05, 3, 10, 0.95, sizes="pps", unit="person", reps=30, seed=4)
+    assert r["power_new"] > r["size_new"] and r["power_old"] >= r["size_old"]
+    assert 0 <= r["rho_mean"] < 0.99
+
+
+def test_seeded_grid_resumes_from_its_csv(tmp_path):
+    grid = {"icc": (0.05,), "villages": (3,), "households": (5,), "p0": (0.9,),
+            "sizes": ("equal",), "unit": ("household", "person")}
+    path = tmp_path / "grid.csv"
+    a = calibration_grid(grid, reps=8, seed=5, path=path, power=False)
+    b = calibration_grid(grid, reps=8, seed=5, path=path, power=False)  # read back, not rerun
+    assert len(a) == 2 and len(pd.read_csv(path)) == 2
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    # a cell alone gives the same numbers as inside the grid
+    one = simulate_cell(0.05, 3, 5, 0.9, unit="person", reps=8, seed=5, power=False)
+    assert one["size_new"] == a.loc[a["unit"] == "person", "size_new"].item()
+    assert one["width_new"] == pytest.approx(a.loc[a["unit"] == "person", "width_new"].item())
+    s = summarise_grid(a)
+    assert s.loc[(0.9, 0.05), ("width_ratio", "max")] > 0
+
+
+def test_attainable_levels_of_a_tiny_town():
+    """15 households at p0 0.98 (binomial): P(bad ≥ 2) = 1 − 0.98¹⁵ − 15·0.02·0.98¹⁴, P(bad ≥ 1)."""
+    a = attainable_levels(3, 5, 0.98)
+    assert a["below"] == pytest.approx(1 - 0.98**15 - 15 * 0.02 * 0.98**14)
+    assert a["above"] == pytest.approx(1 - 0.98**15)
+    assert (a["k_below"], a["k_above"]) == (2, 1)
+    # clustering spreads the count: the tail at 2 bad households grows
+    assert attainable_levels(3, 5, 0.98, icc=0.2)["above"] > a["below"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"icc": 1.0}, "icc"), ({"sizes": "huge"}, "sizes"), ({"unit": "village"}, "unit"),
+    ({"households": 30, "sizes": "pps"}, "households"), ({"shift": 0.95}, "shift")])
+def test_parameter_errors(kwargs, match):
+    args = {"icc": 0.05, "villages": 3, "households": 5, "p0": 0.9, "reps": 2} | kwargs
+    with pytest.raises(ParameterError, match=match):
+        simulate_cell(**args)

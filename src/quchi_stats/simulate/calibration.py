@@ -51,6 +51,7 @@ from scipy import special, stats
 
 from ..errors import ParameterError, check_choice, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
+from ..flags.betabinomial import ConvergenceError
 from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
 from ..sampling.selection import select_replicates
 
@@ -77,7 +78,7 @@ def code_version() -> str:
     from .. import __version__
 
     h = hashlib.sha256()
-    for f in (district_frame, _village_rates, _draw, _new_method, _old_method, _scores,
+    for f in (district_frame, _village_rates, _draw, _new_method, _old_method, _scores, _rate,
               simulate_cell):
         h.update(inspect.getsource(f).encode())
     for name in ("flags.town_test", "estimation.intervals", "sampling.selection"):
@@ -158,7 +159,11 @@ def _draw(frame: np.ndarray, p: float, icc: float, villages: int, households: in
 
 
 def _new_method(sim: dict, p0: float, level: float, interval: bool) -> dict[str, np.ndarray]:
-    """The beta-binomial town test through village effective counts (as ``village_counts``)."""
+    """The beta-binomial town test through village effective counts (as ``village_counts``).
+
+    A replicate district whose fit raises :class:`~quchi_stats.flags.ConvergenceError` (found by
+    halving the batch) gets NaN p-values and bounds and is counted in ``failed``: the report would
+    have stopped on it, so it is left out of the rates and reported beside them."""
     good, size = sim["good"], sim["size"]
     R, T, V, _ = good.shape
     # w = weight × persons; the weight is constant within a village, so it cancels in both
@@ -166,18 +171,34 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool) -> dict[str,
     sw, sw2, swy = ws.sum(-1), (ws**2).sum(-1), (ws * good).sum(-1)
     mv = sw**2 / sw2
     pv = np.clip(swy / sw, 0.0, 1.0)
-    yv = (mv * pv).ravel()
-    mv = mv.ravel()
-    g = np.repeat(np.arange(R * T), V)
-    rep = np.repeat(np.arange(R), T)
-    rho = fit_rho_batch(yv, mv, g, rep, R)
     df = T * V - T
-    z, _ = town_lr_batch(yv, mv, g, R * T, rho[rep], np.full(R * T, p0))
-    out = {"p_value": stats.t.cdf(z, df).reshape(R, T), "rho": rho}
+    crit = stats.t.ppf((1 + level) / 2, df)
+    out = {"p_value": np.full((R, T), np.nan), "rho": np.full(R, np.nan)}
     if interval:
-        crit = stats.t.ppf((1 + level) / 2, df)
-        lo, hi, _ = town_bounds_batch(yv, mv, g, R * T, rho[rep], crit)
-        out["lower"], out["upper"] = lo.reshape(R, T), hi.reshape(R, T)
+        out["lower"], out["upper"] = np.full((R, T), np.nan), np.full((R, T), np.nan)
+
+    def run(reps: np.ndarray) -> None:
+        k = reps.size
+        yv, mm = (mv[reps] * pv[reps]).ravel(), mv[reps].ravel()
+        g = np.repeat(np.arange(k * T), V)
+        rep = np.repeat(np.arange(k), T)
+        try:
+            rho = fit_rho_batch(yv, mm, g, rep, k)
+            z, _ = town_lr_batch(yv, mm, g, k * T, rho[rep], np.full(k * T, p0))
+            if interval:
+                lo, hi, _ = town_bounds_batch(yv, mm, g, k * T, rho[rep], crit)
+        except ConvergenceError:
+            if k > 1:
+                run(reps[: k // 2])
+                run(reps[k // 2:])
+            return
+        out["rho"][reps] = rho
+        out["p_value"][reps] = stats.t.cdf(z, df).reshape(k, T)
+        if interval:
+            out["lower"][reps], out["upper"][reps] = lo.reshape(k, T), hi.reshape(k, T)
+
+    run(np.arange(R))
+    out["failed"] = int(np.isnan(out["rho"]).sum())
     return out
 
 
@@ -218,11 +239,21 @@ def _old_method(sim: dict, p0: float, level: float, deff_floor: float,
 
 
 def _scores(res: dict, truth: np.ndarray) -> dict[str, float]:
+    """Coverage, upper bound below / lower bound above the truth, mean width (over the towns
+    with an interval)."""
     lo, hi = res["lower"], res["upper"]
-    return {"coverage": float(np.mean((lo <= truth) & (truth <= hi))),
-            "upper_below": float(np.mean(hi < truth)),
-            "lower_above": float(np.mean(lo > truth)),
-            "width": float(np.mean(hi - lo))}
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    n = max(int(ok.sum()), 1)
+    return {"coverage": float(np.sum(ok & (lo <= truth) & (truth <= hi)) / n),
+            "upper_below": float(np.sum(ok & (hi < truth)) / n),
+            "lower_above": float(np.sum(ok & (lo > truth)) / n),
+            "width": float(np.sum(np.where(ok, hi - lo, 0.0)) / n)}
+
+
+def _rate(p_value: np.ndarray, alpha: float) -> float:
+    """Share of the tests (those with a p-value) that reject at ``alpha``."""
+    ok = np.isfinite(p_value)
+    return float(np.sum(ok & (p_value < alpha)) / max(int(ok.sum()), 1))
 
 
 def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
@@ -256,8 +287,10 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
     -------
     dict
         The cell's settings, ``tests`` (town tests per scenario), ``rho_mean`` (mean fitted ρ at
-        ``p0``), and for each method (suffix ``_new``/``_old``) ``size``, ``power``,
-        ``coverage``, ``upper_below``, ``lower_above``, ``width``.
+        ``p0``), ``failed_new``/``failed_new_power`` (replicate districts whose beta-binomial fit
+        raised ``ConvergenceError``: left out of the new method's rates), and for each method
+        (suffix ``_new``/``_old``) ``size``, ``power``, ``coverage``, ``upper_below``,
+        ``lower_above``, ``width``.
 
     Examples
     --------
@@ -295,18 +328,21 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
                 np.random.default_rng(ss_null))
     new = _new_method(sim, p0, level, True)
     old = _old_method(sim, p0, level, deff_floor, True)
-    row["rho_mean"] = float(new["rho"].mean())
+    row["rho_mean"] = float(np.nanmean(new["rho"])) if new["failed"] < reps else np.nan
     row["truth_mean"] = float(sim["truth"].mean())
+    row["failed_new"] = new["failed"]
+    row["failed_new_power"] = np.nan
     for name, res in (("new", new), ("old", old)):
-        row[f"size_{name}"] = float(np.mean(res["p_value"] < alpha))
+        row[f"size_{name}"] = _rate(res["p_value"], alpha)
         row[f"power_{name}"] = np.nan
         row.update({f"{k}_{name}": v for k, v in _scores(res, sim["truth"]).items()})
     if power:
         sim = _draw(frame, p0 - shift, icc, villages, households, person, reps,
                     np.random.default_rng(ss_alt))
-        row["power_new"] = float(np.mean(_new_method(sim, p0, level, False)["p_value"] < alpha))
-        row["power_old"] = float(np.mean(
-            _old_method(sim, p0, level, deff_floor, False)["p_value"] < alpha))
+        alt = _new_method(sim, p0, level, False)
+        row["power_new"] = _rate(alt["p_value"], alpha)
+        row["failed_new_power"] = alt["failed"]
+        row["power_old"] = _rate(_old_method(sim, p0, level, deff_floor, False)["p_value"], alpha)
     return row
 
 
