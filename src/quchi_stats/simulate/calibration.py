@@ -55,7 +55,8 @@ from ..flags.betabinomial import ConvergenceError
 from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
 from ..sampling.selection import select_replicates
 
-__all__ = ["GRID", "attainable_levels", "calibration_grid", "code_version", "district_frame",
+__all__ = ["GOALS", "GRID", "attainable_levels", "calibration_grid", "code_version",
+           "coverage_comparison", "district_frame", "goal_checks", "misses", "plot_calibration",
            "simulate_cell", "summarise_grid"]
 
 #: The grid of the calibration issue (issue 11, items 2 and 4).
@@ -448,3 +449,115 @@ def attainable_levels(villages: int, households: int, p0: float, *, icc: float =
     below = float(tail[kb]) if kb < len(tail) else 0.0
     above = float(tail[kb - 1]) if kb > 0 else 1.0
     return {"below": below, "k_below": kb, "above": above, "k_above": kb - 1}
+
+
+#: The goals of issue 11 for the default test and interval (nominal 5 % one-sided, 95 % interval).
+GOALS = {"size_low": 0.035, "size_high": 0.06, "size_never": 0.065, "coverage_mean_low": 0.95,
+         "coverage_mean_high": 0.975, "coverage_min": 0.935, "upper_below_max": 0.025,
+         "width_reduction": 0.15}
+
+
+def goal_checks(table: pd.DataFrame, goals: dict | None = None) -> pd.DataFrame:
+    """The issue's goals, one row per goal and one column per method (``new``, ``old``): the
+    measured value and whether it holds over the cells of ``table``.
+
+    Size: share of cells with size in [3.5 %, 6 %] (goal: all), largest size (never above
+    6.5 %); coverage: mean over cells in [95 %, 97.5 %], smallest ≥ 93.5 %; largest share of upper
+    bounds below the truth ≤ 2.5 %; mean width of the new interval at least 15 % below the old."""
+    g = {**GOALS, **(goals or {})}
+    rows = []
+    for m in ("new", "old"):
+        s, c, u = table[f"size_{m}"], table[f"coverage_{m}"], table[f"upper_below_{m}"]
+        inside = ((s >= g["size_low"]) & (s <= g["size_high"])).mean()
+        ratio = (table[f"width_{m}"] / table["width_old"]).mean()
+        rows += [
+            (m, "size_in_band_share", inside, inside == 1.0),
+            (m, "size_max", s.max(), s.max() <= g["size_never"]),
+            (m, "cells_size_above_6.5%", int((s > g["size_never"]).sum()),
+             bool((s <= g["size_never"]).all())),
+            (m, "coverage_mean", c.mean(),
+             g["coverage_mean_low"] <= c.mean() <= g["coverage_mean_high"]),
+            (m, "coverage_min", c.min(), c.min() >= g["coverage_min"]),
+            (m, "upper_below_max", u.max(), u.max() <= g["upper_below_max"]),
+            (m, "width_ratio_to_old", ratio, ratio <= 1 - g["width_reduction"]),
+        ]
+    t = pd.DataFrame(rows, columns=["method", "goal", "value", "met"])
+    return t.pivot(index="goal", columns="method", values=["value", "met"]).reindex(
+        [r[1] for r in rows[:7]])
+
+
+def misses(table: pd.DataFrame, method: str = "new", goals: dict | None = None) -> pd.DataFrame:
+    """The cells where ``method`` misses a per-cell goal, with which (``size_low``,
+    ``size_high``, ``size_above_6.5%``, ``coverage_below_93.5%``, ``upper_below_above_2.5%``) and
+    the levels a non-randomised test can attain there (:func:`attainable_levels` with the cell's
+    households and ICC: ``attainable_below``/``attainable_above`` straddle 5 %)."""
+    g = {**GOALS, **(goals or {})}
+    s, c, u = (table[f"{k}_{method}"] for k in ("size", "coverage", "upper_below"))
+    flags = pd.DataFrame({"size_low": s < g["size_low"], "size_high": s > g["size_high"],
+                          "size_above_6.5%": s > g["size_never"],
+                          "coverage_below_93.5%": c < g["coverage_min"],
+                          "upper_below_above_2.5%": u > g["upper_below_max"]})
+    keep = flags.any(axis=1)
+    out = table.loc[keep, ["icc", "villages", "households", "p0", "sizes", "unit",
+                           f"size_{method}", f"coverage_{method}", f"upper_below_{method}",
+                           f"power_{method}"]].copy()
+    out["missed"] = flags[keep].apply(lambda r: ", ".join(r.index[r]), axis=1)
+    lv = [attainable_levels(int(r.villages), int(r.households), float(r.p0), icc=float(r.icc))
+          for r in out.itertuples()]
+    out["attainable_below"] = [a["below"] for a in lv]
+    out["attainable_above"] = [a["above"] for a in lv]
+    return out.reset_index(drop=True)
+
+
+def plot_calibration(table: pd.DataFrame, *, value: str = "size", ax=None):
+    """Old against new, one point per cell (``value``: ``"size"``, ``"power"``, ``"coverage"``
+    or ``"width"``), coloured by the standard p0, with the goal band where there is one.
+    Returns the Axes."""
+    import matplotlib.pyplot as plt
+
+    from .. import plots  # noqa: F401  (registers the bundled CJK font)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    colours = {0.90: "#2c7fb8", 0.95: "#e67e22", 0.98: "#c0392b"}
+    for p0, g in table.groupby("p0"):
+        ax.scatter(g[f"{value}_old"], g[f"{value}_new"], s=14, alpha=0.7,
+                   color=colours.get(round(p0, 2), "#7f7f7f"), label=f"p0 = {p0:.2f}")
+    lo = float(min(table[f"{value}_old"].min(), table[f"{value}_new"].min()))
+    hi = float(max(table[f"{value}_old"].max(), table[f"{value}_new"].max()))
+    ax.plot([lo, hi], [lo, hi], color="#7f7f7f", lw=0.8, ls=":")
+    names = {"size": "检验水平（标准处的拒绝率）", "power": "把握度（低于标准 10 个百分点）",
+             "coverage": "95% 区间覆盖率", "width": "区间平均宽度"}
+    if value == "size":
+        ax.axhspan(GOALS["size_low"], GOALS["size_high"], color="#2ca02c", alpha=0.12,
+                   label="目标 3.5%–6%")
+        ax.axhline(GOALS["size_never"], color="#c0392b", lw=0.8, ls="--", label="上限 6.5%")
+    if value == "coverage":
+        ax.axhline(GOALS["coverage_min"], color="#c0392b", lw=0.8, ls="--", label="下限 93.5%")
+    ax.set_xlabel(f"旧方法（设计效应 Jeffreys）：{names[value]}")
+    ax.set_ylabel(f"新方法（beta-二项）：{names[value]}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def coverage_comparison(*, p: Sequence[float] = (0.90, 0.95, 0.98, 0.995),
+                        n: Sequence[int] = (30, 60, 120), villages: Sequence[int] = (3, 6),
+                        icc: float = 0.05, reps: int = 100, seed: int = 20181231,
+                        level: float = 0.95) -> pd.DataFrame:
+    """The coverage study's grid (:func:`~quchi_stats.simulate.coverage_study`: true rate ``p``,
+    ``n`` households per town in ``villages`` villages, ICC ``icc``) for the new default interval
+    beside the old one: each cell a district of 9 such towns (equal villages of 100 households),
+    ``reps`` districts (:func:`simulate_cell` without the power scenario, the truth at ``p``).
+    Columns: ``p``, ``n``, ``villages`` and ``coverage``/``upper_below``/``width`` ``_new`` and
+    ``_old``."""
+    rows = []
+    for pv in p:
+        for nv in n:
+            for k in villages:
+                r = simulate_cell(icc, k, nv // k, pv, reps=reps, seed=seed, level=level,
+                                  power=False)
+                rows.append({"p": pv, "n": nv, "villages": k,
+                             **{f"{a}_{b}": r[f"{a}_{b}"] for a in ("coverage", "upper_below",
+                                                                   "width") for b in ("new", "old")},
+                             "failed_new": r["failed_new"]})
+    return pd.DataFrame(rows)
