@@ -163,3 +163,31 @@ def test_town_test_converges_when_the_district_rho_is_zero():
                       "y": _NONCONVERGENT_Y, "m": _NONCONVERGENT_M})
     res = town_test(v, 0.95).to_frame()
     assert res["p_value"].notna().all()
+
+
+def test_a_district_whose_fit_fails_is_isolated_and_counted(monkeypatch):
+    """A ConvergenceError in one replicate district leaves that district out (NaN, counted in
+    ``failed``) and every other district's numbers as they are."""
+    import quchi_stats.simulate.calibration as cal
+    from quchi_stats.flags import ConvergenceError
+
+    sim = _draw(district_frame("equal", towns=3, villages_in_town=6), 0.9, 0.1, 3, 5, False, 6,
+                np.random.default_rng(2))
+    clean = _new_method(sim, 0.9, 0.95, True)
+    per = 3 * 3  # villages per replicate district
+    g = sim["good"].sum(-1).reshape(6, per).astype(float)  # household-level: y_v = count
+    real = cal.fit_rho_batch
+
+    def failing(y, m, g_, rep, n_reps, **kw):
+        chunks = y.reshape(n_reps, per)
+        if any(np.array_equal(c, g[4]) for c in chunks):
+            raise ConvergenceError("模拟的未收敛")
+        return real(y, m, g_, rep, n_reps, **kw)
+
+    monkeypatch.setattr(cal, "fit_rho_batch", failing)
+    out = _new_method(sim, 0.9, 0.95, True)
+    assert out["failed"] == 1 and clean["failed"] == 0
+    assert np.isnan(out["p_value"][4]).all() and np.isnan(out["upper"][4]).all()
+    keep = np.arange(6) != 4
+    np.testing.assert_allclose(out["p_value"][keep], clean["p_value"][keep], rtol=1e-6)
+    np.testing.assert_allclose(out["upper"][keep], clean["upper"][keep], atol=1e-9)

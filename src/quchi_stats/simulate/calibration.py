@@ -355,7 +355,8 @@ def _cells(grid: dict) -> list[dict]:
 def calibration_grid(grid: dict | None = None, *, reps: int = 1000, seed: int = 20261202,
                      path: str | Path | None = None,
                      progress: Callable[[int, int, dict], None] | None = None,
-                     order_seed: int | None = None, **kwargs) -> pd.DataFrame:
+                     order_seed: int | None = None, cells: pd.DataFrame | None = None,
+                     **kwargs) -> pd.DataFrame:
     """Run :func:`simulate_cell` on every cell of ``grid`` (default :data:`GRID`, 432 cells).
 
     With ``path``, each finished cell is appended to that CSV at once and cells already in it
@@ -363,12 +364,17 @@ def calibration_grid(grid: dict | None = None, *, reps: int = 1000, seed: int = 
     stopped and resumed; the returned frame holds the grid's rows of the file. Every row records
     ``seed``, ``reps`` and :func:`code_version`. With ``order_seed`` the cells run in a seeded
     random order, so that a run stopped early has done a random subset of the grid (the numbers of
-    a cell do not depend on the order).
+    a cell do not depend on the order). ``cells`` (a frame with the six coordinate columns, e.g.
+    the rows :func:`misses` returns) runs those cells instead of the grid's product.
     """
     grid = GRID if grid is None else {**GRID, **grid}
     reps = check_int("reps", reps, "calibration_grid", minimum=1)
     version = code_version()
-    cells = _cells(grid)
+    keys_ = ["icc", "villages", "households", "p0", "sizes", "unit"]
+    cells = _cells(grid) if cells is None else [
+        {"icc": float(r.icc), "villages": int(r.villages), "households": int(r.households),
+         "p0": float(r.p0), "sizes": str(r.sizes), "unit": str(r.unit)}
+        for r in cells[keys_].drop_duplicates().itertuples()]
     keys = ["icc", "villages", "households", "p0", "sizes", "unit"]
     done = pd.DataFrame()
     if path is not None and Path(path).exists():
