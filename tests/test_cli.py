@@ -91,7 +91,8 @@ def test_power_command_simulates_a_design_and_writes_csv(data_dir, tmp_path, cap
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "抽查设计模拟：27 个村" in text and "40 次重复" in text and "群众认可度" in text
-    assert "判定检验：beta-二项似然比检验" in text and "族为每项指标的各镇（9 个检验）" in text
+    # the shipped family is every town × indicator of the year: 9 towns × 8 indicators
+    assert "判定检验：beta-二项似然比检验" in text and "族为全部镇 × 指标（72 个检验）" in text
     table = pd.read_csv(out, encoding="utf-8-sig")
     assert len(table) == 18 and set(table["抽查村数"]) == {3}
     assert {"判定把握度", "误判率", "区间覆盖率"} <= set(table.columns)
