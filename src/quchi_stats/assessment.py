@@ -107,8 +107,8 @@ def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
 
 
 def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: AssessmentSpec, *,
-                        designs: dict | None = None,
-                        models: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                        designs: dict | None = None, models: dict | None = None,
+                        power: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Good-rate estimates of every indicator by town and district-wide, with p-values against
     the thresholds, multiplicity-adjusted classes and power. Returns (estimates, response).
 
@@ -116,7 +116,8 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
     caller can reuse them instead of merging and reweighting the fieldwork again; ``models``
     (optional) is filled with each indicator's
     :class:`~quchi_stats.flags.town_test.TownTestResult` (the district ρ and the village counts),
-    which the 第九条 comparison reuses."""
+    which the 第九条 comparison reuses. ``power=False`` leaves the power column out of the
+    computation (NaN): the earlier years of the trend need only their estimates."""
     base: dict = {} if designs is None else designs
     parts = []
     for ind in spec.indicators:
@@ -161,7 +162,9 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
     n_pow = n_pow / np.maximum(1.0, est["indicator"].map(deff_d).fillna(1.0).to_numpy())
     p1 = np.clip(est["threshold"] - spec.power_shortfall, 1e-6, None)
     est["power"] = threshold_power(n_pow, est["threshold"], p1, spec.alpha / max(m, 1))
-    if spec.test_method == "beta-binomial":
+    if not power:
+        est["power"] = np.nan
+    elif spec.test_method == "beta-binomial":
         # the model test's own power, simulated on each town's sampled villages and households
         # at the district ρ̂, family level alpha/m (flags/town_power.py; equals simulate_design's
         # within Monte Carlo error: 1000 replicates with ρ held, corrected on 30 with ρ
@@ -603,7 +606,7 @@ def _history(root: DataDir, year: int, est: pd.DataFrame,
             ys = spec
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuchiStatsWarning)
-            e, _ = estimate_indicators(s, r, ys)
+            e, _ = estimate_indicators(s, r, ys, power=False)  # the trend needs no power
         parts.append(e.assign(year=y))
     hist = pd.concat(parts, ignore_index=True)
     changes = pd.DataFrame()
