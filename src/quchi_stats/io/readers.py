@@ -1042,6 +1042,17 @@ def _check_sheets_agree(parts: list[tuple[str | None, _Cells]], found: list[tupl
                     "请用 --sheet 指定要读的工作表（sheet=…），或把各表整理成相同的表头", file=file)
 
 
+def _column_names_by_key() -> dict[str, str]:
+    """Every canonical column of the data contract, keyed by its name and by its Chinese label
+    (normalised as headers are), for the user's alias maps."""
+    known: dict[str, str] = {}
+    for table in TABLES.values():
+        for col in table.columns:
+            known[_header_key(col.name)] = col.name
+            known[_header_key(col.label)] = col.name
+    return known
+
+
 def _user_aliases(columns: Mapping[str, str] | None, schema: TableSchema) -> dict[str, str]:
     """The user's header aliases that name a column of ``schema``, keyed like the built-in ones."""
     if columns is None:
@@ -1050,11 +1061,7 @@ def _user_aliases(columns: Mapping[str, str] | None, schema: TableSchema) -> dic
             isinstance(k, str) and isinstance(v, str) for k, v in columns.items()):
         raise ParameterError("The 'columns' parameter of read_table must be a mapping of header "
                              f"to column name (str to str). Got {type(columns).__name__}.")
-    known: dict[str, str] = {}
-    for table in TABLES.values():
-        for col in table.columns:
-            known[_header_key(col.name)] = col.name
-            known[_header_key(col.label)] = col.name
+    known = _column_names_by_key()
     out: dict[str, str] = {}
     for header, target in columns.items():
         canonical = known.get(_header_key(target))
@@ -1197,11 +1204,7 @@ def check_columns(table: object, file: str) -> dict[str, str]:
     naming the file and the key otherwise."""
     if not isinstance(table, Mapping):
         raise DataError(f"[columns] 应为表（表头 = \"列名\"），实际为 {type(table).__name__}", file=file)
-    known: dict[str, str] = {}
-    for schema in TABLES.values():
-        for col in schema.columns:
-            known[_header_key(col.name)] = col.name
-            known[_header_key(col.label)] = col.name
+    known = _column_names_by_key()
     out: dict[str, str] = {}
     for header, target in table.items():
         shown = header if len(header) <= 40 else header[:40] + "…"
