@@ -78,10 +78,14 @@ class _Parser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs) -> None:
         add_help = kwargs.pop("add_help", True)
+        parents = kwargs.pop("parents", [])
         super().__init__(*args, add_help=False, **kwargs)
         if add_help:
             self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
                               help="显示本帮助并退出")
+        for parent in parents:  # after -h, as argparse's own parents= would put them before it
+            self._add_container_actions(parent)
+            self._defaults.update(parent._defaults)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"错误：{_argparse_zh(message)}（用 {self.prog} --help 查看用法）\n")
@@ -98,32 +102,42 @@ class _Parser(argparse.ArgumentParser):
         return text
 
 
-def _hidden_debug(sub: argparse.ArgumentParser) -> None:
-    """Accept --debug after the command too (without overriding it when given before)."""
-    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                     help=argparse.SUPPRESS)
-
-
 def _plan_options(sub: argparse.ArgumentParser) -> None:
-    """The options of a DesignPlan, shared by ``design`` and ``power``."""
-    sub.add_argument("--villages", type=int, default=45, help="全区抽取的行政村数（默认 45，每镇约 5 个）")
-    sub.add_argument("--allocation", default="equal",
-                     choices=["equal", "proportional", "sqrt", "neyman"], help="村数在镇间的分配方法")
-    sub.add_argument("--min-villages", type=int, default=2, help="每镇最少抽村数（默认 2）")
-    sub.add_argument("--village-method", default="pps_systematic",
-                     choices=["pps_systematic", "sampford", "systematic", "srswor"],
-                     help="第一阶段抽村方法（默认 PPS 系统抽样）")
-    sub.add_argument("--village-order", default="name", choices=["name", "size"],
+    """The options of a DesignPlan, shared by ``design`` and ``power``: defaults and choices come
+    from :mod:`quchi_stats.plan_options`, where DesignPlan takes them."""
+    from . import plan_options as options
+
+    d = options.PLAN_DEFAULTS
+    frames = ",".join(str(v) for v in d["households_per_village"].values())
+    sub.add_argument("--villages", type=int, default=d["villages_total"],
+                     help=f"全区抽取的行政村数（默认 {d['villages_total']}）")
+    sub.add_argument("--allocation", default=d["village_allocation"], choices=options.ALLOCATION_METHODS,
+                     help=f"村数在镇间的分配方法（默认 {d['village_allocation']}）")
+    sub.add_argument("--min-villages", type=int, default=d["min_villages_per_town"],
+                     help=f"每镇最少抽村数（默认 {d['min_villages_per_town']}）")
+    sub.add_argument("--village-method", default=d["village_method"], choices=options.SELECTION_METHODS,
+                     help=f"第一阶段抽村方法（默认 {d['village_method']}，即按建档立卡户数 PPS 系统抽样）")
+    sub.add_argument("--village-order", default=d["village_order"], choices=options.VILLAGE_ORDERS,
                      help="系统抽样时镇内村的排列顺序（隐含分层）：按村名或按建档立卡户数")
-    sub.add_argument("--certainty-priority", action="store_true", help="省定贫困村必选入样")
+    sub.add_argument("--certainty-priority", action="store_true", default=d["certainty_priority_villages"],
+                     help="省定贫困村必选入样")
     sub.add_argument("--households", type=lambda s: _frames_arg(s, int), metavar="R,E,N",
-                     help="每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 10,8,8）")
+                     help=f"每村抽户数：建档立卡户,当年退出户,非建档立卡户（默认 {frames}）")
     sub.add_argument("--fraction", type=lambda s: _frames_arg(s, float), metavar="R,E,N",
                      help="按比例抽户（代替 --households），如 0.1,0.2,0.02")
-    sub.add_argument("--min-households", type=int, default=2, help="按比例抽户时每村每框最少户数")
-    sub.add_argument("--household-method", default="systematic", choices=["systematic", "srswor"])
-    sub.add_argument("--anticipated-p", type=float, default=0.95, help="Neyman 分配用的预期比例")
-    sub.add_argument("--anticipated-deff", type=float, default=1.5, help="Neyman 分配用的设计效应")
+    sub.add_argument("--min-households", type=int, default=d["min_households_per_village"],
+                     help=f"按比例抽户时每村每框最少户数（默认 {d['min_households_per_village']}）")
+    sub.add_argument("--household-method", default=d["household_method"], choices=options.HOUSEHOLD_METHODS)
+    sub.add_argument("--anticipated-p", type=float, default=d["anticipated_p"],
+                     help=f"Neyman 分配用的预期比例（默认 {d['anticipated_p']}）")
+    sub.add_argument("--anticipated-deff", type=float, default=d["anticipated_deff"],
+                     help=f"Neyman 分配用的设计效应（默认 {d['anticipated_deff']}）")
+
+
+def _plan_default(name: str) -> object:
+    from .plan_options import PLAN_DEFAULTS
+
+    return PLAN_DEFAULTS[name]
 
 
 def _plan_from_args(args: argparse.Namespace, **extra) -> object:
@@ -168,6 +182,30 @@ def _columns(args: argparse.Namespace) -> dict[str, str] | None:
     return load_columns(args.columns) if getattr(args, "columns", None) is not None else None
 
 
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    """The options several commands share, defined once (argparse ``parents=``)."""
+    def parent(*args, **kwargs) -> argparse.ArgumentParser:
+        p = argparse.ArgumentParser(add_help=False)
+        p.add_argument(*args, **kwargs)
+        return p
+
+    out = {
+        "year": parent("--year", type=int, required=True, help="考核年度"),
+        "data": parent("--data", type=Path, help="数据目录（默认：随包附带的合成数据 data_samples/）"),
+        "spec": parent("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）"),
+        "force": parent("--force", action="store_true",
+                        help="替换已有的输出（不加时已有的不同输出不会被覆盖）"),
+        "encoding": parent("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）"),
+        "no_verify": parent("--no-verify", action="store_true",
+                            help="不核对抽查样本与抽样清单（manifest.json）"),
+        "debug": parent("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS),
+    }
+    register = argparse.ArgumentParser(add_help=False)
+    _register_options(register)
+    out["register"] = register
+    return out
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="quchi-stats", description=("扶贫开发工作成效考核统计工具（quchi_stats）："
@@ -176,81 +214,65 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="显示版本号并退出")
     parser.add_argument("--debug", action="store_true", help="出错时显示完整的 Python 调用栈")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    P = _parents()
 
-    d = sub.add_parser("design", help="设计并抽取年度入村入户抽查样本，或核验抽样清单",
-                       description="两阶段抽样：镇内抽村（默认按建档立卡户数 PPS 系统抽样），"
-                                   "村内分三个抽样框按户编号系统抽户，并抽取备选户。")
-    _hidden_debug(d)
-    d.add_argument("--register", type=Path, help="农户台账文件（.csv 或 .xlsx）")
-    d.add_argument("--data", type=Path, help="数据目录（含 register_YYYY.csv）；代替 --register")
-    d.add_argument("--year", type=int, help="考核年度")
+    def command(name: str, *shared: str, **kwargs) -> argparse.ArgumentParser:
+        # --debug is accepted after the command too (without overriding it when given before)
+        return sub.add_parser(name, parents=[P[k] for k in ("debug", *shared)], **kwargs)
+
+    d = command("design", "force", "encoding", "register",
+                help="设计并抽取年度入村入户抽查样本，或核验抽样清单",
+                description="两阶段抽样：镇内抽村（默认按建档立卡户数 PPS 系统抽样），"
+                            "村内分三个抽样框按户编号系统抽户，并抽取备选户。")
+    d.add_argument("--register", type=Path, help="农户台账文件（.csv、.xlsx 或 .xls）")
+    d.add_argument("--data", type=Path, help="数据目录（含 register_YYYY）；代替 --register")
+    d.add_argument("--year", type=int, help="考核年度（--verify 时不需要）")
     d.add_argument("--out", type=Path, help="输出目录（默认：数据目录下的 sample_YYYY/）")
     d.add_argument("--seed", type=int, help="随机种子（默认随机生成并记入清单）")
-    d.add_argument("--force", action="store_true", help="允许替换已有的、不同的样本")
     d.add_argument("--verify", type=Path, metavar="MANIFEST",
-                     help="按清单重新抽样并核验样本完全一致")
+                   help="按清单重新抽样并核验样本完全一致")
     _plan_options(d)
-    d.add_argument("--reserves", type=int, default=3, help="每村每框备选户数（默认 3）")
-    d.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
-    _register_options(d)
+    d.add_argument("--reserves", type=int, default=_plan_default("reserves"),
+                   help=f"每村每框备选户数（默认 {_plan_default('reserves')}）")
     d.add_argument("--spec", type=Path,
                    help="考核参数 TOML 文件：其 [followup] 复核规则登记入清单（默认：内置的当年参数）")
     d.set_defaults(func=_cmd_design)
 
-    r = sub.add_parser("report", help="生成年度考核报告（HTML、CSV、Excel）",
-                       description="估计各镇各项指标，按第七条标记问题，写出 考核报告.html、estimates.csv、"
-                                   "flags.csv 和 考核报告.xlsx。")
-    _hidden_debug(r)
-    r.add_argument("--year", type=int, required=True, help="考核年度")
-    r.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据 data_samples/）")
+    r = command("report", "year", "data", "spec", "force", "encoding", "register",
+                help="生成年度考核报告（HTML、CSV、Excel）",
+                description="估计各镇各项指标，按第七条标记问题，写出 考核报告.html、estimates.csv、"
+                            "flags.csv 和 考核报告.xlsx。")
     r.add_argument("--out", type=Path, help="输出目录（默认 reports/YYYY/）")
-    r.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
-    r.add_argument("--force", action="store_true", help="替换已有的报告")
     r.add_argument("--no-verify", action="store_true",
                    help="不核对抽查样本与抽样清单（manifest.json）；报告首屏将醒目注明“未核验”")
-    r.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
-    _register_options(r)
     r.set_defaults(func=_cmd_report)
 
-    f = sub.add_parser("fieldlist", help="为入户小组生成抽查户名单（默认不含个人信息）",
-                       description="按抽查样本列出各村正选户和备选户（按备选顺序）。户主姓名、证件号码、"
-                                   "联系电话只有加 --include-personal-data 时才写入。")
-    _hidden_debug(f)
-    f.add_argument("--year", type=int, required=True, help="考核年度")
-    f.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
+    f = command("fieldlist", "year", "data", "force", "encoding", "register",
+                help="为入户小组生成抽查户名单（默认不含个人信息）",
+                description="按抽查样本列出各村正选户和备选户（按备选顺序）。户主姓名、证件号码、"
+                            "联系电话只有加 --include-personal-data 时才写入。")
     f.add_argument("--out", type=Path, required=True,
                    help="输出文件：.xlsx 为录入工作簿（每镇一张表，下拉选择，填好后存为 "
                         "results_YYYY.xlsx 即为核查结果）；.csv 为名单")
     f.add_argument("--spec", type=Path,
                    help="考核参数 TOML 文件（决定各抽样框需填哪些结果；默认：内置的当年参数）")
     f.add_argument("--include-personal-data", action="store_true",
-                     help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
-    f.add_argument("--force", action="store_true", help="替换已有的文件")
-    f.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
-    _register_options(f)
+                   help="写入户主姓名、证件号码、联系电话（仅供入户小组，注意保密）")
     f.set_defaults(func=_cmd_fieldlist)
 
-    c = sub.add_parser("check", help="一次核对当年全部输入，列出每一处问题",
-                       description="核对农户台账、抽查样本（及其抽样清单）、核查结果、乡镇自评、"
-                                   "年度减贫任务和考核参数，每个问题一行：文件、工作表、行、列、值和应为什么。"
-                                   "有问题时退出状态为 2，没有问题时为 0。")
-    _hidden_debug(c)
-    c.add_argument("--year", type=int, required=True, help="考核年度")
-    c.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
-    c.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
-    c.add_argument("--no-verify", action="store_true", help="不核对抽查样本与抽样清单")
-    c.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
+    c = command("check", "year", "data", "spec", "no_verify", "encoding",
+                help="一次核对当年全部输入，列出每一处问题",
+                description="核对农户台账、抽查样本（及其抽样清单）、核查结果、乡镇自评、"
+                            "年度减贫任务和考核参数，每个问题一行：文件、工作表、行、列、值和应为什么。"
+                            "有问题时退出状态为 2，没有问题时为 0。")
     c.set_defaults(func=_cmd_check)
 
-    w = sub.add_parser("power", help="模拟比较抽查设计：各镇被判定偏低的把握度与误判率",
-                       description="按台账和抽查设计重复模拟抽样、入户结果、估计和判定（第七条（四）），"
-                                   "报告每个镇、每项指标在真实比率低于标准 --shortfall 时被判定偏低的"
-                                   "概率，以及全部达标时的误判率、区间覆盖率和平均宽度。")
-    _hidden_debug(w)
-    w.add_argument("--year", type=int, required=True, help="考核年度（台账与考核参数）")
-    w.add_argument("--register", type=Path, help="农户台账文件（.csv 或 .xlsx）")
-    w.add_argument("--data", type=Path, help="数据目录（默认：随包附带的合成数据）")
-    w.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）")
+    w = command("power", "year", "data", "spec", "force", "encoding", "register",
+                help="模拟比较抽查设计：各镇被判定偏低的把握度与误判率",
+                description="按台账和抽查设计重复模拟抽样、入户结果、估计和判定（第七条（四）），"
+                            "报告每个镇、每项指标在真实比率低于标准 --shortfall 时被判定偏低的"
+                            "概率，以及全部达标时的误判率、区间覆盖率和平均宽度。")
+    w.add_argument("--register", type=Path, help="农户台账文件（.csv、.xlsx 或 .xls）；代替 --data")
     _plan_options(w)
     w.add_argument("--reps", type=int, default=2000, help="重复模拟次数（默认 2000）")
     w.add_argument("--icc", type=_icc_arg, default=0.05, metavar="ICC",
@@ -261,44 +283,34 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--indicators", help="模拟的指标，逗号分隔（默认四项比率）")
     w.add_argument("--seed", type=int, default=0, help="随机种子（默认 0）")
     w.add_argument("--out", type=Path, help="把结果表写成 CSV（中文表头）")
-    w.add_argument("--force", action="store_true", help="替换已有的 CSV")
-    w.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
-    _register_options(w)
     w.set_defaults(func=_cmd_power)
 
-    sp = sub.add_parser("spec", help="为新的年度（或另一个县）写出可编辑的考核参数文件",
-                        description="从最新的内置考核参数（或 --from 指定的文件）生成某年度的考核参数 TOML，"
-                                    "并列出必须核对的字段（尤其是当年退出收入线）。")
-    _hidden_debug(sp)
-    sp.add_argument("--year", type=int, required=True, help="考核年度")
+    sp = command("spec", "year", "force",
+                 help="为新的年度（或另一个县）写出可编辑的考核参数文件",
+                 description="从最新的内置考核参数（或 --from 指定的文件）生成某年度的考核参数 TOML，"
+                             "并列出必须核对的字段（尤其是当年退出收入线）。")
     sp.add_argument("--county", help="县（区）名称（写入标题和正文）")
     sp.add_argument("--from", dest="source", type=Path,
                     help="以这个考核参数文件为底本（默认：最新的内置参数）")
     sp.add_argument("--out", type=Path, required=True, help="输出的 TOML 文件")
-    sp.add_argument("--force", action="store_true", help="输出文件已存在时覆盖")
     sp.set_defaults(func=_cmd_spec)
 
-    fu = sub.add_parser("followup", help="按事先登记的规则抽取两阶段复核样本",
-                        description="核验第一阶段样本与清单，按考核参数重新计算第一阶段检验，"
-                                    "找出单侧 P 值落在复核区间的镇 × 指标，"
-                                    "在这些镇未入样的村中再抽村入户，写出 "
-                                    "数据目录/followup_YYYY/（sample.csv 与 manifest.json）。")
-    _hidden_debug(fu)
-    fu.add_argument("--year", type=int, required=True, help="考核年度")
+    fu = command("followup", "year", "force", "encoding",
+                 help="按事先登记的规则抽取两阶段复核样本",
+                 description="核验第一阶段样本与清单，按考核参数重新计算第一阶段检验，"
+                             "找出单侧 P 值落在复核区间的镇 × 指标，"
+                             "在这些镇未入样的村中再抽村入户，写出 "
+                             "数据目录/followup_YYYY/（sample.csv 与 manifest.json）。")
     fu.add_argument("--data", type=Path, required=True, help="数据目录（含 sample_YYYY/ 与 results_YYYY）")
     fu.add_argument("--spec", type=Path, help="考核参数 TOML 文件（默认：内置的当年参数）；其 [followup] "
                                               "须与第一阶段清单登记的规则相同")
     fu.add_argument("--seed", type=int, help="随机种子（默认随机生成并记入清单）")
-    fu.add_argument("--force", action="store_true", help="允许替换已有的、不同的复核样本")
-    fu.add_argument("--encoding", help="CSV 编码（默认自动识别 UTF-8/GBK）")
     fu.set_defaults(func=_cmd_followup)
 
-    s = sub.add_parser("synth", help="生成合成数据目录（模拟数据，仅供演示和测试）")
-    _hidden_debug(s)
+    s = command("synth", "force", help="生成合成数据目录（模拟数据，仅供演示和测试）")
     s.add_argument("--out", type=Path, required=True, help="输出目录")
     s.add_argument("--seed", type=int, default=20160101)
     s.add_argument("--scale", type=float, default=1.0, help="每村户数的缩放比例")
-    s.add_argument("--force", action="store_true", help="输出目录已有数据文件时仍然写入（覆盖同名文件）")
     s.set_defaults(func=_cmd_synth)
     return parser
 

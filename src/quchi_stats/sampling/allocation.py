@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError, check_choice, check_int
+from ..plan_options import ALLOCATION_METHODS
 
 __all__ = ["ALLOCATION_METHODS", "allocate", "compare_allocations"]
 
-ALLOCATION_METHODS = ("proportional", "equal", "neyman", "sqrt")
 
 
 def _vector(name: str, value: object, size: int, func: str) -> np.ndarray:

@@ -33,9 +33,11 @@ import pandas as pd
 
 from ..errors import DataError, ParameterError, check_choice, check_int, check_probability
 from ..io.schema import ALLOCATION_LABELS_ZH, FRAMES, order_towns
-from .allocation import ALLOCATION_METHODS, allocate
+from ..plan_options import ALLOCATION_METHODS, HOUSEHOLD_METHODS, SELECTION_METHODS, VILLAGE_ORDERS
+from ..plan_options import PLAN_DEFAULTS as _D
+from .allocation import allocate
 from .sample_size import expected_margin
-from .selection import SELECTION_METHODS, select, select_systematic
+from .selection import select, select_systematic
 
 __all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "village_plan"]
 
@@ -91,20 +93,20 @@ class DesignPlan:
     """
 
     year: int
-    villages_total: int = 45
-    village_allocation: str = "equal"
-    min_villages_per_town: int = 2
-    village_method: str = "pps_systematic"
-    village_order: str = "name"
-    certainty_priority_villages: bool = False
+    villages_total: int = _D["villages_total"]
+    village_allocation: str = _D["village_allocation"]
+    min_villages_per_town: int = _D["min_villages_per_town"]
+    village_method: str = _D["village_method"]
+    village_order: str = _D["village_order"]
+    certainty_priority_villages: bool = _D["certainty_priority_villages"]
     households_per_village: dict[str, int] = field(
-        default_factory=lambda: {"registered": 10, "exited": 8, "non_registered": 8})
-    household_fraction: dict[str, float] | None = None
-    min_households_per_village: int = 2
-    household_method: str = "systematic"
-    reserves: int = 3
-    anticipated_p: float | dict[str, float] = 0.95
-    anticipated_deff: float | dict[str, float] = 1.5
+        default_factory=lambda: dict(_D["households_per_village"]))
+    household_fraction: dict[str, float] | None = _D["household_fraction"]
+    min_households_per_village: int = _D["min_households_per_village"]
+    household_method: str = _D["household_method"]
+    reserves: int = _D["reserves"]
+    anticipated_p: float | dict[str, float] = _D["anticipated_p"]
+    anticipated_deff: float | dict[str, float] = _D["anticipated_deff"]
 
     def __post_init__(self) -> None:
         func = "DesignPlan"
@@ -113,8 +115,8 @@ class DesignPlan:
         check_choice("village_allocation", self.village_allocation, ALLOCATION_METHODS, func)
         check_int("min_villages_per_town", self.min_villages_per_town, func, minimum=1)
         check_choice("village_method", self.village_method, SELECTION_METHODS, func)
-        check_choice("village_order", self.village_order, ("name", "size"), func)
-        check_choice("household_method", self.household_method, ("systematic", "srswor"), func)
+        check_choice("village_order", self.village_order, VILLAGE_ORDERS, func)
+        check_choice("household_method", self.household_method, HOUSEHOLD_METHODS, func)
         check_int("min_households_per_village", self.min_households_per_village, func, minimum=0)
         check_int("reserves", self.reserves, func, minimum=0)
         ps = self.anticipated_p.values() if isinstance(self.anticipated_p, dict) else [

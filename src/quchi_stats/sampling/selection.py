@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError, QuchiStatsError, check_int
+from ..plan_options import SELECTION_METHODS
 
 __all__ = [
     "SELECTION_METHODS",
@@ -243,7 +244,6 @@ def select_sampford(x: object, n: int, rng: np.random.Generator, *,
         "'pps_systematic' for this list (probabilities too close to 1).")
 
 
-SELECTION_METHODS = ("srswor", "systematic", "pps_systematic", "sampford")
 
 
 def select_replicates(method: str, x: object, n: int, reps: int, rng: np.random.Generator, *,
