@@ -4,7 +4,6 @@ template (the executed runs on the bundled data are in test_notebooks.py)."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from types import SimpleNamespace
 
@@ -37,10 +36,11 @@ def _src(cell) -> str:
 
 @pytest.fixture
 def real_dir(tmp_path):
-    """A user's own data directory: no truth file (not synthetic)."""
+    """A user's own data directory: no truth file (not synthetic); a register of 200 households."""
     d = tmp_path / "我的数据"
     d.mkdir()
-    shutil.copy(data_path() / "register_2018.csv", d / "register_2018.csv")
+    lines = (data_path() / "register_2018.csv").read_bytes().splitlines(keepends=True)
+    (d / "register_2018.csv").write_bytes(b"".join(lines[:201]))
     return d
 
 
@@ -189,3 +189,14 @@ def test_a_failing_cell_is_named_and_the_notebook_kept(tmp_path, real_dir, monke
     error = done.cells[2].outputs[0]
     assert error["output_type"] == "error" and "440205199001011234" not in json.dumps(error)
     assert done.cells[3].outputs == []
+
+
+def test_inputs_are_checked_before_running(tmp_path, real_dir, capsys):
+    """As `report`: every problem of `check` is listed and nothing runs (here: no sample, no
+    results in the directory)."""
+    out = tmp_path / "a.ipynb"
+    assert main(["notebook", "--year", "2018", "--data", str(real_dir), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "sample_2018" in err and "results_2018" in err
+    assert "笔记本未生成：请改正以上问题后重新运行" in err
+    assert not out.exists()
