@@ -25,7 +25,7 @@ def _norm(req: str) -> str:
 def test_environment_yml_mirrors_pyproject():
     project = _pyproject()["project"]
     wanted = {_norm(r) for r in project["dependencies"]}
-    for extra in ("lab", "dev"):
+    for extra in ("lab", "notebook", "dev"):
         wanted |= {_norm(r) for r in project["optional-dependencies"][extra]}
     listed = set()
     in_pip = False

@@ -64,6 +64,7 @@ _LAZY: dict[str, str] = {
     "AssessmentSpec": "spec",
     "load_spec": "spec",
     "write_report": "report",
+    "write_notebook": "notebook",
     # design power
     "compare_designs": "simulate",
     "simulate_design": "simulate",
@@ -77,8 +78,8 @@ _LAZY: dict[str, str] = {
 }
 
 #: Subpackages reachable as attributes (``qs.estimation``) without importing them first.
-_SUBMODULES = ("assessment", "datasets", "design", "errors", "estimation", "flags", "io", "plots",
-               "report", "sampling", "simulate", "spec")
+_SUBMODULES = ("assessment", "datasets", "design", "errors", "estimation", "flags", "io",
+               "notebook", "plots", "report", "sampling", "simulate", "spec")
 
 __all__ = [
     "CI_METHODS",
@@ -116,6 +117,7 @@ __all__ = [
     "simulate_design",
     "verify_manifest",
     "verify_sample",
+    "write_notebook",
     "write_report",
     "write_sample",
 ]

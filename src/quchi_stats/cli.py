@@ -307,6 +307,16 @@ def _build_parser() -> argparse.ArgumentParser:
     fu.add_argument("--seed", type=int, help="随机种子（默认随机生成并记入清单）")
     fu.set_defaults(func=_cmd_followup)
 
+    nb = command("notebook", "year", "spec", "force",
+                 help="为数据目录写出并执行年度分析笔记本（.ipynb）",
+                 description="按随包附带的模板写出当年的分析笔记本（数据检查、指标估计、第七条标记、"
+                             "图表、与往年比较），逐格执行并保存输出。执行需要 notebook 扩展："
+                             "pip install \"quchi-stats[notebook]\"；--no-execute 只写出、不执行。")
+    nb.add_argument("--data", type=Path, required=True, help="数据目录（含 register_YYYY、sample_YYYY/ 等）")
+    nb.add_argument("--out", type=Path, required=True, help="输出的笔记本文件（.ipynb）")
+    nb.add_argument("--no-execute", action="store_true", help="只写出笔记本，不执行（不需要 notebook 扩展）")
+    nb.set_defaults(func=_cmd_notebook, encoding=None, no_verify=False)
+
     s = command("synth", "force", help="生成合成数据目录（模拟数据，仅供演示和测试）")
     s.add_argument("--out", type=Path, required=True, help="输出目录")
     s.add_argument("--seed", type=int, default=20160101)
@@ -529,6 +539,31 @@ def _cmd_followup(args: argparse.Namespace) -> int:
         print(f"已写出 {out.out_dir / 'sample.csv'} 和 {out.out_dir / 'manifest.json'}")
     if out.replaced is not None:
         print(f"被替换的复核样本及其清单保留在 {out.replaced}（替换留有记录）")
+    return 0
+
+
+def _cmd_notebook(args: argparse.Namespace) -> int:
+    import time
+
+    from .errors import OutputExistsError
+    from .notebook import require_execution, write_notebook
+
+    if args.out.suffix.lower() != ".ipynb":
+        raise QuchiStatsError(f"--out {args.out}：应为 .ipynb 笔记本文件")
+    if args.out.exists() and not args.force:
+        raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
+    if args.no_execute:
+        write_notebook(args.year, args.data, args.out, spec=args.spec, execute=False,
+                       force=args.force)
+        print(f"已写出 {args.out}（未执行：用 Jupyter 打开后运行全部单元格，或去掉 --no-execute 重新运行）。")
+        return 0
+    require_execution()
+    if _list_problems(args, args.data):
+        print("笔记本未生成：请改正以上问题后重新运行（quchi-stats check 可单独核对）。", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    write_notebook(args.year, args.data, args.out, spec=args.spec, force=args.force)
+    print(f"已写出并执行 {args.out}（用时 {time.perf_counter() - start:.0f} 秒）。")
     return 0
 
 

@@ -13,6 +13,8 @@ from numbers import Real
 
 __all__ = [
     "DataError",
+    "MissingDependencyError",
+    "NotebookExecutionError",
     "OutputExistsError",
     "OutputLockedError",
     "ParameterError",
@@ -172,6 +174,14 @@ class OutputLockedError(QuchiStatsError):
 
 class VerificationError(QuchiStatsError):
     """A re-drawn sample does not match the audit record in its manifest."""
+
+
+class MissingDependencyError(QuchiStatsError, ImportError):
+    """An optional extra a command needs is not installed; the message says what to install."""
+
+
+class NotebookExecutionError(QuchiStatsError):
+    """A cell of a notebook being run failed; the message names the cell and the error."""
 
 
 class QuchiStatsWarning(UserWarning):
