@@ -41,15 +41,18 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1301)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--icc", type=float, help="one ρ for every indicator instead of the estimate")
     args = ap.parse_args()
     t0 = time.time()
     reg = load_register(2018)
     spec = load_spec(2018)
     icc = estimate_icc(data_path(), 2018, indicators=INDICATORS)
+    if args.icc is not None:
+        icc = {k: args.icc for k in INDICATORS}
     res = optimise_plan(reg, 2018, icc=icc, budget_households=1100, indicators=INDICATORS,
                         shortfall=0.10)
-    rho = {k: v.rho for k, v in icc.items()}
-    out = {"icc": {k: v.to_dict() for k, v in icc.items()},
+    rho = {k: v.rho for k, v in res.icc.items()}
+    out = {"icc": {k: v.to_dict() for k, v in res.icc.items()},
            "plan": {"villages_total": res.plan.villages_total,
                     "households_per_village": res.plan.households_per_village},
            "budget_yuan": res.budget, "search_s": time.time() - t0, "designs": {}}

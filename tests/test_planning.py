@@ -239,3 +239,30 @@ def test_plan_command_writes_a_plan_that_design_draws(district, tmp_path, capsys
     assert doc["icc"]["satisfaction_rate"]["source"] == "given"
     assert main(["design", "--data", str(district), "--seed", "3", "--plan", str(out),
                  "--out", str(tmp_path / "s")]) == 0
+
+
+def test_icc_is_estimated_from_the_earlier_years_with_an_interval(district):
+    from quchi_stats.planning import estimate_icc
+
+    est = estimate_icc(district, 2018, indicators=["satisfaction_rate", "exit_accuracy"])
+    for name, e in est.items():
+        assert e.indicator == name and e.source == "estimated"
+        assert e.years == (2016, 2017)
+        assert 0 <= e.lower <= e.rho <= e.upper < 1
+        assert e.villages > 0
+    with pytest.raises(DataError, match="无法估计村内相关系数"):
+        estimate_icc(district, 2016, indicators=["satisfaction_rate"])
+
+
+def test_expected_households_are_the_mean_over_draws(small_register):
+    """The budget is on the expected cost over the πps draw: the mean households of repeated
+    draws must agree with it (4 Monte Carlo SE of the mean of 300 draws)."""
+    from quchi_stats.sampling import draw_sample
+
+    plan = DesignPlan(year=2018, villages_total=5, households_per_village={
+        "registered": 5, "exited": 2, "non_registered": 6})
+    exp = expected_cost(small_register, plan)
+    n = np.array([len(draw_sample(small_register, plan, seed=s).primary) for s in range(40)])
+    se = n.std(ddof=1) / np.sqrt(n.size)
+    assert abs(n.mean() - exp["households"]) <= 4 * se + 1e-9
+    assert n.max() <= exp["households_max"]
