@@ -266,3 +266,27 @@ def test_expected_households_are_the_mean_over_draws(small_register):
     se = n.std(ddof=1) / np.sqrt(n.size)
     assert abs(n.mean() - exp["households"]) <= 4 * se + 1e-9
     assert n.max() <= exp["households_max"]
+
+
+@pytest.mark.parametrize("p0, p1, m, k", [(0.9, 0.75, 15, 4), (0.98, 0.88, 10, 5),
+                                          (0.9, 0.8, 20, 5)])
+def test_analytic_power_tracks_the_reports_test(p0, p1, m, k):
+    """The search's analytic power against the report's beta-binomial test simulated on the same
+    villages (``model_power``, ρ = 0 held, 5 towns × 2,000 replicates: Monte Carlo SE of the mean
+    power < 0.5 points). The analytic form replaces a count that moves by whole households with
+    a continuous one (half a household of continuity correction on average), which is off by up
+    to about 6 points at a given integer size (docs/design.md); 7 points + 4 SE is the bound."""
+    import pandas as pd
+    from scipy import stats
+
+    from quchi_stats.flags.town_power import model_power
+    from quchi_stats.planning import _power_from_info
+
+    u = pd.DataFrame({"town": np.repeat([f"t{i}" for i in range(5)], k * m),
+                      "village": np.repeat([f"v{i}" for i in range(5 * k)], m), "w": 1.0})
+    a, df = 0.05 / 10, 5 * k - 5
+    sim = model_power(u, rho=0.0, p0=p0, p1=p1, alpha_level=a, df=df, reps=2000, seed=2)["power"]
+    n = float(k * m)
+    an = _power_from_info(np.array([n]), p0, p1, stats.t.isf(a, df), np.array([n]))[0]
+    se = math.sqrt(sim.mean() * (1 - sim.mean()) / (2000 * 5))
+    assert abs(an - sim.mean()) <= 0.07 + 4 * se

@@ -466,6 +466,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         result = confirm_plan(register, result, reps=args.reps, seed=args.seed, spec=spec)
     print(result)
     print(_plan_table(result).to_string(index=False))
+    up = result.settings["power_at_upper"]
+    labels = dict(zip(result.table["indicator"], result.table["label"], strict=False))
+    print("村内相关系数取区间上限时，成本最优设计的最弱镇把握度（解析）："
+          + "、".join(f"{labels.get(k, k)} {v:.1%}" for k, v in up.items()))
     if args.reps:
         print(f"模拟：{args.reps} 次重复（种子 {args.seed}），把握度的蒙特卡罗标准误约 "
               f"√(P(1−P)/{args.reps})，如 P = 20% 时 {(0.2 * 0.8 / args.reps) ** 0.5:.1%}。")

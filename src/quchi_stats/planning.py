@@ -29,10 +29,13 @@ register's own villages and frame sizes:
   ``P(X ≤ I_t p_c − ½ I_t/n_t)`` for ``X ~ Bin(I_t, p1)`` (``n_t`` the households of the
   indicator in the town: half a household of continuity correction; the regularised incomplete
   beta, so that ``I_t`` need not be an integer). Against the report's test simulated on drawn
-  samples (:func:`~quchi_stats.flags.town_power.model_power`, ρ held) it is within about 2 points
-  at ρ = 0 and overstates by about 5 points near a power of 25% at ρ = 0.05 (the beta-binomial's
-  skew near a standard of 98% is not a binomial's): it ranks designs; the chosen one's power is
-  the simulated one.
+  samples (:func:`~quchi_stats.flags.town_power.model_power`, ρ held) it is off by up to about
+  6 points either way at ρ = 0 (a count that moves by whole households at a given integer size)
+  and overstates by about 5 points near a power of 25% at ρ = 0.05 (the beta-binomial's skew near
+  a standard of 98% is not a binomial's); against :func:`~quchi_stats.simulate.simulate_design`,
+  which also re-estimates ρ in every replicate, it overstated the weakest town's power by 2–6
+  points on the synthetic district. It ranks designs; the chosen one's power is the simulated
+  one.
 
 The chosen plan is then confirmed by simulation (:func:`confirm_plan`, the whole draw and test of
 :func:`~quchi_stats.simulate.simulate_design`). With ``objective="variance"`` the search minimises
@@ -463,6 +466,9 @@ class PlanResult:
                  f"{self.cost.household:g} 元）",
                  f"目标：一个镇的一项指标比标准低 {s['shortfall'] * 100:g} 个百分点时，最弱镇被判定偏低的"
                  f"把握度最大（多重比较族 {s['family_size']} 个检验，alpha {s['alpha']:g}）"]
+        v = (self.towns[(self.towns["design"] == "plan")].drop_duplicates("town")
+             .set_index("town")["villages"])
+        lines.append("  各镇抽村数：" + "、".join(f"{t} {int(n)}" for t, n in v.items()))
         for name, e in self.icc.items():
             src = ("给定" if e.source == "given" else
                    f"由 {'、'.join(map(str, e.years))} 年的 {e.villages} 个村估计，"
