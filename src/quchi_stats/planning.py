@@ -490,7 +490,7 @@ def _label(res: PlanResult, name: str) -> str:
     return str(hit.iloc[0]) if len(hit) else name
 
 
-def _budget(register, year, cost, budget_yuan, budget_households, default) -> tuple[float, dict]:
+def _budget(register, cost, budget_yuan, budget_households, default) -> tuple[float, dict]:
     if (budget_yuan is None) == (budget_households is None):
         raise ParameterError("optimise_plan needs exactly one of 'budget_yuan' and "
                              "'budget_households'.")
@@ -562,7 +562,7 @@ def optimise_plan(register: pd.DataFrame, year: int, *, spec: AssessmentSpec | N
         raise ParameterError(f"The 'shortfall' parameter of {func} must be in (0, "
                              f"{min(i.threshold for i in inds)}). Got {shortfall!r}.")
     default = DesignPlan(year=year) if default is None else default
-    budget, binfo = _budget(register, year, cost, budget_yuan, budget_households, default)
+    budget, binfo = _budget(register, cost, budget_yuan, budget_households, default)
     rhos = {i.name: _rho_of(icc, i.name) for i in inds}
     d = _district(register, year)
     T = len(d.towns)
