@@ -37,7 +37,8 @@ def _equal_towns(villages: int = 60, households: int = 80):
 @pytest.mark.parametrize("rho", [0.05, 0.2])
 def test_variance_optimum_matches_the_clusopt2_closed_form(rho):
     """PracTools clusOpt2 (Valliant, Dever & Kreuter 2018, Practical Tools for Designing and
-    Weighting Survey Samples, 2nd ed., §9.2.2; /work/shared/METHODS.md "Cost-optimal clusters"):
+    Weighting Survey Samples, 2nd ed., ch. 9 on multistage designs, R package PracTools
+    `clusOpt2`; /work/shared/METHODS.md "Cost-optimal clusters"):
     with cost C = c1·k + c2·k·m the variance p(1 − p)(1 + (m − 1)ρ)/(k m) is smallest at
     m* = √(c1/c2 · (1 − ρ)/ρ), k* = C/(c1 + c2 m*). Equal towns, one household-level indicator on
     one frame that never caps m, villages of equal size (π = k/V): the search's objective is that

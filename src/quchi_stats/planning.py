@@ -95,7 +95,8 @@ class CostModel:
 
     The defaults (1,000 yuan per village visited: transport, a day of the team with the village
     cadres; 100 yuan per household interviewed) are placeholders with the ratio c1/c2 = 10 of the
-    textbook example (Valliant, Dever & Kreuter 2018, §9): give the office's own figures.
+    textbook example (Valliant, Dever & Kreuter 2018, ch. 9; PracTools `clusOpt2`): give the
+    office's own figures.
     """
 
     village: float = 1000.0
