@@ -236,7 +236,33 @@ def _build_parser() -> argparse.ArgumentParser:
                    help=f"每村每框备选户数（默认 {_plan_default('reserves')}）")
     d.add_argument("--spec", type=Path,
                    help="考核参数 TOML 文件：其 [followup] 复核规则登记入清单（默认：内置的当年参数）")
+    d.add_argument("--plan", type=Path, metavar="FILE.toml",
+                   help="按 quchi-stats plan 写出的抽样计划抽样（代替 --villages、--households 等抽样参数）；"
+                        "计划文件的 SHA-256 和全文记入清单")
     d.set_defaults(func=_cmd_design)
+
+    pl = command("plan", "year", "data", "spec", "force", "encoding", "register",
+                 help="在预算内选出成本最优的单阶段抽查设计，写出抽样计划文件",
+                 description="按每村费用、每户费用和预算，选出全区抽村数（各镇等量分配）和每村各抽样框"
+                             "抽户数，使一个镇比标准低 --shortfall 时最弱镇被判定偏低的把握度最大；"
+                             "村内相关系数按指标给出（--icc）或由数据目录中往年的抽查结果估计。"
+                             "用解析近似搜索，再用模拟（--reps 次）核对所选设计和默认设计。")
+    pl.add_argument("--register", type=Path, help="农户台账文件（默认：数据目录中的 register_YYYY）")
+    budget = pl.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--budget-yuan", type=float, help="预算（元）")
+    budget.add_argument("--budget-households", type=float,
+                        help="预算折合户数：按默认设计每户（含分摊的进村费用）的费用折算成元")
+    pl.add_argument("--village-cost", type=float, default=1000.0, help="每个村的进村费用（元，默认 1000）")
+    pl.add_argument("--household-cost", type=float, default=100.0, help="每户入户费用（元，默认 100）")
+    pl.add_argument("--icc", nargs="+", metavar="指标=数值", default=None,
+                    help="按指标给出村内相关系数，如 satisfaction_rate=0.05；未给出的指标由往年结果估计")
+    pl.add_argument("--shortfall", type=float, default=0.10, help="偏低镇比标准低多少（默认 0.10）")
+    pl.add_argument("--indicators", help="选设计时考虑的指标，逗号分隔（默认第七条（四）的四项比率）")
+    pl.add_argument("--reps", type=int, default=200,
+                    help="模拟核对的重复次数（默认 200；0 = 不模拟）")
+    pl.add_argument("--seed", type=int, default=0, help="模拟的随机种子（默认 0）")
+    pl.add_argument("--out", type=Path, required=True, help="输出的抽样计划文件（.toml）")
+    pl.set_defaults(func=_cmd_plan)
 
     r = command("report", "year", "data", "spec", "force", "encoding", "register",
                 help="生成年度考核报告（HTML、CSV、Excel）",
@@ -333,12 +359,22 @@ def _cmd_design(args: argparse.Namespace) -> int:
         report = verify_manifest(args.verify, register=args.register)
         print(report)
         return 0
+    plan_file = None
+    if args.plan is not None:
+        from .planning import read_plan
+
+        given = _plan_options_given(args)
+        if given:
+            raise QuchiStatsError(f"--plan 与 {'、'.join(given)} 不能同时使用：抽样参数都取自计划文件")
+        plan_file = read_plan(args.plan, year=args.year)
+        if args.year is None:
+            args.year = plan_file.plan.year
     register = _register_path(args, "design")
     out = args.out
     if out is None:
         base = args.data if args.data is not None else register.parent
         out = DataDir(base).sample_dir(args.year)
-    plan = _plan_from_args(args, reserves=args.reserves)
+    plan = plan_file.plan if plan_file is not None else _plan_from_args(args, reserves=args.reserves)
     seed = args.seed if args.seed is not None else new_seed()
     columns = _columns(args)
     result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet,
@@ -347,7 +383,10 @@ def _cmd_design(args: argparse.Namespace) -> int:
 
     rule = (load_spec(args.spec, year=args.year).followup if args.spec is not None else None)
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
-                           sheet=args.sheet, columns=columns, followup=rule)
+                           sheet=args.sheet, columns=columns, followup=rule,
+                           plan_file=plan_file.to_manifest() if plan_file is not None else None)
+    if plan_file is not None:
+        print(f"按抽样计划 {args.plan} 抽样（SHA-256 {plan_file.sha256[:12]}…，全文已记入清单）。")
     if rule is not None:
         print(f"已在清单中登记两阶段复核规则（{'、'.join(rule.indicators)}；抽样后不能更改）。")
     print(result)
@@ -362,6 +401,114 @@ def _cmd_design(args: argparse.Namespace) -> int:
         print(f"被替换的样本及其清单保留在 {outcome.replaced}（替换留有记录）")
     print(verify_manifest(outcome.manifest_path))
     return 0
+
+
+#: The plan options of ``design`` (dest, option) that ``--plan`` replaces.
+_PLAN_DESTS = (("villages", "--villages"), ("allocation", "--allocation"),
+               ("min_villages", "--min-villages"), ("village_method", "--village-method"),
+               ("village_order", "--village-order"), ("certainty_priority", "--certainty-priority"),
+               ("households", "--households"), ("fraction", "--fraction"),
+               ("min_households", "--min-households"), ("household_method", "--household-method"),
+               ("anticipated_p", "--anticipated-p"), ("anticipated_deff", "--anticipated-deff"),
+               ("reserves", "--reserves"))
+
+
+def _plan_options_given(args: argparse.Namespace) -> list[str]:
+    """The plan options given on the command line (those that differ from their defaults)."""
+    defaults = _build_parser().parse_args(["design"])
+    return [opt for dest, opt in _PLAN_DESTS if getattr(args, dest) != getattr(defaults, dest)]
+
+
+def _icc_pairs(items: list[str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items or []:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise QuchiStatsError(f"--icc 应为“指标=数值”，实际为 {part!r}")
+            k, v = part.split("=", 1)
+            try:
+                out[k.strip()] = float(v)
+            except ValueError:
+                raise QuchiStatsError(f"--icc {k.strip()} 的值应为数值，实际为 {v!r}") from None
+    return out
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .datasets import data_path
+    from .errors import OutputExistsError
+    from .io.datadir import DataDir
+    from .io.readers import read_table
+    from .planning import (
+        PLAN_INDICATORS,
+        CostModel,
+        ICCEstimate,
+        confirm_plan,
+        estimate_icc,
+        optimise_plan,
+        write_plan,
+    )
+    from .spec import load_spec
+
+    data = args.data if args.data is not None else data_path()
+    if args.out.exists() and not args.force:
+        raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
+    spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
+    register_file = args.register if args.register is not None else DataDir(data).register(
+        args.year)
+    register = read_table(register_file, "register", encoding=args.encoding, sheet=args.sheet,
+                          columns={**spec.columns, **(_columns(args) or {})} or None)
+    names = ([n.strip() for n in args.indicators.split(",") if n.strip()]
+             if args.indicators else list(PLAN_INDICATORS))
+    given = _icc_pairs(args.icc)
+    unknown = [k for k in given if k not in names]
+    if unknown:
+        raise QuchiStatsError(f"--icc 中的指标 {'、'.join(unknown)} 不在所选指标 {'、'.join(names)} 中")
+    for k, v in given.items():
+        if not 0 <= v < 1:
+            raise QuchiStatsError(f"--icc {k} 应在 [0, 1) 内，实际为 {v:g}")
+    icc: dict[str, ICCEstimate] = {k: ICCEstimate(k, v, v, v, "given") for k, v in given.items()}
+    rest = [n for n in names if n not in icc]
+    if rest:
+        icc.update(estimate_icc(data, args.year, spec=spec, indicators=rest))
+    icc = {n: icc[n] for n in names}
+    cost = CostModel(village=args.village_cost, household=args.household_cost)
+    result = optimise_plan(register, args.year, spec=spec, icc=icc, cost=cost,
+                           budget_yuan=args.budget_yuan,
+                           budget_households=args.budget_households, indicators=names,
+                           shortfall=args.shortfall)
+    if args.reps:
+        result = confirm_plan(register, result, reps=args.reps, seed=args.seed, spec=spec)
+    print(result)
+    print(_plan_table(result).to_string(index=False))
+    up = result.settings["power_at_upper"]
+    labels = dict(zip(result.table["indicator"], result.table["label"], strict=False))
+    print("村内相关系数取区间上限时，成本最优设计的最弱镇把握度（解析）："
+          + "、".join(f"{labels.get(k, k)} {v:.1%}" for k, v in up.items()))
+    if args.reps:
+        print(f"模拟：{args.reps} 次重复（种子 {args.seed}），把握度的蒙特卡罗标准误约 "
+              f"√(P(1−P)/{args.reps})，如 P = 20% 时 {(0.2 * 0.8 / args.reps) ** 0.5:.1%}。")
+    else:
+        print("未做模拟核对（--reps 0）：解析把握度只用于比较设计，实际把握度请用模拟核对。")
+    path = write_plan(result, args.out, force=args.force)
+    print(f"已写出 {path}；抽样：quchi-stats design --plan {path} --data 数据目录")
+    return 0
+
+
+def _plan_table(result) -> object:
+    """The plan beside the default design, one row per design and indicator, in Chinese."""
+    t = result.to_frame()
+    out = t[["design", "label"]].copy()
+    out["design"] = out["design"].map({"plan": "成本最优", "default": "默认设计"})
+    out["最弱镇把握度（解析）"] = t["min_power"].map("{:.1%}".format)
+    if "sim_min_power" in t:
+        out["最弱镇把握度（模拟）"] = t["sim_min_power"].map("{:.1%}".format)
+        out["全部达标时误判率"] = t["sim_familywise"].map("{:.1%}".format)
+    out["村数"] = t["villages"]
+    out["户数"] = t["households"].round().astype(int)
+    out["费用（元）"] = t["yuan"].map("{:,.0f}".format)
+    return out.rename(columns={"design": "设计", "label": "指标"})
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -65,7 +65,8 @@ def rule_sha256(rule: dict[str, Any]) -> str:
 
 def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha: str,
               encoding: str | None, sheet: str | int | None,
-              columns: dict[str, str] | None = None, followup: Any = None) -> dict[str, Any]:
+              columns: dict[str, str] | None = None, followup: Any = None,
+              plan_file: dict[str, str] | None = None) -> dict[str, Any]:
     try:
         reg_ref = Path(_relpath(register_path.resolve(), out_dir.resolve())).as_posix()
     except ValueError:  # pragma: no cover - different drive on Windows
@@ -91,6 +92,8 @@ def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha
                    "towns": int(s["town"].nunique()), "villages": int(s["village"].nunique())},
         "notes": [mask_personal(n) for n in result.notes],
         **rule,
+        # only when drawn with --plan: manifests written without it stay byte-identical
+        **({"plan_file": dict(plan_file)} if plan_file is not None else {}),
     }
 
 
@@ -106,7 +109,8 @@ SAMPLE_FILES = ("sample.csv", "manifest.json", "replaced")  # what a sample fold
 def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | Path, *,
                  force: bool = False, encoding: str | None = None,
                  sheet: str | int | None = None,
-                 columns: dict[str, str] | None = None, followup: Any = None) -> WriteOutcome:
+                 columns: dict[str, str] | None = None, followup: Any = None,
+                 plan_file: dict[str, str] | None = None) -> WriteOutcome:
     """Write ``sample.csv`` (UTF-8 with BOM) and ``manifest.json`` into ``out_dir``.
 
     An existing, different sample raises :class:`OutputExistsError` unless ``force``; an existing
@@ -117,6 +121,8 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
 
     ``followup`` (a :class:`~quchi_stats.spec.FollowupRule`, the spec's ``[followup]``) is
     recorded with its SHA-256: the two-phase 复核 rule is then fixed before any result is seen.
+    ``plan_file`` (:meth:`quchi_stats.planning.PlanFile.to_manifest`: the plan file's name,
+    SHA-256 and text) is recorded when the draw follows a plan file (``design --plan``).
     """
     from datetime import UTC, datetime
 
@@ -128,7 +134,8 @@ def write_sample(result: DrawResult, out_dir: str | Path, register_path: str | P
     manifest_path = out_dir / "manifest.json"
     data = csv_bytes(result.sample)
     sha = _sha(data)
-    manifest = _manifest(result, register_path, out_dir, sha, encoding, sheet, columns, followup)
+    manifest = _manifest(result, register_path, out_dir, sha, encoding, sheet, columns, followup,
+                         plan_file)
     with AtomicDirectory(out_dir, owned=SAMPLE_FILES) as stage:
         if sample_path.exists() or manifest_path.exists():
             same = (sample_path.exists() and sample_path.read_bytes() == data
@@ -207,6 +214,11 @@ MANIFEST_FIELDS: tuple[Field, ...] = (
           item=Field("notes", "str", max_len=10_000, one_line=False)),
     Field("followup", "table", "事先登记的两阶段复核规则（考核参数的 [followup]）", open_table=True),
     Field("followup_sha256", "str", "复核规则的 SHA-256", pattern=_SHA256, max_len=64),
+    Field("plan_file", "table", "抽样所依据的计划文件（design --plan）", fields=(
+        Field("file", "str", "计划文件名", required=True, min_len=1, max_len=255),
+        Field("sha256", "str", "计划文件的 SHA-256", required=True, pattern=_SHA256, max_len=64),
+        Field("text", "str", "计划文件全文", required=True, max_len=200_000, one_line=False),
+    )),
 )
 
 
@@ -285,7 +297,29 @@ def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
     if parsed.year != data["year"]:
         raise DataError(f"{lead}plan.year = {parsed.year} 与 year = {data['year']} 不符", file=name)
     manifest_rule(data, name)
+    if "plan_file" in data:
+        _check_plan_file(data["plan_file"], parsed, name)
     return data
+
+
+def _check_plan_file(rec: dict[str, Any], plan: DesignPlan, name: str) -> None:
+    """The recorded plan file's text must have its recorded SHA-256 (as UTF-8, with or without
+    the BOM an editor may have written) and hold the manifest's plan."""
+    import tomllib
+
+    lead = "不是有效的抽样清单："
+    text = rec["text"]
+    body = text.encode("utf-8")
+    if rec["sha256"] not in (_sha(body), _sha(b"\xef\xbb\xbf" + body)):
+        raise DataError(f"{lead}plan_file 的全文与其 SHA-256 不符：计划文件的记录在抽样后被改动过",
+                        file=name)
+    try:
+        recorded = tomllib.loads(text).get("plan")
+        same = recorded is not None and DesignPlan.from_dict(recorded) == plan
+    except (tomllib.TOMLDecodeError, QuchiStatsError, TypeError, ValueError):
+        same = False
+    if not same:
+        raise DataError(f"{lead}plan_file 记录的计划文件的 [plan] 与清单的 plan 不同", file=name)
 
 
 def manifest_rule(data: dict[str, Any], name: str = "manifest.json") -> Any:
