@@ -1,4 +1,4 @@
-"""The command line takes its design options from the one declaration DesignPlan uses (issue 12)."""
+"""plan_options: the command line takes its design options from the one declaration DesignPlan uses (issue 12)."""
 
 from __future__ import annotations
 
