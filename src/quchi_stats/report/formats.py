@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["COUNT", "DECIMAL", "ESTIMATED_COUNT", "EXCEL_FORMATS", "KINDS", "P_VALUE", "RATE",
@@ -111,7 +112,7 @@ def shown(value: object, name: str) -> str:
     """
     if value is None or value is pd.NA:
         return "—"
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, bool | np.bool_):
         return "是" if value else "否"
     if isinstance(value, str):
         return value
@@ -121,7 +122,7 @@ def shown(value: object, name: str) -> str:
         return str(value)
     if math.isnan(x) or math.isinf(x):
         return "—"
-    k = KINDS.get(name, COUNT if float(x).is_integer() and not isinstance(value, float) else DECIMAL)
+    k = KINDS.get(name, COUNT if isinstance(value, int | np.integer) else DECIMAL)
     if k == RATE:
         return f"{x * 100:.1f}%"
     if k == RATE_CHANGE:
