@@ -66,7 +66,8 @@ def test_docx_tables_are_the_estimates(document, assessment_2018_shared):
         got = pd.DataFrame([[c.text for c in r.cells] for r in t.rows[1:]], columns=header)
         assert got["乡镇"].tolist() == sub["乡镇"].tolist(), label
         assert got["估计值"].tolist() == [f"{x * 100:.1f}%" for x in sub["估计值"]], label
-        assert got["置信下限"].tolist() == [f"{x * 100:.1f}%" for x in sub["置信下限"]], label
+        assert got["95%置信区间"].tolist() == [f"{lo * 100:.1f}%–{hi * 100:.1f}%" for lo, hi
+                                           in zip(sub["置信下限"], sub["置信上限"], strict=True)]
         assert got["样本户数"].tolist() == [f"{n:,}" for n in sub["样本户数"]], label
         p = sub["校正后P值"]
         assert got["校正后P值"].tolist() == [
@@ -75,6 +76,8 @@ def test_docx_tables_are_the_estimates(document, assessment_2018_shared):
         assert all(r.bold for c in t.rows[0].cells for r in c.paragraphs[0].runs)
         assert t.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None
         assert t.rows[1].cells[1].paragraphs[0].alignment == 2  # RIGHT
+        assert t.rows[1].cells[2].paragraphs[0].alignment == 2
+        assert t.rows[1].cells[1].paragraphs[0].style.name == "表格（四号）"  # six columns: 四号
         assert t.rows[1].cells[0].paragraphs[0].alignment == 0  # LEFT
 
 

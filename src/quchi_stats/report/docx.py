@@ -64,6 +64,7 @@ def _set_fonts(obj, east_asian: str, size: float | None = None, *,
 
 
 def _styles(doc) -> None:
+    from docx.enum.style import WD_STYLE_TYPE
     from docx.shared import Pt
 
     normal = doc.styles["Normal"]
@@ -82,6 +83,15 @@ def _styles(doc) -> None:
         st.paragraph_format.space_before = Pt(6)
         st.paragraph_format.space_after = Pt(6)
         st.paragraph_format.line_spacing = Pt(28) if name != "Title" else Pt(40)
+    for name, size in _TABLE_STYLES.items():  # table text: its fonts said once, not on each run
+        st = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        st.base_style = normal
+        _set_fonts(st, BODY_FONT, size)
+        st.paragraph_format.line_spacing = 1.0
+        st.paragraph_format.first_line_indent = Pt(0)
+
+
+_TABLE_STYLES = {"表格（四号）": SIHAO, "表格（小四）": XIAOSI}
 
 
 def _page(doc) -> None:
@@ -123,7 +133,7 @@ def _para(doc, text: str, *, indent: bool = True, bold_lead: str = "", size: flo
     return p
 
 
-def _table(doc, frame: pd.DataFrame, columns: Sequence[str]) -> None:
+def _table(doc, frame: pd.DataFrame, columns: Sequence[str], *, right: Sequence[str] = ()) -> None:
     """``frame[columns]`` as a table: bold header repeated on each page, rows kept whole,
     text left and numbers right, each value as :func:`~quchi_stats.report.formats.shown` gives it."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -132,29 +142,32 @@ def _table(doc, frame: pd.DataFrame, columns: Sequence[str]) -> None:
 
     cols = [c for c in columns if c in frame.columns]
     ensure_no_personal_columns(cols, "考核报告.docx 的表格")
-    size = SIHAO if len(cols) <= 6 else XIAOSI
+    style = doc.styles["表格（四号）" if len(cols) <= 6 else "表格（小四）"].style_id
     table = doc.add_table(rows=1 + len(frame), cols=len(cols))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    numeric = [frame[c].dtype.kind in "biufc" or str(frame[c].dtype) in ("Int64", "Float64")
-               for c in cols]
+    numeric = [c in right or frame[c].dtype.kind in "biufc"
+               or str(frame[c].dtype) in ("Int64", "Float64") for c in cols]
     for i, row in enumerate(table.rows):
         trpr = row._tr.get_or_add_trPr()
         keep = OxmlElement("w:cantSplit")
         trpr.append(keep)
         if i == 0:
             trpr.append(OxmlElement("w:tblHeader"))
+    head = table.rows[0].cells
     for j, c in enumerate(cols):
-        p = table.cell(0, j).paragraphs[0]
+        p = head[j].paragraphs[0]
+        p._p.style = style  # the id itself: python-docx's lookup by style costs 5 ms a cell
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        _set_fonts(p.add_run(str(c)), BODY_FONT, size, bold=True)
+        p.add_run(str(c)).bold = True
     values = frame[cols].to_numpy(dtype=object)
     for i, row in enumerate(values, start=1):
         cells = table.rows[i].cells
         for j, (c, v) in enumerate(zip(cols, row, strict=True)):
             p = cells[j].paragraphs[0]
+            p._p.style = style
             p.alignment = WD_ALIGN_PARAGRAPH.RIGHT if numeric[j] else WD_ALIGN_PARAGRAPH.LEFT
-            _set_fonts(p.add_run(shown(v, c)), BODY_FONT, size)
+            p.add_run(shown(v, c))
 
 
 def _figure(doc, png: bytes, caption: str, number: int) -> None:
@@ -275,7 +288,11 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
         k += 1
         doc.add_heading(f"（{_ordinal(k)}）{ind.label}（标准：{ind.reported_as}）", level=2)
         t = shown_est[shown_est["指标"] == ind.label]
-        _table(doc, t, ("乡镇", "估计值", "置信下限", "置信上限", "样本户数", "校正后P值", "判定"))
+        interval = [f"{shown(lo, '置信下限')}–{shown(hi, '置信上限')}"
+                    for lo, hi in zip(t["置信下限"], t["置信上限"], strict=True)]
+        level = f"{spec.level:.0%}置信区间"
+        _table(doc, t.assign(**{level: interval}),
+               ("乡镇", "估计值", level, "样本户数", "校正后P值", "判定"), right=(level,))
         figure(lambda p, ax, sub=sub, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax), f"{y} 年各镇{ind.label}及置信区间")
