@@ -175,7 +175,10 @@ def _figure(doc, png: bytes, caption: str, number: int) -> None:
     from docx.shared import Mm
 
     doc.add_picture(io.BytesIO(png), width=Mm(150))
-    doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+    pic = doc.paragraphs[-1]
+    pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    pic.paragraph_format.line_spacing = 1.0  # the body's exact 28 pt would clip the picture
+    pic.paragraph_format.keep_with_next = True  # with its caption
     p = _para(doc, f"图{number}  {caption}", indent=False, size=SIHAO)
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
@@ -226,7 +229,15 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
               bold_lead="说明：")
     for note in a.notes:
         _para(doc, note, bold_lead="本报告未进行的检查：")
-    n_fig = 0
+    n_fig = n_tab = 0
+
+    def table(frame: pd.DataFrame, columns: Sequence[str], caption: str, **kw) -> None:
+        nonlocal n_tab
+        n_tab += 1
+        p = _para(doc, f"表{n_tab}  {caption}", indent=False, size=SIHAO)
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p.paragraph_format.keep_with_next = True
+        _table(doc, frame, columns, **kw)
 
     def figure(draw, caption: str) -> None:
         nonlocal n_fig
@@ -242,9 +253,12 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
         towns = a.flagged_towns
         _para(doc, f"{y} 年度抽查发现 {len(towns)} 个镇存在考核办法第七条（或第九条）所列情形："
                    f"{'、'.join(towns)}。按第八条，建议如下处理。")
-        for i, town in enumerate(towns, start=1):
+        i = 0
+        for town in towns:
             for _, f in flags[flags["town"] == town].iterrows():
-                _para(doc, f"{f['article']}，{f['item']}。依据：{f['evidence']}。{f['consequence']}。",
+                i += 1
+                evidence = str(f["evidence"]).rstrip("。")
+                _para(doc, f"{f['article']}，{f['item']}。依据：{evidence}。{f['consequence']}。",
                       bold_lead=f"{i}. {town}：")
     else:
         _para(doc, "未发现符合第七条所列情形、且有统计证据支持的问题。")
@@ -254,7 +268,7 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
     doc.add_heading("二、观察名单", level=1)
     if len(a.watch):
         _para(doc, f"以下 {len(a.watch)} 项证据尚不足以标记，建议组织复核入户，并在下年度抽查中适当增加这些镇的抽查村数和户数：")
-        _table(doc, tables["需关注"], ("乡镇", "事项", "依据"))
+        table(tables["需关注"], ("乡镇", "事项", "依据"), "需要关注的镇和村")
     else:
         _para(doc, "无。")
 
@@ -269,7 +283,8 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
     resp = tables["应答情况"]
     if "抽样框" in resp:
         resp = resp.assign(抽样框=resp["抽样框"].map(lambda f: FRAMES.get(f, f)))
-    _table(doc, resp, ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"))
+    table(resp, ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"),
+          f"{y} 年各镇抽查应答情况")
     if ov.get("rejects"):
         _para(doc, f"有 {ov['rejects']} 户已入户但缺少所属抽样框的核查结果，未计入相应指标，清单见 rejects.csv。")
 
@@ -291,8 +306,8 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
         interval = [f"{shown(lo, '置信下限')}–{shown(hi, '置信上限')}"
                     for lo, hi in zip(t["置信下限"], t["置信上限"], strict=True)]
         level = f"{spec.level:.0%}置信区间"
-        _table(doc, t.assign(**{level: interval}),
-               ("乡镇", "估计值", level, "样本户数", "校正后P值", "判定"), right=(level,))
+        table(t.assign(**{level: interval}), ("乡镇", "估计值", level, "样本户数", "校正后P值", "判定"),
+              f"{y} 年各镇{ind.label}", right=(level,))
         figure(lambda p, ax, sub=sub, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax), f"{y} 年各镇{ind.label}及置信区间")
