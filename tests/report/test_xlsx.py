@@ -98,3 +98,15 @@ def test_readable_workbook_keeps_text_out_of_formulas():
     assert ws["B5"].number_format == "0.0%" and ws["B6"].number_format == "General"
     assert [c.value for c in ws["C"][4:]] == ["是", "否", None]
     assert ws.freeze_panes == "A5"
+
+
+def test_summary_without_flags_or_watch():
+    from quchi_stats.report.xlsx import summary, workbook_bytes
+
+    empty = {"标记": pd.DataFrame(columns=["乡镇", "条款", "事项", "依据", "处理建议"]),
+             "需关注": pd.DataFrame(columns=["乡镇", "事项", "依据"])}
+    lines, table = summary(empty, "某县 2020 年度扶贫开发工作成效考核报告")
+    assert lines[1].startswith("被标记的镇：无") and lines[2] == "需关注：0 项。"
+    assert table.empty and list(table.columns) == ["乡镇", "条款", "事项", "依据", "处理建议"]
+    wb = openpyxl.load_workbook(io.BytesIO(workbook_bytes(empty, "某县")))
+    assert wb.sheetnames == ["摘要", "标记", "需关注"] and wb["摘要"].freeze_panes == "A6"
