@@ -209,6 +209,12 @@ def test_no_personal_data_in_any_output_of_a_full_run(tmp_path, capsys):
             texts.append(p.read_bytes().decode("utf-8", "ignore"))
         elif p.suffix == ".xlsx":
             texts += [t.to_csv() for t in pd.read_excel(p, sheet_name=None, dtype=str).values()]
+        elif p.suffix == ".docx":
+            import docx
+
+            d = docx.Document(p)
+            texts += [q.text for q in d.paragraphs]
+            texts += [c.text for t in d.tables for r in t.rows for c in r.cells]
     blob = "\n".join(texts)
     assert len(texts) >= 8
     ids, phones, names = set(reg["证件号码"]), set(reg["联系电话"]), set(reg["户主姓名"])

@@ -39,7 +39,8 @@ def report_dir(tmp_path_factory, assessment_2018):
 
 def test_files_and_tables(report_dir):
     names = sorted(p.name for p in report_dir.iterdir())
-    assert names == sorted(["estimates.csv", "flags.csv", "考核报告.xlsx", REPORT_NAME])
+    assert names == sorted(["estimates.csv", "flags.csv", "考核报告.xlsx", "考核报告.docx",
+                            REPORT_NAME])
     for csv in ("estimates.csv", "flags.csv"):
         assert (report_dir / csv).read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
     est = pd.read_csv(report_dir / "estimates.csv", encoding="utf-8-sig")
@@ -50,6 +51,7 @@ def test_files_and_tables(report_dir):
     assert set(flags["乡镇"]) == {"沙溪镇", "乌石镇", "大塘镇"}
     book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name=None)
     assert {"估计结果", "标记", "需关注", "减贫任务", "收入集中检验", "自评对照", "年度变化"} <= set(book)
+    assert next(iter(book)) == "摘要"
 
 
 def test_sections_flags_and_consequences(report_dir):
@@ -67,6 +69,11 @@ def test_no_personal_data_in_any_output(report_dir):
                    if p.suffix in (".html", ".csv"))
     book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name=None)
     text += "".join(t.to_csv() for t in book.values())
+    import docx
+
+    d = docx.Document(report_dir / "考核报告.docx")
+    text += "".join(p.text for p in d.paragraphs)
+    text += "".join(c.text for t in d.tables for r in t.rows for c in r.cells)
     for col in ("id_number", "phone"):
         values = reg[col].dropna()
         assert not any(v in text for v in values.sample(3000, random_state=1))
@@ -98,8 +105,10 @@ def test_unverified_run_says_so_on_the_first_screen_and_in_every_table(tmp_path,
     # right under the title, before the first section (what the first screen shows)
     assert body.index("未核验抽样清单") < body.index("一、基本情况") < 2000
     assert 'class="banner unverified"' in body and UNVERIFIED_ZH in body
-    book = pd.read_excel(out / "考核报告.xlsx", sheet_name=None)
-    assert next(iter(book)) == "说明" and book["说明"].iloc[0, 0] == UNVERIFIED_ZH
+    book = pd.read_excel(out / "考核报告.xlsx", sheet_name=None, header=None)
+    # the 摘要 sheet comes first and says it under its title; the 说明 sheet follows
+    assert list(book)[:2] == ["摘要", "说明"] and book["摘要"].iloc[1, 0] == UNVERIFIED_ZH
+    assert book["说明"].iloc[1, 0] == UNVERIFIED_ZH
     for name in ("estimates.csv", "flags.csv"):
         t = pd.read_csv(out / name, encoding="utf-8-sig")
         assert len(t) and (t["样本核验"] == "未核验（--no-verify）").all()
@@ -149,8 +158,8 @@ def test_force_replaces_the_report_as_one_set(tmp_path, assessment_2018, monkeyp
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
     write_report(assessment_2018, out, force=True)
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["estimates.csv", "flags.csv", "考核报告.xlsx", REPORT_NAME])  # the old rejects.csv is gone
+    assert sorted(p.name for p in out.iterdir()) == sorted(  # the old rejects.csv is gone
+        ["estimates.csv", "flags.csv", "考核报告.xlsx", "考核报告.docx", REPORT_NAME])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 FONT_FACE = re.compile(r'@font-face \{ font-family: "QuchiCJK"; src: url\(data:font/woff;base64,'

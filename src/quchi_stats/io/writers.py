@@ -21,16 +21,19 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError
 from .schema import LABELS_ZH, PERSONAL_COLUMNS
 
-__all__ = ["FORMULA_PREFIXES", "atomic_write_bytes", "csv_bytes", "file_sha256", "neutralise_cell",
+__all__ = ["FORMULA_PREFIXES", "atomic_write_bytes", "csv_bytes", "display_width", "file_sha256",
+           "neutralise_cell",
            "neutralise_formulas", "restore_cell", "write_csv", "write_json", "xlsx_bytes"]
 
 #: First characters that make a spreadsheet read a text field as a formula (OWASP, CSV injection).
@@ -145,30 +148,119 @@ def _has_carriage_return(frame: pd.DataFrame) -> bool:
     return any("\r" in t for t in texts)
 
 
-def xlsx_bytes(sheets: Mapping[str, pd.DataFrame]) -> bytes:
+def xlsx_bytes(sheets: Mapping[str, pd.DataFrame], *,
+               number_format: Callable[[str, pd.Series], str | None] | None = None,
+               readable: bool = False,
+               preamble: Mapping[str, Sequence[str]] | None = None) -> bytes:
     """An .xlsx workbook, one sheet per table (name cut to Excel's 31 characters), no index.
 
-    Every text cell — headers included — is written as a string cell, never a formula, and
-    neutralised by :func:`neutralise_cell`. Numbers stay numeric cells; NaN is an empty cell;
-    an infinite value, which a workbook cannot hold, is the text ``inf`` (``'-inf``).
+    Every text cell — headers and preamble lines included — is written as a string cell, never a
+    formula, and neutralised by :func:`neutralise_cell`. Numbers stay numeric cells; NaN is an
+    empty cell; an infinite value, which a workbook cannot hold, is the text ``inf`` (``'-inf``),
+    or ``—`` when ``readable``.
+
+    Parameters
+    ----------
+    sheets : mapping of sheet name to DataFrame
+    number_format : callable, optional
+        ``number_format(header, column)`` gives the Excel number format of a column's cells
+        (``"0.0%"``, ``"#,##0"``) or None to leave them General. The values are not changed.
+    readable : bool
+        Lay the workbook out for people: bold, frozen header row, column widths fitted to the
+        text (a CJK character counts as two), long text wrapped, booleans as 是/否, ±inf as ``—``.
+    preamble : mapping of sheet name to lines, optional
+        Lines of text written above a sheet's table (a title, a summary); the table's header row
+        comes after them and a blank line, and is the row that is frozen.
     """
     import io
+
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     for table in sheets.values():
         personal = sorted(PERSONAL_COLUMNS.intersection(table.columns))
         if personal:
             raise ParameterError(
                 f"Refusing to write personal-data columns {personal}: drop them first.")
+    preamble = preamble or {}
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, table in sheets.items():
-            table.to_excel(xw, sheet_name=name[:31], index=False)
-            for row in xw.sheets[name[:31]].iter_rows():
+            lines = list(preamble.get(name, ()))
+            top = len(lines) + 1 if lines else 0  # header row index (0-based) after a blank line
+            frame = _readable_values(table) if readable else table
+            frame.to_excel(xw, sheet_name=name[:31], index=False, startrow=top)
+            ws = xw.sheets[name[:31]]
+            for i, line in enumerate(lines, start=1):
+                ws.cell(row=i, column=1, value=line)
+            for row in ws.iter_rows():
                 for cell in row:
                     if isinstance(cell.value, str):
                         cell.value = neutralise_cell(cell.value)
                         cell.data_type = "s"
+            header = top + 1  # 1-based row of the header
+            if number_format is not None:
+                for j, col in enumerate(table.columns, start=1):
+                    fmt = number_format(str(col), table.iloc[:, j - 1])
+                    if fmt is None:
+                        continue
+                    for (cell,) in ws.iter_rows(min_row=header + 1, min_col=j, max_col=j):
+                        if isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+                            cell.number_format = fmt
+            if readable:
+                if lines:
+                    ws.cell(row=1, column=1).font = Font(bold=True, size=14)
+                for cell in ws[header]:
+                    cell.font = Font(bold=True)
+                    cell.alignment = Alignment(vertical="center", wrap_text=True)
+                ws.freeze_panes = ws.cell(row=header + 1, column=1)
+                for j, col in enumerate(frame.columns, start=1):
+                    width = _column_width(col, frame.iloc[:, j - 1])
+                    ws.column_dimensions[get_column_letter(j)].width = width
+                    if width >= _WIDEST:
+                        for (cell,) in ws.iter_rows(min_row=header + 1, min_col=j, max_col=j):
+                            cell.alignment = Alignment(vertical="top", wrap_text=True)
     return buf.getvalue()
+
+
+_WIDEST = 60  # characters (a CJK character is two): wider text wraps
+
+
+def _readable_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with booleans as 是/否 and ±inf as ``—`` (text); other values as they are."""
+    out = frame
+    for i in range(frame.shape[1]):
+        col = frame.iloc[:, i]
+        values = col.to_numpy(dtype=object)
+        is_bool = [isinstance(v, bool | np.bool_) for v in values]
+        is_inf = [isinstance(v, float | np.floating) and np.isinf(v) for v in values]
+        if not any(is_bool) and not any(is_inf):
+            continue
+        if out is frame:
+            out = frame.copy()
+        new = [("是" if v else "否") if b else "—" if f else v
+               for v, b, f in zip(values, is_bool, is_inf, strict=True)]
+        out.isetitem(i, pd.Series(new, index=frame.index, dtype=object))
+    return out
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a spreadsheet: two for a CJK (wide or ambiguous) character.
+
+    >>> display_width("马坝镇"), display_width("99.9%"), display_width("≥ 90%")
+    (6, 5, 6)
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WFA" else 1 for ch in text)
+
+
+def _column_width(header: object, column: pd.Series) -> float:
+    """A width (in Excel's character units) that shows the header and the column's values."""
+    widths = [display_width(str(header))]
+    if column.dtype.kind in "biufc":
+        widths.append(12)  # a formatted number: "99.9%", "12,345", "< 0.001"
+    else:
+        widths += [display_width(v) if isinstance(v, str) else 12 for v in column.dropna()]
+    return float(min(max(widths) + 2, _WIDEST))
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, *, encoding: str = "utf-8-sig",

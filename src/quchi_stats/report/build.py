@@ -27,13 +27,14 @@ from ..flags import (
     CLASS_SIGNIFICANT,
 )
 from ..io.schema import ensure_no_personal_columns
-from ..io.writers import atomic_write_bytes, csv_bytes, xlsx_bytes
+from ..io.writers import atomic_write_bytes, csv_bytes
+from .docx import DOCX_NAME, docx_bytes, figures_in_html
 
 __all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "report_tables",
            "write_report"]
 
 REPORT_NAME = "考核报告.html"
-REPORT_FILES = (REPORT_NAME, "考核报告.xlsx", "estimates.csv", "flags.csv", "rejects.csv")
+REPORT_FILES = (REPORT_NAME, "考核报告.xlsx", DOCX_NAME, "estimates.csv", "flags.csv", "rejects.csv")
 """What a report folder holds: the folder is replaced as one set, and refused if it holds more."""
 
 UNVERIFIED_ZH = ("未核验抽样清单：本报告生成时跳过了抽查样本与抽样清单（manifest.json）的核对（--no-verify，"
@@ -407,13 +408,16 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
             f"<body>{body}</body></html>\n")
 
 
-def _xlsx_bytes(tables: dict[str, pd.DataFrame]) -> bytes:
-    return xlsx_bytes(tables)  # text cells as strings, never formulas (io.writers)
+def _xlsx_bytes(tables: dict[str, pd.DataFrame], title: str) -> bytes:
+    from .xlsx import workbook_bytes  # 摘要 first, formats for readers; cells never formulas
+
+    return workbook_bytes(tables, title)
 
 
 def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
                  synthetic: bool = False) -> list[Path]:
-    """Write ``考核报告.html``, ``estimates.csv``, ``flags.csv`` and ``考核报告.xlsx`` into ``out_dir``.
+    """Write ``考核报告.html``, ``estimates.csv``, ``flags.csv``, ``考核报告.xlsx`` and
+    ``考核报告.docx`` into ``out_dir``.
 
     An existing report is replaced only with ``force=True``. The folder is written beside the
     target and swapped in as one set under a lock (:class:`~quchi_stats.io.atomic.AtomicDirectory`):
@@ -429,13 +433,15 @@ def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
             shown = out / REPORT_NAME if (out / REPORT_NAME).exists() else out
             raise OutputExistsError(f"{shown} 已存在；如需重新生成，请加 --force（force=True）。")
         tables = report_tables(a)
+        page = build_html(a, synthetic=synthetic)
         files = [
             ("estimates.csv", csv_bytes(tables["估计结果"])),
             *([("rejects.csv", csv_bytes(tables["未计入的记录"]))] if "未计入的记录" in tables
               else []),
             ("flags.csv", csv_bytes(tables["标记"])),
-            ("考核报告.xlsx", _xlsx_bytes(tables)),
-            (REPORT_NAME, build_html(a, synthetic=synthetic).encode("utf-8")),
+            ("考核报告.xlsx", _xlsx_bytes(tables, report_title(a))),
+            (REPORT_NAME, page.encode("utf-8")),
+            (DOCX_NAME, docx_bytes(a, tables, synthetic=synthetic, drawn=figures_in_html(page))),
         ]
         for name, data in files:
             atomic_write_bytes(stage.path / name, data)

@@ -1,0 +1,339 @@
+"""考核报告.docx: the yearly report as a Word document, for offices that publish in Word/WPS.
+
+A second renderer over the same results as the HTML page and the workbook (an
+:class:`~quchi_stats.assessment.Assessment` and the tables of
+:func:`~quchi_stats.report.build.report_tables`): it decides nothing, it only lays out. The house
+style follows 党政机关公文格式 (GB/T 9704-2012) where a report can: A4 with its margins, the title
+in 黑体 二号, first-level headings in 黑体 三号, second-level headings in 楷体 三号, the body in
+仿宋 三号, tables in 仿宋 四号 (小四 when a table has more than six columns, so that it fits the
+156 mm text width) with bold headers repeated on every page, numbers right-aligned as the
+workbook shows them (:mod:`~quchi_stats.report.formats`), and the page number as “— 1 —”.
+Fonts are named for East Asian text (``w:eastAsia``) and, for Latin letters and digits, Times
+New Roman. No personal data: only towns, villages and rates, as in the other report files.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from ..assessment import DISTRICT, Assessment
+from ..io.schema import FRAMES, ensure_no_personal_columns
+from .formats import shown
+
+__all__ = ["DOCX_NAME", "docx_bytes", "figures_in_html"]
+
+DOCX_NAME = "考核报告.docx"
+
+# 字号 in points
+ERHAO, SANHAO, SIHAO, XIAOSI = 22.0, 16.0, 14.0, 12.0
+BODY_FONT, HEADING_FONT, SUBHEADING_FONT, LATIN_FONT = "仿宋", "黑体", "楷体", "Times New Roman"
+_NUMERALS = "一二三四五六七八九十"
+
+
+def _ordinal(i: int) -> str:
+    """1 -> 一, 11 -> 十一, 20 -> 二十 (the numbering of （一） subsections)."""
+    if i <= 10:
+        return _NUMERALS[i - 1]
+    tens, ones = divmod(i, 10)
+    return (_NUMERALS[tens - 1] if tens > 1 else "") + "十" + (_NUMERALS[ones - 1] if ones else "")
+
+
+def _set_fonts(obj, east_asian: str, size: float | None = None, *,
+               bold: bool | None = None) -> None:
+    """Name ``east_asian`` for CJK text and Times New Roman for the rest, on a style or a run."""
+    from docx.oxml.ns import qn
+    from docx.shared import Pt, RGBColor
+
+    font = obj.font
+    font.name = LATIN_FONT  # creates the w:rFonts element
+    rfonts = obj._element.rPr.rFonts
+    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        rfonts.attrib.pop(qn(theme), None)  # a theme font would win over the names below
+    rfonts.set(qn("w:eastAsia"), east_asian)
+    if size is not None:
+        font.size = Pt(size)
+    if bold is not None:
+        font.bold = bold
+    font.color.rgb = RGBColor(0, 0, 0)
+
+
+def _styles(doc) -> None:
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.shared import Pt
+
+    normal = doc.styles["Normal"]
+    _set_fonts(normal, BODY_FONT, SANHAO)
+    normal.paragraph_format.line_spacing = Pt(28)  # 公文: 22 lines of 28 pt on a page
+    normal.paragraph_format.space_after = Pt(0)
+    for name, face, size in (("Title", HEADING_FONT, ERHAO), ("Heading 1", HEADING_FONT, SANHAO),
+                             ("Heading 2", SUBHEADING_FONT, SANHAO)):
+        st = doc.styles[name]
+        _set_fonts(st, face, size, bold=False)
+        st.font.italic = False
+        ppr = st.element.pPr
+        if ppr is not None:  # the template's Title has a bottom border
+            for border in ppr.findall("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}pBdr"):
+                ppr.remove(border)
+        st.paragraph_format.space_before = Pt(6)
+        st.paragraph_format.space_after = Pt(6)
+        st.paragraph_format.line_spacing = Pt(28) if name != "Title" else Pt(40)
+    for name, size in _TABLE_STYLES.items():  # table text: its fonts said once, not on each run
+        st = doc.styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
+        st.base_style = normal
+        _set_fonts(st, BODY_FONT, size)
+        st.paragraph_format.line_spacing = 1.0
+        st.paragraph_format.first_line_indent = Pt(0)
+
+
+_TABLE_STYLES = {"表格（四号）": SIHAO, "表格（小四）": XIAOSI}
+
+
+def _page(doc) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Mm
+
+    sec = doc.sections[0]
+    sec.page_width, sec.page_height = Mm(210), Mm(297)
+    sec.top_margin, sec.bottom_margin = Mm(37), Mm(35)
+    sec.left_margin, sec.right_margin = Mm(28), Mm(26)
+    p = sec.footer.paragraphs[0]
+    p.alignment = 1  # centre
+    run = p.add_run("— ")
+    _set_fonts(run, BODY_FONT, SIHAO)
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), "PAGE")
+    r = OxmlElement("w:r")
+    t = OxmlElement("w:t")
+    t.text = "1"
+    r.append(t)
+    field.append(r)
+    p._p.append(field)
+    run = p.add_run(" —")
+    _set_fonts(run, BODY_FONT, SIHAO)
+
+
+def _para(doc, text: str, *, indent: bool = True, bold_lead: str = "", size: float | None = None):
+    from docx.shared import Pt
+
+    p = doc.add_paragraph()
+    if indent:
+        p.paragraph_format.first_line_indent = Pt(2 * (size or SANHAO))  # two characters
+    if bold_lead:
+        run = p.add_run(bold_lead)
+        _set_fonts(run, BODY_FONT, size, bold=True)
+    run = p.add_run(text)
+    _set_fonts(run, BODY_FONT, size)
+    return p
+
+
+def _table(doc, frame: pd.DataFrame, columns: Sequence[str], *, right: Sequence[str] = ()) -> None:
+    """``frame[columns]`` as a table: bold header repeated on each page, rows kept whole,
+    text left and numbers right, each value as :func:`~quchi_stats.report.formats.shown` gives it."""
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+
+    cols = [c for c in columns if c in frame.columns]
+    ensure_no_personal_columns(cols, "考核报告.docx 的表格")
+    style = doc.styles["表格（四号）" if len(cols) <= 6 else "表格（小四）"].style_id
+    table = doc.add_table(rows=1 + len(frame), cols=len(cols))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    numeric = [c in right or frame[c].dtype.kind in "biufc"
+               or str(frame[c].dtype) in ("Int64", "Float64") for c in cols]
+    for i, row in enumerate(table.rows):
+        trpr = row._tr.get_or_add_trPr()
+        keep = OxmlElement("w:cantSplit")
+        trpr.append(keep)
+        if i == 0:
+            trpr.append(OxmlElement("w:tblHeader"))
+    head = table.rows[0].cells
+    for j, c in enumerate(cols):
+        p = head[j].paragraphs[0]
+        p._p.style = style  # the id itself: python-docx's lookup by style costs 5 ms a cell
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p.add_run(str(c)).bold = True
+    values = frame[cols].to_numpy(dtype=object)
+    for i, row in enumerate(values, start=1):
+        cells = table.rows[i].cells
+        for j, (c, v) in enumerate(zip(cols, row, strict=True)):
+            p = cells[j].paragraphs[0]
+            p._p.style = style
+            p.alignment = WD_ALIGN_PARAGRAPH.RIGHT if numeric[j] else WD_ALIGN_PARAGRAPH.LEFT
+            p.add_run(shown(v, c))
+
+
+def _figure(doc, png: bytes, caption: str, number: int) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.shared import Mm
+
+    doc.add_picture(io.BytesIO(png), width=Mm(150))
+    pic = doc.paragraphs[-1]
+    pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    pic.paragraph_format.line_spacing = 1.0  # the body's exact 28 pt would clip the picture
+    pic.paragraph_format.keep_with_next = True  # with its caption
+    p = _para(doc, f"图{number}  {caption}", indent=False, size=SIHAO)
+    p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+
+
+def _png(draw) -> bytes:
+    from .build import _figure_png  # the HTML report's figure, as PNG bytes
+
+    return base64.b64decode(_figure_png(draw))
+
+
+def figures_in_html(page: str) -> dict[str, bytes]:
+    """The PNG figures an HTML report embeds, by their caption (``alt``): so that the docx
+    written beside it does not draw them again."""
+    return {html.unescape(alt): base64.b64decode(data) for alt, data in _IMG.findall(page)}
+
+
+_IMG = re.compile(r'<img alt="([^"]*)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
+               synthetic: bool = False, figures: bool = True,
+               drawn: Mapping[str, bytes] | None = None) -> bytes:
+    """考核报告.docx as bytes.
+
+    ``tables`` are :func:`report_tables` ``(a)`` (computed when None). ``drawn`` holds figures
+    already drawn for the HTML report, by caption (:func:`figures_in_html`); a figure not among
+    them is drawn here. ``figures=False`` leaves the figures out (a quicker document, for tests
+    of the text)."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    from .build import UNVERIFIED_ZH, methods_text, report_tables, report_title
+
+    tables = report_tables(a) if tables is None else tables
+    spec, est, y = a.spec, a.estimates, a.year
+    title = report_title(a)
+    doc = Document()
+    _styles(doc)
+    _page(doc)
+    doc.core_properties.title = title
+    doc.core_properties.author = "quchi_stats"
+    doc.core_properties.comments = ""
+    doc.add_paragraph(title, style="Title").alignment = WD_ALIGN_PARAGRAPH.CENTER
+    if not a.verified:
+        _para(doc, UNVERIFIED_ZH, bold_lead="特别说明：")
+    if synthetic:
+        _para(doc, "本报告使用合成数据（quchi_stats 生成的模拟数据），仅用于演示和检验方法，不反映任何真实乡镇的情况。",
+              bold_lead="说明：")
+    for note in a.notes:
+        _para(doc, note, bold_lead="本报告未进行的检查：")
+    n_fig = n_tab = 0
+
+    def table(frame: pd.DataFrame, columns: Sequence[str], caption: str, **kw) -> None:
+        nonlocal n_tab
+        n_tab += 1
+        p = _para(doc, f"表{n_tab}  {caption}", indent=False, size=SIHAO)
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        p.paragraph_format.keep_with_next = True
+        _table(doc, frame, columns, **kw)
+
+    def figure(draw, caption: str) -> None:
+        nonlocal n_fig
+        if figures:
+            n_fig += 1
+            png = drawn.get(caption) if drawn else None
+            _figure(doc, png if png is not None else _png(draw), caption, n_fig)
+
+    # 一、考核结论
+    doc.add_heading("一、考核结论", level=1)
+    flags = a.flags
+    if len(flags):
+        towns = a.flagged_towns
+        _para(doc, f"{y} 年度抽查发现 {len(towns)} 个镇存在考核办法第七条（或第九条）所列情形："
+                   f"{'、'.join(towns)}。按第八条，建议如下处理。")
+        i = 0
+        for town in towns:
+            for _, f in flags[flags["town"] == town].iterrows():
+                i += 1
+                evidence = str(f["evidence"]).rstrip("。")
+                _para(doc, f"{f['article']}，{f['item']}。依据：{evidence}。{f['consequence']}。",
+                      bold_lead=f"{i}. {town}：")
+    else:
+        _para(doc, "未发现符合第七条所列情形、且有统计证据支持的问题。")
+    _para(doc, "所有标记均有统计检验支持，不以点估计单独作为标记依据。")
+
+    # 二、观察名单
+    doc.add_heading("二、观察名单", level=1)
+    if len(a.watch):
+        _para(doc, f"以下 {len(a.watch)} 项证据尚不足以标记，建议组织复核入户，并在下年度抽查中适当增加这些镇的抽查村数和户数：")
+        table(tables["需关注"], ("乡镇", "事项", "依据"), "需要关注的镇和村")
+    else:
+        _para(doc, "无。")
+
+    # 三、抽查情况
+    doc.add_heading("三、抽查情况", level=1)
+    ov = a.overview
+    if ov:
+        _para(doc, f"全区 {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；"
+                   f"截至 {y} 年底建档立卡 {ov['registered']:,} 户，当年退出 {ov['exits']:,} 户。本年度抽查 "
+                   f"{ov['sampled_villages']} 个行政村、正选 {ov['primary']} 户，实际走访（含替补）{ov['visited']} 户。"
+                   "各镇的应答情况如下表。")
+    resp = tables["应答情况"]
+    if "抽样框" in resp:
+        resp = resp.assign(抽样框=resp["抽样框"].map(lambda f: FRAMES.get(f, f)))
+    table(resp, ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"),
+          f"{y} 年各镇抽查应答情况")
+    if ov.get("rejects"):
+        _para(doc, f"有 {ov['rejects']} 户已入户但缺少所属抽样框的核查结果，未计入相应指标，清单见 rejects.csv。")
+
+    # 四、方法说明
+    doc.add_heading("四、方法说明", level=1)
+    _para(doc, methods_text(spec, est))
+
+    # 五、分乡镇结果
+    doc.add_heading("五、分乡镇结果", level=1)
+    shown_est = tables["估计结果"]
+    k = 0
+    for ind in spec.indicators:
+        sub = est[est["indicator"] == ind.name]
+        if sub.empty:
+            continue
+        k += 1
+        doc.add_heading(f"（{_ordinal(k)}）{ind.label}（标准：{ind.reported_as}）", level=2)
+        t = shown_est[shown_est["指标"] == ind.label]
+        interval = [f"{shown(lo, '置信下限')}–{shown(hi, '置信上限')}"
+                    for lo, hi in zip(t["置信下限"], t["置信上限"], strict=True)]
+        level = f"{spec.level:.0%}置信区间"
+        table(t.assign(**{level: interval}), ("乡镇", "估计值", level, "样本户数", "校正后P值", "判定"),
+              f"{y} 年各镇{ind.label}", right=(level,))
+        figure(lambda p, ax, sub=sub, ind=ind: p.forest_plot(
+            sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
+            ax=ax), f"{y} 年各镇{ind.label}及置信区间")
+        if ind.name in a.funnel and ind.name == "satisfaction_rate":
+            fun = a.funnel[ind.name]
+            figure(lambda p, ax, f=fun, ind=ind: p.funnel_plot(
+                f, f.attrs["theta0"], label=ind.label, ax=ax), f"{ind.label}漏斗图（与全区水平比较）")
+        if len(a.history) and a.history["year"].nunique() > 1:
+            h = a.history[a.history["indicator"] == ind.name]
+            figure(lambda p, ax, h=h, ind=ind: p.trend_plot(
+                h, label=ind.label, threshold=ind.threshold,
+                complement=ind.display == "complement", ax=ax), f"{ind.label} 年度变化")
+    if len(a.bunching):
+        low = a.bunching[a.bunching["p_adjusted"] < spec.alpha]["town"].tolist()
+        if low:
+            k += 1
+            doc.add_heading(f"（{_ordinal(k)}）“数字脱贫”检验", level=2)
+            _para(doc, f"退出线（{spec.exit_line:.0f} 元）上方 {spec.bunching_window:.0f} 元以内的退出户多于平滑分布预期的镇，"
+                       "其有劳动能力退出户的人均收入分布如下。")
+            for town in low:
+                inc = a.incomes[a.incomes["town"] == town]["relative_income"].to_numpy()
+                figure(lambda p, ax, inc=inc, town=town: p.income_histogram(
+                    inc, window=spec.bunching_window, title=f"{town} {y} 年退出户收入分布", ax=ax),
+                    f"{town}退出户人均收入与退出线之差")
+    _para(doc, f"注：{DISTRICT}一行为全区合计。估计值、置信区间为达标方向的比率；“校正后P值”小于 0.001 时记为"
+               "“< 0.001”。完整的表格见考核报告.xlsx。", size=SIHAO)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,31 @@
+"""Shared by the tests of the report's renderers: the 2018 assessment and its report set, written
+once for the session (the figures drawn while writing it are counted)."""
+
+from __future__ import annotations
+
+import pytest
+
+import quchi_stats.report.build as build
+from quchi_stats.assessment import run_assessment
+from quchi_stats.report import write_report
+
+
+@pytest.fixture(scope="session")
+def assessment_2018_shared():
+    return run_assessment(2018)
+
+
+@pytest.fixture(scope="session")
+def written(tmp_path_factory, assessment_2018_shared):
+    """The report set, with the number of figures drawn while writing it."""
+    out = tmp_path_factory.mktemp("rep") / "2018"
+    real, drawn = build._figure_png, []
+
+    def counting(draw):
+        drawn.append(1)
+        return real(draw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "_figure_png", counting)
+        write_report(assessment_2018_shared, out, synthetic=True)
+    return out, len(drawn)
