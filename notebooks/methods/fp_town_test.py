@@ -37,8 +37,16 @@
 # `simulate_design` (ρ̂ re-fitted in each such district): unadjusted one-sided α = 0.05, Holm
 # over 9 towns, and α/72 (Holm's first step over the year's 72 tests of the shipped spec).
 #
-# Run: `nice -n 10 .venv/bin/python notebooks/methods/fp_town_test.py [--reps N]`; it writes
-# `notebooks/methods/fp_town_test_results.md` and `.csv`.
+# The committed tables came from three runs (each under 10 minutes of CPU), then `--report`:
+#
+#     python notebooks/methods/fp_town_test.py --designs default --reps 1000 --power-reps 1000 \
+#         --mu-offsets=-0.3,0.3 --tag default
+#     python notebooks/methods/fp_town_test.py --designs census --reps 1000 --power-reps 500 \
+#         --tag census
+#     python notebooks/methods/fp_town_test.py --designs default --indicators satisfaction_rate \
+#         --iccs 0.05 --reps 1000 --power-reps 1 --frame-shift 0.05 --tag robust_tmp
+#     # (of the last run only the two frame-shift rows were kept, as `.robust.size.csv`)
+#     python notebooks/methods/fp_town_test.py --report   # → fp_town_test_results.md
 
 # %%
 from __future__ import annotations
