@@ -123,7 +123,9 @@ def _domains(design: SurveyDesign, by: str | Sequence[str] | None
             table = pd.DataFrame(dict(zip(cols, reversed(keys), strict=True)))
     codes = None if codes is None else np.asarray(codes, dtype=np.intp)
     if cols[0] == "town":
-        order = {t: i for i, t in enumerate(order_towns(table["town"].tolist()))}
+        # towns in order of first appearance in the data (a sample lists them in the year's
+        # order), not sorted by name as the strata are
+        order = {t: i for i, t in enumerate(order_towns(design.column("town").dropna()))}
         perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
         if np.any(perm != np.arange(perm.size)):
             remap = np.empty(len(perm) + 1, dtype=np.intp)
