@@ -184,3 +184,13 @@ def test_a_new_countys_year_keeps_its_town_order_and_never_says_qujiang(tmp_path
     # 曲江 appears in nothing the run printed or wrote
     assert "曲江" not in "\n".join(said)
     assert "曲江" not in _all_text(tmp_path)
+
+
+def test_qujiangs_shipped_specs_list_its_nine_towns_in_code_order():
+    from quchi_stats.datasets.synthetic import TOWNS, YEARS
+
+    codes = list(TOWNS.values())
+    assert codes == sorted(codes)
+    for year in YEARS:  # the shipped specs' years
+        spec = load_spec(year)
+        assert (spec.county, spec.towns) == ("曲江区", tuple(TOWNS)), year
