@@ -325,6 +325,8 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
         A 0/1, boolean or 是/否 column; missing values are left out of the domain.
     by : str or list of str, optional
         Domain columns (for example ``"town"``); the full design is kept for the variance.
+        Towns come in order of first appearance in the design's data (a drawn sample lists them
+        in the year's order).
     denominator : str, optional
         A size column (household size): the person-level rate ``Σw·size·y / Σw·size``, as the
         national rules count 错退 and 漏评 in persons.
@@ -360,8 +362,8 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     >>> r = estimate_proportion(d, "ok", by="town")
     >>> r.to_frame()[["town", "estimate", "n", "df"]]
       town  estimate  n  df
-    0    乙  0.833333  6   2
-    1    甲  0.833333  6   2
+    0    甲  0.833333  6   2
+    1    乙  0.833333  6   2
     """
     func = "estimate_proportion"
     _check_common(design, level, variance, func)
