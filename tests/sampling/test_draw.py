@@ -246,3 +246,16 @@ def test_frame_names_are_the_schema_frames():
     from quchi_stats.sampling import FRAME_NAMES
 
     assert FRAME_NAMES == tuple(FRAMES)
+
+
+def test_the_plans_town_order_is_checked_and_towns_it_leaves_out_come_after(small_register):
+    for bad in (["甲镇", "甲镇"], "甲镇", ["甲镇", " "], [1]):
+        with pytest.raises(ParameterError, match="'towns' parameter of DesignPlan"):
+            DesignPlan(year=2018, towns=bad)
+    plan = DesignPlan(year=2018, **PLAN, towns=["丙镇", "戊镇"])  # 戊镇 is not in the register
+    assert plan.to_dict()["towns"] == ["丙镇", "戊镇"]
+    assert "towns" not in DesignPlan(year=2018).to_dict()  # older manifests stay as they were
+    res = draw_sample(small_register, plan, seed=3)
+    assert list(dict.fromkeys(res.sample["town"])) == ["丙镇", "甲镇", "乙镇"]
+    assert list(res.allocation["town"]) == ["丙镇", "甲镇", "乙镇"]
+    assert any("甲镇、乙镇 不在考核参数的乡镇顺序" in n for n in res.notes)
