@@ -23,12 +23,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from quchi_stats.cli import main
+from quchi_stats.datasets.synthetic import TOWNS
 from quchi_stats.io import read_table
-from quchi_stats.io.schema import LABELS_ZH, TOWNS
+from quchi_stats.io.schema import LABELS_ZH
 from quchi_stats.io.writers import FORMULA_PREFIXES, restore_cell
 from tests.conftest import make_register
 
-# Sorted like TOWNS, so the draw on the renamed register picks the same households.
+# Renamed in place (the i-th of TOWNS becomes the i-th here), so the renamed register lists its
+# towns in the same order (first appearance) and the draw picks the same households.
 HOSTILE_TOWNS = sorted(["+1马坝镇", "+2大塘镇", "-3枫湾镇", "-4小坑镇",
                         '=HYPERLINK("http://x.invalid/","沙溪镇")', "=cmd|' /C calc'!A0",
                         "@7樟市镇", "@8白土镇", "@9罗坑镇"])

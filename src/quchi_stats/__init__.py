@@ -1,4 +1,4 @@
-"""quchi_stats — 扶贫开发工作成效考核统计工具 (first built for 曲江区, Shaoguan; any county by its spec).
+"""quchi_stats — 县级扶贫开发工作成效考核统计工具 (any county: the spec names it and its towns).
 
 Design the yearly spot-check (抽查) sample, estimate the assessment's rates with honest intervals,
 flag towns under 考核办法 第七条, and write the 考核报告.

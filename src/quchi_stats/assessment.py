@@ -85,7 +85,7 @@ class Assessment:
 
     @property
     def flagged_towns(self) -> list[str]:
-        return order_towns(self.flags["town"].unique().tolist()) if len(self.flags) else []
+        return list(dict.fromkeys(self.flags["town"])) if len(self.flags) else []  # year's order
 
 
 def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
@@ -145,7 +145,9 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
         t["display"] = ind.display
         t["unit"] = ind.unit
         parts.append(t)
-    est = pd.concat(parts, ignore_index=True)
+    # towns in the year's order (the spec's ``towns``, else the sample's), 全区 after them
+    est = _in_town_order(pd.concat(parts, ignore_index=True),
+                         order_towns(sample["town"].dropna(), spec.towns))
     towns = est["town"] != DISTRICT
     est["p_adjusted"] = np.nan
     family = est.loc[towns, "indicator"].to_numpy() if spec.multiplicity_family == "indicator" \
@@ -346,6 +348,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                         f"{spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
                         file=root.results(year).name)
     est, response = estimate_indicators(sample, results, spec, designs=designs, models=models)
+    # the year's town order: the spec's ``towns``, else first appearance in the register
+    order = order_towns(register["town"].dropna(), spec.towns)
     notes: list[str] = []
     flags: list[dict] = []
 
@@ -424,7 +428,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     exited["relative_income"] = exited["income_per_capita"] - spec.exit_line
     rng = np.random.default_rng(seed)
     brows = []
-    for town in order_towns(exited["town"].unique().tolist()):
+    for town in order_towns(exited["town"].unique(), order):
         r = bunching_test(exited.loc[exited["town"] == town, "relative_income"].to_numpy(),
                           window=spec.bunching_window, rng=rng)
         brows.append({"town": town, "exits": r.n, "in_window": r.observed,
@@ -470,8 +474,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     watch = _watch_list(est, funnel, clusters, spec, flags)
     flags_df = pd.DataFrame(flags, columns=["town", "article", "item", "evidence", "consequence"])
     if len(flags_df):
-        order = {t: i for i, t in enumerate(order_towns(flags_df["town"].tolist()))}
-        flags_df = flags_df.iloc[np.lexsort((flags_df["article"], flags_df["town"].map(order)))]
+        rank = {t: i for i, t in enumerate(order_towns(flags_df["town"], order))}
+        flags_df = flags_df.iloc[np.lexsort((flags_df["article"], flags_df["town"].map(rank)))]
         flags_df = flags_df.reset_index(drop=True)
 
     hist, changes = pd.DataFrame(), pd.DataFrame()
@@ -489,9 +493,24 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         "visited": int(results["visit_status"].isin(["completed", "substitute"]).sum()),
     }
     overview["rejects"] = len(rejects)
+    est, target_check, villages, self_rep, shrinkage, watch, clusters, response = (
+        _in_town_order(t, order) for t in (est, target_check, villages, self_rep, shrinkage,
+                                           watch, clusters, response))
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
                       villages, self_rep, response, incomes, watch, rejects, clusters, hist,
                       changes, overview, tuple(notes), verify)
+
+
+def _in_town_order(table: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """``table`` with its towns in ``order`` (others, and 全区, after them, as they came), within
+    each indicator when it has one (indicators in the order they came)."""
+    if not len(table) or "town" not in table:
+        return table
+    rank = {t: i for i, t in enumerate(order)}
+    keys = [table["town"].map(rank).fillna(len(rank)).to_numpy()]
+    if "indicator" in table:
+        keys.append(pd.factorize(table["indicator"])[0])
+    return table.iloc[np.lexsort(keys)].reset_index(drop=True)
 
 
 def _check_results(results: pd.DataFrame, sample: pd.DataFrame, file: str) -> None:

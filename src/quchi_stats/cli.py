@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import re
 import sys
 import warnings
@@ -110,7 +111,7 @@ def _plan_options(sub: argparse.ArgumentParser) -> None:
     d = options.PLAN_DEFAULTS
     frames = ",".join(str(v) for v in d["households_per_village"].values())
     sub.add_argument("--villages", type=int, default=d["villages_total"],
-                     help=f"全区抽取的行政村数（默认 {d['villages_total']}）")
+                     help=f"全县（区）抽取的行政村数（默认 {d['villages_total']}）")
     sub.add_argument("--allocation", default=d["village_allocation"], choices=options.ALLOCATION_METHODS,
                      help=f"村数在镇间的分配方法（默认 {d['village_allocation']}）")
     sub.add_argument("--min-villages", type=int, default=d["min_villages_per_town"],
@@ -235,7 +236,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--reserves", type=int, default=_plan_default("reserves"),
                    help=f"每村每框备选户数（默认 {_plan_default('reserves')}）")
     d.add_argument("--spec", type=Path,
-                   help="考核参数 TOML 文件：其 [followup] 复核规则登记入清单（默认：内置的当年参数）")
+                   help="考核参数 TOML 文件：按其乡镇顺序（towns）抽样，其 [followup] 复核规则登记入清单"
+                        "（不给：乡镇按台账中首次出现的顺序，不登记复核规则）")
     d.add_argument("--plan", type=Path, metavar="FILE.toml",
                    help="按 quchi-stats plan 写出的抽样计划抽样（代替 --villages、--households 等抽样参数）；"
                         "计划文件的 SHA-256 和全文记入清单")
@@ -374,14 +376,20 @@ def _cmd_design(args: argparse.Namespace) -> int:
     if out is None:
         base = args.data if args.data is not None else register.parent
         out = DataDir(base).sample_dir(args.year)
-    plan = plan_file.plan if plan_file is not None else _plan_from_args(args, reserves=args.reserves)
+    from .spec import load_spec
+
+    spec = load_spec(args.spec, year=args.year) if args.spec is not None else None
+    rule = spec.followup if spec is not None else None
+    # the spec's town order, else the register's (first appearance); recorded in the manifest
+    towns = spec.towns if spec is not None else ()
+    if plan_file is not None:
+        plan = plan_file.plan if not towns else dataclasses.replace(plan_file.plan, towns=towns)
+    else:
+        plan = _plan_from_args(args, reserves=args.reserves, towns=towns)
     seed = args.seed if args.seed is not None else new_seed()
     columns = _columns(args)
     result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet,
                             columns=columns)
-    from .spec import load_spec
-
-    rule = (load_spec(args.spec, year=args.year).followup if args.spec is not None else None)
     outcome = write_sample(result, out, register, force=args.force, encoding=args.encoding,
                            sheet=args.sheet, columns=columns, followup=rule,
                            plan_file=plan_file.to_manifest() if plan_file is not None else None)
@@ -526,7 +534,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                 verify=not args.no_verify, sheet=args.sheet, columns=_columns(args))
     synthetic = any(DataDir(data).root.glob(f"truth_{args.year}.*"))
     paths = write_report(assessment, out, force=args.force, synthetic=synthetic)
-    print(f"{args.year} 年考核：{len(assessment.flags)} 项标记，涉及 "
+    from .report.build import COUNTY_UNNAMED
+
+    county = assessment.spec.county or COUNTY_UNNAMED
+    print(f"{county} {args.year} 年考核：{len(assessment.flags)} 项标记，涉及 "
           f"{'、'.join(assessment.flagged_towns) or '无'}；{len(assessment.watch)} 项需关注。")
     for _, f in assessment.flags.iterrows():
         print(f"  {f['town']} {f['article']} {f['item']}")
@@ -571,7 +582,8 @@ def _cmd_fieldlist(args: argparse.Namespace) -> int:
     if suffix == ".xlsx":
         spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
         atomic_write_bytes(args.out, entry_workbook_bytes(sample, args.year,
-                                                          answers_by_frame(spec)))
+                                                          answers_by_frame(spec),
+                                                          towns=spec.towns))
         n_res = int((sample["role"] != "primary").sum())
         print(f"已写出录入工作簿 {args.out}：{sample['town'].nunique()} 个镇（每镇一张表），"
               f"{len(sample)} 户，其中备选户 {n_res} 户（未启用请留空）；不含个人信息。")
@@ -596,8 +608,8 @@ def _cmd_power(args: argparse.Namespace) -> int:
     register_file = _register_path(args, "power")
     if args.out is not None and args.out.exists() and not args.force:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
-    plan = _plan_from_args(args)
     spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
+    plan = _plan_from_args(args, towns=spec.towns)
     register = read_table(register_file, "register", encoding=args.encoding, sheet=args.sheet,
                           columns={**spec.columns, **(_columns(args) or {})} or None)
     names = ([n.strip() for n in args.indicators.split(",") if n.strip()]

@@ -39,4 +39,5 @@ PLAN_DEFAULTS: dict[str, object] = {
     "reserves": 3,
     "anticipated_p": 0.95,
     "anticipated_deff": 1.5,
+    "towns": (),
 }

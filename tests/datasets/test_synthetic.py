@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 from quchi_stats.datasets import YEARS, data_path, generate_district, load_register, write_district
-from quchi_stats.datasets.synthetic import _TOWN_SPEC, EXIT_LINES, register_frame
+from quchi_stats.datasets.synthetic import _TOWN_SPEC, EXIT_LINES, TOWNS, register_frame
 from quchi_stats.io import DataDir, read_table
-from quchi_stats.io.schema import TOWNS
 from quchi_stats.sampling import verify_manifest
 
 

@@ -196,7 +196,7 @@ def test_result_columns_and_display():
     frame = res.to_frame()
     assert list(frame.columns) == ["town", "estimate", "se", "ci_lower", "ci_upper", "level", "n",
                                    "n_eff", "df", "deff", "cv", "method"]
-    assert frame["town"].tolist() == ["乙", "甲"]  # sorted (unknown towns: by name)
+    assert frame["town"].tolist() == ["甲", "乙"]  # in order of first appearance in the data
     assert "置信下限" in str(res) and "<table" in res._repr_html_()
     assert list(res.to_frame(chinese=True).columns[:2]) == ["乡镇", "估计值"]
     with pytest.raises(ValueError, match="2 domains"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,8 +114,14 @@ def test_fraction_per_village(small_register):
 def test_same_seed_same_sample_and_different_seed_differs(small_register):
     plan = DesignPlan(year=2018, **PLAN)
     a = draw_sample(small_register, plan, seed=11).sample
-    b = draw_sample(small_register.sample(frac=1, random_state=0), plan, seed=11).sample
-    pd.testing.assert_frame_equal(a, b)  # independent of the register's row order
+    shuffled = small_register.sample(frac=1, random_state=0)
+    # the town order is part of the design (the spec's towns, else first appearance in the
+    # register); given it, the draw is independent of the register's row order
+    order = list(dict.fromkeys(small_register["town"]))
+    assert list(dict.fromkeys(shuffled["town"])) != order
+    b = draw_sample(shuffled, replace(plan, towns=tuple(order)), seed=11).sample
+    pd.testing.assert_frame_equal(a, b)
+    assert list(dict.fromkeys(a["town"])) == order
     c = draw_sample(small_register, plan, seed=12).sample
     assert not a["household_id"].equals(c["household_id"])
 
@@ -238,3 +246,16 @@ def test_frame_names_are_the_schema_frames():
     from quchi_stats.sampling import FRAME_NAMES
 
     assert FRAME_NAMES == tuple(FRAMES)
+
+
+def test_the_plans_town_order_is_checked_and_towns_it_leaves_out_come_after(small_register):
+    for bad in (["甲镇", "甲镇"], "甲镇", ["甲镇", " "], [1]):
+        with pytest.raises(ParameterError, match="'towns' parameter of DesignPlan"):
+            DesignPlan(year=2018, towns=bad)
+    plan = DesignPlan(year=2018, **PLAN, towns=["丙镇", "戊镇"])  # 戊镇 is not in the register
+    assert plan.to_dict()["towns"] == ["丙镇", "戊镇"]
+    assert "towns" not in DesignPlan(year=2018).to_dict()  # older manifests stay as they were
+    res = draw_sample(small_register, plan, seed=3)
+    assert list(dict.fromkeys(res.sample["town"])) == ["丙镇", "甲镇", "乙镇"]
+    assert list(res.allocation["town"]) == ["丙镇", "甲镇", "乙镇"]
+    assert any("甲镇、乙镇 不在考核参数的乡镇顺序" in n for n in res.notes)

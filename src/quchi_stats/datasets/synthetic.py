@@ -35,14 +35,23 @@ import numpy as np
 import pandas as pd
 
 from ..errors import check_int
-from ..io.schema import CATEGORIES, LABELS_ZH, SATISFACTION_LEVELS, TOWNS, VISIT_STATUSES
+from ..io.schema import CATEGORIES, LABELS_ZH, SATISFACTION_LEVELS, VISIT_STATUSES
 from ..io.writers import atomic_write_bytes, csv_bytes, neutralise_cell, write_csv
 from ..sampling.draw import DesignPlan, assign_frames
 from ..sampling.manifest import draw_from_file, write_sample
 
+#: The nine towns of 曲江区 with poverty tasks: name -> statistical code (DOMAIN.md), in code
+#: order (the order Qujiang's shipped specs list in ``towns``).
+TOWNS: dict[str, str] = {
+    "马坝镇": "440205100", "大塘镇": "440205101", "枫湾镇": "440205102",
+    "小坑镇": "440205103", "沙溪镇": "440205104", "乌石镇": "440205106",
+    "樟市镇": "440205107", "白土镇": "440205108", "罗坑镇": "440205109",
+}
+
 __all__ = [
     "EXIT_LINES",
     "IDENTIFICATION_LINE_2014",
+    "TOWNS",
     "YEARS",
     "District",
     "generate_district",

@@ -123,7 +123,9 @@ def _domains(design: SurveyDesign, by: str | Sequence[str] | None
             table = pd.DataFrame(dict(zip(cols, reversed(keys), strict=True)))
     codes = None if codes is None else np.asarray(codes, dtype=np.intp)
     if cols[0] == "town":
-        order = {t: i for i, t in enumerate(order_towns(table["town"].tolist()))}
+        # towns in order of first appearance in the data (a sample lists them in the year's
+        # order), not sorted by name as the strata are
+        order = {t: i for i, t in enumerate(order_towns(design.column("town").dropna()))}
         perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
         if np.any(perm != np.arange(perm.size)):
             remap = np.empty(len(perm) + 1, dtype=np.intp)
@@ -323,6 +325,8 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
         A 0/1, boolean or 是/否 column; missing values are left out of the domain.
     by : str or list of str, optional
         Domain columns (for example ``"town"``); the full design is kept for the variance.
+        Towns come in order of first appearance in the design's data (a drawn sample lists them
+        in the year's order).
     denominator : str, optional
         A size column (household size): the person-level rate ``Σw·size·y / Σw·size``, as the
         national rules count 错退 and 漏评 in persons.
@@ -358,8 +362,8 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     >>> r = estimate_proportion(d, "ok", by="town")
     >>> r.to_frame()[["town", "estimate", "n", "df"]]
       town  estimate  n  df
-    0    乙  0.833333  6   2
-    1    甲  0.833333  6   2
+    0    甲  0.833333  6   2
+    1    乙  0.833333  6   2
     """
     func = "estimate_proportion"
     _check_common(design, level, variance, func)

@@ -80,7 +80,8 @@ def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def entry_workbook_bytes(sample: pd.DataFrame, year: int,
-                         asked: Mapping[str, Sequence[str]]) -> bytes:
+                         asked: Mapping[str, Sequence[str]], *,
+                         towns: Sequence[str] = ()) -> bytes:
     """The entry workbook of a drawn sample, as .xlsx bytes (one sheet per town).
 
     Parameters
@@ -92,6 +93,9 @@ def entry_workbook_bytes(sample: pd.DataFrame, year: int,
     asked : mapping
         Frame -> answer columns asked (:func:`answers_by_frame`). Only those cells get a dropdown
         and a white background; the others are grey and meant to stay empty.
+    towns : sequence of str
+        The order of the town sheets (the spec's ``towns``); towns it leaves out follow in the
+        sample's order (the design's).
     """
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -118,7 +122,7 @@ def entry_workbook_bytes(sample: pd.DataFrame, year: int,
     wb = Workbook()
     wb.remove(wb.active)
     used_titles: set[str] = set()
-    order = {t: i for i, t in enumerate(order_towns(sample["town"].astype(str).tolist()))}
+    order = {t: i for i, t in enumerate(order_towns(sample["town"].astype(str), towns))}
     frame_order = {f: i for i, f in enumerate(FRAMES)}
     s = sample.assign(
         _t=sample["town"].astype(str).map(order), _f=sample["frame"].map(frame_order),

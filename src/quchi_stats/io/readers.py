@@ -61,9 +61,9 @@ def detect_encoding(raw: bytes) -> str:
 
 
 #: Bounds on what one file may hold. Beyond them the file is refused with one line (docs/errors.md)
-#: instead of exhausting the machine; a county's register is far below them (曲江: 43,000 rows,
-#: 13 columns, 5 MB). A sheet's declared dimension (``<dimension ref="A1:XFD1048576">``) is not
-#: trusted: only the cells a sheet really holds are read.
+#: instead of exhausting the machine; a county's register is far below them (the bundled
+#: synthetic one: 43,000 rows, 13 columns, 5 MB). A sheet's declared dimension
+#: (``<dimension ref="A1:XFD1048576">``) is not trusted: only the cells a sheet really holds are read.
 MAX_ROWS = 1_048_576            # rows of a sheet or a CSV file (Excel's own limit)
 MAX_COLUMNS = 200               # columns of a row that hold something
 MAX_LINE_BYTES = 1 << 20        # bytes of one line of a CSV file

@@ -7,6 +7,7 @@ canonical English ``snake_case`` name; writers and reports use :data:`LABELS_ZH`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "SELF_REPORT",
     "TABLES",
     "TARGETS",
-    "TOWNS",
     "VISIT_STATUSES",
     "YES_NO",
     "YES_NO_FORMS",
@@ -111,14 +111,6 @@ FRAMES: dict[str, str] = {
     "exited": "当年退出户",
     "non_registered": "非建档立卡户",
 }
-
-#: The nine towns with poverty tasks: name -> statistical code (DOMAIN.md).
-TOWNS: dict[str, str] = {
-    "马坝镇": "440205100", "大塘镇": "440205101", "枫湾镇": "440205102",
-    "小坑镇": "440205103", "沙溪镇": "440205104", "乌石镇": "440205106",
-    "樟市镇": "440205107", "白土镇": "440205108", "罗坑镇": "440205109",
-}
-
 
 @dataclass(frozen=True)
 class Column:
@@ -292,10 +284,21 @@ ALLOCATION_LABELS_ZH: dict[str, str] = {
 }
 
 
-def order_towns(towns: list[str] | tuple[str, ...]) -> list[str]:
-    """Towns in statistical-code order (the nine Qujiang towns first), others by name after them."""
+def order_towns(towns: Iterable[str], order: Iterable[str] = ()) -> list[str]:
+    """The distinct ``towns`` in the year's order: those ``order`` lists (the spec's ``towns``)
+    as it lists them, then the others in order of first appearance.
+
+    >>> order_towns(["乙镇", "甲镇", "乙镇", "丙镇"])
+    ['乙镇', '甲镇', '丙镇']
+    >>> order_towns(["乙镇", "甲镇", "丙镇"], order=["丙镇", "丁镇", "甲镇"])
+    ['丙镇', '甲镇', '乙镇']
+    """
     present = list(dict.fromkeys(towns))
-    return [t for t in TOWNS if t in present] + sorted(t for t in present if t not in TOWNS)
+    seen = set(present)
+    listed = [t for t in dict.fromkeys(order) if t in seen]
+    done = set(listed)
+    return listed + [t for t in present if t not in done]
+
 
 #: Chinese headers of estimate tables (``EstimateResult.to_frame(chinese=True)``).
 RESULT_LABELS_ZH: dict[str, str] = {

@@ -164,9 +164,13 @@ _MULTIPLICITY_ZH = {"holm": "Holm", "hochberg": "Hochberg", "bh": "Benjamini–H
                     "none": "不校正"}
 
 
+#: The county's name in the report when the spec names none (``county`` left empty).
+COUNTY_UNNAMED = "本县（区）"
+
+
 def report_title(a: Assessment) -> str:
     """The report's title: the spec's county (or a neutral word when the spec names none)."""
-    return f"{a.spec.county or '本县（区）'} {a.year} 年度扶贫开发工作成效考核报告"
+    return f"{a.spec.county or COUNTY_UNNAMED} {a.year} 年度扶贫开发工作成效考核报告"
 
 
 def methods_text(spec, est: pd.DataFrame) -> str:
@@ -287,7 +291,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
             + "</p>")
     ov = a.overview
     add("<h2>一、基本情况</h2>")
-    add(f"<p>全区 {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；截至 {y} 年底建档立卡 "
+    add(f"<p>{html.escape(a.spec.county or COUNTY_UNNAMED)} {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；截至 {y} 年底建档立卡 "
         f"{ov['registered']:,} 户，当年退出 {ov['exits']:,} 户。按考核办法第六条（二）“按照一定比例入村入户抽查”，"
         f"本年度抽查 {ov['sampled_villages']} 个行政村、正选 {ov['primary']} 户，实际走访（含替补）{ov['visited']} 户。"
         "各镇为层，镇内按建档立卡户数与规模成比例抽村，村内分建档立卡户、当年退出户、非建档立卡户三个抽样框等距抽户；"

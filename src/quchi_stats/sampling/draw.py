@@ -90,6 +90,10 @@ class DesignPlan:
         Reserve households per village and frame.
     anticipated_p, anticipated_deff : float or dict
         For Neyman allocation: one value, or one per town (``{town: value}``).
+    towns : tuple of str
+        The order of the towns (the spec's ``towns``): the draw takes them, and the sample lists
+        them, in this order; towns it leaves out follow in order of first appearance in the
+        register. Empty (the default): order of first appearance.
     """
 
     year: int
@@ -107,9 +111,17 @@ class DesignPlan:
     reserves: int = _D["reserves"]
     anticipated_p: float | dict[str, float] = _D["anticipated_p"]
     anticipated_deff: float | dict[str, float] = _D["anticipated_deff"]
+    towns: tuple[str, ...] = _D["towns"]
 
     def __post_init__(self) -> None:
         func = "DesignPlan"
+        towns = self.towns
+        if (isinstance(towns, str) or not isinstance(towns, list | tuple)
+                or not all(isinstance(t, str) and t.strip() for t in towns)
+                or len(set(towns)) != len(towns)):
+            raise ParameterError(f"The 'towns' parameter of {func} must be a list of distinct "
+                                 f"town names. Got {towns!r:.200}.")
+        object.__setattr__(self, "towns", tuple(towns))
         check_int("year", self.year, func, minimum=2000)
         check_int("villages_total", self.villages_total, func, minimum=1)
         check_choice("village_allocation", self.village_allocation, ALLOCATION_METHODS, func)
@@ -138,7 +150,11 @@ class DesignPlan:
             object.__setattr__(self, "household_fraction", {k: float(v) for k, v in frac.items()})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["towns"] = list(d["towns"])
+        if not d["towns"]:  # the default is left out: manifests written before it stay the same
+            del d["towns"]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DesignPlan:
@@ -425,15 +441,21 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
     reg = register.assign(frame=assign_frames(register, year).array,
                           _reg=register["registered"].fillna(False).astype(bool).to_numpy(),
                           _prio=register["priority_village"].fillna(False).astype(bool).to_numpy())
-    reg = reg.sort_values(["town", "village", "household_id"], kind="stable").reset_index(drop=True)
+    # the year's town order: the plan's (the spec's ``towns``), else first appearance
+    towns = order_towns(register["town"].dropna(), plan.towns)
     notes: list[str] = []
+    if plan.towns:
+        unlisted = [t for t in towns if t not in set(plan.towns)]
+        if unlisted:
+            notes.append(f"台账中的 {'、'.join(unlisted)} 不在考核参数的乡镇顺序（towns）中，"
+                         "排在所列各镇之后。")
+    reg = reg.sort_values(["town", "village", "household_id"], kind="stable").reset_index(drop=True)
     vill = (reg.groupby(["town", "village"], sort=True)
             .agg(n_registered=("_reg", "sum"), priority=("_prio", "max")).reset_index())
     sizes = (reg.groupby(["town", "village", "frame"], sort=True).size()
              .unstack("frame", fill_value=0).reindex(columns=list(FRAME_NAMES), fill_value=0))
     for f in FRAME_NAMES:
         vill[f"households_{f}"] = sizes[f].to_numpy()
-    towns = order_towns(vill["town"].unique().tolist())
     n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
     minimum = plan.min_villages_per_town
     floor_total = int(np.minimum(n_villages, minimum).sum())
@@ -444,7 +466,7 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
             f"Got {plan.villages_total}.")
     total = min(plan.villages_total, int(n_villages.sum()))
     if total < plan.villages_total:
-        notes.append(f"全区只有 {int(n_villages.sum())} 个行政村，少于计划的 "
+        notes.append(f"全县（区）只有 {int(n_villages.sum())} 个行政村，少于计划的 "
                      f"{plan.villages_total} 个，全部入样。")
     alloc = allocate(total, n_villages, method=plan.village_allocation, minimum=minimum,
                      p=_per_town(plan.anticipated_p, towns, "anticipated_p"),

@@ -1,6 +1,6 @@
 """Write ``register_2019.xls``: a synthetic register export of another county, once.
 
-The end-to-end test of tests/test_new_county.py walks a new county's year with the commands alone,
+The end-to-end test of tests/test_county_workflow.py walks a new county's year with the commands alone,
 starting, as a statistician would, from the information system's .xls export. python-calamine only
 reads and no BIFF writer is a dependency of quchi_stats, so the file is committed, made by this script:
 
