@@ -82,6 +82,9 @@ class Assessment:
     verified: bool = True
     """False when the run skipped the check of the samples against their manifests
     (``verify=False``, ``--no-verify``): the report then says so on its first screen."""
+    followup: object = None
+    """The two-phase 复核 (:class:`~quchi_stats.followup.final.FollowupResult`) when the data
+    directory has ``followup_YYYY/``; None otherwise."""
 
     @property
     def flagged_towns(self) -> list[str]:
@@ -323,6 +326,13 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     columns = user or None
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_results(root.results(year), encoding=encoding, columns=columns)
+    # a two-phase 复核 (followup_YYYY/): its phase-2 rows in the results are set apart
+    from .followup.final import read_followup
+
+    fu_input = read_followup(root.root / f"followup_{year}", sample, results,
+                             root.results(year).name)
+    if fu_input is not None:
+        results = fu_input.results1
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
     _check_year(sample, year, root.sample_dir(year).name + "/sample.csv")
     _check_year(results, year, root.results(year).name)
@@ -346,6 +356,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                         f"{spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
                         file=root.results(year).name)
     est, response = estimate_indicators(sample, results, spec, designs=designs, models=models)
+    followup = None
+    if fu_input is not None:  # 第七条（四） decided on both phases (followup/final.py)
+        from .followup.final import apply_decisions, assess_followup, evidence_suffix
+
+        followup = assess_followup(fu_input, register, sample, est, spec, verify=verify)
+        est = apply_decisions(est, followup, spec)
     notes: list[str] = []
     flags: list[dict] = []
 
@@ -364,7 +380,9 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         flag(r["town"], "第七条（四）", ind.label,
              f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}{bound}），标准 "
              f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 P = {r['p_adjusted']:.3g}，"
-             f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村")
+             f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村"
+             + ("" if followup is None else evidence_suffix(followup, r["town"], r["indicator"],
+                                                            spec)))
 
     # funnel and empirical Bayes, per indicator: one beta-binomial model of towns and villages
     # (district-wide village ICC, then the between-town level; docs/flags.md)
@@ -473,6 +491,10 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         order = {t: i for i, t in enumerate(order_towns(flags_df["town"].tolist()))}
         flags_df = flags_df.iloc[np.lexsort((flags_df["article"], flags_df["town"].map(order)))]
         flags_df = flags_df.reset_index(drop=True)
+    if followup is not None:
+        from .followup.final import flag_columns
+
+        flags_df = flag_columns(flags_df, followup, spec)
 
     hist, changes = pd.DataFrame(), pd.DataFrame()
     if history:
@@ -491,7 +513,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     overview["rejects"] = len(rejects)
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
                       villages, self_rep, response, incomes, watch, rejects, clusters, hist,
-                      changes, overview, tuple(notes), verify)
+                      changes, overview, tuple(notes), verify, followup)
 
 
 def _check_results(results: pd.DataFrame, sample: pd.DataFrame, file: str) -> None:
