@@ -330,7 +330,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     from .followup.final import read_followup
 
     fu_input = read_followup(root.root / f"followup_{year}", sample, results,
-                             root.results(year).name)
+                             root.results(year).name, verify=verify)
     if fu_input is not None:
         results = fu_input.results1
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
@@ -360,7 +360,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     if fu_input is not None:  # 第七条（四） decided on both phases (followup/final.py)
         from .followup.final import apply_decisions, assess_followup, evidence_suffix
 
-        followup = assess_followup(fu_input, register, sample, est, spec, verify=verify)
+        followup = assess_followup(fu_input, register, sample, est, spec)
         est = apply_decisions(est, followup, spec)
     notes: list[str] = []
     flags: list[dict] = []

@@ -83,15 +83,20 @@ class FollowupResult:
 
 
 def read_followup(folder: Path, sample1: pd.DataFrame, results: pd.DataFrame,
-                  results_file: str) -> FollowupInput | None:
-    """Read ``followup_YYYY/`` (None when the folder does not exist) and split the field results
-    into the phase-1 rows and the phase-2 rows (households of ``followup_YYYY/sample.csv``). A row
-    of neither sample is an error naming the file, row and column."""
+                  results_file: str, *, verify: bool = True) -> FollowupInput | None:
+    """Read ``followup_YYYY/`` (None when the folder does not exist), verify it against its
+    manifest first (``verify``: :func:`~quchi_stats.followup.verify_followup`, the audit record
+    before any computation) and split the field results into the phase-1 rows and the phase-2
+    rows (households of ``followup_YYYY/sample.csv``). A row of neither sample is an error naming
+    the file, row and column."""
     from ..io.readers import read_table
     from ..sampling.manifest import manifest_rule, read_manifest
+    from .audit import verify_followup
 
     if not folder.is_dir():
         return None
+    if verify:
+        verify_followup(folder / "manifest.json")
     manifest = read_manifest(folder / "manifest.json")
     if manifest.get("kind") != "followup":
         raise DataError("不是复核清单（kind 应为 followup）", file=f"{folder.name}/manifest.json")
@@ -111,14 +116,9 @@ def read_followup(folder: Path, sample1: pd.DataFrame, results: pd.DataFrame,
 
 
 def assess_followup(inp: FollowupInput, register: pd.DataFrame, sample1: pd.DataFrame,
-                    est: pd.DataFrame, spec: AssessmentSpec, *,
-                    verify: bool = True) -> FollowupResult:
-    """Verify the follow-up against its manifest (``verify``), check that this report's phase-1
-    tests screen exactly the recorded pairs, and make the final decisions and estimates."""
-    from .audit import verify_followup
-
-    if verify:
-        verify_followup(inp.folder / "manifest.json")
+                    est: pd.DataFrame, spec: AssessmentSpec) -> FollowupResult:
+    """Check that this report's phase-1 tests screen exactly the pairs the follow-up recorded,
+    and make the final decisions and estimates."""
     rule = inp.rule
     ex = exhausted_towns(register, sample1)
     screened = continuation(est, rule, ex)
