@@ -234,8 +234,9 @@ def test_report_encoding_option(tmp_path, capsys):
 
 
 def test_unknown_town_and_too_many_unusable_records(tmp_path, capsys):
-    data = tmp_path / "data"
-    shutil.copytree(data_path(), data)
+    from tests.conftest import single_phase_copy
+
+    data = single_phase_copy(tmp_path / "data")  # the phase-1 results are edited
     sr = data / "self_report_2018.csv"
     sr.write_text(sr.read_text(encoding="utf-8-sig").replace("罗坑镇", "松山街道"),
                   encoding="utf-8-sig")

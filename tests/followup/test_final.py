@@ -103,7 +103,7 @@ def test_followup_without_qualifying_town_reports_as_today(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(data_path() / "register_2018.csv", data)
-    s1, r1 = load_fieldwork(2018)
+    s1, _ = load_fieldwork(2018)
     ids = set(s1["household_id"])
     raw = pd.read_csv(data_path() / "results_2018.csv", dtype=str, keep_default_na=False,
                       encoding="utf-8-sig")
