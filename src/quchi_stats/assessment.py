@@ -622,6 +622,8 @@ def _history(root: DataDir, year: int, est: pd.DataFrame,
     for y in _history_years(root, year):
         s = read_table(root.sample_dir(y) / "sample.csv", "sample")
         r = read_results(root.results(y))
+        if (root.root / f"followup_{y}").is_dir():  # the trend uses phase 1 (same design yearly)
+            r = r[r["household_id"].isin(s["household_id"])].reset_index(drop=True)
         try:
             ys = load_spec(y)
         except DataError:  # no shipped spec for that year: use the current one
