@@ -63,8 +63,9 @@ def followup_html(a, table: pd.DataFrame, render) -> str:
                  f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：第一阶段单侧 P ≤ {rule.alpha_stop:g} 的"
                  f"镇×指标直接按第一阶段判定，{rule.alpha_stop:g} < P ≤ {rule.alpha_futility:g} 的进入复核，"
                  f"在该镇第一阶段未抽到的村中再抽至多 {rule.villages} 个村入户；复核检验只用新抽村的户（P2），"
-                 f"与第一阶段的 P1 按事先固定的权重合并：Z = {rule.weight_phase1:g}·Φ⁻¹(1 − P1) + "
-                 f"{rule.weight_phase2:.4g}·Φ⁻¹(1 − P2)，单个检验在 Z ≥ {fu.critical:.3f} 时水平恰为 "
+                 f"与第一阶段的 P1 按事先固定的权重合并：Z = {rule.weight_phase1:g} × z(P1) + "
+                 f"{rule.weight_phase2:.4g} × z(P2)（z(P) 为标准正态分布的上侧 P 分位数），"
+                 f"单个检验在 Z ≥ {fu.critical:.3f} 时水平恰为 "
                  f"{spec.alpha:g}。每个镇×指标的“总体P值”对整个两阶段程序有效，再与其余镇×指标一起"
                  f"（{family}）按考核参数的方法校正，所以误判任一达标镇的概率对两阶段程序整体仍不超过 "
                  f"{spec.alpha:g}。") + "</p>",
