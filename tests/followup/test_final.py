@@ -180,3 +180,23 @@ def test_bias_after_a_triggered_followup():
                                   trigger=(0.0, truth), reps=1500, seed=12).summary
     two, one = sub.loc["rate_two_phase"], sub.loc["rate_phase1"]
     assert abs(two["mean_error"]) + 4 * two["mc_se"] < abs(one["mean_error"]) / 2
+
+
+def test_appended_phase2_results_verify_and_edited_phase1_results_do_not(tmp_path):
+    """The bundled results file changed after the follow-up draw only by its phase-2 rows: it
+    verifies; an edited phase-1 answer does not."""
+    from quchi_stats.errors import VerificationError
+    from quchi_stats.followup import verify_followup
+    from quchi_stats.io.writers import file_sha256
+
+    data = _data_copy(tmp_path / "data", own=("followup_2018", "results_2018.csv"))
+    m = read_manifest(data / "followup_2018")
+    assert m["results"]["sha256"] != file_sha256(data / "results_2018.csv")  # rows appended
+    assert verify_followup(data / "followup_2018").rows == m["sample"]["rows"]
+    path = data / "results_2018.csv"
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[1] = lines[1].replace(",满意,", ",不满意,", 1)
+    assert ",不满意," in lines[1]
+    path.write_text("".join(lines), encoding="utf-8-sig")
+    with pytest.raises(VerificationError, match="第一阶段结果在复核抽样后被修改过"):
+        verify_followup(data / "followup_2018")
