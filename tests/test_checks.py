@@ -20,6 +20,9 @@ def _copy_year(dst, year=YEAR):
     for stem in ("register", "results", "self_report", "targets"):
         shutil.copy(src / f"{stem}_{year}.csv", dst / f"{stem}_{year}.csv")
     shutil.copytree(src / f"sample_{year}", dst / f"sample_{year}")
+    if (src / f"followup_{year}").is_dir():  # the 复核 whose results are in results_YYYY
+        shutil.copytree(src / f"followup_{year}", dst / f"followup_{year}")
+        shutil.copy(src / f"spec_{year}.toml", dst / f"spec_{year}.toml")  # its rule's spec
     return dst
 
 

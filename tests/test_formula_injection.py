@@ -73,6 +73,8 @@ def hostile(tmp_path_factory):
     town_of = dict(zip(reg["户编号"], reg["乡镇"], strict=True))
     # results: two towns' households all dissatisfied (so flags name them), one answer lost
     res = _read(src / "results_2018.csv")
+    drawn = set(_read(src / "sample_2018" / "sample.csv")["household_id"])
+    res = res[res["户编号"].isin(drawn)]  # the phase-2 rows belong to followup_2018/ (not copied)
     low = res["户编号"].map(town_of).isin(["沙溪镇", "罗坑镇"]) & (res["满意度"] != "")
     res.loc[low, "满意度"] = "不满意"
     res.loc[res.index[res["识别准确"].isin(["是", "否"])][0], "识别准确"] = ""

@@ -82,6 +82,9 @@ class Assessment:
     verified: bool = True
     """False when the run skipped the check of the samples against their manifests
     (``verify=False``, ``--no-verify``): the report then says so on its first screen."""
+    followup: object = None
+    """The two-phase 复核 (:class:`~quchi_stats.followup.final.FollowupResult`) when the data
+    directory has ``followup_YYYY/``; None otherwise."""
 
     @property
     def flagged_towns(self) -> list[str]:
@@ -325,6 +328,13 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     columns = user or None
     sample = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results = read_results(root.results(year), encoding=encoding, columns=columns)
+    # a two-phase 复核 (followup_YYYY/): its phase-2 rows in the results are set apart
+    from .followup.final import read_followup
+
+    fu_input = read_followup(root.root / f"followup_{year}", sample, results,
+                             root.results(year).name, verify=verify)
+    if fu_input is not None:
+        results = fu_input.results1
     _check_known(sample, register, root.sample_dir(year).name + "/sample.csv")
     _check_year(sample, year, root.sample_dir(year).name + "/sample.csv")
     _check_year(results, year, root.results(year).name)
@@ -348,6 +358,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                         f"{spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
                         file=root.results(year).name)
     est, response = estimate_indicators(sample, results, spec, designs=designs, models=models)
+    followup = None
+    if fu_input is not None:  # 第七条（四） decided on both phases (followup/final.py)
+        from .followup.final import apply_decisions, assess_followup, evidence_suffix
+
+        followup = assess_followup(fu_input, register, sample, est, spec)
+        est = apply_decisions(est, followup, spec)
     # the year's town order: the spec's ``towns``, else first appearance in the register
     order = order_towns(register["town"].dropna(), spec.towns)
     notes: list[str] = []
@@ -368,7 +384,9 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         flag(r["town"], "第七条（四）", ind.label,
              f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}{bound}），标准 "
              f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 P = {r['p_adjusted']:.3g}，"
-             f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村")
+             f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村"
+             + ("" if followup is None else evidence_suffix(followup, r["town"], r["indicator"],
+                                                            spec)))
 
     # funnel and empirical Bayes, per indicator: one beta-binomial model of towns and villages
     # (district-wide village ICC, then the between-town level; docs/flags.md)
@@ -477,6 +495,10 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         rank = {t: i for i, t in enumerate(order_towns(flags_df["town"], order))}
         flags_df = flags_df.iloc[np.lexsort((flags_df["article"], flags_df["town"].map(rank)))]
         flags_df = flags_df.reset_index(drop=True)
+    if followup is not None:
+        from .followup.final import flag_columns
+
+        flags_df = flag_columns(flags_df, followup, spec)
 
     hist, changes = pd.DataFrame(), pd.DataFrame()
     if history:
@@ -498,7 +520,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                                            watch, clusters, response))
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
                       villages, self_rep, response, incomes, watch, rejects, clusters, hist,
-                      changes, overview, tuple(notes), verify)
+                      changes, overview, tuple(notes), verify, followup)
 
 
 def _in_town_order(table: pd.DataFrame, order: list[str]) -> pd.DataFrame:
@@ -619,6 +641,8 @@ def _history(root: DataDir, year: int, est: pd.DataFrame,
     for y in _history_years(root, year):
         s = read_table(root.sample_dir(y) / "sample.csv", "sample")
         r = read_results(root.results(y))
+        if (root.root / f"followup_{y}").is_dir():  # the trend uses phase 1 (same design yearly)
+            r = r[r["household_id"].isin(s["household_id"])].reset_index(drop=True)
         try:
             ys = load_spec(y)
         except DataError:  # no shipped spec for that year: use the current one

@@ -345,8 +345,17 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
     else:
         # results are matched only against a sample without problems: against a changed or
         # another year's sample, every household would be listed as not drawn
-        problems += _check_results(res_path, year, sample if len(problems) == before else None,
-                                   encoding)
+        matched = sample if len(problems) == before else None
+        fu_sample = root.root / f"followup_{year}" / "sample.csv"
+        if matched is not None and fu_sample.is_file():
+            # phase-2 results of a two-phase 复核 are appended to the same file (docs/followup.md)
+            fu, found = read_checked(fu_sample, "sample")
+            problems += [Problem(f"followup_{year}/sample.csv", p.message, p.sheet, p.row,
+                                 p.column, p.value) if p.file == "sample.csv" else p
+                         for p in found]
+            matched = None if fu is None else pd.concat([matched, fu[matched.columns]],
+                                                         ignore_index=True)
+        problems += _check_results(res_path, year, matched, encoding)
 
     # optional tables
     for stem, kind, what in (

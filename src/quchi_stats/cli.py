@@ -541,6 +541,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
           f"{'、'.join(assessment.flagged_towns) or '无'}；{len(assessment.watch)} 项需关注。")
     for _, f in assessment.flags.iterrows():
         print(f"  {f['town']} {f['article']} {f['item']}")
+    if assessment.followup is not None:  # the two-phase 复核 (docs/followup.md)
+        fu = assessment.followup
+        n_flag = int(fu.findings["flag"].sum())
+        print(f"两阶段复核：{len(fu.findings)} 个镇×指标合并两阶段判定，其中 {n_flag} 项显著偏低；"
+              f"复核 {len(fu.costs)} 个镇、入户 {int(fu.costs['households'].sum())} 户。")
     for note in assessment.notes:
         print("说明：" + note)
     for p in paths:

@@ -60,14 +60,14 @@ def test_combine_followup_table():
                        "p_value": [0.0005, 0.7]})
     out = combine_followup(est, p2, rule, spec=spec).set_index("town")
     assert list(out.index) == towns
-    assert out.loc["甲", "stage"] == "第一阶段判定" and out.loc["丙", "stage"] == "第一阶段不复核"
-    assert out.loc["乙", "stage"] == "复核后合并判定"
+    assert out.loc["甲", "stage"] == "phase1" and out.loc["丙", "stage"] == "futility"
+    assert out.loc["乙", "stage"] == "combined"
     assert out.loc["乙", "z"] == pytest.approx(inverse_normal(0.03, 0.0005, W1))
     assert bool(out.loc["甲", "flag"]) and bool(out.loc["乙", "flag"])
     assert not out.loc["丙", "flag"] and not out.loc["丁", "flag"]
     # a town whose villages were all visited in phase 1 is decided on phase 1 alone
     ex = combine_followup(est, p2, rule, spec=spec, exhausted=["乙"]).set_index("town")
-    assert ex.loc["乙", "p_overall"] == 0.03 and ex.loc["乙", "stage"].startswith("第一阶段判定")
+    assert ex.loc["乙", "p_overall"] == 0.03 and ex.loc["乙", "stage"] == "exhausted"
     # Holm on the overall p-values within the indicator's family
     holm = np.sort(out["p_overall"].to_numpy())[0] * 4
     assert out["p_adjusted"].min() == pytest.approx(holm)

@@ -116,10 +116,10 @@ def test_stage2_tests_and_the_combined_decision():
         assert t["town"].tolist() == ["大塘镇"] and t["households"].iloc[0] == len(p)
         out = combine_followup(est, t, rule, spec=SPEC).set_index(["indicator", "town"])
         row = out.loc[("satisfaction_rate", "大塘镇")]
-        assert row["stage"] == "复核后合并判定" and row["p2"] == t["p_value"].iloc[0]
+        assert row["stage"] == "combined" and row["p2"] == t["p_value"].iloc[0]
         decided[answer] = (row["p2"], bool(row["flag"]))
     assert decided["dissatisfied"][0] < 1e-6 and decided["dissatisfied"][1]
     assert decided["satisfied"][0] > 0.9 and not decided["satisfied"][1]
     # pairs outside the rule keep their phase-1 p-value
     other = out.loc[("exit_accuracy", "大塘镇")]
-    assert other["p_overall"] == other["p1"] and other["stage"] == "不在复核规则内"
+    assert other["p_overall"] == other["p1"] and other["stage"] == "outside_rule"

@@ -65,6 +65,22 @@ EXIT_LINES = {2016: 6433, 2017: 6883, 2018: 7365}
 IDENTIFICATION_LINE_2014 = 4000
 #: Seeds of the yearly draws shipped in ``data_samples/``.
 DRAW_SEEDS = {2016: 20161231, 2017: 20171231, 2018: 20181231}
+#: Years drawn with a pre-registered two-phase 复核 (docs/followup.md): the seed of the phase-2
+#: draw. The year's spec with its [followup] rule is written as ``spec_YYYY.toml``.
+FOLLOWUP_SEEDS = {2018: 20190301}
+#: The bundled rule: the defaults of :class:`~quchi_stats.spec.FollowupRule`, except α1 scaled
+#: from the family of 9 it was chosen for (0.0005) to the shipped specs' year-wide family of
+#: 72 town × indicator tests (0.0005 × 9 / 72): after a follow-up the overall p-value is above α1,
+#: and Holm's first step over 72 tests is α / 72 ≈ 0.00069.
+FOLLOWUP_SECTION = """[followup]                   # 事先登记的两阶段复核规则（docs/followup.md）
+indicators = ["identification_accuracy", "exit_accuracy", "missed_rate", "satisfaction_rate"]
+alpha_stop = 0.0000625       # 第一阶段单侧 P ≤ 此值直接判定（默认 0.0005 按全年 72 个检验的族缩小）
+alpha_futility = 0.3         # P 大于此值不复核
+weight_phase1 = 0.7071       # 合并检验中第一阶段的权重（事先固定）
+villages = 5                 # 每个复核镇在未入样的村中再抽的村数
+reserves = 3
+max_extra_households = 1000
+"""
 
 # town, villages, households, baseline poverty intensity (relative)
 _TOWN_SPEC = [
@@ -500,7 +516,12 @@ def write_district(out_dir: str | Path, *, seed: int = 20160101, scale: float = 
             reg, encoding=enc, chinese_headers=True, allow_personal=True)))
         plan = DesignPlan(year=year, **(plan_overrides or {}))
         result = draw_from_file(reg_path, plan, DRAW_SEEDS[year])
-        outcome = write_sample(result, out / f"sample_{year}", reg_path, force=True)
+        spec_path, rule = None, None
+        if year in FOLLOWUP_SEEDS:
+            spec_path, rule = _followup_spec(out, year)
+            written.append(spec_path)
+        outcome = write_sample(result, out / f"sample_{year}", reg_path, force=True,
+                               followup=rule)
         written += [outcome.sample_path, outcome.manifest_path]
         truth = truth_frame(district, year)
         written.append(write_csv(truth, out / f"truth_{year}.csv"))
@@ -511,6 +532,8 @@ def write_district(out_dir: str | Path, *, seed: int = 20160101, scale: float = 
         else:
             written.append(atomic_write_bytes(out / f"results_{year}.csv",
                                               csv_bytes(res, encoding="utf-8-sig")))
+        if spec_path is not None:
+            written += _followup(district, out, year, spec_path, res, seed)
         sr = self_report_frame(district, year, truth, rng)
         if year == 2016:  # percentages as text, as some towns write them
             for c in ("identification_accuracy", "exit_accuracy", "missed_rate",
@@ -524,6 +547,39 @@ def write_district(out_dir: str | Path, *, seed: int = 20160101, scale: float = 
         written.append(write_csv(targets_frame(district, year, rng), out / f"targets_{year}.csv",
                                  chinese_headers=True))
     return written
+
+
+def _followup_spec(out: Path, year: int):
+    """Write ``spec_YYYY.toml``: the shipped spec of the year with :data:`FOLLOWUP_SECTION`."""
+    from importlib import resources
+
+    from ..spec import load_spec
+
+    text = (resources.files("quchi_stats") / "specs" / f"assessment_{year}.toml").read_text(
+        encoding="utf-8")
+    text = text.replace("[[indicator]]", FOLLOWUP_SECTION + "\n[[indicator]]", 1)
+    path = atomic_write_bytes(out / f"spec_{year}.toml", text.encode("utf-8"))
+    return path, load_spec(path, year=year).followup
+
+
+def _followup(district: District, out: Path, year: int, spec_path: Path, res: pd.DataFrame,
+              seed: int) -> list[Path]:
+    """Run the registered 复核 on the year's phase-1 results (``quchi-stats followup``) and
+    append the simulated phase-2 field results to ``results_YYYY.csv``."""
+    import shutil
+
+    from ..followup import run_followup
+
+    folder = out / f"followup_{year}"
+    if folder.is_dir():  # a generated directory is not an audit record: drawn afresh
+        shutil.rmtree(folder)
+    fo = run_followup(year, out, spec=spec_path, seed=FOLLOWUP_SEEDS[year])
+    if not fo.written:
+        return []
+    res2 = results_frame(district, year, fo.draw.sample, np.random.default_rng([seed, year, 2]))
+    both = pd.concat([res, res2.rename(columns=LABELS_ZH)], ignore_index=True)
+    atomic_write_bytes(out / f"results_{year}.csv", csv_bytes(both, encoding="utf-8-sig"))
+    return [folder / "sample.csv", folder / "manifest.json"]
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> Path:

@@ -28,7 +28,7 @@ from .draw import FollowupDraw, draw_followup
 from .rule import continuation, exhausted_towns
 
 __all__ = ["FOLLOWUP_MANIFEST_FIELDS", "FollowupOutcome", "check_followup_manifest",
-           "run_followup", "verify_followup"]
+           "phase1_rows", "phase1_rows_sha256", "run_followup", "verify_followup"]
 
 _SHA = r"[0-9a-f]{64}"
 _FILE = {"min_len": 1, "max_len": 4096, "one_line": False}
@@ -56,6 +56,8 @@ FOLLOWUP_MANIFEST_FIELDS: tuple[Field, ...] = (
         Field("file", "str", "结果文件（相对清单所在目录）", required=True, **_FILE),
         Field("sha256", "str", "其 SHA-256", required=True, pattern=_SHA, max_len=64),
         Field("encoding", "str", "编码", nullable=True, max_len=40),
+        Field("phase1_rows_sha256", "str", "第一阶段样本户的核查结果行（按本库读入后的规范 CSV）的 SHA-256："
+              "复核结果追加到同一文件后，据此核对第一阶段的结果未被改动", pattern=_SHA, max_len=64),
     )),
     Field("spec", "table", "考核参数", required=True, fields=(
         Field("file", "str", "考核参数文件（相对清单所在目录；null 为内置参数）", nullable=True, **_FILE),
@@ -79,6 +81,20 @@ FOLLOWUP_MANIFEST_FIELDS: tuple[Field, ...] = (
     Field("notes", "list", "说明", min_len=0, max_len=10_000,
           item=Field("notes", "str", max_len=10_000, one_line=False)),
 )
+
+
+def phase1_rows(results: pd.DataFrame, sample1: pd.DataFrame) -> pd.DataFrame:
+    """The field results of the phase-1 sample's households (phase-2 rows appended to the same
+    file are left out), in file order."""
+    return results[results["household_id"].isin(sample1["household_id"])].reset_index(drop=True)
+
+
+def phase1_rows_sha256(results: pd.DataFrame, sample1: pd.DataFrame) -> str:
+    """SHA-256 of the phase-1 households' field results as this library reads them (canonical
+    CSV, file order): what stays fixed when phase-2 results are appended to the same file."""
+    from ..sampling.manifest import _sha
+
+    return _sha(csv_bytes(phase1_rows(results, sample1)))
 
 
 def check_followup_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
@@ -145,13 +161,13 @@ def _prepare(year: int, root_dir: Path, spec: str | Path | None, encoding: str |
     register = read_table(reg_path, "register", encoding=encoding)
     sample1 = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results_path = root.results(year)
-    results = read_table(results_path, "results", encoding=encoding)
-    est, _ = estimate_indicators(sample1, results, spec_obj)
+    results = phase1_rows(read_table(results_path, "results", encoding=encoding), sample1)
+    est, _ = estimate_indicators(sample1, results, spec_obj, power=False)
     from ..sampling.draw import DesignPlan
 
     plan = DesignPlan.from_dict(manifest["plan"])
     return (root, spec_obj, spec_bytes, spec_path, manifest, rule, reg_path, register, sample1,
-            results_path, est, plan)
+            results_path, est, plan, results)
 
 
 def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
@@ -170,7 +186,7 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
     from ..sampling.manifest import _sha, new_seed, rule_sha256
 
     (root, spec_obj, spec_bytes, spec_path, manifest, rule, reg_path, register, sample1,
-     results_path, est, plan) = _prepare(year, Path(data), spec, encoding)
+     results_path, est, plan, results) = _prepare(year, Path(data), spec, encoding)
     out = root.root / f"followup_{year}"
     exhausted = exhausted_towns(register, sample1)
     screened = continuation(est, rule, exhausted)
@@ -193,7 +209,8 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
                    "manifest_sha256": file_sha256(root.sample_dir(year) / "manifest.json"),
                    "sample_sha256": manifest["sample"]["sha256"]},
         "results": {"file": _rel(results_path, out), "sha256": file_sha256(results_path),
-                    "encoding": encoding},
+                    "encoding": encoding,
+                    "phase1_rows_sha256": phase1_rows_sha256(results, sample1)},
         "spec": {"file": None if spec_path is None else _rel(spec_path, out),
                  "sha256": _sha(spec_bytes)},
         "followup": rule.to_dict(), "followup_sha256": rule_sha256(rule.to_dict()),
@@ -268,7 +285,7 @@ def verify_followup(path: str | Path, *, register: str | Path | None = None
                          (res_path, m["results"]["sha256"], "第一阶段入户核查结果")):
         if not p.is_file():
             raise DataError(f"复核清单记录的{what}不存在", file=str(p))
-        if file_sha256(p) != sha:
+        if file_sha256(p) != sha and not (p == res_path and "phase1_rows_sha256" in m["results"]):
             raise VerificationError(f"{p.name} 的 SHA-256 与复核清单记录的不同：{what}在复核抽样后被修改过。")
     spec_file = m["spec"]["file"]
     spec_path = None if spec_file is None else folder / spec_file
@@ -286,8 +303,14 @@ def verify_followup(path: str | Path, *, register: str | Path | None = None
         raise VerificationError("复核清单的规则与第一阶段抽样清单登记的规则不同。")
     reg = read_table(reg_path, "register", encoding=m["register"]["encoding"])
     sample1 = read_table(p1_manifest.parent / "sample.csv", "sample")
-    results = read_table(res_path, "results", encoding=m["results"]["encoding"])
-    est, _ = estimate_indicators(sample1, results, spec_obj)
+    results = phase1_rows(read_table(res_path, "results", encoding=m["results"]["encoding"]),
+                          sample1)
+    if (file_sha256(res_path) != m["results"]["sha256"]
+            and phase1_rows_sha256(results, sample1) != m["results"]["phase1_rows_sha256"]):
+        # the file changed since the draw (phase-2 results appended): its phase-1 rows must not
+        raise VerificationError(f"{res_path.name} 中第一阶段样本户的核查结果与复核清单记录的不同："
+                                f"第一阶段结果在复核抽样后被修改过。")
+    est, _ = estimate_indicators(sample1, results, spec_obj, power=False)
     screened = continuation(est, rule, exhausted_towns(reg, sample1))
     recorded = [(r["town"], r["indicator"]) for r in m["screened"]]
     if list(zip(screened["town"], screened["indicator"], strict=True)) != recorded:

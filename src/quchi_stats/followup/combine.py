@@ -36,15 +36,23 @@ from ..errors import ParameterError
 from ..flags.thresholds import CLASS_SIGNIFICANT, adjust_family, classify
 from ..spec import AssessmentSpec, FollowupRule
 
-__all__ = ["combine_followup", "critical_value", "inverse_normal", "overall_pvalue",
-           "stage_of"]
+__all__ = ["STAGE_COMBINED", "STAGE_EXHAUSTED", "STAGE_FUTILITY", "STAGE_OUTSIDE",
+           "STAGE_PENDING", "STAGE_PHASE1", "STAGE_ZH", "combine_followup", "critical_value",
+           "inverse_normal", "overall_pvalue", "stage_of"]
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(96)
 
-STAGE_PHASE1 = "第一阶段判定"
-STAGE_FUTILITY = "第一阶段不复核"
-STAGE_COMBINED = "复核后合并判定"
-STAGE_PENDING = "待复核"
+#: Where a town × indicator was decided (``stage`` codes of :func:`combine_followup`).
+STAGE_PHASE1 = "phase1"  # p1 ≤ α1: decided at phase 1
+STAGE_FUTILITY = "futility"  # p1 > α0: no follow-up
+STAGE_COMBINED = "combined"  # followed up: the combination decides
+STAGE_PENDING = "pending"  # in the continuation region without phase-2 data: p2 = 1
+STAGE_EXHAUSTED = "exhausted"  # every village visited in phase 1: phase 1 alone
+STAGE_OUTSIDE = "outside_rule"  # the indicator is not in the rule: phase 1 alone
+#: The stage codes in Chinese, for the report.
+STAGE_ZH = {STAGE_PHASE1: "第一阶段判定", STAGE_FUTILITY: "第一阶段不复核",
+            STAGE_COMBINED: "复核后合并判定", STAGE_PENDING: "应复核未复核（按 P2 = 1 合并）",
+            STAGE_EXHAUSTED: "第一阶段判定（全部村已入样）", STAGE_OUTSIDE: "不在复核规则内"}
 
 
 def _check(alpha_stop: float, alpha_futility: float, w1: float, func: str) -> None:
@@ -130,7 +138,8 @@ def overall_pvalue(p1: np.ndarray, p2: np.ndarray | None, alpha_stop: float,
 
 def stage_of(p1: np.ndarray, p2: np.ndarray, alpha_stop: float,
              alpha_futility: float) -> np.ndarray:
-    """Where each test was decided (Chinese labels for the report)."""
+    """Where each test was decided (``STAGE_*`` codes; :data:`STAGE_ZH` gives the report's
+    words)."""
     p1 = np.asarray(p1, float)
     cont = (p1 > alpha_stop) & (p1 <= alpha_futility)
     return np.where(p1 <= alpha_stop, STAGE_PHASE1,
@@ -165,7 +174,8 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
     Returns
     -------
     DataFrame
-        One row per town × indicator: ``p1``, ``p2``, ``z`` (after a follow-up), ``stage``,
+        One row per town × indicator: ``p1``, ``p2``, ``z`` (after a follow-up), ``stage`` (a
+        ``STAGE_*`` code),
         ``p_overall``, ``p_adjusted`` (the spec's adjustment of the overall p-values within the
         family) and ``class`` (显著偏低 when ``p_adjusted < alpha``).
     """
@@ -189,8 +199,8 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
     overall = overall_pvalue(p1, p2, a1, a0, w1)
     out["p_overall"] = np.where(screened, overall, p1)
     out["stage"] = np.where(screened, stage_of(p1, p2, a1, a0),
-                            np.where(out["town"].isin(list(exhausted)),
-                                     "第一阶段判定（全部村已入样）", "不在复核规则内"))
+                            np.where(out["town"].isin(list(exhausted)), STAGE_EXHAUSTED,
+                                     STAGE_OUTSIDE))
     family = out["indicator"].to_numpy() if spec.multiplicity_family == "indicator" else None
     out["p_adjusted"] = adjust_family(out["p_overall"].to_numpy(), family, spec.multiplicity)
     out["class"] = classify(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)

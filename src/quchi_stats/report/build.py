@@ -71,8 +71,16 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
     estimates = pd.DataFrame(rows)
     flags = a.flags.rename(columns={"town": "乡镇", "article": "条款", "item": "事项",
                                     "evidence": "依据", "consequence": "处理建议"})
+    if a.followup is not None:  # the two-phase 复核's columns, added after the usual ones
+        from .followup import flags_zh
+
+        flags = flags_zh(flags)
     watch = a.watch.rename(columns={"town": "乡镇", "item": "事项", "evidence": "依据"})
     out = {"估计结果": estimates, "标记": flags, "需关注": watch}
+    if a.followup is not None:
+        from .followup import followup_table
+
+        out["两阶段复核"] = followup_table(a)
     if a.notes:
         out = {"说明": pd.DataFrame({"说明": list(a.notes)}), **out}
     if not a.verified:
@@ -346,6 +354,10 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
             add("<p>各镇各指标与上年相比均无统计上可确认的变化。</p>")
 
     add("<h2>三、存在问题</h2>")
+    if a.followup is not None:
+        from .followup import followup_html
+
+        add(followup_html(a, tables["两阶段复核"], _table))
     if len(a.flags):
         add('<p class="flag">以下情形符合考核办法第七条（或第九条），建议按第八条处理：</p>')
         add(_table(tables["标记"]))
