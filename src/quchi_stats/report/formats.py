@@ -54,6 +54,9 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "估计值", "置信下限", "置信上限", "置信水平", "把握度", "正选应答率", "抽查估计", "收缩估计", "收缩下限",
         "收缩上限", "低于标准的后验概率", "本镇数据权重", "全区水平", "95%下限", "95%上限", "99.8%下限",
         "99.8%上限", "自评值", "自评（正向比率）", "核实估计（正向比率）", "上年估计", "本年估计",
+        # the two-phase 复核 (report/followup.py)
+        "estimate_two_phase", "extra_share", "第一阶段估计", "复核增加比例", "两阶段估计", "两阶段置信下限",
+        "两阶段置信上限",
     ),
     RATE_CHANGE: ("change", "变化", "变化置信下限", "变化置信上限"),
     COUNT: (
@@ -62,6 +65,8 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "exit_households", "exit_persons",
         "样本户数", "自由度", "正选户", "正选完成", "无法入户", "无记录", "替补完成", "有效样本",
         "计划脱贫户数", "计划脱贫人数", "登记退出户数", "登记退出人数", "有劳动能力退出户",
+        "villages", "visited", "households_phase1", "followup_villages", "followup_households",
+        "复核新抽村数", "复核入户数", "复核实际走访户数", "第一阶段入户数",
     ),
     ESTIMATED_COUNT: (
         "n_eff", "n_star", "n_funnel", "n_icc", "verified_households", "verified_households_lower",
@@ -70,9 +75,11 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "有效样本量", "漏斗图样本量", "核实退出户数", "核实退出户数下限", "核实退出户数上限", "核实退出人数",
         "核实退出人数下限", "核实退出人数上限", "线上窗口内户数", "平滑分布预期户数", "超额户数",
     ),
-    P_VALUE: ("p_value", "p_adjusted", "icc_homogeneity_p", "between_p",
-              "单侧P值", "校正后P值", "P值", "相关系数齐性P值", "镇间差异P值"),
-    DECIMAL: ("deff", "factor", "excess_ratio", "icc", "icc_lower", "icc_upper", "rho",
+    P_VALUE: ("p_value", "p_adjusted", "icc_homogeneity_p", "between_p", "p1", "p2", "p_overall",
+              "p_phase1", "p_phase2", "p_adjusted_two_phase",
+              "单侧P值", "校正后P值", "P值", "相关系数齐性P值", "镇间差异P值", "第一阶段P值", "复核P值",
+              "总体P值", "两阶段合并校正后P值"),
+    DECIMAL: ("deff", "factor", "excess_ratio", "icc", "icc_lower", "icc_upper", "rho", "z", "合并Z值",
               "rho_between", "设计效应", "平均调整系数", "实际/预期", "村内相关系数", "村内相关系数下限",
               "村内相关系数上限", "镇间相关系数"),
     YEAR: ("year", "年度"),
