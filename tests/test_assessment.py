@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quchi_stats.assessment import DISTRICT, difference_interval, run_assessment
+from quchi_stats.assessment import DISTRICT, difference_interval
 from quchi_stats.datasets import data_path
 from quchi_stats.io import DataDir
 
 
 @pytest.fixture(scope="module")
-def assessments():
-    return {y: run_assessment(y, history=(y == 2018)) for y in (2016, 2017, 2018)}
+def assessments(bundled_assessments):
+    """Each bundled year's assessment (2018 with its trend): the session's (tests/conftest.py)."""
+    return bundled_assessments
 
 
 def _truth(year: int) -> dict[str, str]:
