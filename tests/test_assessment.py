@@ -107,6 +107,23 @@ def test_estimates_table_and_power(assessments):
     assert set(est["class"]) <= {"显著偏低", "低于标准但不显著", "达标"}
 
 
+def test_without_power_only_the_power_column_is_left_out(assessments):
+    """``power=False`` (what the trend's earlier years and the tests that do not read the power
+    use) changes nothing but the power column, which is NaN, and the power phrase of the watch
+    list."""
+    from quchi_stats.assessment import run_assessment
+
+    a = assessments[2017]  # history=False, with power
+    b = run_assessment(2017, history=False, power=False)
+    assert b.estimates["power"].isna().all() and a.estimates["power"].between(0, 1).all()
+    pd.testing.assert_frame_equal(a.estimates.drop(columns="power"),
+                                  b.estimates.drop(columns="power"))
+    pd.testing.assert_frame_equal(a.flags, b.flags)
+    pd.testing.assert_frame_equal(a.shrinkage, b.shrinkage)
+    assert a.notes == b.notes and list(a.watch["town"]) == list(b.watch["town"])
+    assert not b.watch["evidence"].str.contains("把握度|nan").any()
+
+
 def test_history_and_year_on_year_changes(assessments):
     a = assessments[2018]
     assert sorted(a.history["year"].unique()) == [2016, 2017, 2018]
