@@ -1,10 +1,11 @@
-"""How many examples the end-to-end fuzz tests draw (the commands run on malformed tables).
+"""How many examples an end-to-end fuzz test draws (a whole command run on a malformed table).
 
-Each example of those runs a whole command, so by default they draw a few dozen examples per
-table kind, enough to reach every reader and check on each run, while the table-level fuzz of
-``tests/io/test_readers.py`` (``read_table`` alone, cheap) draws 1000 per kind. The deeper
-profile, ``QUCHI_STATS_FUZZ=deep`` in the environment, restores 1000 examples for every one of
-them (minutes; run it after changing the readers, the checks or a command's input handling)::
+Each example of such a test runs a whole command, so the suite's default draws fewer of them:
+``test_report_command_on_fuzzed_tables`` (tests/test_cli.py) draws 120 (about 40 per table
+kind; each reaches the command's checks, which read every input, about 0.2 s), while the
+table-level fuzz of ``tests/io/test_readers.py`` (``read_table`` alone, cheap) keeps 1000 per
+kind. The deep profile, ``QUCHI_STATS_FUZZ=deep`` in the environment, draws 1000 (minutes; run it
+after changing the readers, the checks or a command's input handling)::
 
     QUCHI_STATS_FUZZ=deep .venv/bin/pytest -q -p no:cacheprovider tests/test_cli.py -k fuzzed
 """
