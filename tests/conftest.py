@@ -73,3 +73,19 @@ def single_phase_copy(dst):
     kept = [lines[0], *(ln for ln in lines[1:] if ln.split(",", 1)[0] in drawn)]
     (dst / "results_2018.csv").write_text("".join(kept), encoding="utf-8-sig")
     return dst
+
+
+@pytest.fixture(scope="session")
+def bundled_assessments():
+    """The assessment of each bundled year (``data_samples/``), computed once for the session and
+    shared by every test that reads it (an :class:`Assessment` is frozen; tests derive variants
+    with ``dataclasses.replace``). 2018 with its trend (2016–2017) and every year with the power
+    column, as the ``report`` command runs them; computed with numeric RuntimeWarnings as errors
+    (from any module, not only quchi_stats's), which tests/flags/test_eb_districts.py checks."""
+    import warnings
+
+    from quchi_stats.assessment import run_assessment
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        return {y: run_assessment(y, history=(y == 2018)) for y in (2016, 2017, 2018)}

@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quchi_stats.assessment import DISTRICT, difference_interval, run_assessment
+from quchi_stats.assessment import DISTRICT, difference_interval
 from quchi_stats.datasets import data_path
 from quchi_stats.io import DataDir
 
 
 @pytest.fixture(scope="module")
-def assessments():
-    return {y: run_assessment(y, history=(y == 2018)) for y in (2016, 2017, 2018)}
+def assessments(bundled_assessments):
+    """Each bundled year's assessment (2018 with its trend): the session's (tests/conftest.py)."""
+    return bundled_assessments
 
 
 def _truth(year: int) -> dict[str, str]:
@@ -107,6 +108,23 @@ def test_estimates_table_and_power(assessments):
     assert est["ci_lower"].notna().all() and (est["ci_upper"] > est["ci_lower"]).all()
     assert est["power"].between(0, 1).all()
     assert set(est["class"]) <= {"显著偏低", "低于标准但不显著", "达标"}
+
+
+def test_without_power_only_the_power_column_is_left_out(assessments):
+    """``power=False`` (what the trend's earlier years and the tests that do not read the power
+    use) changes nothing but the power column, which is NaN, and the power phrase of the watch
+    list."""
+    from quchi_stats.assessment import run_assessment
+
+    a = assessments[2017]  # history=False, with power
+    b = run_assessment(2017, history=False, power=False)
+    assert b.estimates["power"].isna().all() and a.estimates["power"].between(0, 1).all()
+    pd.testing.assert_frame_equal(a.estimates.drop(columns="power"),
+                                  b.estimates.drop(columns="power"))
+    pd.testing.assert_frame_equal(a.flags, b.flags)
+    pd.testing.assert_frame_equal(a.shrinkage, b.shrinkage)
+    assert a.notes == b.notes and list(a.watch["town"]) == list(b.watch["town"])
+    assert not b.watch["evidence"].str.contains("把握度|nan").any()
 
 
 def test_history_and_year_on_year_changes(assessments):

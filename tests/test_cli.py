@@ -269,6 +269,7 @@ def test_unknown_town_and_too_many_unusable_records(tmp_path, capsys):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from tests.fuzzing import examples  # noqa: E402
 from tests.io.test_readers import _tables  # noqa: E402
 from tests.io.test_readers import write_fuzz_csv as _write_fuzz  # noqa: E402
 
@@ -300,9 +301,14 @@ def _linked_copy(src, dst, replace: str):
             (dst / p.name).symlink_to(p)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=list(HealthCheck))
 @given(table=_tables(), which=st.sampled_from(["results", "self_report", "targets"]))
 def test_report_command_on_fuzzed_tables(tiny_data, tmp_path_factory, table, which):
+    """A malformed results, self-report or targets table: the report command ends with status
+    0 or 2 (one-line error), never an internal error. Each example runs the whole command (the
+    checks read every input: about 0.2 s), so the suite draws 120 examples (about 40 per table;
+    ``read_table`` itself is fuzzed 1000 times per kind in tests/io/test_readers.py);
+    ``QUCHI_STATS_FUZZ=deep`` draws 1000 (tests/fuzzing.py)."""
     d = tmp_path_factory.mktemp("fzr")
     _linked_copy(tiny_data, d / "data", f"{which}_2018.csv")
     _write_fuzz(d / "data" / f"{which}_2018.csv", table)

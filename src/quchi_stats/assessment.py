@@ -160,16 +160,19 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
     est["class"] = classify(est["estimate"], est["threshold"], est["p_adjusted"], spec.alpha)
     est.loc[~towns, "class"] = np.where(est.loc[~towns, "estimate"] < est.loc[~towns, "threshold"],
                                         CLASS_LOW, "达标")
-    # power to detect a town `power_shortfall` below the threshold, at the Bonferroni level
-    m = int(towns.sum())
-    deff_d = est[~towns].set_index("indicator")["deff"]
-    n_pow = pooled_power_n(est["n"], 1.0, est["df"], spec.level)
-    n_pow = n_pow / np.maximum(1.0, est["indicator"].map(deff_d).fillna(1.0).to_numpy())
-    p1 = np.clip(est["threshold"] - spec.power_shortfall, 1e-6, None)
-    est["power"] = threshold_power(n_pow, est["threshold"], p1, spec.alpha / max(m, 1))
     if not power:
         est["power"] = np.nan
-    elif spec.test_method == "beta-binomial":
+    else:
+        # power to detect a town `power_shortfall` below the threshold, at the Bonferroni level
+        # (the design test's analytic power; with the beta-binomial test it stays for the
+        # district rows and the towns without a test, the others are replaced below)
+        m = int(towns.sum())
+        deff_d = est[~towns].set_index("indicator")["deff"]
+        n_pow = pooled_power_n(est["n"], 1.0, est["df"], spec.level)
+        n_pow = n_pow / np.maximum(1.0, est["indicator"].map(deff_d).fillna(1.0).to_numpy())
+        p1 = np.clip(est["threshold"] - spec.power_shortfall, 1e-6, None)
+        est["power"] = threshold_power(n_pow, est["threshold"], p1, spec.alpha / max(m, 1))
+    if power and spec.test_method == "beta-binomial":
         # the model test's own power, simulated on each town's sampled villages and households
         # at the district ρ̂, family level alpha/m (flags/town_power.py; equals simulate_design's
         # within Monte Carlo error: 1000 replicates with ρ held, corrected on 30 with ρ
@@ -270,7 +273,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                    spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
                    history: bool = True, encoding: str | None = None,
                    verify: bool = True, sheet: str | int | None = None,
-                   columns: dict[str, str] | None = None) -> Assessment:
+                   columns: dict[str, str] | None = None, power: bool = True) -> Assessment:
     """Run the whole assessment of ``year`` on a data directory.
 
     Parameters
@@ -299,6 +302,12 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     columns : dict, optional
         Header aliases (header -> column) for every table, on top of the spec's ``[columns]``
         and the register aliases the sample's manifest records.
+    power : bool
+        Compute the report's power column (``estimates["power"]``: the model test's power,
+        simulated for every town and indicator, about a third of the run's time). ``False``
+        leaves it NaN, as for the trend's earlier years: for uses that read the estimates,
+        flags or tables but not the power (a report written from it shows no 把握度 and no
+        low-power notes).
 
     Examples
     --------
@@ -357,7 +366,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         raise DataError(f"{len(rejects)} 户已入户却缺少核查结果，超过有效样本的 "
                         f"{spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
                         file=root.results(year).name)
-    est, response = estimate_indicators(sample, results, spec, designs=designs, models=models)
+    est, response = estimate_indicators(sample, results, spec, designs=designs, models=models,
+                                        power=power)
     followup = None
     if fu_input is not None:  # 第七条（四） decided on both phases (followup/final.py)
         from .followup.final import apply_decisions, assess_followup, evidence_suffix
@@ -605,8 +615,8 @@ def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd
                          "evidence": f"{ind.label} {ind.shown(r['estimate']):.1%}（{lo:.1%}–{hi:.1%}），"
                                      f"标准 {ind.comparison} {ind.shown_threshold:.0%}；"
                                      + "；".join(reasons)
-                                     + f"；本样本发现比标准低 {spec.power_shortfall:.0%} 的把握度仅 "
-                                       f"{r['power']:.0%}"})
+                                     + (f"；本样本发现比标准低 {spec.power_shortfall:.0%} 的把握度仅 "
+                                        f"{r['power']:.0%}" if pd.notna(r["power"]) else "")})
     if len(clusters):
         for _, c in clusters[clusters["p_adjusted"] < spec.alpha].iterrows():
             rows.append({"town": c["town"], "item": f"{c['label']}集中",

@@ -407,13 +407,13 @@ def test_report_reuses_the_manifests_sheet(tiny_dir, tmp_path):
         pd.DataFrame({"说明": ["合成数据"]}).to_excel(xw, sheet_name="说明", index=False)
         reg.to_excel(xw, sheet_name="台账", index=False)
     with pytest.raises(DataError, match="“说明”.*“台账”.*--sheet"):
-        run_assessment(2018, d, history=False)
+        run_assessment(2018, d, history=False, power=False)
     m = read_manifest(d / "sample_2018")
     m["register"]["sheet"] = "台账"
     (d / "sample_2018" / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        a = run_assessment(2018, d, history=False)  # the sheet comes from the manifest
+        a = run_assessment(2018, d, history=False, power=False)  # sheet from the manifest
     assert a.overview["households"] == len(reg) and len(a.estimates)
     (d / "sample_2018" / "manifest.json").write_text("{", encoding="utf-8")
     assert _recorded_register_options(d / "sample_2018", strict=False) == {}

@@ -17,7 +17,6 @@ import pytest
 from fontTools.ttLib import TTFont
 from matplotlib import image
 
-from quchi_stats.assessment import run_assessment
 from quchi_stats.datasets import load_register
 from quchi_stats.errors import OutputExistsError
 from quchi_stats.plots.fonts import MissingGlyphWarning, font_face_css, font_subset, uncovered
@@ -26,8 +25,9 @@ from quchi_stats.report.build import CSS
 
 
 @pytest.fixture(scope="module")
-def assessment_2018():
-    return run_assessment(2018)
+def assessment_2018(bundled_assessments):
+    """``run_assessment(2018)``, computed once for the session (tests/conftest.py)."""
+    return bundled_assessments[2018]
 
 
 @pytest.fixture(scope="module")
