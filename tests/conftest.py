@@ -58,15 +58,17 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
 
 
-def single_phase_copy(dst):
-    """A copy of the bundled data without its 2018 复核: no ``followup_2018/`` and only the
-    phase-1 rows of ``results_2018.csv`` (for tests that edit the phase-1 results, which the
+def single_phase_copy(dst, src=None):
+    """A copy of the bundled data (or of ``src``, a directory written by ``write_district``)
+    without its 2018 复核: no ``followup_2018/`` and only the phase-1 rows of
+    ``results_2018.csv`` (for tests that edit the register or the phase-1 results, which the
     follow-up's manifest would otherwise refuse)."""
     import shutil
 
     from quchi_stats.datasets import data_path
 
-    shutil.copytree(data_path(), dst, ignore=shutil.ignore_patterns("followup_*"))
+    shutil.copytree(src if src is not None else data_path(), dst,
+                    ignore=shutil.ignore_patterns("followup_*"))
     drawn = set(pd.read_csv(dst / "sample_2018" / "sample.csv", dtype=str,
                             encoding="utf-8-sig")["household_id"])
     lines = (dst / "results_2018.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)

@@ -6,7 +6,6 @@ repaired and counted, and ids that Excel turned into numbers."""
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from pathlib import Path
 
@@ -398,9 +397,9 @@ def test_sheet_and_columns_recorded_in_the_manifest_and_reused(tiny_dir, tmp_pat
 def test_report_reuses_the_manifests_sheet(tiny_dir, tmp_path):
     from quchi_stats.assessment import _recorded_register_options, run_assessment
     from quchi_stats.sampling.manifest import read_manifest
+    from tests.conftest import single_phase_copy
 
-    d = tmp_path / "d"
-    shutil.copytree(tiny_dir, d)
+    d = single_phase_copy(tmp_path / "d", tiny_dir)  # the 复核 records the .csv register
     reg = pd.read_csv(d / "register_2018.csv", dtype=str, keep_default_na=False)
     (d / "register_2018.csv").unlink()
     with pd.ExcelWriter(d / "register_2018.xlsx", engine="openpyxl") as xw:
