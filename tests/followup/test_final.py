@@ -1,5 +1,5 @@
 """The two-phase 复核 in the report: decisions on the bundled 2018 follow-up, its verification,
-a year without a qualifying town, the two-phase weights and the bias of the estimates."""
+a year without a qualifying town and the two-phase weights (the bias: test_bias.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from quchi_stats.cli import main
 from quchi_stats.datasets import data_path, load_fieldwork, load_followup, load_register
 from quchi_stats.flags.thresholds import CLASS_SIGNIFICANT, adjust_family
 from quchi_stats.followup import draw_followup
-from quchi_stats.followup.bias import simulate_two_phase_bias
 from quchi_stats.followup.draw import followup_frame
 from quchi_stats.followup.final import two_phase_weights
 from quchi_stats.report.build import report_tables
@@ -158,28 +157,6 @@ def test_two_phase_weights_sum_to_the_frames():
     sums = np.asarray(sums)
     se = sums.std(ddof=1) / np.sqrt(sums.size)
     assert abs(sums.mean() - n_other) <= 4 * se
-
-
-def test_bias_after_a_triggered_followup():
-    """Given that phase 1 looked low (the trigger), the phase-1 estimate is biased low; the
-    two-phase total is unbiased when the visited villages' frames are taken whole, and keeps much
-    less bias when households are sampled in them."""
-    rng = np.random.default_rng(5)
-    sizes = rng.integers(4, 30, 16)
-    good = rng.binomial(sizes, rng.beta(0.9 * 19, 0.1 * 19, sizes.size))
-    truth = good.sum() / sizes.sum()
-    census = simulate_two_phase_bias(sizes, good, villages1=5, villages2=5, households=None,
-                                     trigger=(0.0, truth), reps=1500, seed=11)
-    s = census.summary
-    assert 0.1 < census.triggered < 0.9
-    assert abs(s.loc["total_two_phase", "mean_error"]) <= 4 * s.loc["total_two_phase", "mc_se"]
-    assert s.loc["total_phase1", "mean_error"] < -4 * s.loc["total_phase1", "mc_se"]
-    # over every replicate (not only those that triggered) the phase-1 rate is unbiased
-    assert abs(census.rate_phase1_all) <= 4 * census.rate_phase1_all_se + 0.002
-    sub = simulate_two_phase_bias(sizes, good, villages1=5, villages2=5, households=6,
-                                  trigger=(0.0, truth), reps=1500, seed=12).summary
-    two, one = sub.loc["rate_two_phase"], sub.loc["rate_phase1"]
-    assert abs(two["mean_error"]) + 4 * two["mc_se"] < abs(one["mean_error"]) / 2
 
 
 def test_appended_phase2_results_verify_and_edited_phase1_results_do_not(tmp_path):

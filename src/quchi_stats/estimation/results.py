@@ -65,12 +65,12 @@ class EstimateResult:
     >>> df.loc[6:, "village"] += 3
     >>> r = estimate_proportion(SurveyDesign(df, strata="town", psu="village", weights="w"), "ok",
     ...                         by="town")
-    >>> r.se.round(4)
-    array([0.3333, 0.1667])
+    >>> r.se.round(4)  # the towns in order of first appearance
+    array([0.1667, 0.3333])
     >>> r.conf_int(level=0.9, method="wald").round(4)
       town  ci_lower  ci_upper
-    0    乙    0.0000       1.0
-    1    甲    0.3467       1.0
+    0    甲    0.3467       1.0
+    1    乙    0.0000       1.0
     """
 
     estimator: str
