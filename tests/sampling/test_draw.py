@@ -259,3 +259,14 @@ def test_the_plans_town_order_is_checked_and_towns_it_leaves_out_come_after(smal
     assert list(dict.fromkeys(res.sample["town"])) == ["丙镇", "甲镇", "乙镇"]
     assert list(res.allocation["town"]) == ["丙镇", "甲镇", "乙镇"]
     assert any("甲镇、乙镇 不在考核参数的乡镇顺序" in n for n in res.notes)
+
+
+def test_integral_floats_become_ints():
+    """1.0 in a manifest's plan (JSON) is the integer 1: kept as an int, it slices and indexes
+    (found by the manifest fuzz test)."""
+    plan = DesignPlan(year=2018.0, villages_total=27.0, reserves=1.0, min_villages_per_town=2.0,
+                      min_households_per_village=0.0)
+    assert all(type(getattr(plan, k)) is int for k in
+               ("year", "villages_total", "reserves", "min_villages_per_town", "min_households_per_village"))
+    with pytest.raises(ParameterError, match="'reserves' parameter of DesignPlan must be an integer"):
+        DesignPlan(year=2018, reserves=1.5)

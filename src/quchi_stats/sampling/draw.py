@@ -113,6 +113,10 @@ class DesignPlan:
     anticipated_deff: float | dict[str, float] = _D["anticipated_deff"]
     towns: tuple[str, ...] = _D["towns"]
 
+    def _int(self, name: str, minimum: int) -> None:
+        """Check an integer field and keep it as an int (1.0 from a manifest becomes 1)."""
+        object.__setattr__(self, name, check_int(name, getattr(self, name), "DesignPlan", minimum=minimum))
+
     def __post_init__(self) -> None:
         func = "DesignPlan"
         towns = self.towns
@@ -122,15 +126,15 @@ class DesignPlan:
             raise ParameterError(f"The 'towns' parameter of {func} must be a list of distinct "
                                  f"town names. Got {towns!r:.200}.")
         object.__setattr__(self, "towns", tuple(towns))
-        check_int("year", self.year, func, minimum=2000)
-        check_int("villages_total", self.villages_total, func, minimum=1)
+        self._int("year", 2000)
+        self._int("villages_total", 1)
         check_choice("village_allocation", self.village_allocation, ALLOCATION_METHODS, func)
-        check_int("min_villages_per_town", self.min_villages_per_town, func, minimum=1)
+        self._int("min_villages_per_town", 1)
         check_choice("village_method", self.village_method, SELECTION_METHODS, func)
         check_choice("village_order", self.village_order, VILLAGE_ORDERS, func)
         check_choice("household_method", self.household_method, HOUSEHOLD_METHODS, func)
-        check_int("min_households_per_village", self.min_households_per_village, func, minimum=0)
-        check_int("reserves", self.reserves, func, minimum=0)
+        self._int("min_households_per_village", 0)
+        self._int("reserves", 0)
         ps = self.anticipated_p.values() if isinstance(self.anticipated_p, dict) else [
             self.anticipated_p]
         for v in ps:
