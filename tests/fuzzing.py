@@ -5,7 +5,8 @@ Each example of such a test runs a whole command, so the suite's default draws f
 kind; each reaches the command's checks, which read every input, about 0.2 s), while the
 table-level fuzz of ``tests/io/test_readers.py`` (``read_table`` alone, cheap) keeps 1000 per
 kind. The deep profile, ``QUCHI_STATS_FUZZ=deep`` in the environment, draws 1000 (minutes; run it
-after changing the readers, the checks or a command's input handling)::
+after changing the readers, the checks or a command's input handling). The suite's profile draws
+the same examples on every run (``derandomize``, tests/conftest.py); the deep one draws new ones::
 
     QUCHI_STATS_FUZZ=deep .venv/bin/pytest -q -p no:cacheprovider tests/test_cli.py -k fuzzed
 """

@@ -140,6 +140,14 @@ class ParameterError(QuchiStatsError, ValueError):
     """A function or command was called with an invalid parameter."""
 
 
+def _visible(name: str) -> str:
+    """A file or column name with its control characters escaped (``\\n``, ``\\x07``): the
+    message stays one line whatever name a manifest or a header holds."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
+
+
 class DataError(QuchiStatsError, ValueError):
     """A problem in the user's data: names the file, the row/column and what was expected."""
 
@@ -147,11 +155,11 @@ class DataError(QuchiStatsError, ValueError):
                  column: str | None = None) -> None:
         parts = []
         if file is not None:
-            parts.append(str(file))
+            parts.append(_visible(str(file)))
         if row is not None:
             parts.append(f"第 {row} 行")
         if column is not None:
-            parts.append(f"列“{column}”")
+            parts.append(f"列“{_visible(str(column))}”")
         prefix = "，".join(parts)
         # a message may quote a cell: never let personal data through
         super().__init__(mask_personal(f"{prefix}：{message}" if prefix else message))
