@@ -143,3 +143,18 @@ def test_mover_difference_interval():
     # defined where both years have p_hat = 1
     lo, hi = difference_interval(1.0, 0.9, 1.0, 1.0, 0.92, 1.0)
     assert lo < 0 < hi
+
+
+def test_another_countys_earlier_years_use_its_own_spec():
+    """The trend estimates an earlier year with that year's shipped spec only when it is the same
+    county's; another county (or a year without a shipped spec) keeps the current spec."""
+    from dataclasses import replace
+
+    from quchi_stats.assessment import _earlier_spec
+    from quchi_stats.spec import load_spec
+
+    qujiang = load_spec(2018)
+    assert _earlier_spec(2017, qujiang) == load_spec(2017)
+    other = replace(qujiang, county="某某县")
+    assert _earlier_spec(2017, other) is other
+    assert _earlier_spec(2009, qujiang) is qujiang  # no shipped spec for 2009

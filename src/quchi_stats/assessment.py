@@ -645,6 +645,17 @@ def _history_years(root: DataDir, year: int) -> list[int]:
     return years
 
 
+def _earlier_spec(year: int, spec: AssessmentSpec) -> AssessmentSpec:
+    """The spec an earlier year's estimates are made with for the trend: the shipped spec of that
+    year when it is this county's (Qujiang's years), else the current one — another county's
+    earlier years are never judged by Qujiang's shipped specs."""
+    try:
+        shipped = load_spec(year)
+    except DataError:  # no shipped spec for that year
+        return spec
+    return shipped if shipped.county == spec.county else spec
+
+
 def _history(root: DataDir, year: int, est: pd.DataFrame,
              spec: AssessmentSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     parts = [est.assign(year=year)]
@@ -653,10 +664,7 @@ def _history(root: DataDir, year: int, est: pd.DataFrame,
         r = read_results(root.results(y))
         if (root.root / f"followup_{y}").is_dir():  # the trend uses phase 1 (same design yearly)
             r = r[r["household_id"].isin(s["household_id"])].reset_index(drop=True)
-        try:
-            ys = load_spec(y)
-        except DataError:  # no shipped spec for that year: use the current one
-            ys = spec
+        ys = _earlier_spec(y, spec)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuchiStatsWarning)
             e, _ = estimate_indicators(s, r, ys, power=False)  # the trend needs no power
