@@ -845,7 +845,8 @@ def read_plan(path: str | Path, *, year: int | None = None) -> PlanFile:
     unknown top-level key or ``[plan]`` key (with the nearest valid one), a ``[plan]`` that
     :class:`DesignPlan` refuses, a plan for another year than ``year``.
     """
-    from ._strict import read_text_capped, where
+    from ._strict import read_text_capped
+    from .sampling.manifest import plan_from_record
 
     path = Path(path)
     name = path.name
@@ -875,19 +876,9 @@ def read_plan(path: str | Path, *, year: int | None = None) -> PlanFile:
     plan = doc.get("plan")
     if not isinstance(plan, dict):
         raise DataError(f"{lead}缺少 [plan] 一节（抽样参数）", file=name)
-    known = list(DesignPlan.__dataclass_fields__)
-    for key in plan:
-        if key not in known:
-            best = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f"是否应为 {best[0]}？" if best else "可用的键：" + "、".join(known)
-            raise DataError(f"{lead}未知的键 {where(('plan', key))}（{hint}）", file=name)
     if "year" not in plan:
         raise DataError(f"{lead}[plan] 缺少 year（考核年度）", file=name)
-    try:
-        parsed = DesignPlan.from_dict(plan)
-    except (ParameterError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise DataError(f"{lead}[plan] 不是有效的抽样参数：{msg}", file=name) from None
+    parsed = plan_from_record(plan, name, lead, style="toml")
     if "year" in doc and doc["year"] != parsed.year:
         raise DataError(f"{lead}year = {doc['year']!r} 与 [plan] year = {parsed.year} 不符",
                         file=name)

@@ -257,6 +257,24 @@ def _parse_json(text: str, name: str) -> Any:
         raise DataError(f"不是有效的抽样清单：JSON 格式错误（{msg}）", file=name) from None
 
 
+def plan_from_record(plan: dict, name: str, lead: str, *, style: str) -> DesignPlan:
+    """The DesignPlan a recorded ``plan`` table describes (a manifest's, ``style="json"``, or a plan
+    file's ``[plan]``, ``style="toml"``): an unknown key names the closest valid one, and a value
+    DesignPlan refuses is one line; both raise DataError naming ``name`` after ``lead``."""
+    known = list(DesignPlan.__dataclass_fields__)
+    for key in plan:
+        if key not in known:
+            best = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"是否应为 {best[0]}？" if best else "可用的键：" + "、".join(known)
+            raise DataError(f"{lead}未知的键 {where(('plan', key), style)}（{hint}）", file=name)
+    try:
+        return DesignPlan.from_dict(plan)
+    except (QuchiStatsError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        label = "plan" if style == "json" else "[plan]"
+        raise DataError(f"{lead}{label} 不是有效的抽样参数：{msg}", file=name) from None
+
+
 def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
     """Check a parsed manifest strictly: every key known (the nearest one is named), types,
     ranges, hashes, and a plan that :class:`DesignPlan` accepts for the manifest's year.
@@ -277,18 +295,7 @@ def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
         from ..io.readers import check_columns
 
         check_columns(data["register"]["columns"], f"{name} register.columns")
-    plan = data["plan"]
-    known = list(DesignPlan.__dataclass_fields__)
-    for key in plan:
-        if key not in known:
-            best = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f"是否应为 {best[0]}？" if best else "可用的键：" + "、".join(known)
-            raise DataError(f"{lead}未知的键 {where(('plan', key), 'json')}（{hint}）", file=name)
-    try:
-        parsed = DesignPlan.from_dict(plan)
-    except (QuchiStatsError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise DataError(f"{lead}plan 不是有效的抽样参数：{msg}", file=name) from None
+    parsed = plan_from_record(data["plan"], name, lead, style="json")
     sample = data["sample"]
     parts = (sample.get("primary"), sample.get("reserve"))
     if None not in parts and sum(parts) != sample["rows"]:
