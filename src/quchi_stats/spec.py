@@ -101,6 +101,16 @@ class FollowupRule:
     village_method: str = "pps_systematic"
     reserves: int = 3
     max_extra_households: int = 1000
+    method: str = "inverse-normal"
+    alpha_share: float | None = None
+
+    def share(self, n_rule_pairs: int, n_pairs: int) -> float:
+        """The part of the spec's ``alpha`` the conditional method gives the 复核 decisions: the
+        rule's ``alpha_share``, or by default the rule's share of the family's town × indicator
+        pairs (``n_rule_pairs / n_pairs``, a weighted Bonferroni split with equal weights)."""
+        if self.alpha_share is not None:
+            return float(self.alpha_share)
+        return n_rule_pairs / n_pairs if n_pairs else 1.0
 
     @property
     def weight_phase2(self) -> float:
@@ -113,7 +123,11 @@ class FollowupRule:
                 "villages": self.villages, "households": dict(self.households),
                 "census_frames": list(self.census_frames),
                 "village_method": self.village_method, "reserves": self.reserves,
-                "max_extra_households": self.max_extra_households}
+                "max_extra_households": self.max_extra_households,
+                # recorded only when not the defaults, so that rules recorded before these keys
+                # existed still read back equal (their SHA-256 is unchanged)
+                **({} if self.method == "inverse-normal" else {"method": self.method}),
+                **({} if self.alpha_share is None else {"alpha_share": self.alpha_share})}
 
     @classmethod
     def from_dict(cls, data: dict) -> FollowupRule:
@@ -232,6 +246,11 @@ FOLLOWUP_FIELDS: tuple[Field, ...] = (
     Field("reserves", "int", "新抽村每框备选户数", default=3, lo=0, hi=100),
     Field("max_extra_households", "int", "复核最多增加的户数（按 P 值从小到大依次安排）",
           default=1000, lo=1, hi=1_000_000),
+    Field("method", "choice", "复核判定方法：conditional（条件检验：被筛出的镇全部村补抽未入户的户，"
+          "检验全镇实际比率；推荐）| inverse-normal（逆正态合并，只在未入样的村中再抽）",
+          default="inverse-normal", choices=("inverse-normal", "conditional")),
+    Field("alpha_share", "number", "conditional 方法中复核判定分得的显著性水平比例（其余给不在规则内的"
+          "镇 × 指标）；不填：按规则内镇 × 指标占全部的比例", lo=0, lo_open=True, hi=1),
 )
 SPEC_FIELDS: tuple[Field, ...] = (
     Field("year", "int", "考核年度（须与 --year 相同）", required=True, lo=2000, hi=2100),
@@ -515,7 +534,7 @@ def _followup(raw: dict | None, inds: list[Indicator], alpha: float,
             raise DataError(f"[followup] indicators 第 {k + 1} 项“{iname}”不是 [[indicator]] 中的指标"
                             f"（可用：{'、'.join(names)}）", file=name)
     a1, a0 = float(raw["alpha_stop"]), float(raw["alpha_futility"])
-    if not a1 < alpha < a0:
+    if raw["method"] == "inverse-normal" and not a1 < alpha < a0:
         raise DataError(f"[followup] 应有 alpha_stop < alpha < alpha_futility（实际为 {a1:g}、"
                         f"{alpha:g}、{a0:g}）：否则两阶段检验无法达到水平 alpha", file=name)
     return FollowupRule(
@@ -523,4 +542,6 @@ def _followup(raw: dict | None, inds: list[Indicator], alpha: float,
         weight_phase1=float(raw["weight_phase1"]), villages=int(raw["villages"]),
         households={f: int(raw["households"].get(f, d)) for f, d in _FOLLOWUP_HOUSEHOLDS},
         census_frames=tuple(raw["census_frames"]), village_method=raw["village_method"],
-        reserves=int(raw["reserves"]), max_extra_households=int(raw["max_extra_households"]))
+        reserves=int(raw["reserves"]), max_extra_households=int(raw["max_extra_households"]),
+        method=raw["method"],
+        alpha_share=None if raw.get("alpha_share") is None else float(raw["alpha_share"]))

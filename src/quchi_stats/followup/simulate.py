@@ -42,6 +42,7 @@ from ..sampling.draw import FRAME_NAMES, DesignPlan
 from ..simulate.power import _district, _rates_table, _select, _village_rates
 from ..spec import AssessmentSpec, FollowupRule, load_spec
 from .combine import overall_pvalue
+from .conditional import conditional_test_batch
 
 __all__ = ["FollowupSimulation", "simulate_followup"]
 
@@ -217,10 +218,16 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
     villages_of = [np.flatnonzero(d.village_town == t) for t in range(T)]
     acc = {k: np.zeros((T, K)) for k in ("flag", "flag1", "cont", "raw", "raw1")}
     acc_t = {k: np.zeros(T) for k in ("follow", "extra", "p1hh")}
-    fw = fw1 = 0
+    fw = fw1 = fwr = fwr1 = 0
+    acc["false_real"] = np.zeros((T, K))
+    acc["met_real"] = np.zeros((T, K))
     extra_compliant = p1hh_compliant = 0.0
     town_compliant = compliant.all(axis=1)
     m_family = T * (len(spec.indicators) if spec.multiplicity_family == "all" else 1)
+    conditional = rule.method == "conditional"
+    # the conditional method's α for the 复核 decisions (the rule's share of the family)
+    n_rule = T * (len(rule.indicators) if spec.multiplicity_family == "all" else 1)
+    share = rule.share(n_rule, m_family)
     chunks = np.random.SeedSequence(seed).spawn(-(-reps // CHUNK))
     done = 0
     for ss in chunks:
@@ -235,10 +242,11 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
             p1hh += np.stack([(visited[:, vs] * m1[f][vs]).sum(axis=1) for vs in villages_of], 1)
         # phase 1 of every indicator
         P1 = np.full((r, T, K), np.nan)
-        pops, rhos, dfs = [], [], []
+        met = np.zeros((r, T, K), bool)  # the town's actual rate meets the standard
+        pops, rhos, dfs, obs1 = [], [], [], []
         for j in range(K):
             rates = _village_rates(base[d.village_town, j], iccs[j], r, rng)
-            pop, parts = {}, []
+            pop, parts, seen = {}, [], {}
             for f in frames_of[j]:
                 N = d.N[f]
                 Y = rng.binomial(N[None, :], rates)
@@ -246,12 +254,39 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
                 mm = np.where(visited, m1[f][None, :], 0.0).astype(np.int64)
                 y = rng.hypergeometric(Y, np.maximum(N - Y, 0) + (N == 0), np.maximum(mm, 1))
                 y = np.where(mm > 0, y, 0)
+                seen[f] = (y, mm)
                 parts.append((y.astype(float), mm.astype(float), N[None, :].astype(float)))
             ye, me = _kish(parts)
             P1[:, :, j], rho, df = _town_test(ye, me, d.village_town, T, thr[j], None, None)
+            obs1.append(seen)
+            good = sum(np.stack([pop[f][:, vs].sum(axis=1) for vs in villages_of], 1)
+                       for f in frames_of[j])
+            size_t = sum(np.array([d.N[f][vs].sum() for vs in villages_of], float)
+                         for f in frames_of[j])
+            met[:, :, j] = good >= thr[j] * size_t[None, :] - 1e-9
             pops.append(pop)
             rhos.append(rho)
             dfs.append(df)
+        if conditional:
+            P, extra_t, follow, cont = _conditional_phase2(
+                d, rule, P1, pops, obs1, visited, frames_of, thr, villages_of, rng)
+            adj = _adjust_within(P, spec, share)
+            adj1 = (adjust_rows(P1.reshape(r, -1), spec.multiplicity, m_family).reshape(r, T, K)
+                    if spec.multiplicity_family == "all" else
+                    np.stack([adjust_rows(P1[:, :, j], spec.multiplicity) for j in range(K)], 2))
+            _accumulate(acc, acc_t, P, P1, adj, adj1, cont, follow, extra_t, p1hh, spec.alpha)
+            flag = np.nan_to_num(adj, nan=1.0) < spec.alpha
+            flag1 = np.nan_to_num(adj1, nan=1.0) < spec.alpha
+            fw += int((flag & compliant[None]).any(axis=(1, 2)).sum())
+            fw1 += int((flag1 & compliant[None]).any(axis=(1, 2)).sum())
+            fwr += int((flag & met).any(axis=(1, 2)).sum())
+            fwr1 += int((flag1 & met).any(axis=(1, 2)).sum())
+            acc["false_real"] += (flag & met).sum(axis=0)
+            acc["met_real"] += met.sum(axis=0)
+            extra_compliant += float(extra_t[:, town_compliant].sum())
+            p1hh_compliant += float(p1hh[:, town_compliant].sum())
+            done += r
+            continue
         # towns with every village visited are decided on phase 1 alone (known from the design)
         open_t = np.stack([(~visited[:, vs]).any(axis=1) for vs in villages_of], axis=1)
         cont = (P1 > a1) & (P1 <= a0) & open_t[:, :, None]
@@ -322,6 +357,10 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
         acc_t["p1hh"] += p1hh.sum(axis=0)
         fw += int((flag & compliant[None]).any(axis=(1, 2)).sum())
         fw1 += int((flag1 & compliant[None]).any(axis=(1, 2)).sum())
+        fwr += int((flag & met).any(axis=(1, 2)).sum())
+        fwr1 += int((flag1 & met).any(axis=(1, 2)).sum())
+        acc["false_real"] += (flag & met).sum(axis=0)
+        acc["met_real"] += met.sum(axis=0)
         extra_compliant += float(extra_t[:, town_compliant].sum())
         p1hh_compliant += float(p1hh[:, town_compliant].sum())
         done += r
@@ -337,11 +376,16 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
                 "continuation_rate": acc["cont"][t, j] / reps,
                 "followup_rate": acc_t["follow"][t] / reps,
                 "extra_households": acc_t["extra"][t] / reps,
-                "phase1_households": acc_t["p1hh"][t] / reps})
+                "phase1_households": acc_t["p1hh"][t] / reps,
+                "meets_standard_rate": acc["met_real"][t, j] / reps,
+                "false_flag_rate": (acc["false_real"][t, j] / acc["met_real"][t, j]
+                                    if acc["met_real"][t, j] else np.nan)})
     table = pd.DataFrame(rows_out)
     low = table[~table["compliant"]]
     summary = {
         "familywise_false_flag": fw / reps, "familywise_false_flag_phase1": fw1 / reps,
+        "familywise_false_flag_actual": fwr / reps,
+        "familywise_false_flag_actual_phase1": fwr1 / reps,
         "min_power": float(low["flag_rate"].min()) if len(low) else np.nan,
         "mean_power": float(low["flag_rate"].mean()) if len(low) else np.nan,
         "min_power_phase1": float(low["flag_rate_phase1"].min()) if len(low) else np.nan,
@@ -350,6 +394,107 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
         "shortfall_extra_households": float(acc_t["extra"][~town_compliant].sum() / reps),
         "phase1_households": float(acc_t["p1hh"].sum() / reps),
     }
+    if conditional:
+        summary["alpha_followup"] = spec.alpha * share
     settings = {"icc": icc, "indicators": indicators, "alpha": spec.alpha,
                 "multiplicity": spec.multiplicity, "family": spec.multiplicity_family}
     return FollowupSimulation(table, summary, rule, reps, seed, settings)
+
+
+def _adjust_within(P: np.ndarray, spec: AssessmentSpec, share: float) -> np.ndarray:
+    """The conditional method's adjusted p-values: the spec's adjustment within the followed-up
+    pairs of each replicate (NaN elsewhere), scaled by ``1/share`` so that "adjusted < α" is
+    "within-family adjusted < share · α"."""
+    r, T, K = P.shape
+    if spec.multiplicity_family == "all":
+        adj = adjust_rows(P.reshape(r, -1), spec.multiplicity).reshape(r, T, K)
+    else:
+        adj = np.stack([adjust_rows(P[:, :, j], spec.multiplicity) for j in range(K)], 2)
+    return np.minimum(adj / share, 1.0)
+
+
+def _accumulate(acc: dict, acc_t: dict, P: np.ndarray, P1: np.ndarray, adj: np.ndarray,
+                adj1: np.ndarray, cont: np.ndarray, follow: np.ndarray, extra_t: np.ndarray,
+                p1hh: np.ndarray, alpha: float) -> None:
+    acc["flag"] += (np.nan_to_num(adj, nan=1.0) < alpha).sum(axis=0)
+    acc["flag1"] += (np.nan_to_num(adj1, nan=1.0) < alpha).sum(axis=0)
+    acc["cont"] += cont.sum(axis=0)
+    acc["raw"] += (np.nan_to_num(P, nan=1.0) < alpha).sum(axis=0)
+    acc["raw1"] += (np.nan_to_num(P1, nan=1.0) < alpha).sum(axis=0)
+    acc_t["follow"] += follow.sum(axis=0)
+    acc_t["extra"] += extra_t.sum(axis=0)
+    acc_t["p1hh"] += p1hh.sum(axis=0)
+
+
+def _conditional_phase2(d: Any, rule: FollowupRule, P1: np.ndarray, pops: list, obs1: list,
+                        visited: np.ndarray, frames_of: list, thr: np.ndarray,
+                        villages_of: list, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Phase 2 of the conditional method (:mod:`.conditional`) for a block of replicates.
+
+    A pair is screened when ``p1 ≤ α0``; a screened town (most suspect first, within the cap)
+    gets, in every one of its villages and every frame its screened indicators use, the rule's
+    households per frame (the whole frame for ``census_frames``) drawn at random from the
+    households phase 1 did not observe. Returns the conditional p-values (NaN for pairs not
+    followed up), the extra households per town, which towns were followed up and the screened
+    pairs."""
+    r, T, K = P1.shape
+    cont = np.nan_to_num(P1, nan=1.0) <= rule.alpha_futility
+    need = cont.any(axis=2)
+    vt = d.village_town
+    frames_used = [f for f in FRAME_NAMES if any(f in fr for fr in frames_of)]
+    rest_hh, n2 = {}, {}
+    for f in frames_used:
+        N = d.N[f].astype(float)[None, :]
+        rest_hh[f] = N - np.where(visited, d.m[f][None, :], 0).astype(float)
+        want = (rest_hh[f] if f in rule.census_frames
+                else np.minimum(float(rule.households[f]), rest_hh[f]))
+        n2[f] = want
+    extra_t = np.zeros((r, T))
+    for f in frames_used:
+        extra_t += np.stack([n2[f][:, vs].sum(axis=1) for vs in villages_of], axis=1)
+    p1min = np.where(cont, P1, np.inf).min(axis=2)
+    order = np.argsort(p1min, axis=1, kind="stable")
+    used = np.zeros(r)
+    follow = np.zeros((r, T), bool)
+    rows = np.arange(r)
+    for pos in range(T):
+        t = order[:, pos]
+        e = extra_t[rows, t]
+        ok = need[rows, t] & (e > 0) & (used + e <= rule.max_extra_households)
+        follow[rows, t] = ok
+        used += np.where(ok, e, 0.0)
+    extra_t = np.where(follow, extra_t, 0.0)
+    fv = follow[:, vt]  # (r, V): the village's town is followed up
+    P = np.full((r, T, K), np.nan)
+    g_cells = (np.arange(r)[:, None] * T + vt[None, :])  # (r, V) group of each village
+    for j in range(K):
+        t_obs = np.zeros((r, T))
+        total = np.zeros((r, T))
+        g_l, rest_l, n2_l, y2_l = [], [], [], []
+        for f in frames_of[j]:
+            y1 = obs1[j][f][0]
+            Y = pops[j][f]
+            N = d.N[f]
+            left_good = np.maximum(Y - y1, 0)
+            R = rest_hh[f]
+            k = np.where(fv, n2[f], 0.0).astype(np.int64)
+            bad = np.maximum(R.astype(np.int64) - left_good, 0)
+            draw = rng.hypergeometric(np.where(k > 0, left_good, 0),
+                                      np.where(k > 0, bad, 1), np.maximum(k, 1))
+            y2 = np.where(k > 0, draw, 0)
+            t_obs += np.stack([y1[:, vs].sum(axis=1) for vs in villages_of], axis=1)
+            total += np.stack([np.broadcast_to(N[vs], (r, vs.size)).sum(axis=1)
+                               for vs in villages_of], axis=1)
+            g_l.append(g_cells.ravel())
+            rest_l.append(R.ravel())
+            n2_l.append(k.ravel().astype(float))
+            y2_l.append(y2.ravel().astype(float))
+        g = np.concatenate(g_l)
+        rest = np.concatenate(rest_l)
+        nn = np.concatenate(n2_l)
+        res = conditional_test_batch(t_obs.ravel(), total.ravel(), g, r * T, rest, rest,
+                                     nn, nn, np.concatenate(y2_l), nn, float(thr[j]))
+        pv = res.p_value.reshape(r, T)
+        P[:, :, j] = np.where(cont[:, :, j] & follow, pv, np.nan)
+    return P, extra_t, follow, cont
