@@ -36,9 +36,23 @@ from ..errors import ParameterError
 from ..flags.thresholds import CLASS_SIGNIFICANT, adjust_family, classify
 from ..spec import AssessmentSpec, FollowupRule
 
-__all__ = ["STAGE_COMBINED", "STAGE_EXHAUSTED", "STAGE_FUTILITY", "STAGE_OUTSIDE",
-           "STAGE_PENDING", "STAGE_PHASE1", "STAGE_ZH", "combine_followup", "critical_value",
-           "inverse_normal", "overall_pvalue", "stage_of"]
+__all__ = [
+    "STAGE_COMBINED",
+    "STAGE_CONDITIONAL",
+    "STAGE_EXHAUSTED",
+    "STAGE_FUTILITY",
+    "STAGE_NOT_FOLLOWED",
+    "STAGE_OUTSIDE",
+    "STAGE_PENDING",
+    "STAGE_PHASE1",
+    "STAGE_ZH",
+    "combine_conditional",
+    "combine_followup",
+    "critical_value",
+    "inverse_normal",
+    "overall_pvalue",
+    "stage_of",
+]
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(96)
 
@@ -49,10 +63,14 @@ STAGE_COMBINED = "combined"  # followed up: the combination decides
 STAGE_PENDING = "pending"  # in the continuation region without phase-2 data: p2 = 1
 STAGE_EXHAUSTED = "exhausted"  # every village visited in phase 1: phase 1 alone
 STAGE_OUTSIDE = "outside_rule"  # the indicator is not in the rule: phase 1 alone
+STAGE_CONDITIONAL = "conditional"  # followed up: the conditional test decides
+STAGE_NOT_FOLLOWED = "not_followed"  # screened (conditional method) without phase-2 data
 #: The stage codes in Chinese, for the report.
 STAGE_ZH = {STAGE_PHASE1: "第一阶段判定", STAGE_FUTILITY: "第一阶段不复核",
             STAGE_COMBINED: "复核后合并判定", STAGE_PENDING: "应复核未复核（按 P2 = 1 合并）",
-            STAGE_EXHAUSTED: "第一阶段判定（全部村已入样）", STAGE_OUTSIDE: "不在复核规则内"}
+            STAGE_EXHAUSTED: "第一阶段判定（全部村已入样）", STAGE_OUTSIDE: "不在复核规则内",
+            STAGE_CONDITIONAL: "复核判定（全镇实际比率）",
+            STAGE_NOT_FOLLOWED: "应复核未复核（不判定为显著偏低）"}
 
 
 def _check(alpha_stop: float, alpha_futility: float, w1: float, func: str) -> None:
@@ -205,4 +223,67 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
     out["p_adjusted"] = adjust_family(out["p_overall"].to_numpy(), family, spec.multiplicity)
     out["class"] = classify(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)
     out["flag"] = out["class"] == CLASS_SIGNIFICANT
+    return out
+
+
+def combine_conditional(phase1_estimates: pd.DataFrame, stage2: pd.DataFrame | None,
+                        rule: FollowupRule, *, spec: AssessmentSpec) -> pd.DataFrame:
+    """The final 第七条（四） decision of every town × indicator under the conditional method.
+
+    The family of the spec (every town × indicator, or each indicator's towns) is split in two
+    parts decided apart, with ``alpha`` split between them (weighted Bonferroni, valid under any
+    dependence):
+
+    * the rule's indicators: only the **followed-up** pairs can be flagged, by the conditional test
+      (:func:`~quchi_stats.followup.conditional.conditional_tests`), with the spec's adjustment
+      within those pairs at ``alpha · share`` (``share`` = :meth:`FollowupRule.share`). Given
+      phase 1 the followed-up set is fixed and each conditional p-value is valid, so the
+      familywise rate of this part is at most ``alpha · share`` given phase 1, hence overall;
+      pairs not screened (``p1 > α0``) or screened without phase-2 data are not flagged;
+    * the other indicators: phase 1 alone, the spec's adjustment within them at
+      ``alpha · (1 − share)``.
+
+    ``p_adjusted`` is reported on the spec's scale (the within-part adjusted p-value divided by
+    the part's share, at most 1), so "``p_adjusted < alpha``" is the decision in both parts.
+    Returns the columns of :func:`combine_followup` (``z`` is NaN; ``p2`` the conditional
+    p-value).
+    """
+    est = phase1_estimates[phase1_estimates["town"] != "全区"]
+    out = est[["indicator", "town", "estimate", "threshold"]].copy().reset_index(drop=True)
+    out["p1"] = est["p_value"].to_numpy(float)
+    in_rule = out["indicator"].isin(rule.indicators).to_numpy()
+    screened = in_rule & (np.nan_to_num(out["p1"].to_numpy(), nan=1.0) <= rule.alpha_futility)
+    p2 = np.full(len(out), np.nan)
+    if stage2 is not None and len(stage2):
+        key = stage2.set_index(["indicator", "town"])["p_value"]
+        p2 = key.reindex(pd.MultiIndex.from_frame(out[["indicator", "town"]])).to_numpy(float)
+    p2 = np.where(screened, p2, np.nan)
+    followed = screened & ~np.isnan(p2)
+    out["p2"] = p2
+    out["z"] = np.nan
+    out["p_overall"] = np.where(in_rule, np.where(followed, p2, 1.0), out["p1"].to_numpy())
+    out["stage"] = np.where(~in_rule, STAGE_OUTSIDE,
+                            np.where(followed, STAGE_CONDITIONAL,
+                                     np.where(screened, STAGE_NOT_FOLLOWED, STAGE_FUTILITY)))
+    if spec.multiplicity_family == "all":  # one family: α is split between the two parts
+        share = rule.share(int(in_rule.sum()), len(out))
+        fracs = (share, 1.0 - share)
+    else:  # each indicator is its own family, wholly in one part
+        share = 1.0
+        fracs = (1.0, 1.0)
+    family = out["indicator"].to_numpy() if spec.multiplicity_family == "indicator" else None
+    adj = np.ones(len(out))
+    for part, frac in zip((followed, ~in_rule), fracs, strict=True):
+        if not part.any():
+            continue
+        if frac <= 0:
+            adj[part] = 1.0
+            continue
+        a = adjust_family(out["p_overall"].to_numpy()[part],
+                          None if family is None else family[part], spec.multiplicity)
+        adj[part] = np.minimum(a / frac, 1.0)
+    out["p_adjusted"] = adj
+    out["class"] = classify(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)
+    out["flag"] = out["class"] == CLASS_SIGNIFICANT
+    out.attrs["share"] = share
     return out

@@ -45,9 +45,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
-__all__ = ["ConditionalTest", "conditional_bounds", "conditional_test_batch"]
+from ..errors import DataError
+from ..spec import AssessmentSpec
+
+__all__ = ["CONDITIONAL_COLUMNS", "ConditionalTest", "conditional_bounds",
+           "conditional_test_batch", "conditional_tests"]
 
 _EXACT = 1e-12
 
@@ -174,3 +179,101 @@ def conditional_bounds(res: ConditionalTest, level: float) -> tuple[np.ndarray, 
         hi = (res.t_obs + res.rest * hi_q) / res.total
     bad = np.isnan(res.p_hat)
     return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+#: Columns of :func:`conditional_tests`.
+CONDITIONAL_COLUMNS = ["indicator", "town", "p_value", "estimate_two_phase", "ci_lower",
+                       "ci_upper", "n_eff", "q0", "rest_rate", "rest_share", "uncovered_share",
+                       "observed_phase1", "villages", "households"]
+
+
+def conditional_tests(register: pd.DataFrame, sample1: pd.DataFrame, results1: pd.DataFrame,
+                      sample2: pd.DataFrame, results2: pd.DataFrame, spec: AssessmentSpec,
+                      pairs: pd.DataFrame) -> pd.DataFrame:
+    """The conditional test (:func:`conditional_test_batch`) of each screened town × indicator of
+    ``pairs`` (``town``, ``indicator``) from the field results of both phases.
+
+    The town's households are the register's, in the indicator's frames (persons for a
+    person-level rate); those phase 1 observed (an answer to the indicator) are the known part;
+    each village × frame's unobserved households are the population its phase-2 households were
+    drawn from (``n_households_in_frame_of_village`` of the follow-up sample, the draw's record).
+    Phase-2 households that did not answer are treated as missing at random within their village
+    × frame (the cell's rate stands for them), as phase 1's non-response adjustment does.
+
+    Returns one row per pair with phase-2 answers: :data:`CONDITIONAL_COLUMNS` (``p_value`` the
+    one-sided p-value of H0: the town's actual rate ≥ its standard, given phase 1;
+    ``estimate_two_phase`` and the interval at ``spec.level`` the town's actual good-rate;
+    ``rest_share`` the unobserved share of the town's weight after phase 1; ``uncovered_share``
+    the part of it in cells without a phase-2 answer; ``villages``/``households`` the phase-2
+    villages and households answered).
+    """
+    from ..assessment import _indicator_design
+
+    rows: list[dict] = []
+    if pairs.empty or results2.empty:
+        return pd.DataFrame(columns=CONDITIONAL_COLUMNS)
+    base1: dict = {}
+    base2: dict = {}
+    keys = ["town", "village", "frame"]
+    drawn = (sample2.groupby(keys, sort=False)["n_households_in_frame_of_village"].first()
+             if len(sample2) else pd.Series(dtype=float))
+    for ind_name, sub in pairs.groupby("indicator", sort=False):
+        ind = spec.indicator(ind_name)
+        try:
+            d1 = _indicator_design(base1, sample1, results1, ind, spec)
+            d2 = _indicator_design(base2, sample2, results2, ind, spec)
+        except (DataError, KeyError):  # no answer of this indicator's frames in phase 2
+            continue
+        if d1 is None or d2 is None:
+            continue
+        towns = list(dict.fromkeys(sub["town"]))
+        reg = register[register["town"].isin(towns)
+                       & register["frame"].astype(str).isin(ind.frames)]
+        weight = (pd.to_numeric(reg["household_size"], errors="coerce").fillna(1.0)
+                  if ind.unit == "person" else pd.Series(1.0, index=reg.index))
+        cells = (reg.assign(_s=weight.to_numpy(float), frame=reg["frame"].astype(str))
+                 .groupby(keys, sort=False).agg(total=("_s", "sum"), count=("_s", "size")))
+
+        a1, a2 = _answered(d1, towns, ind.unit), _answered(d2, towns, ind.unit)
+        obs = a1.groupby(keys, sort=False).agg(obs_s=("_s", "sum"), obs_n=("_s", "size"))
+        ph2 = a2.groupby(keys, sort=False).agg(n2=("_s", "size"), sw=("_s", "sum"),
+                                               swy=("_sy", "sum"), sw2=("_s2", "sum"))
+        c = cells.join(obs, how="left").join(ph2, how="left").fillna(0.0)
+        rest = np.maximum(c["total"].to_numpy() - c["obs_s"].to_numpy(), 0.0)
+        rec = drawn.reindex(c.index).to_numpy(float)
+        rest_hh = np.where(np.isfinite(rec), rec, c["count"].to_numpy() - c["obs_n"].to_numpy())
+        town_of = c.index.get_level_values("town")
+        g = pd.Index(towns).get_indexer(town_of)
+        k = len(towns)
+        t_obs = a1.groupby("town")["_sy"].sum().reindex(towns).fillna(0.0).to_numpy()
+        total = c.groupby(level="town")["total"].sum().reindex(towns).fillna(0.0).to_numpy()
+        res = conditional_test_batch(t_obs, total, g, k, rest, rest_hh, c["n2"].to_numpy(),
+                                     c["sw"].to_numpy(), c["swy"].to_numpy(),
+                                     c["sw2"].to_numpy(), ind.threshold)
+        lo, hi = conditional_bounds(res, spec.level)
+        n_v = a2.groupby("town")["village"].nunique().reindex(towns).fillna(0).to_numpy()
+        n_h = a2.groupby("town").size().reindex(towns).fillna(0).to_numpy()
+        n_o = a1.groupby("town").size().reindex(towns).fillna(0).to_numpy()
+        for i, t in enumerate(towns):
+            if n_h[i] == 0 or not np.isfinite(res.p_hat[i]):
+                continue
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows.append({"indicator": ind_name, "town": t, "p_value": float(res.p_value[i]),
+                             "estimate_two_phase": float(res.p_hat[i]),
+                             "ci_lower": float(lo[i]), "ci_upper": float(hi[i]),
+                             "n_eff": float(res.n_eff[i]), "q0": float(res.q0[i]),
+                             "rest_rate": float(res.rest_rate[i]),
+                             "rest_share": float(res.rest[i] / res.total[i]),
+                             "uncovered_share": float(res.uncovered[i] / res.total[i]),
+                             "observed_phase1": int(n_o[i]), "villages": int(n_v[i]),
+                             "households": int(n_h[i])})
+    return pd.DataFrame(rows, columns=CONDITIONAL_COLUMNS)
+
+
+def _answered(d, towns: list[str], unit: str) -> pd.DataFrame:
+    """The answered households of ``towns`` with their weight ``_s`` (persons or 1), ``_sy`` and
+    ``_s2``."""
+    a = d.data[d.data["town"].isin(towns) & d.data["_good"].notna()]
+    s = a["household_size"].astype(float).to_numpy() if unit == "person" else np.ones(len(a))
+    return a.assign(_s=s, _sy=s * a["_good"].astype(float).to_numpy(), _s2=s * s,
+                    frame=a["frame"].astype(str))

@@ -42,7 +42,15 @@ from scipy import stats
 
 from ..errors import DataError, VerificationError
 from ..spec import AssessmentSpec, FollowupRule
-from .combine import STAGE_COMBINED, STAGE_PENDING, combine_followup, critical_value
+from .combine import (
+    STAGE_COMBINED,
+    STAGE_CONDITIONAL,
+    STAGE_PENDING,
+    combine_conditional,
+    combine_followup,
+    critical_value,
+)
+from .conditional import conditional_tests
 from .draw import stage2_tests
 from .rule import continuation, exhausted_towns
 
@@ -80,6 +88,8 @@ class FollowupResult:
     costs: pd.DataFrame
     critical: float
     folder: Path
+    share: float = 1.0
+    """The conditional method's share of ``alpha`` for the 复核 decisions (1 otherwise)."""
 
 
 def read_followup(folder: Path, sample1: pd.DataFrame, results: pd.DataFrame,
@@ -120,7 +130,8 @@ def assess_followup(inp: FollowupInput, register: pd.DataFrame, sample1: pd.Data
     """Check that this report's phase-1 tests screen exactly the pairs the follow-up recorded,
     and make the final decisions and estimates."""
     rule = inp.rule
-    ex = exhausted_towns(register, sample1)
+    conditional = rule.method == "conditional"
+    ex = [] if conditional else exhausted_towns(register, sample1)
     screened = continuation(est, rule, ex)
     recorded = [(r["town"], r["indicator"]) for r in inp.manifest["screened"]]
     if list(zip(screened["town"], screened["indicator"], strict=True)) != recorded:
@@ -128,10 +139,17 @@ def assess_followup(inp: FollowupInput, register: pd.DataFrame, sample1: pd.Data
                                 f"{inp.folder.name}/manifest.json 记录的不同：考核参数的检验设置与复核"
                                 f"抽样时不同，请用抽取复核样本时的考核参数（--spec）")
     results2 = inp.results2
+    costs = followup_costs(sample1, inp.sample, results2, screened)
+    if conditional:
+        stage2 = conditional_tests(register, sample1, inp.results1, inp.sample, results2, spec,
+                                   screened)
+        decisions = combine_conditional(est, stage2, rule, spec=spec)
+        findings = two_phase_findings(decisions, screened, stage2, stage2, costs)
+        return FollowupResult(rule, decisions, findings, costs, np.nan, inp.folder,
+                              float(decisions.attrs.get("share", 1.0)))
     stage2 = (stage2_tests(inp.sample, results2, spec, est, screened) if len(results2)
               else None)
     decisions = combine_followup(est, stage2, rule, spec=spec, exhausted=ex)
-    costs = followup_costs(sample1, inp.sample, results2, screened)
     estimates = two_phase_estimates(sample1, inp.results1, inp.sample, results2, spec, screened)
     findings = two_phase_findings(decisions, screened, stage2, estimates, costs)
     c = critical_value(spec.alpha, rule.alpha_stop, rule.alpha_futility, rule.weight_phase1)
@@ -293,9 +311,15 @@ def apply_decisions(est: pd.DataFrame, fu: FollowupResult, spec: AssessmentSpec)
 def evidence_suffix(fu: FollowupResult, town: str, indicator: str, spec: AssessmentSpec) -> str:
     """The 复核 part of a 第七条（四） flag's evidence (empty for a pair not followed up)."""
     f = fu.findings[(fu.findings["town"] == town) & (fu.findings["indicator"] == indicator)]
-    if f.empty or f["stage"].iloc[0] not in (STAGE_COMBINED, STAGE_PENDING):
+    if f.empty or f["stage"].iloc[0] not in (STAGE_COMBINED, STAGE_PENDING, STAGE_CONDITIONAL):
         return ""
     r = f.iloc[0]
+    if r["stage"] == STAGE_CONDITIONAL:
+        ind = spec.indicator(indicator)
+        lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
+        return (f"；两阶段复核：第一阶段 P1 = {r['p1']:.3g}，复核在全镇 {int(r['villages'])} 个村补抽 "
+                f"{int(r['households'])} 户，全镇实际{ind.label}估计 {ind.shown(r['estimate_two_phase']):.1%}"
+                f"（{spec.level:.0%} 区间 {lo:.1%}–{hi:.1%}），给定第一阶段的条件检验 P = {r['p2']:.3g}")
     if r["stage"] == STAGE_PENDING:
         return f"；两阶段复核：第一阶段 P1 = {r['p1']:.3g}，未取得复核结果，按 P2 = 1 合并"
     ind = spec.indicator(indicator)

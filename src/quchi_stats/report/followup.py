@@ -9,6 +9,8 @@ import html
 import pandas as pd
 
 from ..followup.combine import STAGE_ZH
+from ..followup.rule import frames_needed
+from ..simulate.power import _FRAME_ZH as FRAME_LABELS
 
 __all__ = ["FLAG_COLUMNS_ZH", "followup_html", "followup_table"]
 
@@ -58,6 +60,8 @@ def followup_html(a, table: pd.DataFrame, render) -> str:
     towns = fu.costs
     extra = int(towns["households"].sum())
     p1_total = int(a.overview.get("primary", 0))
+    if rule.method == "conditional":
+        return _conditional_html(a, table, render, family)
     parts = ["<h3>两阶段复核（事先登记的规则）</h3>",
              "<p>" + html.escape(
                  f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：第一阶段单侧 P ≤ {rule.alpha_stop:g} 的"
@@ -76,6 +80,37 @@ def followup_html(a, table: pd.DataFrame, render) -> str:
                    "新抽村再按其在未抽村中的条件入样概率加权：复核是因第一阶段结果偏低而启动的，"
                    "第一阶段估计在这种情况下往往偏低，两阶段估计在给定第一阶段时（除已抽村内抽户的误差外）无偏，"
                    "模拟见 docs/followup.md。本表以外的指标仍按第一阶段估计。") + "</p>"]
+    parts.append(render(table, ("第一阶段估计", "复核增加比例", "两阶段估计", "两阶段置信下限",
+                                "两阶段置信上限")))
+    return "\n".join(parts)
+
+
+def _conditional_html(a, table: pd.DataFrame, render, family: str) -> str:
+    """The section for the conditional method (docs/followup.md)."""
+    fu = a.followup
+    rule, spec = fu.rule, a.spec
+    towns = fu.costs
+    extra = int(towns["households"].sum())
+    p1_total = int(a.overview.get("primary", 0))
+    frames = "、".join(FRAME_LABELS.get(f, f) for f in rule.census_frames)
+    census = f"（{frames}全部入户）" if frames else ""
+    labels = "、".join(spec.indicator(i).label for i in rule.indicators)
+    parts = ["<h3>两阶段复核（事先登记的规则）</h3>",
+             "<p>" + html.escape(
+                 f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：{labels}的第一阶段单侧 P ≤ "
+                 f"{rule.alpha_futility:g} 的镇进入复核，在该镇全部行政村中、从第一阶段没有核查到的户里"
+                 f"每村再抽{'、'.join(f'{FRAME_LABELS.get(k, k)} {rule.households[k]} 户' for k in frames_needed(rule.indicators, spec) if k not in rule.census_frames)}"
+                 f"{census}。第一阶段已核查的户是全镇的已知部分，复核户是其余户的概率样本，所以给定第一阶段，"
+                 f"可以直接检验全镇当年的实际比率是否低于标准（条件检验）：第一阶段的偶然偏低不会带入复核判定。"
+                 f"规则内的指标只有经过复核才可能判定为显著偏低；复核判定在被复核的镇×指标之间按考核参数的方法校正，"
+                 f"水平为 {spec.alpha:g} × {fu.share:.3g} = {spec.alpha * fu.share:.3g}，其余镇×指标按第一阶段判定，"
+                 f"水平为其余的 {spec.alpha * (1 - fu.share):.3g}（{family}）：误判任一达标镇的概率对两阶段程序整体"
+                 f"不超过 {spec.alpha:g}。") + "</p>",
+             "<p>" + html.escape(
+                 f"本年度复核 {len(towns)} 个镇、{int(towns['villages'].sum())} 个村、入户 {extra} 户"
+                 + (f"（第一阶段正选 {p1_total} 户的 {extra / p1_total:.1%}）" if p1_total else "")
+                 + "。“两阶段估计”是全镇当年的实际比率：第一阶段已核查户的结果加上其余户按复核样本的估计，"
+                   "给定第一阶段无偏；区间由同一条件检验反推。本表以外的指标仍按第一阶段估计。") + "</p>"]
     parts.append(render(table, ("第一阶段估计", "复核增加比例", "两阶段估计", "两阶段置信下限",
                                 "两阶段置信上限")))
     return "\n".join(parts)
