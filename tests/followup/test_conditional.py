@@ -7,8 +7,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from quchi_stats.followup.combine import (STAGE_CONDITIONAL, STAGE_FUTILITY, STAGE_NOT_FOLLOWED,
-                                          STAGE_OUTSIDE, combine_conditional)
+from quchi_stats.followup.combine import (
+    STAGE_CONDITIONAL,
+    STAGE_FUTILITY,
+    STAGE_NOT_FOLLOWED,
+    STAGE_OUTSIDE,
+    combine_conditional,
+)
 from quchi_stats.followup.conditional import conditional_bounds, conditional_test_batch
 from quchi_stats.spec import FollowupRule, load_spec
 
