@@ -451,6 +451,21 @@ def latest_bundled_year() -> int:
     return max(years)
 
 
+#: The two-phase 复核 that :func:`write_spec` offers, commented out (docs/followup.md): the
+#: conditional method with the settings measured in benchmarks/followup_goals.py.
+FOLLOWUP_TEMPLATE = """# 两阶段复核（可选，docs/followup.md）。要启用，去掉下面 [followup] 各行开头的 "# "，
+# 并在抽样（quchi-stats design --spec）之前定好：抽样时规则记入抽样清单，之后不能改动。
+# [followup]
+# method = "conditional"       # 条件检验：被筛出的镇在全部村中补抽第一阶段未核查的户，检验全镇实际比率
+# indicators = ["identification_accuracy", "exit_accuracy", "satisfaction_rate"]
+# alpha_futility = 0.2         # 第一阶段单侧 P ≤ 此值的镇 × 指标进入复核
+# households = { registered = 4, exited = 4, non_registered = 4 }  # 每村每类补抽户数
+# census_frames = ["exited"]   # 被复核镇的当年退出户全部核查
+# max_extra_households = 1500  # 复核最多增加的户数
+
+"""
+
+
 def write_spec(year: int, out: str | Path, *, county: str | None = None,
                source: str | Path | None = None, force: bool = False) -> Path:
     """Write an editable spec for ``year``: the latest shipped spec (or ``source``) with its
@@ -512,6 +527,9 @@ def write_spec(year: int, out: str | Path, *, county: str | None = None,
             text = re.sub(r"(?m)^towns\s*=.*$",
                           lambda m: "towns = []  # 乡镇顺序：填本县（区）各镇，如 [\"甲镇\", \"乙镇\"]；"
                                     "不填则按农户台账中首次出现的顺序", text, count=1)
+    if not re.search(r"(?m)^\s*#?\s*\[followup\]", text):  # offer the 复核, switched off
+        text = re.sub(r"(?m)^\[\[indicator\]\]", lambda m: FOLLOWUP_TEMPLATE + m.group(0), text,
+                      count=1)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     try:

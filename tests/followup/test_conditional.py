@@ -156,3 +156,19 @@ def test_decisions_with_a_fixed_share_and_indicator_families():
     # each indicator its own family: the followed-up pair alone at the full α
     assert out.loc[("satisfaction_rate", "甲"), "p_adjusted"] == pytest.approx(0.03)
     assert out.loc[("identification_accuracy", "甲"), "p_adjusted"] == pytest.approx(3 * 0.001)
+
+
+def test_write_spec_offers_the_conditional_rule_switched_off(tmp_path):
+    import re
+
+    from quchi_stats.spec import write_spec
+
+    p = write_spec(2019, tmp_path / "s.toml", county="某某县")
+    text = p.read_text(encoding="utf-8")
+    assert load_spec(p, year=2019).followup is None  # commented out: no 复核 unless chosen
+    on = re.sub(r"(?m)^# (\[followup\]|method|indicators|alpha_futility|households|census_frames"
+                r"|max_extra_households)", r"\1", text)
+    (tmp_path / "on.toml").write_text(on, encoding="utf-8")
+    rule = load_spec(tmp_path / "on.toml", year=2019).followup
+    assert rule.method == "conditional" and rule.census_frames == ("exited",)
+    assert rule.alpha_futility == 0.2 and rule.households["registered"] == 4
