@@ -676,7 +676,7 @@ def _followup_rule(spec: Any, names: list[str] | None) -> tuple[Any, list[str]]:
 
 def _power_followup(args: argparse.Namespace, spec: Any, plan: Any, register: Any,
                     names: list[str] | None) -> Any:
-    """``power --followup``: :func:`~quchi_stats.followup.simulate_followup` with the spec's rule,
+    """``power --followup``: :func:`~quchi_stats.followup.simulate.simulate_followup` with the spec's rule,
     every town compliant (seed) and, for each group of :data:`FOLLOWUP_LOW_TOWNS` towns in the
     spec's order, those towns ``shortfall`` below every simulated standard (seed + 1, + 2, …).
     Prints the figures in Chinese and returns the per town × indicator table (Chinese headers)."""

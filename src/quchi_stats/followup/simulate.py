@@ -51,7 +51,7 @@ from ..spec import AssessmentSpec, FollowupRule, load_spec
 from .combine import overall_pvalue
 from .conditional import conditional_test_batch
 
-__all__ = ["FollowupSimulation", "simulate_followup"]
+__all__ = ["FollowupSimulation", "compare_followup", "simulate_followup"]
 
 CHUNK = 250
 
@@ -427,6 +427,72 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
     settings = {"icc": icc, "indicators": indicators, "alpha": spec.alpha,
                 "multiplicity": spec.multiplicity, "family": spec.multiplicity_family}
     return FollowupSimulation(table, summary, rule, reps, seed, settings, replicates)
+
+
+_COMPARE_ZH = {
+    "design": "设计", "stage": "判定", "phase1_households": "第一阶段户数",
+    "min_power": "偏低镇 × 指标最低判定比例",
+    "false_actual_compliant": "误判率（实际比率，全部达标）",
+    "false_actual_shortfall": "误判率（实际比率，偏低情景）",
+    "false_mean_compliant": "误判率（假定平均比率，全部达标）",
+    "false_mean_shortfall": "误判率（假定平均比率，偏低情景）",
+    "compliant_extra_share": "达标镇复核户数 / 其第一阶段（偏低情景）",
+    "extra_compliant": "复核户数（全部达标）", "extra_shortfall": "复核户数（偏低情景）",
+    "extra_shortfall_low": "其中偏低镇"}
+
+
+def compare_followup(compliant: Mapping[str, FollowupSimulation],
+                     shortfall: Mapping[str, FollowupSimulation], *,
+                     chinese: bool = False) -> pd.DataFrame:
+    """Designs side by side: for each name, the two-phase procedure and its phase 1 alone.
+
+    ``compliant`` and ``shortfall`` map a design's name to its simulation with every town
+    compliant and with some pairs below standard (same names). One row per design and stage
+    (``two_phase``, ``phase1``): phase-1 households, each low pair's flag rate (columns
+    ``"town label"``) and the weakest, the familywise false-flag rates against the actual rates and
+    against the given means in both scenarios, the compliant towns' extra households over their
+    phase-1 households and the extra households (0 for phase 1 alone). ``chinese`` gives Chinese
+    headers and stage names.
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import load_register
+    >>> reg, plan = load_register(2018), DesignPlan(year=2018)
+    >>> rule = FollowupRule(indicators=("satisfaction_rate",))
+    >>> ok = simulate_followup(reg, plan, rule, reps=10, seed=1)
+    >>> low = simulate_followup(reg, plan, rule, truth={"satisfaction_rate": {"马坝镇": 0.8}},
+    ...                         reps=10, seed=2)
+    >>> compare_followup({"默认": ok}, {"默认": low}).shape
+    (2, 13)
+    """
+    if set(compliant) != set(shortfall):
+        raise ParameterError(f"The 'shortfall' parameter of compare_followup must name the same "
+                             f"designs as 'compliant'. Got {sorted(shortfall)} and "
+                             f"{sorted(compliant)}.")
+    rows = []
+    for name, comp in compliant.items():
+        sf = shortfall[name]
+        low = sf.table[~sf.table["compliant"]]
+        for stage, suf in (("two_phase", ""), ("phase1", "_phase1")):
+            two = stage == "two_phase"
+            row: dict[str, Any] = {"design": name, "stage": stage,
+                                   "phase1_households": sf.summary["phase1_households"]}
+            for r in low.itertuples():
+                row[f"{r.town} {r.label}"] = getattr(r, "flag_rate" + suf)
+            row["min_power"] = float(low["flag_rate" + suf].min()) if len(low) else np.nan
+            for key, res in (("compliant", comp), ("shortfall", sf)):
+                row[f"false_actual_{key}"] = res.summary["familywise_false_flag_actual" + suf]
+                row[f"false_mean_{key}"] = res.summary["familywise_false_flag" + suf]
+            row["compliant_extra_share"] = sf.summary["compliant_extra_share"] if two else 0.0
+            row["extra_compliant"] = comp.summary["extra_households"] if two else 0.0
+            row["extra_shortfall"] = sf.summary["extra_households"] if two else 0.0
+            row["extra_shortfall_low"] = sf.summary["shortfall_extra_households"] if two else 0.0
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if chinese:
+        out["stage"] = out["stage"].map({"two_phase": "两阶段复核", "phase1": "仅第一阶段"})
+        out = out.rename(columns=_COMPARE_ZH)
+    return out
 
 
 def _per_replicate(flag: np.ndarray, flag1: np.ndarray, compliant: np.ndarray, met: np.ndarray,
