@@ -27,7 +27,7 @@ def test_there_are_notebooks():
 #: that a notebook runs top to bottom with no personal data in its outputs, not its Monte Carlo
 #: figures (no assertion here depends on them). The committed notebook keeps its own values and
 #: outputs (tools/run_notebooks.py executes it as written).
-TEST_PARAMETERS = {"00_sample_design.ipynb": {"reps": 40, "compare_reps": 20}}
+TEST_PARAMETERS = {"00_sample_design.ipynb": {"reps": 40, "compare_reps": 20, "followup_reps": 20}}
 
 
 def _execute(path: Path, tmp_path: Path):

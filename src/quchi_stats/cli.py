@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import QuchiStatsError, QuchiStatsWarning, mask_personal
@@ -311,6 +312,10 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--indicators", help="模拟的指标，逗号分隔（默认四项比率）")
     w.add_argument("--seed", type=int, default=0, help="随机种子（默认 0）")
     w.add_argument("--out", type=Path, help="把结果表写成 CSV（中文表头）")
+    w.add_argument("--followup", action="store_true",
+                   help="模拟整个两阶段复核（考核参数 [followup] 的规则，--spec 指定）：全部达标时和"
+                        "偏低时（每次三个镇的各项复核指标同时低 --shortfall）各镇 × 指标被判定偏低的"
+                        "比例、误判率（按当年实际比率和按假定平均比率）和复核户数")
     w.set_defaults(func=_cmd_power)
 
     sp = command("spec", "year", "force",
@@ -615,10 +620,20 @@ def _cmd_power(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
     plan = _plan_from_args(args, towns=spec.towns)
+    if args.followup:  # refuse a missing rule before reading the register
+        _followup_rule(spec, [n.strip() for n in args.indicators.split(",") if n.strip()]
+                       if args.indicators else None)
     register = read_table(register_file, "register", encoding=args.encoding, sheet=args.sheet,
                           columns={**spec.columns, **(_columns(args) or {})} or None)
     names = ([n.strip() for n in args.indicators.split(",") if n.strip()]
              if args.indicators else list(DEFAULT_INDICATORS))
+    if args.followup:
+        table = _power_followup(args, spec, plan, register,
+                                names if args.indicators else None)
+        if args.out is not None:
+            atomic_write_bytes(args.out, csv_bytes(table))
+            print(f"已写出 {args.out}")
+        return 0
     bar = _ProgressBar("模拟") if sys.stderr.isatty() else None
     result = simulate_design(register, plan, spec=spec, indicators=names,
                              compliant=args.compliant, shortfall=args.shortfall, icc=args.icc,
@@ -631,6 +646,93 @@ def _cmd_power(args: argparse.Namespace) -> int:
         atomic_write_bytes(args.out, csv_bytes(result.to_frame(chinese=True)))
         print(f"已写出 {args.out}")
     return 0
+
+
+#: ``power --followup``: the towns low at once in each shortfall scenario (the issue's three)
+FOLLOWUP_LOW_TOWNS = 3
+
+_METHOD_ZH = {"conditional": "条件检验（按当年实际比率，复核在各村第一阶段未入户的户中抽取）",
+              "inverse-normal": "逆正态合并（复核在未入样的村中抽取）"}
+
+
+def _followup_rule(spec: Any, names: list[str] | None) -> tuple[Any, list[str]]:
+    """The spec's [followup] rule and the indicators ``power --followup`` simulates (the rule's,
+    or ``names``, each of which must be in the rule)."""
+    from .errors import DataError
+
+    rule = spec.followup
+    where = spec.path or f"内置的 {spec.year} 年度考核参数"
+    if rule is None:
+        raise DataError(f"{where} 没有 [followup] 复核规则：--followup 模拟的是考核参数登记的两阶段"
+                        "复核，请用 --spec 指定含 [followup] 的考核参数（docs/followup.md）")
+    if names is None:
+        return rule, list(rule.indicators)
+    bad = [n for n in names if n not in rule.indicators]
+    if bad:
+        raise DataError(f"--indicators 中的 {'、'.join(bad)} 不在 {where} 的 [followup] 复核规则中："
+                        f"应为 {', '.join(rule.indicators)} 中的指标")
+    return rule, names
+
+
+def _power_followup(args: argparse.Namespace, spec: Any, plan: Any, register: Any,
+                    names: list[str] | None) -> Any:
+    """``power --followup``: :func:`~quchi_stats.followup.simulate.simulate_followup` with the spec's rule,
+    every town compliant (seed) and, for each group of :data:`FOLLOWUP_LOW_TOWNS` towns in the
+    spec's order, those towns ``shortfall`` below every simulated standard (seed + 1, + 2, …).
+    Prints the figures in Chinese and returns the per town × indicator table (Chinese headers)."""
+    import pandas as pd
+
+    from .followup.simulate import simulate_followup
+
+    rule, inds = _followup_rule(spec, names)
+    shortfall = spec.power_shortfall if args.shortfall is None else args.shortfall
+    common = dict(spec=spec, indicators=inds, icc=args.icc, reps=args.reps)
+    thr = {i: spec.indicator(i).threshold for i in inds if i in rule.indicators}
+    comp = simulate_followup(register, plan, rule, truth=args.compliant, seed=args.seed, **common)
+    towns = list(comp.table["town"].drop_duplicates())
+    base = comp.table.set_index(["indicator", "town"])["true_rate"]
+    groups = [towns[k:k + FOLLOWUP_LOW_TOWNS] for k in range(0, len(towns), FOLLOWUP_LOW_TOWNS)]
+    runs = []
+    for k, group in enumerate(groups):
+        truth = {i: {t: (thr[i] - shortfall if t in group else float(base[(i, t)]))
+                     for t in towns} for i in thr}
+        runs.append((group, simulate_followup(register, plan, rule, truth=truth,
+                                              seed=args.seed + 1 + k, **common)))
+    s = comp.summary
+    print(f"两阶段复核模拟：{args.reps} 次重复（种子 {args.seed} 起），第一阶段 {plan.villages_total} 个村、"
+          f"平均 {s['phase1_households']:.0f} 户；复核方法：{_METHOD_ZH.get(rule.method, rule.method)}；"
+          f"ICC {args.icc}")
+    level = "取标准与 1 的中点" if args.compliant is None else f" {args.compliant:g}"
+    print(f"全部达标（真实比率{level}）：")
+    print(f"  误判（任一达标的镇 × 指标被判定显著偏低）的重复比例：按当年实际比率 "
+          f"{s['familywise_false_flag_actual']:.1%}（仅第一阶段 "
+          f"{s['familywise_false_flag_actual_phase1']:.1%}），按假定平均比率 "
+          f"{s['familywise_false_flag']:.1%}")
+    print(f"  复核户数：平均每次 {s['extra_households']:.0f} 户，占第一阶段的 "
+          f"{s['extra_households'] / s['phase1_households']:.1%}")
+    print(f"偏低（每次 {FOLLOWUP_LOW_TOWNS} 个镇的各项指标同时比标准低 {shortfall:g}，其余达标；"
+          f"共 {len(groups)} 组）：")
+    rows = []
+    for k, (group, res) in enumerate(runs):
+        r = res.summary
+        print(f"  第 {k + 1} 组（{'、'.join(group)}）：误判按实际比率 "
+              f"{r['familywise_false_flag_actual']:.1%}、按假定平均比率 "
+              f"{r['familywise_false_flag']:.1%}；达标镇复核户数占其第一阶段 "
+              f"{r['compliant_extra_share']:.1%}；平均复核 {r['extra_households']:.0f} 户"
+              f"（偏低镇 {r['shortfall_extra_households']:.0f} 户）")
+        t = res.table
+        for row in t[t["town"].isin(group)].itertuples():
+            rows.append({"乡镇": row.town, "指标": row.label, "标准": row.threshold,
+                         "真实比率": row.true_rate, "两阶段判定比例": row.flag_rate,
+                         "仅第一阶段判定比例": row.flag_rate_phase1,
+                         "复核比例": row.followup_rate, "复核户数（平均）": row.extra_households,
+                         "第一阶段户数（平均）": row.phase1_households})
+    table = pd.DataFrame(rows)
+    low = table["两阶段判定比例"]
+    print(f"  偏低的镇 × 指标被判定的比例：最低 {low.min():.1%}，平均 {low.mean():.1%}"
+          f"（仅第一阶段最低 {table['仅第一阶段判定比例'].min():.1%}）")
+    print(table.round(3).to_string(index=False))
+    return table
 
 
 class _ProgressBar:

@@ -21,6 +21,13 @@ Each replicate:
    overall stage-wise p-value (:func:`~quchi_stats.followup.overall_pvalue`), the spec's
    multiplicity adjustment within its family, and flags ``p_adjusted < alpha``.
 
+With ``rule.method == "conditional"`` steps 3–4 are :func:`_conditional_phase2`: a pair with
+``p1 ≤ α0`` is screened, its town gets the rule's households per frame among the households phase
+1 did not observe in **every** village (census frames whole), and the decision is the conditional
+test of the town's actual rate (:mod:`.conditional`), adjusted within the followed-up pairs at the
+rule's share of ``alpha``. False flags are counted both against the given means (``compliant``)
+and against each replicate's actual finite-population rates (``met``: the 第七条 estimand).
+
 Rates are per household for every indicator (as in :mod:`quchi_stats.simulate.power`: the person
 weighting of 错退率 and 漏评率 changes the variance little); every drawn household responds.
 """
@@ -44,7 +51,7 @@ from ..spec import AssessmentSpec, FollowupRule, load_spec
 from .combine import overall_pvalue
 from .conditional import conditional_test_batch
 
-__all__ = ["FollowupSimulation", "simulate_followup"]
+__all__ = ["FollowupSimulation", "compare_followup", "simulate_followup"]
 
 CHUNK = 250
 
@@ -60,18 +67,27 @@ class FollowupSimulation:
     reps: int
     seed: int
     settings: dict[str, Any] = field(default_factory=dict)
+    replicates: pd.DataFrame | None = None
+    """One row per replicate: ``false_flag`` / ``false_flag_phase1`` (a flag on a pair whose
+    given mean meets its standard), ``false_flag_actual`` / ``false_flag_actual_phase1`` (a flag
+    on a pair whose actual rate meets it), ``extra_households``, ``extra_compliant`` and
+    ``phase1_compliant`` (the compliant towns'), ``extra_shortfall`` (the other towns'). The
+    Monte Carlo standard errors of ``summary`` (keys ending ``_se``) come from these."""
 
     def __str__(self) -> str:
         s = self.summary
         lines = [f"两阶段复核模拟：{self.reps} 次重复（种子 {self.seed}）",
-                 f"  误判（任一达标的镇 × 指标被判定显著偏低）的重复比例：{s['familywise_false_flag']:.1%}"
-                 f"（仅第一阶段 {s['familywise_false_flag_phase1']:.1%}）"]
+                 f"  误判（达标的镇 × 指标被判定显著偏低）的重复比例：按当年实际比率 "
+                 f"{s['familywise_false_flag_actual']:.1%}（仅第一阶段 "
+                 f"{s['familywise_false_flag_actual_phase1']:.1%}）；按假定的平均比率 "
+                 f"{s['familywise_false_flag']:.1%}（仅第一阶段 {s['familywise_false_flag_phase1']:.1%}）"]
         if np.isfinite(s.get("min_power", np.nan)):
             lines.append(f"  偏低的镇 × 指标被判定的比例：最低 {s['min_power']:.1%}，"
                          f"平均 {s['mean_power']:.1%}（仅第一阶段最低 {s['min_power_phase1']:.1%}）")
         lines.append(f"  达标镇复核户数占其第一阶段户数：{s['compliant_extra_share']:.1%}；"
                      f"平均每次复核共 {s['extra_households']:.0f} 户（偏低镇 "
-                     f"{s['shortfall_extra_households']:.0f} 户）")
+                     f"{s['shortfall_extra_households']:.0f} 户；第一阶段 "
+                     f"{s['phase1_households']:.0f} 户）")
         return "\n".join(lines)
 
 
@@ -182,7 +198,9 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
         phase-1-only value, ``min_power``/``mean_power`` over the pairs below standard (and
         phase 1 alone), ``compliant_extra_share`` (extra households in compliant towns over their
         phase-1 households), ``extra_households`` and ``shortfall_extra_households`` (means per
-        replicate).
+        replicate), ``familywise_false_flag_actual`` (and phase 1 alone: a flag on a pair whose
+        actual rate meets its standard), and the Monte Carlo SE of each of these (``*_se``;
+        ``table`` has ``flag_rate_se``). ``replicates``: the per-replicate figures.
 
     Examples
     --------
@@ -230,6 +248,7 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
     share = rule.share(n_rule, m_family)
     chunks = np.random.SeedSequence(seed).spawn(-(-reps // CHUNK))
     done = 0
+    per_rep: list[dict[str, np.ndarray]] = []
     for ss in chunks:
         r = min(CHUNK, reps - done)
         rng = np.random.default_rng(ss)
@@ -285,6 +304,8 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
             acc["met_real"] += met.sum(axis=0)
             extra_compliant += float(extra_t[:, town_compliant].sum())
             p1hh_compliant += float(p1hh[:, town_compliant].sum())
+            per_rep.append(_per_replicate(flag, flag1, compliant, met, extra_t, p1hh,
+                                          town_compliant))
             done += r
             continue
         # towns with every village visited are decided on phase 1 alone (known from the design)
@@ -363,7 +384,9 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
         acc["met_real"] += met.sum(axis=0)
         extra_compliant += float(extra_t[:, town_compliant].sum())
         p1hh_compliant += float(p1hh[:, town_compliant].sum())
+        per_rep.append(_per_replicate(flag, flag1, compliant, met, extra_t, p1hh, town_compliant))
         done += r
+    replicates = pd.DataFrame({k: np.concatenate([b[k] for b in per_rep]) for k in per_rep[0]})
     rows_out = []
     for t, town in enumerate(d.towns):
         for j, ind in enumerate(inds):
@@ -381,6 +404,10 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
                 "false_flag_rate": (acc["false_real"][t, j] / acc["met_real"][t, j]
                                     if acc["met_real"][t, j] else np.nan)})
     table = pd.DataFrame(rows_out)
+    # Monte Carlo SE of a rate over independent replicates
+    table["flag_rate_se"] = np.sqrt(table["flag_rate"] * (1 - table["flag_rate"]) / reps)
+    table["flag_rate_phase1_se"] = np.sqrt(table["flag_rate_phase1"]
+                                           * (1 - table["flag_rate_phase1"]) / reps)
     low = table[~table["compliant"]]
     summary = {
         "familywise_false_flag": fw / reps, "familywise_false_flag_phase1": fw1 / reps,
@@ -394,11 +421,115 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
         "shortfall_extra_households": float(acc_t["extra"][~town_compliant].sum() / reps),
         "phase1_households": float(acc_t["p1hh"].sum() / reps),
     }
+    summary.update(_standard_errors(replicates, summary, low))
     if conditional:
         summary["alpha_followup"] = spec.alpha * share
     settings = {"icc": icc, "indicators": indicators, "alpha": spec.alpha,
                 "multiplicity": spec.multiplicity, "family": spec.multiplicity_family}
-    return FollowupSimulation(table, summary, rule, reps, seed, settings)
+    return FollowupSimulation(table, summary, rule, reps, seed, settings, replicates)
+
+
+_COMPARE_ZH = {
+    "design": "设计", "stage": "判定", "phase1_households": "第一阶段户数",
+    "min_power": "偏低镇 × 指标最低判定比例",
+    "false_actual_compliant": "误判率（实际比率，全部达标）",
+    "false_actual_shortfall": "误判率（实际比率，偏低情景）",
+    "false_mean_compliant": "误判率（假定平均比率，全部达标）",
+    "false_mean_shortfall": "误判率（假定平均比率，偏低情景）",
+    "compliant_extra_share": "达标镇复核户数 / 其第一阶段（偏低情景）",
+    "extra_compliant": "复核户数（全部达标）", "extra_shortfall": "复核户数（偏低情景）",
+    "extra_shortfall_low": "其中偏低镇"}
+
+
+def compare_followup(compliant: Mapping[str, FollowupSimulation],
+                     shortfall: Mapping[str, FollowupSimulation], *,
+                     chinese: bool = False) -> pd.DataFrame:
+    """Designs side by side: for each name, the two-phase procedure and its phase 1 alone.
+
+    ``compliant`` and ``shortfall`` map a design's name to its simulation with every town
+    compliant and with some pairs below standard (same names). One row per design and stage
+    (``two_phase``, ``phase1``): phase-1 households, each low pair's flag rate (columns
+    ``"town label"``) and the weakest, the familywise false-flag rates against the actual rates and
+    against the given means in both scenarios, the compliant towns' extra households over their
+    phase-1 households and the extra households (0 for phase 1 alone). ``chinese`` gives Chinese
+    headers and stage names.
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import load_register
+    >>> reg, plan = load_register(2018), DesignPlan(year=2018)
+    >>> rule = FollowupRule(indicators=("satisfaction_rate",))
+    >>> ok = simulate_followup(reg, plan, rule, reps=10, seed=1)
+    >>> low = simulate_followup(reg, plan, rule, truth={"satisfaction_rate": {"马坝镇": 0.8}},
+    ...                         reps=10, seed=2)
+    >>> compare_followup({"默认": ok}, {"默认": low}).shape
+    (2, 13)
+    """
+    if set(compliant) != set(shortfall):
+        raise ParameterError(f"The 'shortfall' parameter of compare_followup must name the same "
+                             f"designs as 'compliant'. Got {sorted(shortfall)} and "
+                             f"{sorted(compliant)}.")
+    rows = []
+    for name, comp in compliant.items():
+        sf = shortfall[name]
+        low = sf.table[~sf.table["compliant"]]
+        for stage, suf in (("two_phase", ""), ("phase1", "_phase1")):
+            two = stage == "two_phase"
+            row: dict[str, Any] = {"design": name, "stage": stage,
+                                   "phase1_households": sf.summary["phase1_households"]}
+            for r in low.itertuples():
+                row[f"{r.town} {r.label}"] = getattr(r, "flag_rate" + suf)
+            row["min_power"] = float(low["flag_rate" + suf].min()) if len(low) else np.nan
+            for key, res in (("compliant", comp), ("shortfall", sf)):
+                row[f"false_actual_{key}"] = res.summary["familywise_false_flag_actual" + suf]
+                row[f"false_mean_{key}"] = res.summary["familywise_false_flag" + suf]
+            row["compliant_extra_share"] = sf.summary["compliant_extra_share"] if two else 0.0
+            row["extra_compliant"] = comp.summary["extra_households"] if two else 0.0
+            row["extra_shortfall"] = sf.summary["extra_households"] if two else 0.0
+            row["extra_shortfall_low"] = sf.summary["shortfall_extra_households"] if two else 0.0
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if chinese:
+        out["stage"] = out["stage"].map({"two_phase": "两阶段复核", "phase1": "仅第一阶段"})
+        out = out.rename(columns=_COMPARE_ZH)
+    return out
+
+
+def _per_replicate(flag: np.ndarray, flag1: np.ndarray, compliant: np.ndarray, met: np.ndarray,
+                   extra_t: np.ndarray, p1hh: np.ndarray, town_compliant: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """The per-replicate figures of a block (see ``FollowupSimulation.replicates``)."""
+    return {"false_flag": (flag & compliant[None]).any(axis=(1, 2)),
+            "false_flag_phase1": (flag1 & compliant[None]).any(axis=(1, 2)),
+            "false_flag_actual": (flag & met).any(axis=(1, 2)),
+            "false_flag_actual_phase1": (flag1 & met).any(axis=(1, 2)),
+            "extra_households": extra_t.sum(axis=1),
+            "extra_compliant": extra_t[:, town_compliant].sum(axis=1),
+            "phase1_compliant": p1hh[:, town_compliant].sum(axis=1),
+            "extra_shortfall": extra_t[:, ~town_compliant].sum(axis=1)}
+
+
+def _standard_errors(rep: pd.DataFrame, summary: dict, low: pd.DataFrame) -> dict[str, float]:
+    """Monte Carlo SEs of the summary: binomial for the replicate shares and the powers (the
+    weakest pair's own), the mean's for the households, the linearised ratio's for the
+    compliant towns' share."""
+    n = len(rep)
+    out = {}
+    for k in ("familywise_false_flag", "familywise_false_flag_phase1",
+              "familywise_false_flag_actual", "familywise_false_flag_actual_phase1",
+              "min_power", "min_power_phase1"):
+        p = summary[k]
+        out[f"{k}_se"] = float(np.sqrt(p * (1 - p) / n)) if np.isfinite(p) else np.nan
+    out["mean_power_se"] = (float(np.sqrt((low["flag_rate"] * (1 - low["flag_rate"])).sum() / n)
+                                  / len(low)) if len(low) else np.nan)  # pairs as independent
+    for k, col in (("extra_households", "extra_households"),
+                   ("shortfall_extra_households", "extra_shortfall")):
+        out[f"{k}_se"] = float(rep[col].std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+    x, y = rep["extra_compliant"].to_numpy(float), rep["phase1_compliant"].to_numpy(float)
+    ratio = summary["compliant_extra_share"]
+    out["compliant_extra_share_se"] = (float(np.std(x - ratio * y, ddof=1) / np.sqrt(n) / y.mean())
+                                       if n > 1 and y.mean() > 0 else np.nan)
+    return out
 
 
 def _adjust_within(P: np.ndarray, spec: AssessmentSpec, share: float) -> np.ndarray:
