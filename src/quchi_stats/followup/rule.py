@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..spec import AssessmentSpec, FollowupRule
 
-__all__ = ["continuation", "exhausted_towns", "frames_needed"]
+__all__ = ["conditional_share", "continuation", "exhausted_towns", "frames_needed"]
 
 
 def exhausted_towns(register: pd.DataFrame, phase1_sample: pd.DataFrame) -> list[str]:
@@ -73,3 +73,24 @@ def frames_needed(indicators: list[str] | tuple[str, ...], spec: AssessmentSpec)
 
     used = {f for name in indicators for f in spec.indicator(name).frames}
     return [f for f in FRAME_NAMES if f in used]
+
+
+def conditional_share(rule: FollowupRule, spec: AssessmentSpec, n_towns: int
+                      ) -> tuple[int, int, float]:
+    """The conditional method's part of the spec's ``alpha``: ``(n_rule_pairs, n_pairs, share)``
+    with ``n_pairs`` the town × indicator tests of the spec's multiplicity family (every
+    indicator's when ``multiplicity_family = "all"``, one indicator's otherwise), ``n_rule_pairs``
+    those of the rule's indicators in it, and ``share`` = :meth:`FollowupRule.share` of them (as
+    :func:`~quchi_stats.followup.simulate_followup` counts them).
+
+    Examples
+    --------
+    >>> from quchi_stats.spec import load_spec
+    >>> conditional_share(FollowupRule(indicators=("satisfaction_rate", "exit_accuracy"),
+    ...                                method="conditional"), load_spec(2018), 9)
+    (18, 72, 0.25)
+    """
+    per = len(spec.indicators) if spec.multiplicity_family == "all" else 1
+    n_rule = n_towns * (len(rule.indicators) if spec.multiplicity_family == "all" else 1)
+    n_pairs = n_towns * per
+    return n_rule, n_pairs, rule.share(n_rule, n_pairs)
