@@ -65,6 +65,7 @@ class FollowupDraw:
     screened: pd.DataFrame
     notes: tuple[str, ...]
     seed: int
+    method: str = "inverse-normal"
 
     @property
     def primary(self) -> pd.DataFrame:
@@ -72,7 +73,8 @@ class FollowupDraw:
 
     def __str__(self) -> str:
         p = self.primary
-        return (f"复核样本：{p['town'].nunique()} 个镇、{p['village'].nunique()} 个新抽村、"
+        where = (" 个村（第一阶段未入户的户）" if self.method == "conditional" else " 个新抽村")
+        return (f"复核样本：{p['town'].nunique()} 个镇、{p['village'].nunique()}{where}、"
                 f"正选 {len(p)} 户、备选 {len(self.sample) - len(p)} 户（种子 {self.seed}）")
 
 
@@ -186,10 +188,12 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
         without recomputing it (with the same ``observed``, its mask is reused too).
     observed : iterable of str
         The conditional method's household ids phase 1 observed (:func:`observed_households`);
-        required for it, not used by the inverse-normal method.
+        required for it (or given through ``frame``), not used by the inverse-normal method.
     """
     seed = check_int("seed", seed, "draw_followup", minimum=0)
     conditional = rule.method == "conditional"
+    if observed is None and frame is not None:
+        observed = frame.observed
     if conditional and observed is None:
         raise ParameterError("The 'observed' parameter of draw_followup must be the phase-1 "
                              "observed household ids when rule.method is 'conditional'. Got None.")
@@ -205,7 +209,8 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
     towns_tab = pd.DataFrame(town_rows, columns=["town", "indicators", "p1_min", "villages_left",
                                                  "villages", "households", "followed_up"])
     sample = _assemble(fr, cells_out, plan)
-    return FollowupDraw(sample, towns_tab, screened.reset_index(drop=True), tuple(notes), seed)
+    return FollowupDraw(sample, towns_tab, screened.reset_index(drop=True), tuple(notes), seed,
+                        rule.method)
 
 
 def _town_order(screened: pd.DataFrame) -> pd.Series:
@@ -290,17 +295,19 @@ def _conditional_cells(fr: FollowupFrame, observed_mask: np.ndarray, screened: p
     town_rows = []
     used = 0
     order = _town_order(screened)
+    vill_town = vill["town"].to_numpy()
+    vill_name = vill["village"].to_numpy()
     for town in order.index:
         inds = screened.loc[screened["town"] == town, "indicator"].tolist()
         frames = frames_needed(inds, spec)
         labels = "、".join(spec.indicator(i).label for i in inds)
-        tv = np.flatnonzero((vill["town"] == town).to_numpy())
-        n_visited = sum((town, vill["village"].iat[j]) in visited for j in tv)
+        tv = np.flatnonzero(vill_town == town)
+        n_visited = sum((town, vill_name[j]) in visited for j in tv)
         rows: list[tuple] = []  # (positions, n_primary, pi1, R) per village × frame
         extra = rest_total = 0
         open_villages = drawn_villages = 0
         for j in tv:
-            village = vill["village"].iat[j]
+            village = vill_name[j]
             has_rest = has_draw = False
             for frame in frames:
                 pos = cells.get((town, village, frame), empty)
@@ -369,32 +376,38 @@ def _assemble(fr: FollowupFrame, cells_out: list[tuple], plan: DesignPlan) -> pd
         return np.repeat(np.array([c[i] for c in cells_out]), n_out)
 
     rank = np.concatenate([c[1] for c in cells_out])
-    sample = reg.iloc[take][["town", "village", "household_id", "household_size",
-                             "frame"]].reset_index(drop=True)
-    sample["frame"] = sample["frame"].astype(str)
-    pi2, pi1 = rep(2), rep(3)
-    N, want = rep(4), rep(5)
-    sample = sample.assign(
-        year=plan.year, role=np.where(rank > 0, "reserve", "primary"),
-        reserve_rank=pd.array(np.where(rank > 0, rank, 0), dtype="Int64"),
-        pi_village=pi2, pi_household=want / N, n_villages_in_town=rep(6),
-        n_villages_sampled_in_town=rep(7), n_households_in_frame_of_village=N,
-        n_households_sampled_in_frame_of_village=want,
-        certainty_village=pi2 >= 1 - 1e-9, pi_village_phase1=pi1,
-        pi_village_combined=rep(9), indicators=rep(8),
-        household_size=sample["household_size"].astype("Int64"))
-    sample.loc[rank <= 0, "reserve_rank"] = pd.NA
-    sample["pi"] = sample["pi_village"] * sample["pi_household"]
-    sample["weight"] = 1.0 / sample["pi"]
-    for c in ("pi_village", "pi_household", "pi", "weight", "pi_village_phase1",
-              "pi_village_combined"):
-        sample[c] = sample[c].astype(float).round(12)
+    town = reg["town"].to_numpy()[take]
+    village = reg["village"].to_numpy()[take]
+    hid = reg["household_id"].to_numpy()[take]
+    frame = reg["frame"].astype(str).to_numpy()[take] if len(reg) else np.array([], object)
     town_rank = {t: i for i, t in enumerate(fr.towns)}
     frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
-    o = np.lexsort((sample["household_id"].to_numpy(), np.maximum(rank, 0),
-                    (rank > 0).astype(int), sample["frame"].map(frame_rank).to_numpy(),
-                    sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
-    return sample.iloc[o][FOLLOWUP_COLUMNS].reset_index(drop=True)
+    o = np.lexsort((hid, np.maximum(rank, 0), (rank > 0).astype(int),
+                    np.array([frame_rank[f] for f in frame]), village,
+                    np.array([town_rank[t] for t in town])))
+    pi2, pi1 = rep(2)[o], rep(3)[o]
+    N, want = rep(4)[o].astype(float), rep(5)[o]
+    rank = rank[o]
+    pi_h = want / N
+    pi = pi2 * pi_h
+    reserve = rank > 0
+    cols = {
+        "year": np.full(o.size, plan.year), **{c: pd.Series(reg[c].to_numpy()[take[o]], dtype=reg[c].dtype)
+                                       for c in ("town", "village", "household_id")},
+        "household_size": pd.array(reg["household_size"].array.take(take[o]), dtype="Int64"),
+        "frame": frame[o], "role": np.where(reserve, "reserve", "primary"),
+        "reserve_rank": pd.array(np.where(reserve, rank, 0), dtype="Int64"),
+        "pi_village": pi2.astype(float).round(12), "pi_household": pi_h.round(12),
+        "pi": pi.round(12), "weight": (1.0 / pi).round(12),
+        "n_villages_in_town": rep(6)[o], "n_villages_sampled_in_town": rep(7)[o],
+        "n_households_in_frame_of_village": rep(4)[o],
+        "n_households_sampled_in_frame_of_village": want,
+        "certainty_village": pi2 >= 1 - 1e-9,
+        "pi_village_phase1": pi1.astype(float).round(12),
+        "pi_village_combined": rep(9)[o].astype(float).round(12), "indicators": rep(8)[o]}
+    sample = pd.DataFrame(cols, columns=FOLLOWUP_COLUMNS)
+    sample.loc[~reserve, "reserve_rank"] = pd.NA
+    return sample
 
 
 def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: AssessmentSpec,
