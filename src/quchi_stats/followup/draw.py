@@ -1,6 +1,15 @@
 """The phase-2 draw of a 复核, and the stage-2 tests on its households.
 
-For each town with a town × indicator pair in the continuation region (most suspect first), the
+**Conditional method** (``rule.method == "conditional"``, :mod:`.conditional`): a screened town
+(``p1 ≤ α0``, most suspect first, within ``max_extra_households``) gets, in **every** village —
+visited in phase 1 or not — and every frame its screened indicators use, ``households[frame]`` of
+the households phase 1 did not observe (:func:`observed_households`; the whole remainder for a
+``census_frames`` frame), systematic on the list sorted by 户编号, plus reserves. Given phase 1 the
+probabilities are exact: ``pi_village`` = ``pi_village_combined`` = 1, ``pi_household`` = ``pi`` =
+``want / R`` with ``R`` (``n_households_in_frame_of_village``) the cell's unobserved households.
+
+**Inverse-normal method** (the default). For each town with a town × indicator pair in the
+continuation region (most suspect first), the
 rule's ``villages`` further villages are drawn from the town's villages **not visited in phase 1**
 by the rule's ``village_method`` on the phase-1 πps size (registered households, at least 1) — all
 of them when fewer remain — and, in each, households of the frames the town's screened indicators
@@ -343,8 +352,7 @@ def _conditional_cells(fr: FollowupFrame, observed_mask: np.ndarray, screened: p
             continue
         if used + extra > rule.max_extra_households:
             notes.append(f"{town}（{labels}）复核需再入户 {extra} 户，超过复核户数上限 "
-                         f"{rule.max_extra_households} 户（已安排 {used} 户），不复核"
-                         f"（按第一阶段未入户的户无复核结果判定）。")
+                         f"{rule.max_extra_households} 户（已安排 {used} 户），不复核。")
             town_rows.append(row)
             continue
         used += extra
