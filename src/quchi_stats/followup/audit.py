@@ -49,7 +49,7 @@ from .rule import continuation, exhausted_towns
 
 __all__ = ["FOLLOWUP_MANIFEST_FIELDS", "FollowupOutcome", "check_followup_manifest",
            "observed_sha256", "phase1_rows", "phase1_rows_sha256", "run_followup",
-           "verify_followup"]
+           "split_results", "verify_followup"]
 
 _SHA = r"[0-9a-f]{64}"
 _FILE = {"min_len": 1, "max_len": 4096, "one_line": False}
@@ -126,6 +126,27 @@ def phase1_rows(results: pd.DataFrame, sample1: pd.DataFrame,
             rows = rows.copy()
             rows.loc[again, "visit_status"] = "unreachable"
     return rows
+
+
+def split_results(results: pd.DataFrame, sample1: pd.DataFrame, sample2: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The field results split into the two phases' rows: phase 1's (:func:`phase1_rows` with
+    ``sample2``: a household of both samples is there as not visited) and phase 2's (every row of
+    a follow-up household, in file order). A household of both samples is one the conditional
+    method drew again because phase 1 did not observe it: its one row is phase 2's.
+
+    Examples
+    --------
+    >>> s1 = pd.DataFrame({"household_id": ["a", "b", "c"]})
+    >>> s2 = pd.DataFrame({"household_id": ["b", "x"]})
+    >>> res = pd.DataFrame({"household_id": ["a", "b", "c", "x"],
+    ...                     "visit_status": ["completed", "completed", "unreachable", "completed"]})
+    >>> r1, r2 = split_results(res, s1, s2)
+    >>> r1["visit_status"].tolist(), r2["household_id"].tolist()
+    (['completed', 'unreachable', 'unreachable'], ['b', 'x'])
+    """
+    rows2 = results[results["household_id"].isin(sample2["household_id"])]
+    return phase1_rows(results, sample1, sample2), rows2.reset_index(drop=True)
 
 
 def phase1_rows_sha256(results: pd.DataFrame, sample1: pd.DataFrame,
