@@ -772,23 +772,32 @@ def _cmd_followup(args: argparse.Namespace) -> int:
     out = run_followup(args.year, args.data, spec=args.spec, seed=args.seed, force=args.force,
                        encoding=args.encoding)
     rule = out.rule
+    conditional = rule.method == "conditional"
     labels = {r["indicator"]: r["label"] for _, r in out.estimates.iterrows()}
-    print(f"复核规则（第一阶段抽样时登记）：{'、'.join(labels.get(i, i) for i in rule.indicators)}；"
-          f"第一阶段单侧 P ≤ {rule.alpha_stop:g} 直接判定，{rule.alpha_stop:g} < P ≤ "
-          f"{rule.alpha_futility:g} 复核，P > {rule.alpha_futility:g} 不复核；每个被筛出的镇在未入样的村中"
-          f"再抽 {rule.villages} 个村，复核最多 {rule.max_extra_households} 户。")
-    from .followup import critical_value
+    if conditional:
+        _print_conditional_rule(out, labels)
+    else:
+        names = "、".join(labels.get(i, i) for i in rule.indicators)
+        print(f"复核规则（第一阶段抽样时登记）：{names}；"
+              f"第一阶段单侧 P ≤ {rule.alpha_stop:g} 直接判定，{rule.alpha_stop:g} < P ≤ "
+              f"{rule.alpha_futility:g} 复核，P > {rule.alpha_futility:g} 不复核；"
+              f"每个被筛出的镇在未入样的村中"
+              f"再抽 {rule.villages} 个村，复核最多 {rule.max_extra_households} 户。")
+        from .followup import critical_value
 
-    c = critical_value(out.spec_alpha, rule.alpha_stop, rule.alpha_futility, rule.weight_phase1)
-    print(f"复核后的判定：Z = {rule.weight_phase1:g}·Φ⁻¹(1 − P1) + {rule.weight_phase2:.4g}·Φ⁻¹(1 − P2) ≥ "
-          f"{c:.3f}（P2 只用新抽村的户；单个检验水平 α = {out.spec_alpha:g}，多重比较按考核参数校正）。")
+        c = critical_value(out.spec_alpha, rule.alpha_stop, rule.alpha_futility,
+                           rule.weight_phase1)
+        print(f"复核后的判定：Z = {rule.weight_phase1:g}·Φ⁻¹(1 − P1) + "
+              f"{rule.weight_phase2:.4g}·Φ⁻¹(1 − P2) ≥ {c:.3f}（P2 只用新抽村的户；"
+              f"单个检验水平 α = {out.spec_alpha:g}，多重比较按考核参数校正）。")
     if out.exhausted:
         print(f"{'、'.join(out.exhausted)}的全部行政村第一阶段都已入样，没有可新抽的村：按第一阶段单独判定，不复核。")
     if out.screened.empty:
         print(f"{args.year} 年没有镇 × 指标落在复核区间，不需要复核，未写出任何文件。")
         return 0
     for r in out.screened.itertuples():
-        print(f"  {r.town} {r.label}：第一阶段单侧 P = {r.p1:.3g}，落在复核区间")
+        where = (f"≤ α0 = {rule.alpha_futility:g}，进入复核" if conditional else "落在复核区间")
+        print(f"  {r.town} {r.label}：第一阶段单侧 P = {r.p1:.3g}，{where}")
     fd = out.draw
     for note in fd.notes:
         print("说明：" + note)
@@ -797,8 +806,13 @@ def _cmd_followup(args: argparse.Namespace) -> int:
         return 0
     print(fd)
     for t in fd.towns[fd.towns["followed_up"]].itertuples():
-        print(f"  {t.town}：新抽 {t.villages} 个村（未入样的村共 {t.villages_left} 个），入户 "
-              f"{t.households} 户（{'、'.join(labels.get(i, i) for i in t.indicators.split(';'))}）")
+        inds = "、".join(labels.get(i, i) for i in t.indicators.split(";"))
+        if conditional:
+            print(f"  {t.town}：在 {t.villages} 个村（有第一阶段未入户的户的村共 {t.villages_left} 个）"
+                  f"抽取第一阶段未入户的 {t.households} 户（{inds}）")
+        else:
+            print(f"  {t.town}：新抽 {t.villages} 个村（未入样的村共 {t.villages_left} 个），入户 "
+                  f"{t.households} 户（{inds}）")
     if out.unchanged:
         print(f"{out.out_dir / 'sample.csv'} 已存在且与本次抽样完全相同，未改动。")
     else:
@@ -806,6 +820,33 @@ def _cmd_followup(args: argparse.Namespace) -> int:
     if out.replaced is not None:
         print(f"被替换的复核样本及其清单保留在 {out.replaced}（替换留有记录）")
     return 0
+
+
+_MULTIPLICITY_ZH = {"holm": "Holm", "hochberg": "Hochberg", "bh": "Benjamini–Hochberg"}
+
+
+def _print_conditional_rule(out, labels: dict) -> None:
+    """The conditional method's rule and decision, one line each (``followup``)."""
+    from .followup.rule import conditional_share
+    from .sampling.draw import _FRAME_ZH, FRAME_NAMES
+
+    rule, spec = out.rule, out.spec
+    per = "、".join(_FRAME_ZH[f] + ("全部" if f in rule.census_frames
+                                   else f" {rule.households[f]} 户") for f in FRAME_NAMES)
+    names = "、".join(labels.get(i, i) for i in rule.indicators)
+    print(f"复核规则（第一阶段抽样时登记；条件检验法）：{names}；"
+          f"第一阶段单侧 P ≤ α0 = {rule.alpha_futility:g} 的镇 × 指标复核，P > α0 不复核；复核的镇在全部"
+          f"行政村（第一阶段入样与否）、复核指标所用的框中，从第一阶段未入户的户里每村每框抽取{per}"
+          f"（不足时全部抽取），复核最多 {rule.max_extra_households} 户。")
+    towns = out.estimates.loc[out.estimates["town"] != "全区", "town"].nunique()
+    n_rule, n_pairs, share = conditional_share(rule, spec, towns)
+    how = ("规则给定" if rule.alpha_share is not None
+           else f"规则内的镇 × 指标 {n_rule} 个占多重比较族 {n_pairs} 个的比例")
+    adjust = ("不做多重比较校正" if spec.multiplicity == "none"
+              else f"按 {_MULTIPLICITY_ZH.get(spec.multiplicity, spec.multiplicity)} 校正")
+    print(f"复核后的判定：在第一阶段结果已知的条件下，用复核样本检验全镇当年的实际比率是否低于标准"
+          f"（条件检验）；水平 α × 份额 = {spec.alpha:g} × {share:.4g}（{how}）= {spec.alpha * share:.4g}，"
+          f"在复核的镇 × 指标中{adjust}。")
 
 
 def _cmd_notebook(args: argparse.Namespace) -> int:

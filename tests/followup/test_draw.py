@@ -123,3 +123,130 @@ def test_stage2_tests_and_the_combined_decision():
     # pairs outside the rule keep their phase-1 p-value
     other = out.loc[("exit_accuracy", "大塘镇")]
     assert other["p_overall"] == other["p1"] and other["stage"] == "outside_rule"
+
+
+# --- the conditional method -------------------------------------------------------------------
+
+#: The conditional rule of these tests (the bundled spec_2018.toml's [followup] with
+#: method = "conditional", α0 = 0.2, 4 households per village and frame, exits censused).
+COND_RULE = FollowupRule(
+    indicators=("identification_accuracy", "exit_accuracy", "missed_rate", "satisfaction_rate"),
+    alpha_stop=0.0000625, alpha_futility=0.2, villages=5, reserves=3, method="conditional",
+    households={"registered": 4, "exited": 4, "non_registered": 4}, census_frames=("exited",))
+
+
+@pytest.fixture(scope="module")
+def bundled_phase1():
+    """The bundled 2018 register, phase-1 sample, its plan and the households phase 1 observed
+    (results rows completed or substitute)."""
+    from quchi_stats.datasets import data_path, load_fieldwork, load_register
+    from quchi_stats.followup.draw import observed_households
+    from quchi_stats.sampling.manifest import read_manifest
+
+    reg = load_register(2018)
+    s1, r1 = load_fieldwork(2018)
+    plan = DesignPlan.from_dict(read_manifest(data_path() / "sample_2018")["plan"])
+    return reg, s1, r1, plan, observed_households(s1, r1)
+
+
+def test_observed_households_are_completed_or_substitute(bundled_phase1):
+    _, s1, r1, _, observed = bundled_phase1
+    status = r1.set_index("household_id")["visit_status"]
+    assert observed == sorted(observed) and len(observed) == len(set(observed))
+    assert set(status.loc[observed]) == {"completed", "substitute"}
+    left = set(s1["household_id"]) - set(observed)
+    # unreachable primaries, unused reserves: phase 1 did not observe them
+    assert not status.reindex(sorted(left)).isin(["completed", "substitute"]).any()
+    assert (status == "unreachable").sum() > 0 and len(left) > (status == "unreachable").sum()
+
+
+def test_conditional_draw_needs_the_observed_households(bundled_phase1):
+    from quchi_stats.errors import ParameterError
+
+    reg, s1, _, plan, _ = bundled_phase1
+    screened = pd.DataFrame({"town": ["大塘镇"], "indicator": ["satisfaction_rate"], "p1": [0.1]})
+    with pytest.raises(ParameterError, match="'observed' parameter of draw_followup"):
+        draw_followup(reg, s1, screened, COND_RULE, SPEC, plan, seed=1)
+
+
+def test_conditional_method_inclusion_probabilities(bundled_phase1):
+    """Given phase 1 (its sample and results fixed), every household of a screened town's cells
+    that phase 1 did not observe is drawn with the recorded probability want/R: over 400
+    re-draws, each one's empirical frequency is within 4 SE of it (about 130 households with
+    0 < π < 1: the chance that any strays beyond 4 SE by Monte Carlo error alone is below 1 %,
+    and the seeds are fixed; the others have π = 1 and must be drawn every time); phase-1
+    observed households are never drawn; a town whose villages were all visited in phase 1
+    (小坑镇) is followed up."""
+    reg, s1, _, plan, observed = bundled_phase1
+    screened = pd.DataFrame({"town": ["小坑镇", "大塘镇", "马坝镇"],
+                             "indicator": ["satisfaction_rate", "satisfaction_rate",
+                                           "identification_accuracy"],
+                             "p1": [0.03, 0.0004, 0.15]})
+    fr = followup_frame(reg, s1, plan, observed)
+    obs = set(observed)
+    # the phase-2 population, computed here from the register: per (village, frame) cell of the
+    # frames each town's screened indicators use, the households phase 1 did not observe
+    frames = {"小坑镇": ("registered", "exited"), "大塘镇": ("registered", "exited"),
+              "马坝镇": ("registered",)}
+    r = fr.reg[fr.reg["town"].map(frames).notna()]
+    r = r[[f in frames[t] for t, f in zip(r["town"], r["frame"], strict=True)]]
+    r = r[~r["household_id"].isin(obs)]
+    R = r.groupby(["village", "frame"])["household_id"].transform("size").to_numpy()
+    census = (r["frame"] == "exited").to_numpy()
+    expected = pd.Series(np.where(census, 1.0, np.minimum(4, R) / R),
+                         index=r["household_id"].to_numpy())
+    assert set(r["town"]) == set(frames)  # 小坑镇 has unobserved households left
+    visited = s1.groupby("town")["village"].nunique()
+    assert visited["小坑镇"] == reg.loc[reg["town"] == "小坑镇", "village"].nunique()
+    reps = 400
+    counts = pd.Series(0, index=expected.index)
+    for seed in range(reps):
+        fd = draw_followup(reg, s1, screened, COND_RULE, SPEC, plan, seed=seed, frame=fr)
+        s = fd.sample
+        assert not s["household_id"].isin(obs).any()  # never a household phase 1 observed
+        assert not s["household_id"].duplicated().any()
+        p = s[s["role"] == "primary"]
+        if seed < 3:  # the recorded probabilities: exact, given phase 1
+            assert set(s["town"]) == set(frames) and fd.towns["followed_up"].all()
+            assert np.allclose(p["pi_household"], expected.loc[p["household_id"]].to_numpy(),
+                               rtol=0, atol=1e-12)
+            assert (s["pi_village"] == 1).all() and (s["pi_village_combined"] == 1).all()
+            assert np.allclose(s["pi"], s["pi_household"]) and np.allclose(
+                s["weight"], 1 / s["pi"])
+            assert (s["n_households_sampled_in_frame_of_village"]
+                    == np.minimum(s["n_households_in_frame_of_village"],
+                                  np.where(s["frame"] == "exited", 10 ** 9, 4))).all()
+            assert np.allclose(s["pi_household"], s["n_households_sampled_in_frame_of_village"]
+                               / s["n_households_in_frame_of_village"])
+            n_vill = reg.groupby("town")["village"].nunique()
+            assert (s["n_villages_sampled_in_town"] == s["town"].map(n_vill)).all()
+            got = s.groupby("town")["village"].nunique()
+            assert (got <= n_vill.reindex(got.index)).all()
+            # 小坑镇: every village, all visited in phase 1
+            assert s.loc[s["town"] == "小坑镇", "village"].nunique() == n_vill["小坑镇"]
+        counts.loc[p["household_id"]] += 1
+    freq = counts / reps
+    se = np.sqrt(expected * (1 - expected) / reps)
+    bad = (freq - expected).abs() > 4 * se + 1e-12
+    assert not bad.any(), pd.DataFrame({"freq": freq, "pi": expected})[bad]
+    assert ((expected > 0) & (expected < 1)).sum() > 100  # the check is not vacuous
+
+
+def test_conditional_cap_and_order(bundled_phase1):
+    """Towns are taken most suspect first within max_extra_households; a town past the cap is
+    not followed up and a note says so."""
+    reg, s1, _, plan, observed = bundled_phase1
+    screened = pd.DataFrame({"town": ["马坝镇", "大塘镇"],
+                             "indicator": ["exit_accuracy", "satisfaction_rate"],
+                             "p1": [0.15, 0.0004]})
+    full = draw_followup(reg, s1, screened, COND_RULE, SPEC, plan, seed=2, observed=observed)
+    t = full.towns.set_index("town")
+    assert full.towns["town"].tolist() == ["大塘镇", "马坝镇"]  # smallest p1 first
+    cap = int(t.loc["大塘镇", "households"])
+    rule = FollowupRule(**{**COND_RULE.to_dict(), "indicators": COND_RULE.indicators,
+                           "census_frames": COND_RULE.census_frames,
+                           "max_extra_households": cap})
+    fd = draw_followup(reg, s1, screened, rule, SPEC, plan, seed=2, observed=observed)
+    assert fd.towns["followed_up"].tolist() == [True, False]
+    assert set(fd.sample["town"]) == {"大塘镇"} and any("上限" in n for n in fd.notes)
+    assert len(fd.primary) == cap

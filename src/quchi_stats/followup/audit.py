@@ -7,6 +7,26 @@ register, the phase-1 manifest and sample, the phase-1 field results, the spec f
 p-values, the seed and the sample. :func:`verify_followup` (also reached through
 ``quchi-stats design --verify followup_YYYY/manifest.json``) re-runs the phase-1 tests, the
 screening and the draw and confirms the sample byte for byte.
+
+**The conditional method's observed households.** Its draw depends on which households phase 1
+observed (:func:`~quchi_stats.followup.draw.observed_households`: a phase-1 household whose
+results row is completed or substitute). They are recovered from the phase-1 results rows, whose
+SHA-256 the manifest records (``results.phase1_rows_sha256``), so the field results stay their
+only source; the manifest adds their count and the SHA-256 of their sorted ids (``observed``), so
+that verification names a changed set on its own line and a reader can check the phase-2
+population without the results file. (Listing the ids in the manifest would copy a part of the
+results file into the audit record: two sources that could disagree.)
+
+**Households in both samples.** Under the conditional method a phase-1 household that was not
+observed (a primary that could not be visited, a reserve not used) may be drawn again in phase 2.
+Its row of the results file then belongs to phase 2 (the field team updates it, or adds one when
+there was none: the file holds one row per household). So the phase-1 rows that are hashed and
+must stay fixed are those of the phase-1 households **not** in the phase-2 sample
+(:func:`phase1_rows_sha256` with ``sample2``), and the phase-1 tests are re-run with every such
+household as not visited in phase 1 (:func:`phase1_rows` with ``sample2``), which gives the same
+estimates as its phase-1 row did: a household phase 1 did not observe counts as not visited
+whatever its row said. Under the inverse-normal method the two samples never share a household
+and both functions give what they give without ``sample2``.
 """
 
 from __future__ import annotations
@@ -24,11 +44,12 @@ from .._strict import Field, check_table
 from ..errors import DataError, OutputExistsError, VerificationError, mask_personal
 from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from ..spec import AssessmentSpec, FollowupRule, load_spec
-from .draw import FollowupDraw, draw_followup
+from .draw import FollowupDraw, draw_followup, observed_households
 from .rule import continuation, exhausted_towns
 
 __all__ = ["FOLLOWUP_MANIFEST_FIELDS", "FollowupOutcome", "check_followup_manifest",
-           "phase1_rows", "phase1_rows_sha256", "run_followup", "verify_followup"]
+           "observed_sha256", "phase1_rows", "phase1_rows_sha256", "run_followup",
+           "split_results", "verify_followup"]
 
 _SHA = r"[0-9a-f]{64}"
 _FILE = {"min_len": 1, "max_len": 4096, "one_line": False}
@@ -59,6 +80,12 @@ FOLLOWUP_MANIFEST_FIELDS: tuple[Field, ...] = (
         Field("phase1_rows_sha256", "str", "第一阶段样本户的核查结果行（按本库读入后的规范 CSV）的 SHA-256："
               "复核结果追加到同一文件后，据此核对第一阶段的结果未被改动", pattern=_SHA, max_len=64),
     )),
+    Field("observed", "table", "conditional 方法：第一阶段已入户（完成或替补）的户，复核只在其余的户中抽取",
+          fields=(
+              Field("households", "int", "户数", required=True, **_COUNT),
+              Field("sha256", "str", "其户编号（排序后每行一个）的 SHA-256", required=True,
+                    pattern=_SHA, max_len=64),
+          )),
     Field("spec", "table", "考核参数", required=True, fields=(
         Field("file", "str", "考核参数文件（相对清单所在目录；null 为内置参数）", nullable=True, **_FILE),
         Field("sha256", "str", "其 SHA-256", required=True, pattern=_SHA, max_len=64),
@@ -83,18 +110,64 @@ FOLLOWUP_MANIFEST_FIELDS: tuple[Field, ...] = (
 )
 
 
-def phase1_rows(results: pd.DataFrame, sample1: pd.DataFrame) -> pd.DataFrame:
+def phase1_rows(results: pd.DataFrame, sample1: pd.DataFrame,
+                sample2: pd.DataFrame | None = None) -> pd.DataFrame:
     """The field results of the phase-1 sample's households (phase-2 rows appended to the same
-    file are left out), in file order."""
-    return results[results["household_id"].isin(sample1["household_id"])].reset_index(drop=True)
+    file are left out), in file order.
+
+    With ``sample2`` (the follow-up sample), a phase-1 household also drawn in phase 2 (the
+    conditional method draws households phase 1 did not observe) keeps its row, if any, marked
+    not visited (``unreachable``): phase 1 did not observe it, and the row now carries phase 2's
+    visit."""
+    rows = results[results["household_id"].isin(sample1["household_id"])].reset_index(drop=True)
+    if sample2 is not None and len(sample2):
+        again = rows["household_id"].isin(sample2["household_id"]).to_numpy()
+        if again.any():
+            rows = rows.copy()
+            rows.loc[again, "visit_status"] = "unreachable"
+    return rows
 
 
-def phase1_rows_sha256(results: pd.DataFrame, sample1: pd.DataFrame) -> str:
+def split_results(results: pd.DataFrame, sample1: pd.DataFrame, sample2: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The field results split into the two phases' rows: phase 1's (:func:`phase1_rows` with
+    ``sample2``: a household of both samples is there as not visited) and phase 2's (every row of
+    a follow-up household, in file order). A household of both samples is one the conditional
+    method drew again because phase 1 did not observe it: its one row is phase 2's.
+
+    Examples
+    --------
+    >>> s1 = pd.DataFrame({"household_id": ["a", "b", "c"]})
+    >>> s2 = pd.DataFrame({"household_id": ["b", "x"]})
+    >>> res = pd.DataFrame({"household_id": ["a", "b", "c", "x"],
+    ...                     "visit_status": ["completed", "completed", "unreachable", "completed"]})
+    >>> r1, r2 = split_results(res, s1, s2)
+    >>> r1["visit_status"].tolist(), r2["household_id"].tolist()
+    (['completed', 'unreachable', 'unreachable'], ['b', 'x'])
+    """
+    rows2 = results[results["household_id"].isin(sample2["household_id"])]
+    return phase1_rows(results, sample1, sample2), rows2.reset_index(drop=True)
+
+
+def phase1_rows_sha256(results: pd.DataFrame, sample1: pd.DataFrame,
+                       sample2: pd.DataFrame | None = None) -> str:
     """SHA-256 of the phase-1 households' field results as this library reads them (canonical
-    CSV, file order): what stays fixed when phase-2 results are appended to the same file."""
+    CSV, file order): what stays fixed when phase-2 results are appended to the same file. With
+    ``sample2``, the rows of households also in the follow-up sample are left out (they become
+    phase 2's rows; see the module's docstring)."""
     from ..sampling.manifest import _sha
 
-    return _sha(csv_bytes(phase1_rows(results, sample1)))
+    rows = results[results["household_id"].isin(sample1["household_id"])]
+    if sample2 is not None and len(sample2):
+        rows = rows[~rows["household_id"].isin(sample2["household_id"])]
+    return _sha(csv_bytes(rows.reset_index(drop=True)))
+
+
+def observed_sha256(observed: list[str]) -> str:
+    """SHA-256 of the sorted household ids phase 1 observed, one per line (UTF-8)."""
+    from ..sampling.manifest import _sha
+
+    return _sha("".join(f"{h}\n" for h in sorted(observed)).encode("utf-8"))
 
 
 def check_followup_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
@@ -121,6 +194,7 @@ class FollowupOutcome:
     unchanged: bool = False
     replaced: Path | None = None
     spec_alpha: float = 0.05
+    spec: AssessmentSpec | None = None
 
 
 def _spec_ref(spec: str | Path | None, year: int) -> tuple[AssessmentSpec, bytes, Path | None]:
@@ -188,16 +262,21 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
     (root, spec_obj, spec_bytes, spec_path, manifest, rule, reg_path, register, sample1,
      results_path, est, plan, results) = _prepare(year, Path(data), spec, encoding)
     out = root.root / f"followup_{year}"
-    exhausted = exhausted_towns(register, sample1)
+    conditional = rule.method == "conditional"
+    # the conditional method follows up towns whose villages were all visited (their
+    # unobserved households remain)
+    exhausted = [] if conditional else exhausted_towns(register, sample1)
     screened = continuation(est, rule, exhausted)
     if screened.empty:
         return FollowupOutcome(est, screened, exhausted, None, rule, out, False,
-                               spec_alpha=spec_obj.alpha)
+                               spec_alpha=spec_obj.alpha, spec=spec_obj)
     seed = new_seed() if seed is None else seed
-    fd = draw_followup(register, sample1, screened, rule, spec_obj, plan, seed)
+    observed = observed_households(sample1, results) if conditional else None
+    fd = draw_followup(register, sample1, screened, rule, spec_obj, plan, seed,
+                       observed=observed)
     if fd.sample.empty:
         return FollowupOutcome(est, screened, exhausted, fd, rule, out, False,
-                               spec_alpha=spec_obj.alpha)
+                               spec_alpha=spec_obj.alpha, spec=spec_obj)
     payload = csv_bytes(fd.sample)
     s = fd.sample
     record = {
@@ -210,7 +289,9 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
                    "sample_sha256": manifest["sample"]["sha256"]},
         "results": {"file": _rel(results_path, out), "sha256": file_sha256(results_path),
                     "encoding": encoding,
-                    "phase1_rows_sha256": phase1_rows_sha256(results, sample1)},
+                    "phase1_rows_sha256": phase1_rows_sha256(results, sample1, fd.sample)},
+        **({"observed": {"households": len(observed), "sha256": observed_sha256(observed)}}
+           if conditional else {}),
         "spec": {"file": None if spec_path is None else _rel(spec_path, out),
                  "sha256": _sha(spec_bytes)},
         "followup": rule.to_dict(), "followup_sha256": rule_sha256(rule.to_dict()),
@@ -231,7 +312,7 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
                     and _load_json(mpath) == record):
                 stage.discard()
                 return FollowupOutcome(est, screened, exhausted, fd, rule, out, True,
-                                       unchanged=True, spec_alpha=spec_obj.alpha)
+                                       unchanged=True, spec_alpha=spec_obj.alpha, spec=spec_obj)
             if not force:
                 raise OutputExistsError(f"{out} 中已有复核样本，与本次不同；复核样本是审计记录，不会被覆盖。"
                                         f"如确需替换，请加 --force。")
@@ -249,7 +330,7 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
         atomic_write_bytes(new / "sample.csv", payload)
         write_json(record, new / "manifest.json")
     return FollowupOutcome(est, screened, exhausted, fd, rule, out, True, replaced=kept,
-                           spec_alpha=spec_obj.alpha)
+                           spec_alpha=spec_obj.alpha, spec=spec_obj)
 
 
 @dataclass(frozen=True)
@@ -303,25 +384,40 @@ def verify_followup(path: str | Path, *, register: str | Path | None = None
         raise VerificationError("复核清单的规则与第一阶段抽样清单登记的规则不同。")
     reg = read_table(reg_path, "register", encoding=m["register"]["encoding"])
     sample1 = read_table(p1_manifest.parent / "sample.csv", "sample")
-    results = phase1_rows(read_table(res_path, "results", encoding=m["results"]["encoding"]),
-                          sample1)
+    sample_path = folder / "sample.csv"
+    if not sample_path.is_file() or file_sha256(sample_path) != m["sample"]["sha256"]:
+        raise VerificationError(f"{sample_path} 与复核清单不一致：样本文件缺失或在抽样后被修改过。")
+    # the recorded sample (its hash checked above) tells which rows of the results file are
+    # phase 2's; the re-draw below must reproduce it byte for byte
+    sample2 = read_table(sample_path, "sample")
+    all_results = read_table(res_path, "results", encoding=m["results"]["encoding"])
+    results = phase1_rows(all_results, sample1, sample2)
     if (file_sha256(res_path) != m["results"]["sha256"]
-            and phase1_rows_sha256(results, sample1) != m["results"]["phase1_rows_sha256"]):
+            and phase1_rows_sha256(all_results, sample1, sample2)
+            != m["results"]["phase1_rows_sha256"]):
         # the file changed since the draw (phase-2 results appended): its phase-1 rows must not
         raise VerificationError(f"{res_path.name} 中第一阶段样本户的核查结果与复核清单记录的不同："
                                 f"第一阶段结果在复核抽样后被修改过。")
     est, _ = estimate_indicators(sample1, results, spec_obj, power=False)
-    screened = continuation(est, rule, exhausted_towns(reg, sample1))
+    conditional = rule.method == "conditional"
+    screened = continuation(est, rule, [] if conditional else exhausted_towns(reg, sample1))
     recorded = [(r["town"], r["indicator"]) for r in m["screened"]]
     if list(zip(screened["town"], screened["indicator"], strict=True)) != recorded:
         raise VerificationError("按第一阶段结果重新筛选，进入复核区间的镇 × 指标与复核清单记录的不同。")
+    observed = None
+    if conditional:
+        observed = observed_households(sample1, results)
+        rec = m.get("observed")
+        if rec is None or (rec["households"], rec["sha256"]) != (len(observed),
+                                                                 observed_sha256(observed)):
+            raise VerificationError(f"按 {res_path.name} 重新得到的第一阶段已入户的户（{len(observed)} 户）"
+                                    f"与复核清单记录的不同：复核抽样所依据的第一阶段入户情况被改动过。")
     fd = draw_followup(reg, sample1, screened, rule, spec_obj, DesignPlan.from_dict(p1["plan"]),
-                       int(m["seed"]))
+                       int(m["seed"]), observed=observed)
     payload = csv_bytes(fd.sample)
     sha = _sha(payload)
     if sha != m["sample"]["sha256"]:
         raise VerificationError("重新抽取的复核样本与清单记录的不同。")
-    sample_path = folder / "sample.csv"
-    if not sample_path.is_file() or sample_path.read_bytes() != payload:
+    if sample_path.read_bytes() != payload:
         raise VerificationError(f"{sample_path} 与复核清单不一致：样本文件缺失或在抽样后被修改过。")
     return FollowupVerifyReport(mpath, len(fd.sample), sha)

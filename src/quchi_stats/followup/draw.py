@@ -1,6 +1,15 @@
 """The phase-2 draw of a 复核, and the stage-2 tests on its households.
 
-For each town with a town × indicator pair in the continuation region (most suspect first), the
+**Conditional method** (``rule.method == "conditional"``, :mod:`.conditional`): a screened town
+(``p1 ≤ α0``, most suspect first, within ``max_extra_households``) gets, in **every** village —
+visited in phase 1 or not — and every frame its screened indicators use, ``households[frame]`` of
+the households phase 1 did not observe (:func:`observed_households`; the whole remainder for a
+``census_frames`` frame), systematic on the list sorted by 户编号, plus reserves. Given phase 1 the
+probabilities are exact: ``pi_village`` = ``pi_village_combined`` = 1, ``pi_household`` = ``pi`` =
+``want / R`` with ``R`` (``n_households_in_frame_of_village``) the cell's unobserved households.
+
+**Inverse-normal method** (the default). For each town with a town × indicator pair in the
+continuation region (most suspect first), the
 rule's ``villages`` further villages are drawn from the town's villages **not visited in phase 1**
 by the rule's ``village_method`` on the phase-1 πps size (registered households, at least 1) — all
 of them when fewer remain — and, in each, households of the frames the town's screened indicators
@@ -37,14 +46,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataError, check_int
-from ..sampling.draw import FRAME_NAMES, SAMPLE_COLUMNS, DesignPlan, village_plan
+from ..errors import DataError, ParameterError, check_int
+from ..sampling.draw import _FRAME_ZH, FRAME_NAMES, SAMPLE_COLUMNS, DesignPlan, village_plan
 from ..sampling.selection import inclusion_probabilities, select, select_systematic
 from ..spec import AssessmentSpec, FollowupRule
 from .rule import frames_needed
 
-__all__ = ["FOLLOWUP_COLUMNS", "FollowupDraw", "FollowupFrame", "draw_followup",
-           "followup_frame", "phase1_village_pi", "stage2_tests"]
+__all__ = ["FOLLOWUP_COLUMNS", "OBSERVED_STATUSES", "FollowupDraw", "FollowupFrame",
+           "draw_followup", "followup_frame", "observed_households", "phase1_village_pi",
+           "stage2_tests"]
+
+#: 入户状态 of a phase-1 results row whose household phase 1 observed (its answers are known).
+OBSERVED_STATUSES = ("completed", "substitute")
 
 #: Columns of a follow-up ``sample.csv``: the drawn-sample contract, then the phase-1 and
 #: combined village probabilities and the screened indicators of the town.
@@ -61,6 +74,7 @@ class FollowupDraw:
     screened: pd.DataFrame
     notes: tuple[str, ...]
     seed: int
+    method: str = "inverse-normal"
 
     @property
     def primary(self) -> pd.DataFrame:
@@ -68,7 +82,8 @@ class FollowupDraw:
 
     def __str__(self) -> str:
         p = self.primary
-        return (f"复核样本：{p['town'].nunique()} 个镇、{p['village'].nunique()} 个新抽村、"
+        where = (" 个村（第一阶段未入户的户）" if self.method == "conditional" else " 个新抽村")
+        return (f"复核样本：{p['town'].nunique()} 个镇、{p['village'].nunique()}{where}、"
                 f"正选 {len(p)} 户、备选 {len(self.sample) - len(p)} 户（种子 {self.seed}）")
 
 
@@ -98,7 +113,8 @@ def phase1_village_pi(vill: pd.DataFrame, towns: list[str], alloc: np.ndarray,
 class FollowupFrame:
     """What a phase-2 draw needs before any random step: the register sorted as phase 1 sorts it,
     its villages with their phase-1 probabilities, the visited villages and the row positions of
-    every (town, village, frame)."""
+    every (town, village, frame); for the conditional method also the households phase 1
+    observed (``observed``) and the register rows they are (``observed_mask``)."""
 
     reg: pd.DataFrame
     vill: pd.DataFrame
@@ -106,22 +122,60 @@ class FollowupFrame:
     pi1: np.ndarray
     visited: frozenset
     cells: dict
+    observed: frozenset | None = None
+    observed_mask: np.ndarray | None = None
 
 
 def followup_frame(register: pd.DataFrame, phase1_sample: pd.DataFrame,
-                   plan: DesignPlan) -> FollowupFrame:
-    """The fixed part of a phase-2 draw (computed once for repeated draws)."""
+                   plan: DesignPlan, observed: object = None) -> FollowupFrame:
+    """The fixed part of a phase-2 draw (computed once for repeated draws); ``observed`` (the
+    household ids phase 1 observed, :func:`observed_households`) for the conditional method."""
     reg, vill, towns, _, alloc, _ = village_plan(register, plan)
+    obs = mask = None
+    if observed is not None:
+        obs = frozenset(observed)
+        mask = reg["household_id"].isin(obs).to_numpy()
     return FollowupFrame(reg, vill, towns, phase1_village_pi(vill, towns, alloc, plan),
                          frozenset(zip(phase1_sample["town"], phase1_sample["village"],
                                        strict=True)),
-                         reg.groupby(["town", "village", "frame"], sort=False).indices)
+                         reg.groupby(["town", "village", "frame"], sort=False).indices,
+                         obs, mask)
+
+
+def observed_households(phase1_sample: pd.DataFrame, results: pd.DataFrame) -> list[str]:
+    """The households phase 1 observed, sorted: those of the phase-1 sample (primary or reserve)
+    whose field-results row has 入户状态 completed or substitute (:data:`OBSERVED_STATUSES`).
+
+    A primary that could not be visited, a reserve not used and a household without a row were
+    not observed: under the conditional method phase 2 may draw them.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"household_id": ["a", "b", "c", "d"]})
+    >>> r = pd.DataFrame({"household_id": ["a", "b", "c", "x"],
+    ...                   "visit_status": ["completed", "unreachable", "substitute", "completed"]})
+    >>> observed_households(s, r)
+    ['a', 'c']
+    """
+    ok = (results["household_id"].isin(phase1_sample["household_id"])
+          & results["visit_status"].isin(OBSERVED_STATUSES))
+    return sorted(results.loc[ok, "household_id"].astype(str).unique())
 
 
 def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened: pd.DataFrame,
                   rule: FollowupRule, spec: AssessmentSpec, plan: DesignPlan,
-                  seed: int, *, frame: FollowupFrame | None = None) -> FollowupDraw:
+                  seed: int, *, frame: FollowupFrame | None = None,
+                  observed: object = None) -> FollowupDraw:
     """Draw the phase-2 sample of the screened pairs.
+
+    Dispatched on ``rule.method``: ``"inverse-normal"`` draws new villages of the town (the
+    module's docstring); ``"conditional"`` draws, in **every** village of the town and every frame
+    its screened indicators use, ``rule.households[frame]`` households (the whole remainder for
+    ``census_frames``) among those phase 1 did not observe (:func:`observed_households`), by
+    systematic selection on the list as phase 1 sorts it (户编号), plus reserves from the rest.
+    Each row then records the exact conditional probability given phase 1: ``pi_village`` = 1,
+    ``pi_household`` = ``want / R`` (``R`` the cell's unobserved households,
+    ``n_households_in_frame_of_village``), ``pi_village_combined`` = 1, ``pi`` = ``pi_household``.
 
     Parameters
     ----------
@@ -140,19 +194,50 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
         Seeds a fresh generator; the same inputs and seed give the same sample.
     frame : FollowupFrame, optional
         :func:`followup_frame` of the same register, phase-1 sample and plan, to draw repeatedly
-        without recomputing it.
+        without recomputing it (with the same ``observed``, its mask is reused too).
+    observed : iterable of str
+        The conditional method's household ids phase 1 observed (:func:`observed_households`);
+        required for it (or given through ``frame``), not used by the inverse-normal method.
     """
     seed = check_int("seed", seed, "draw_followup", minimum=0)
+    conditional = rule.method == "conditional"
+    if observed is None and frame is not None:
+        observed = frame.observed
+    if conditional and observed is None:
+        raise ParameterError("The 'observed' parameter of draw_followup must be the phase-1 "
+                             "observed household ids when rule.method is 'conditional'. Got None.")
     rng = np.random.default_rng(seed)
     fr = followup_frame(register, phase1_sample, plan) if frame is None else frame
-    reg, vill, towns, pi1_all, visited, cells = (fr.reg, fr.vill, fr.towns, fr.pi1, fr.visited,
-                                                 fr.cells)
+    if conditional:
+        obs = frozenset(observed)
+        mask = (fr.observed_mask if fr.observed is not None and fr.observed == obs
+                else fr.reg["household_id"].isin(obs).to_numpy())
+        cells_out, town_rows, notes = _conditional_cells(fr, mask, screened, rule, spec, rng)
+    else:
+        cells_out, town_rows, notes = _new_village_cells(fr, screened, rule, spec, rng)
+    towns_tab = pd.DataFrame(town_rows, columns=["town", "indicators", "p1_min", "villages_left",
+                                                 "villages", "households", "followed_up"])
+    sample = _assemble(fr, cells_out, plan)
+    return FollowupDraw(sample, towns_tab, screened.reset_index(drop=True), tuple(notes), seed,
+                        rule.method)
+
+
+def _town_order(screened: pd.DataFrame) -> pd.Series:
+    """Screened towns, most suspect (smallest ``p1``) first."""
+    return screened.groupby("town", sort=False)["p1"].min().sort_values(kind="stable")
+
+
+def _new_village_cells(fr: FollowupFrame, screened: pd.DataFrame, rule: FollowupRule,
+                       spec: AssessmentSpec, rng: np.random.Generator
+                       ) -> tuple[list[tuple], list[dict], list[str]]:
+    """The inverse-normal method's cells: new villages of each screened town."""
+    vill, pi1_all, visited, cells = fr.vill, fr.pi1, fr.visited, fr.cells
     empty = np.array([], dtype=np.intp)
     notes: list[str] = []
     cells_out: list[tuple] = []
     town_rows = []
     used = 0
-    order = screened.groupby("town", sort=False)["p1"].min().sort_values(kind="stable")
+    order = _town_order(screened)
     for town in order.index:
         inds = screened.loc[screened["town"] == town, "indicator"].tolist()
         frames = frames_needed(inds, spec)
@@ -170,7 +255,7 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
         k = min(rule.villages, int(left.size))
         size = np.maximum(vill["n_registered"].to_numpy()[left], 1).astype(float)
         sel = select(rule.village_method, size, k, rng)
-        rows: list[tuple] = []  # (positions, n_primary, pi2, pi1, N, want) per village × frame
+        rows: list[tuple] = []  # (positions, n_primary, pi2, pi1, N) per village × frame
         extra = 0
         for j_local in sel.indices:
             j = left[j_local]
@@ -201,48 +286,136 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
         for take, want, pi2, pi1, N in rows:
             n_out = take.size
             cells_out.append((take, np.arange(n_out) - want + 1, pi2, pi1, N, want, int(tv.size),
-                              k, ";".join(inds)))
+                              k, ";".join(inds), pi1 + (1 - pi1) * pi2))
         row.update(villages=k, households=extra, followed_up=True)
         town_rows.append(row)
-    towns_tab = pd.DataFrame(town_rows, columns=["town", "indicators", "p1_min", "villages_left",
-                                                 "villages", "households", "followed_up"])
-    if cells_out:
-        take = np.concatenate([c[0] for c in cells_out])
-        n_out = np.array([c[0].size for c in cells_out])
+    return cells_out, town_rows, notes
 
-        def rep(i: int) -> np.ndarray:
-            return np.repeat(np.array([c[i] for c in cells_out]), n_out)
 
-        rank = np.concatenate([c[1] for c in cells_out])
-        sample = reg.iloc[take][["town", "village", "household_id", "household_size",
-                                 "frame"]].reset_index(drop=True)
-        sample["frame"] = sample["frame"].astype(str)
-        pi2, pi1 = rep(2), rep(3)
-        N, want = rep(4), rep(5)
-        sample = sample.assign(
-            year=plan.year, role=np.where(rank > 0, "reserve", "primary"),
-            reserve_rank=pd.array(np.where(rank > 0, rank, 0), dtype="Int64"),
-            pi_village=pi2, pi_household=want / N, n_villages_in_town=rep(6),
-            n_villages_sampled_in_town=rep(7), n_households_in_frame_of_village=N,
-            n_households_sampled_in_frame_of_village=want,
-            certainty_village=pi2 >= 1 - 1e-9, pi_village_phase1=pi1,
-            pi_village_combined=pi1 + (1 - pi1) * pi2, indicators=rep(8),
-            household_size=sample["household_size"].astype("Int64"))
-        sample.loc[rank <= 0, "reserve_rank"] = pd.NA
-        sample["pi"] = sample["pi_village"] * sample["pi_household"]
-        sample["weight"] = 1.0 / sample["pi"]
-        for c in ("pi_village", "pi_household", "pi", "weight", "pi_village_phase1",
-                  "pi_village_combined"):
-            sample[c] = sample[c].astype(float).round(12)
-        town_rank = {t: i for i, t in enumerate(towns)}
-        frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
-        o = np.lexsort((sample["household_id"].to_numpy(), np.maximum(rank, 0),
-                        (rank > 0).astype(int), sample["frame"].map(frame_rank).to_numpy(),
-                        sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
-        sample = sample.iloc[o][FOLLOWUP_COLUMNS].reset_index(drop=True)
-    else:
-        sample = pd.DataFrame(columns=FOLLOWUP_COLUMNS)
-    return FollowupDraw(sample, towns_tab, screened.reset_index(drop=True), tuple(notes), seed)
+def _conditional_cells(fr: FollowupFrame, observed_mask: np.ndarray, screened: pd.DataFrame,
+                       rule: FollowupRule, spec: AssessmentSpec, rng: np.random.Generator
+                       ) -> tuple[list[tuple], list[dict], list[str]]:
+    """The conditional method's cells: every village × frame of each screened town, the
+    households phase 1 did not observe (``~observed_mask``, in the register's order)."""
+    vill, pi1_all, visited, cells = fr.vill, fr.pi1, fr.visited, fr.cells
+    empty = np.array([], dtype=np.intp)
+    notes: list[str] = []
+    cells_out: list[tuple] = []
+    town_rows = []
+    used = 0
+    order = _town_order(screened)
+    vill_town = vill["town"].to_numpy()
+    vill_name = vill["village"].to_numpy()
+    for town in order.index:
+        inds = screened.loc[screened["town"] == town, "indicator"].tolist()
+        frames = frames_needed(inds, spec)
+        labels = "、".join(spec.indicator(i).label for i in inds)
+        tv = np.flatnonzero(vill_town == town)
+        n_visited = sum((town, vill_name[j]) in visited for j in tv)
+        rows: list[tuple] = []  # (positions, n_primary, pi1, R) per village × frame
+        extra = rest_total = 0
+        open_villages = drawn_villages = 0
+        for j in tv:
+            village = vill_name[j]
+            has_rest = has_draw = False
+            for frame in frames:
+                pos = cells.get((town, village, frame), empty)
+                rest = pos[~observed_mask[pos]]
+                R = rest.size
+                want = R if frame in rule.census_frames else min(rule.households[frame], R)
+                rest_total += R
+                has_rest |= R > 0
+                if R == 0 or want == 0:
+                    continue
+                picked = select_systematic(R, want, rng).indices
+                reserve = empty
+                if rule.reserves and R > want:
+                    free = np.ones(R, bool)
+                    free[picked] = False
+                    reserve = rng.permutation(np.flatnonzero(free))[: rule.reserves]
+                extra += want
+                has_draw = True
+                rows.append((np.concatenate((rest[picked], rest[reserve])), want,
+                             float(pi1_all[j]), R))
+            open_villages += has_rest
+            drawn_villages += has_draw
+        row = {"town": town, "indicators": ";".join(inds), "p1_min": float(order[town]),
+               "villages_left": int(open_villages), "villages": 0, "households": 0,
+               "followed_up": False}
+        frames_zh = "、".join(_FRAME_ZH[f] for f in frames)
+        if not extra:
+            why = ("第一阶段已入户全部户，全镇实际比率已知" if not rest_total
+                   else "规则在这些框中不抽户")
+            notes.append(f"{town}（{labels}）：{frames_zh}中第一阶段未入户的有 {rest_total} 户，"
+                         f"{why}，不抽复核样本。")
+            town_rows.append(row)
+            continue
+        if used + extra > rule.max_extra_households:
+            notes.append(f"{town}（{labels}）复核需再入户 {extra} 户，超过复核户数上限 "
+                         f"{rule.max_extra_households} 户（已安排 {used} 户），不复核。")
+            town_rows.append(row)
+            continue
+        used += extra
+        census = [f for f in frames if f in rule.census_frames]
+        per = "、".join(f"{_FRAME_ZH[f]}{'全部' if f in census else f'每村 {rule.households[f]} 户'}"
+                        for f in frames)
+        notes.append(f"{town}（{labels}，第一阶段最小单侧 P = {order[town]:.3g} ≤ "
+                     f"{rule.alpha_futility:g}）：按条件检验复核全镇实际比率，在全镇 {tv.size} 个村"
+                     f"（第一阶段入样 {n_visited} 个）中，从第一阶段未入户的 {rest_total} 户里抽取 "
+                     f"{extra} 户（{per}，不足时全部抽取）。")
+        for take, want, pi1, R in rows:
+            cells_out.append((take, np.arange(take.size) - want + 1, 1.0, pi1, R, want,
+                              int(tv.size), int(tv.size), ";".join(inds), 1.0))
+        row.update(villages=int(drawn_villages), households=extra, followed_up=True)
+        town_rows.append(row)
+    return cells_out, town_rows, notes
+
+
+def _assemble(fr: FollowupFrame, cells_out: list[tuple], plan: DesignPlan) -> pd.DataFrame:
+    """The household rows of the drawn cells (:data:`FOLLOWUP_COLUMNS`), in the sample's order
+    (town, village, frame, primaries before reserves, 户编号)."""
+    if not cells_out:
+        return pd.DataFrame(columns=FOLLOWUP_COLUMNS)
+    reg = fr.reg
+    take = np.concatenate([c[0] for c in cells_out])
+    n_out = np.array([c[0].size for c in cells_out])
+
+    def rep(i: int) -> np.ndarray:
+        return np.repeat(np.array([c[i] for c in cells_out]), n_out)
+
+    rank = np.concatenate([c[1] for c in cells_out])
+    town = reg["town"].to_numpy()[take]
+    village = reg["village"].to_numpy()[take]
+    hid = reg["household_id"].to_numpy()[take]
+    frame = reg["frame"].astype(str).to_numpy()[take] if len(reg) else np.array([], object)
+    town_rank = {t: i for i, t in enumerate(fr.towns)}
+    frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
+    o = np.lexsort((hid, np.maximum(rank, 0), (rank > 0).astype(int),
+                    np.array([frame_rank[f] for f in frame]), village,
+                    np.array([town_rank[t] for t in town])))
+    pi2, pi1 = rep(2)[o], rep(3)[o]
+    N, want = rep(4)[o].astype(float), rep(5)[o]
+    rank = rank[o]
+    pi_h = want / N
+    pi = pi2 * pi_h
+    reserve = rank > 0
+    cols = {
+        "year": np.full(o.size, plan.year), **{c: pd.Series(reg[c].to_numpy()[take[o]], dtype=reg[c].dtype)
+                                       for c in ("town", "village", "household_id")},
+        "household_size": pd.array(reg["household_size"].array.take(take[o]), dtype="Int64"),
+        "frame": frame[o], "role": np.where(reserve, "reserve", "primary"),
+        "reserve_rank": pd.array(np.where(reserve, rank, 0), dtype="Int64"),
+        "pi_village": pi2.astype(float).round(12), "pi_household": pi_h.round(12),
+        "pi": pi.round(12), "weight": (1.0 / pi).round(12),
+        "n_villages_in_town": rep(6)[o], "n_villages_sampled_in_town": rep(7)[o],
+        "n_households_in_frame_of_village": rep(4)[o],
+        "n_households_sampled_in_frame_of_village": want,
+        "certainty_village": pi2 >= 1 - 1e-9,
+        "pi_village_phase1": pi1.astype(float).round(12),
+        "pi_village_combined": rep(9)[o].astype(float).round(12), "indicators": rep(8)[o]}
+    sample = pd.DataFrame(cols, columns=FOLLOWUP_COLUMNS)
+    sample.loc[~reserve, "reserve_rank"] = pd.NA
+    return sample
 
 
 def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: AssessmentSpec,

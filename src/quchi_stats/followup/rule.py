@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..spec import AssessmentSpec, FollowupRule
 
-__all__ = ["continuation", "exhausted_towns", "frames_needed"]
+__all__ = ["conditional_share", "continuation", "exhausted_towns", "frames_needed"]
 
 
 def exhausted_towns(register: pd.DataFrame, phase1_sample: pd.DataFrame) -> list[str]:
@@ -28,8 +28,16 @@ def exhausted_towns(register: pd.DataFrame, phase1_sample: pd.DataFrame) -> list
 def continuation(estimates: pd.DataFrame, rule: FollowupRule,
                  exhausted: list[str] | tuple[str, ...] = ()) -> pd.DataFrame:
     """The town × indicator pairs of ``rule.indicators`` whose phase-1 one-sided p-value is in
-    the continuation region ``alpha_stop < p1 <= alpha_futility``, most suspect (smallest ``p1``)
-    first; towns in ``exhausted`` (:func:`exhausted_towns`) are left out.
+    the continuation region, most suspect (smallest ``p1``) first.
+
+    The region depends on the rule's ``method``:
+
+    * ``"inverse-normal"``: ``alpha_stop < p1 <= alpha_futility``; towns in ``exhausted``
+      (:func:`exhausted_towns`: no village left to draw) are left out.
+    * ``"conditional"``: ``p1 <= alpha_futility`` (no phase-1 decision: every screened pair is
+      decided by the conditional test of the town's actual rate, :mod:`.conditional`);
+      ``exhausted`` is ignored, since phase 2 draws the households phase 1 did not observe in
+      every village, visited or not.
 
     ``estimates`` is :func:`~quchi_stats.assessment.estimate_indicators`' table (the district row
     is ignored). Returns ``town``, ``indicator``, ``label``, ``estimate``, ``threshold``, ``p1``.
@@ -41,11 +49,18 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule,
     ...                     "p_value": [.0001, .04, .6, .1]})
     >>> continuation(est, FollowupRule(indicators=("s",)))["town"].tolist()
     ['乙']
+    >>> continuation(est, FollowupRule(indicators=("s",), method="conditional"),
+    ...              exhausted=["甲"])["town"].tolist()
+    ['甲', '乙']
     """
-    t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)
-                  & ~estimates["town"].isin(list(exhausted))]
+    conditional = rule.method == "conditional"
+    t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)]
+    if not conditional:
+        t = t[~t["town"].isin(list(exhausted))]
     p1 = t["p_value"].to_numpy(float)
-    keep = (p1 > rule.alpha_stop) & (p1 <= rule.alpha_futility)
+    keep = p1 <= rule.alpha_futility
+    if not conditional:
+        keep &= p1 > rule.alpha_stop
     out = t.loc[keep, ["town", "indicator", "label", "estimate", "threshold", "p_value"]]
     out = out.rename(columns={"p_value": "p1"})
     order = np.lexsort((out["indicator"].to_numpy(), out["p1"].to_numpy()))
@@ -58,3 +73,24 @@ def frames_needed(indicators: list[str] | tuple[str, ...], spec: AssessmentSpec)
 
     used = {f for name in indicators for f in spec.indicator(name).frames}
     return [f for f in FRAME_NAMES if f in used]
+
+
+def conditional_share(rule: FollowupRule, spec: AssessmentSpec, n_towns: int
+                      ) -> tuple[int, int, float]:
+    """The conditional method's part of the spec's ``alpha``: ``(n_rule_pairs, n_pairs, share)``
+    with ``n_pairs`` the town × indicator tests of the spec's multiplicity family (every
+    indicator's when ``multiplicity_family = "all"``, one indicator's otherwise), ``n_rule_pairs``
+    those of the rule's indicators in it, and ``share`` = :meth:`FollowupRule.share` of them (as
+    :func:`~quchi_stats.followup.simulate_followup` counts them).
+
+    Examples
+    --------
+    >>> from quchi_stats.spec import load_spec
+    >>> conditional_share(FollowupRule(indicators=("satisfaction_rate", "exit_accuracy"),
+    ...                                method="conditional"), load_spec(2018), 9)
+    (18, 72, 0.25)
+    """
+    per = len(spec.indicators) if spec.multiplicity_family == "all" else 1
+    n_rule = n_towns * (len(rule.indicators) if spec.multiplicity_family == "all" else 1)
+    n_pairs = n_towns * per
+    return n_rule, n_pairs, rule.share(n_rule, n_pairs)
