@@ -68,18 +68,16 @@ DRAW_SEEDS = {2016: 20161231, 2017: 20171231, 2018: 20181231}
 #: Years drawn with a pre-registered two-phase 复核 (docs/followup.md): the seed of the phase-2
 #: draw. The year's spec with its [followup] rule is written as ``spec_YYYY.toml``.
 FOLLOWUP_SEEDS = {2018: 20190301}
-#: The bundled rule: the defaults of :class:`~quchi_stats.spec.FollowupRule`, except α1 scaled
-#: from the family of 9 it was chosen for (0.0005) to the shipped specs' year-wide family of
-#: 72 town × indicator tests (0.0005 × 9 / 72): after a follow-up the overall p-value is above α1,
-#: and Holm's first step over 72 tests is α / 72 ≈ 0.00069.
+#: The bundled rule: the conditional method with the settings the office template offers
+#: (:data:`~quchi_stats.spec.FOLLOWUP_TEMPLATE`, measured in benchmarks/followup_goals.py).
 FOLLOWUP_SECTION = """[followup]                   # 事先登记的两阶段复核规则（docs/followup.md）
-indicators = ["identification_accuracy", "exit_accuracy", "missed_rate", "satisfaction_rate"]
-alpha_stop = 0.0000625       # 第一阶段单侧 P ≤ 此值直接判定（默认 0.0005 按全年 72 个检验的族缩小）
-alpha_futility = 0.3         # P 大于此值不复核
-weight_phase1 = 0.7071       # 合并检验中第一阶段的权重（事先固定）
-villages = 5                 # 每个复核镇在未入样的村中再抽的村数
-reserves = 3
-max_extra_households = 1000
+method = "conditional"       # 条件检验：被筛出的镇在全部村中补抽第一阶段未核查的户，检验全镇实际比率
+indicators = ["identification_accuracy", "exit_accuracy", "satisfaction_rate"]
+alpha_futility = 0.2         # 第一阶段单侧 P ≤ 此值的镇 × 指标进入复核
+households = { registered = 4, exited = 4, non_registered = 4 }  # 每村每类补抽户数
+census_frames = ["exited"]   # 被复核镇的当年退出户全部核查
+reserves = 2
+max_extra_households = 1500
 """
 
 # town, villages, households, baseline poverty intensity (relative)

@@ -134,7 +134,7 @@ def followup_frame(register: pd.DataFrame, phase1_sample: pd.DataFrame,
     obs = mask = None
     if observed is not None:
         obs = frozenset(observed)
-        mask = reg["household_id"].isin(obs).to_numpy()
+        mask = _not_in_frame(reg, obs, phase1_sample)
     return FollowupFrame(reg, vill, towns, phase1_village_pi(vill, towns, alloc, plan),
                          frozenset(zip(phase1_sample["town"], phase1_sample["village"],
                                        strict=True)),
@@ -160,6 +160,17 @@ def observed_households(phase1_sample: pd.DataFrame, results: pd.DataFrame) -> l
     ok = (results["household_id"].isin(phase1_sample["household_id"])
           & results["visit_status"].isin(OBSERVED_STATUSES))
     return sorted(results.loc[ok, "household_id"].astype(str).unique())
+
+
+def _not_in_frame(reg: pd.DataFrame, observed: frozenset, phase1_sample: pd.DataFrame
+                  ) -> np.ndarray:
+    """Register rows the conditional draw leaves out: the households phase 1 observed and every
+    other household of the phase-1 sample (an unreachable primary, an unused reserve). Drawing
+    those again would give one household a row in both phases; they are few, and the conditional
+    test counts them with the unobserved households of their village × frame, estimated at the
+    rate of that cell's phase-2 households (docs/followup.md)."""
+    ids = reg["household_id"]
+    return (ids.isin(observed) | ids.isin(set(phase1_sample["household_id"]))).to_numpy()
 
 
 def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened: pd.DataFrame,
@@ -211,7 +222,7 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
     if conditional:
         obs = frozenset(observed)
         mask = (fr.observed_mask if fr.observed is not None and fr.observed == obs
-                else fr.reg["household_id"].isin(obs).to_numpy())
+                else _not_in_frame(fr.reg, obs, phase1_sample))
         cells_out, town_rows, notes = _conditional_cells(fr, mask, screened, rule, spec, rng)
     else:
         cells_out, town_rows, notes = _new_village_cells(fr, screened, rule, spec, rng)

@@ -583,7 +583,9 @@ def _conditional_phase2(d: Any, rule: FollowupRule, P1: np.ndarray, pops: list, 
         n2[f] = want
     extra_t = np.zeros((r, T))
     for f in frames_used:
-        extra_t += np.stack([n2[f][:, vs].sum(axis=1) for vs in villages_of], axis=1)
+        # the frames of the town's screened indicators only, as the draw takes them
+        used_f = np.stack([cont[:, :, j] for j in range(K) if f in frames_of[j]], 2).any(axis=2)
+        extra_t += used_f * np.stack([n2[f][:, vs].sum(axis=1) for vs in villages_of], axis=1)
     p1min = np.where(cont, P1, np.inf).min(axis=2)
     order = np.argsort(p1min, axis=1, kind="stable")
     used = np.zeros(r)
