@@ -131,10 +131,12 @@ def _conditional_spec(path, indicators: list[str] | None = None):
     import re
 
     text = (data_path() / "spec_2018.toml").read_text(encoding="utf-8")
-    text, n = re.subn(r"^alpha_futility = 0\.3.*$",
-                      'alpha_futility = 0.2\nmethod = "conditional"\n'
-                      "households = {registered = 4, exited = 4, non_registered = 4}\n"
-                      'census_frames = ["exited"]', text, count=1, flags=re.M)
+    rule = ('[followup]\nmethod = "conditional"\nindicators = ["identification_accuracy", '
+            '"exit_accuracy", "missed_rate", "satisfaction_rate"]\nalpha_futility = 0.2\n'
+            "households = {registered = 4, exited = 4, non_registered = 4}\n"
+            'census_frames = ["exited"]\nreserves = 3\nmax_extra_households = 1000\n\n')
+    text, n = re.subn(r"^\[followup\].*?\n\n", lambda m: rule, text, count=1,
+                      flags=re.M | re.S)
     assert n == 1
     if indicators is not None:
         text, n = re.subn(r"^indicators = \[.*\]$", f"indicators = {json.dumps(indicators)}",

@@ -3,6 +3,7 @@ a year without a qualifying town and the two-phase weights (the bias: test_bias.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import warnings
@@ -43,12 +44,24 @@ def test_bundled_2018_is_decided_on_both_phases(assessment):
     assert list(zip(f["town"], f["indicator"], strict=True)) == [
         (s["town"], s["indicator"]) for s in m["screened"]]
     assert np.allclose(f["p1"], [s["p1"] for s in m["screened"]], rtol=1e-9)
-    assert (f["stage"] == "combined").all() and f["p2"].between(0, 1).all()
-    assert ((f["p_overall"] > fu.rule.alpha_stop) & (f["p_overall"] <= fu.rule.alpha_futility)).all()
-    # the adjustment runs over the spec's year-wide family on the overall p-values
+    assert (f["stage"] == "conditional").all() and f["p2"].between(0, 1).all()
+    assert (f["p1"] <= fu.rule.alpha_futility).all()
+    # the conditional method: Holm within the followed-up pairs at α × share, the pairs outside
+    # the rule on phase 1 at α × (1 − share); share = the rule's pairs over the family's
     d = fu.decisions
     assert len(d) == (a.estimates["town"] != "全区").sum()
-    assert np.allclose(d["p_adjusted"], adjust_family(d["p_overall"].to_numpy(), None, "holm"))
+    in_rule = d["indicator"].isin(fu.rule.indicators)
+    assert fu.share == pytest.approx(in_rule.sum() / len(d))
+    followed = (d["stage"] == "conditional").to_numpy()
+    assert np.allclose(d.loc[followed, "p_adjusted"], np.minimum(
+        adjust_family(d.loc[followed, "p2"].to_numpy(), None, "holm") / fu.share, 1))
+    outside = (~in_rule).to_numpy()
+    assert np.allclose(d.loc[outside, "p_adjusted"], np.minimum(
+        adjust_family(d.loc[outside, "p1"].to_numpy(), None, "holm") / (1 - fu.share), 1))
+    assert (d.loc[in_rule.to_numpy() & ~followed, "p_adjusted"] == 1).all()
+    # each interval holds its two-phase estimate, and the test agrees with the interval
+    assert ((f["ci_lower"] <= f["estimate_two_phase"] + 1e-12)
+            & (f["estimate_two_phase"] <= f["ci_upper"] + 1e-12)).all()
     towns = a.estimates[a.estimates["town"] != "全区"].merge(d, on=["indicator", "town"],
                                                            suffixes=("", "_d"))
     assert np.allclose(towns["p_adjusted"], towns["p_adjusted_d"])
@@ -57,11 +70,11 @@ def test_bundled_2018_is_decided_on_both_phases(assessment):
                for r in d[d["class"] == CLASS_SIGNIFICANT].itertuples()}
     f4 = a.flags[a.flags["article"] == "第七条（四）"]
     assert set(zip(f4["town"], f4["item"], strict=True)) == flagged
-    # the cost: new villages never visited in phase 1, households of the phase-2 sample
+    # the cost: households of no phase-1 row, in the screened towns
     s1, _ = load_fieldwork(2018)
     s2, r2 = load_followup(2018)
-    assert not set(zip(s2["town"], s2["village"], strict=True)) & set(
-        zip(s1["town"], s1["village"], strict=True))
+    assert not s2["household_id"].isin(s1["household_id"]).any()
+    assert set(s2["town"]) <= set(f["town"])
     assert fu.costs["households"].sum() == (s2["role"] == "primary").sum()
     assert len(r2) > 0
     # the flags table keeps its columns and adds the 复核 ones; the report has its sheet
@@ -136,11 +149,14 @@ def test_two_phase_weights_sum_to_the_frames():
     reg = load_register(2018)
     s1, _ = load_fieldwork(2018)
     spec = load_spec(data_path() / "spec_2018.toml", year=2018)
-    rule = spec.followup
+    assert manifest_rule(read_manifest(data_path() / "sample_2018")) == spec.followup
+    # the inverse-normal method's draw (the bundled rule is the conditional one)
+    rule = dataclasses.replace(spec.followup, method="inverse-normal", alpha_stop=0.0000625,
+                               alpha_futility=0.3, villages=5, census_frames=(),
+                               households={"registered": 10, "exited": 8, "non_registered": 8})
     town = "马坝镇"
     screened = pd.DataFrame({"town": [town], "indicator": ["exit_accuracy"], "p1": [0.1]})
     plan = DesignPlan.from_dict(read_manifest(data_path() / "sample_2018")["plan"])
-    assert manifest_rule(read_manifest(data_path() / "sample_2018")) == rule
     fr = followup_frame(reg, s1, plan)
     frame_of = reg[(reg["town"] == town)]
     exited = frame_of[(frame_of["exit_year"] == 2018) & frame_of["registered"].astype(bool)]

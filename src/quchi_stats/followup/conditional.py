@@ -78,7 +78,8 @@ class ConditionalTest:
 def conditional_test_batch(t_obs: np.ndarray, total: np.ndarray, g: np.ndarray, n_groups: int,
                            rest: np.ndarray, rest_households: np.ndarray, n2: np.ndarray,
                            sw: np.ndarray, swy: np.ndarray, sw2: np.ndarray,
-                           p0: np.ndarray | float) -> ConditionalTest:
+                           p0: np.ndarray | float, *,
+                           unc2: np.ndarray | None = None) -> ConditionalTest:
     """The conditional test of every group's finite-population rate.
 
     Parameters
@@ -96,6 +97,12 @@ def conditional_test_batch(t_obs: np.ndarray, total: np.ndarray, g: np.ndarray, 
         Phase-2 answers in the cell: their number, ``Σ s``, ``Σ s y`` and ``Σ s²``.
     p0 : float or array (n_groups,)
         The standard.
+    unc2 : array (cells,), optional
+        ``Σ s²`` over the cell's unobserved households that no phase-2 household represents
+        directly: those outside the phase-2 frame (a phase-1 household that did not answer), and
+        every unobserved household of a cell without a phase-2 answer. They are predicted at the
+        cell's (or the town's) phase-2 rate; their own variation ``Σ s² q(1 − q)`` is added to the
+        variance (as a finite-population prediction does). Default 0.
 
     Examples
     --------
@@ -131,6 +138,8 @@ def conditional_test_batch(t_obs: np.ndarray, total: np.ndarray, g: np.ndarray, 
         k_c = np.where(answered, (rest * scale[g]) ** 2 * (1.0 - f) / np.where(answered, n2, 1.0)
                        * deff, 0.0)
     k = np.bincount(g, weights=np.nan_to_num(k_c), minlength=n_groups)
+    if unc2 is not None:
+        k = k + np.bincount(g, weights=np.asarray(unc2, float), minlength=n_groups)
     uncovered = R - R_ans
     known = R <= _EXACT
     rest_rate = np.where(known, 0.0, rest_rate)
@@ -208,6 +217,7 @@ def conditional_tests(register: pd.DataFrame, sample1: pd.DataFrame, results1: p
     villages and households answered).
     """
     from ..assessment import _indicator_design
+    from ..sampling.draw import assign_frames
 
     rows: list[dict] = []
     if pairs.empty or results2.empty:
@@ -217,6 +227,7 @@ def conditional_tests(register: pd.DataFrame, sample1: pd.DataFrame, results1: p
     keys = ["town", "village", "frame"]
     drawn = (sample2.groupby(keys, sort=False)["n_households_in_frame_of_village"].first()
              if len(sample2) else pd.Series(dtype=float))
+    framed = register.assign(frame=np.asarray(assign_frames(register, spec.year), dtype=str))
     for ind_name, sub in pairs.groupby("indicator", sort=False):
         ind = spec.indicator(ind_name)
         try:
@@ -227,18 +238,27 @@ def conditional_tests(register: pd.DataFrame, sample1: pd.DataFrame, results1: p
         if d1 is None or d2 is None:
             continue
         towns = list(dict.fromkeys(sub["town"]))
-        reg = register[register["town"].isin(towns)
-                       & register["frame"].astype(str).isin(ind.frames)]
+        reg = framed[framed["town"].isin(towns) & framed["frame"].isin(ind.frames)]
         weight = (pd.to_numeric(reg["household_size"], errors="coerce").fillna(1.0)
                   if ind.unit == "person" else pd.Series(1.0, index=reg.index))
-        cells = (reg.assign(_s=weight.to_numpy(float), frame=reg["frame"].astype(str))
+        cells = (reg.assign(_s=weight.to_numpy(float))
                  .groupby(keys, sort=False).agg(total=("_s", "sum"), count=("_s", "size")))
 
         a1, a2 = _answered(d1, towns, ind.unit), _answered(d2, towns, ind.unit)
         obs = a1.groupby(keys, sort=False).agg(obs_s=("_s", "sum"), obs_n=("_s", "size"))
         ph2 = a2.groupby(keys, sort=False).agg(n2=("_s", "size"), sw=("_s", "sum"),
                                                swy=("_sy", "sum"), sw2=("_s2", "sum"))
-        c = cells.join(obs, how="left").join(ph2, how="left").fillna(0.0)
+        # unobserved households outside the phase-2 frame: phase-1 sample rows without an answer
+        s1_ids = set(sample1["household_id"])
+        out_frame = reg.assign(_s2=weight.to_numpy(float) ** 2)[
+            reg["household_id"].isin(s1_ids).to_numpy()
+            & ~reg["household_id"].isin(set(a1["household_id"])).to_numpy()]
+        unc = out_frame.groupby(keys, sort=False).agg(unc2=("_s2", "sum"))
+        all2 = reg.assign(_s2=weight.to_numpy(float) ** 2)[
+            ~reg["household_id"].isin(set(a1["household_id"])).to_numpy()].groupby(
+            keys, sort=False).agg(rest2=("_s2", "sum"))
+        c = cells.join(obs, how="left").join(ph2, how="left").join(unc, how="left").join(
+            all2, how="left").fillna(0.0)
         rest = np.maximum(c["total"].to_numpy() - c["obs_s"].to_numpy(), 0.0)
         rec = drawn.reindex(c.index).to_numpy(float)
         rest_hh = np.where(np.isfinite(rec), rec, c["count"].to_numpy() - c["obs_n"].to_numpy())
@@ -249,7 +269,9 @@ def conditional_tests(register: pd.DataFrame, sample1: pd.DataFrame, results1: p
         total = c.groupby(level="town")["total"].sum().reindex(towns).fillna(0.0).to_numpy()
         res = conditional_test_batch(t_obs, total, g, k, rest, rest_hh, c["n2"].to_numpy(),
                                      c["sw"].to_numpy(), c["swy"].to_numpy(),
-                                     c["sw2"].to_numpy(), ind.threshold)
+                                     c["sw2"].to_numpy(), ind.threshold,
+                                     unc2=np.where(c["n2"].to_numpy() > 0, c["unc2"].to_numpy(),
+                                                   c["rest2"].to_numpy()))
         lo, hi = conditional_bounds(res, spec.level)
         n_v = a2.groupby("town")["village"].nunique().reindex(towns).fillna(0).to_numpy()
         n_h = a2.groupby("town").size().reindex(towns).fillna(0).to_numpy()
