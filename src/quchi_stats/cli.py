@@ -671,9 +671,12 @@ def _cmd_followup(args: argparse.Namespace) -> int:
                        encoding=args.encoding)
     rule = out.rule
     labels = {r["indicator"]: r["label"] for _, r in out.estimates.iterrows()}
+    from .labels import p_statement, threshold_text
+
+    stop, futility = threshold_text(rule.alpha_stop), threshold_text(rule.alpha_futility)
     print(f"复核规则（第一阶段抽样时登记）：{'、'.join(labels.get(i, i) for i in rule.indicators)}；"
-          f"第一阶段单侧 P ≤ {rule.alpha_stop:g} 直接判定，{rule.alpha_stop:g} < P ≤ "
-          f"{rule.alpha_futility:g} 复核，P > {rule.alpha_futility:g} 不复核；每个被筛出的镇在未入样的村中"
+          f"第一阶段单侧 P ≤ {stop} 直接判定，{stop} < P ≤ "
+          f"{futility} 复核，P > {futility} 不复核；每个被筛出的镇在未入样的村中"
           f"再抽 {rule.villages} 个村，复核最多 {rule.max_extra_households} 户。")
     from .followup import critical_value
 
@@ -686,7 +689,7 @@ def _cmd_followup(args: argparse.Namespace) -> int:
         print(f"{args.year} 年没有镇 × 指标落在复核区间，不需要复核，未写出任何文件。")
         return 0
     for r in out.screened.itertuples():
-        print(f"  {r.town} {r.label}：第一阶段单侧 P = {r.p1:.3g}，落在复核区间")
+        print(f"  {r.town} {r.label}：第一阶段单侧 {p_statement(r.p1)}，落在复核区间")
     fd = out.draw
     for note in fd.notes:
         print("说明：" + note)

@@ -28,7 +28,10 @@ from ..flags import (
 )
 from ..io.schema import ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
+from ..labels import p_text, threshold_text
 from .docx import DOCX_NAME, docx_bytes, figures_in_html
+from .formats import P_VALUE
+from .formats import kind as column_kind
 
 __all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "report_tables",
            "write_report"]
@@ -191,7 +194,7 @@ def methods_text(spec, est: pd.DataFrame) -> str:
                "判断一个镇是否“低于标准”用 beta-二项模型：同一指标的村内相关系数由全区各镇的抽查村共同估计"
                f"（{icc}），镇内只估计该镇的比率；单侧似然比检验以 t 分布（自由度 = 抽查村数 − 镇数）计 P 值，"
                f"{spec.level:.0%} 置信区间是同一似然给出的区间，与检验一致："
-               f"未校正的单侧 P < {spec.alpha:g} 恰好等于单侧 {1 - spec.alpha:.0%} 上限低于标准。"
+               f"未校正的单侧 P < {threshold_text(spec.alpha)} 恰好等于单侧 {1 - spec.alpha:.0%} 上限低于标准。"
                "只抽到一个村的镇借用全区的村内相关，区间不会比两个村时更窄。")
     else:
         how = ("各指标的估计按复杂抽样设计计算（线性化方差，分域保留全部设计，自由度 = 该镇抽中村数 − 1），"
@@ -203,7 +206,7 @@ def methods_text(spec, est: pd.DataFrame) -> str:
                 f"{spec.alpha:g}" if spec.multiplicity in ("holm", "hochberg")
                 else "每一族内被判定的镇中误判的期望比例不超过 "
                 f"{spec.alpha:g}" if spec.multiplicity == "bh" else "每个检验各自的误判概率")
-    return (how + f"多重比较：{family}，用 {method} 方法校正，控制{controls}；校正后 P < {spec.alpha:g} 判为“显著偏低”。"
+    return (how + f"多重比较：{family}，用 {method} 方法校正，控制{controls}；校正后 P < {threshold_text(spec.alpha)} 判为“显著偏低”。"
             f"“把握度”是真实比率比标准低 {spec.power_shortfall:.0%} 时本样本能判定偏低的概率："
             "把握度低时，“未被标记”不能理解为“没有问题”。")
 
@@ -213,6 +216,8 @@ def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> str:
     for c in f.columns:
         if c in pct_cols:
             f[c] = f[c].map(_pct)
+        elif column_kind(c) == P_VALUE:  # "< 0.001" or three decimals, never 4.2e-05
+            f[c] = f[c].map(p_text)
         elif f[c].dtype.kind == "f":
             f[c] = f[c].map(lambda x: "—" if pd.isna(x) else f"{x:.3g}")
     return f.to_html(index=False, escape=True, border=0, classes="t")

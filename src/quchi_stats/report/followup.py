@@ -9,6 +9,7 @@ import html
 import pandas as pd
 
 from ..followup.combine import STAGE_ZH
+from ..labels import threshold_text
 
 __all__ = ["FLAG_COLUMNS_ZH", "followup_html", "followup_table"]
 
@@ -56,12 +57,13 @@ def followup_html(a, table: pd.DataFrame, render) -> str:
     family = ("每个指标的各镇为一族" if spec.multiplicity_family == "indicator"
               else "全部 镇×指标 为一族")
     towns = fu.costs
+    stop, futility = threshold_text(rule.alpha_stop), threshold_text(rule.alpha_futility)
     extra = int(towns["households"].sum())
     p1_total = int(a.overview.get("primary", 0))
     parts = ["<h3>两阶段复核（事先登记的规则）</h3>",
              "<p>" + html.escape(
-                 f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：第一阶段单侧 P ≤ {rule.alpha_stop:g} 的"
-                 f"镇×指标直接按第一阶段判定，{rule.alpha_stop:g} < P ≤ {rule.alpha_futility:g} 的进入复核，"
+                 f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：第一阶段单侧 P ≤ {stop} 的"
+                 f"镇×指标直接按第一阶段判定，{stop} < P ≤ {futility} 的进入复核，"
                  f"在该镇第一阶段未抽到的村中再抽至多 {rule.villages} 个村入户；复核检验只用新抽村的户（P2），"
                  f"与第一阶段的 P1 按事先固定的权重合并：Z = {rule.weight_phase1:g} × z(P1) + "
                  f"{rule.weight_phase2:.4g} × z(P2)（z(P) 为标准正态分布的上侧 P 分位数），"
