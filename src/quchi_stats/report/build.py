@@ -26,7 +26,7 @@ from ..flags import (
     CLASS_LOW,
     CLASS_SIGNIFICANT,
 )
-from ..io.schema import ensure_no_personal_columns
+from ..io.schema import FRAMES, ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
 from ..labels import p_text, threshold_text
 from .docx import DOCX_NAME, docx_bytes, figures_in_html
@@ -141,7 +141,10 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
     if len(a.rejects):
         out["未计入的记录"] = a.rejects.rename(columns={
             "household_id": "户编号", "frame": "抽样框", "column": "列", "reason": "原因"})
-    out["应答情况"] = a.response.rename(columns={
+    response = a.response
+    if "frame" in response:  # the frames in words (io.schema.FRAMES), as people read them
+        response = response.assign(frame=response["frame"].map(lambda f: FRAMES.get(f, f)))
+    out["应答情况"] = response.rename(columns={
         "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
         "unreachable": "无法入户", "no_record": "无记录", "substitute": "替补完成",
         "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数"})

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..assessment import DISTRICT, Assessment
-from ..io.schema import FRAMES, ensure_no_personal_columns
+from ..io.schema import ensure_no_personal_columns
 from .formats import shown
 
 __all__ = ["DOCX_NAME", "docx_bytes", "figures_in_html"]
@@ -280,10 +280,7 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
                    f"截至 {y} 年底建档立卡 {ov['registered']:,} 户，当年退出 {ov['exits']:,} 户。本年度抽查 "
                    f"{ov['sampled_villages']} 个行政村、正选 {ov['primary']} 户，实际走访（含替补）{ov['visited']} 户。"
                    "各镇的应答情况如下表。")
-    resp = tables["应答情况"]
-    if "抽样框" in resp:
-        resp = resp.assign(抽样框=resp["抽样框"].map(lambda f: FRAMES.get(f, f)))
-    table(resp, ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"),
+    table(tables["应答情况"], ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"),
           f"{y} 年各镇抽查应答情况")
     if ov.get("rejects"):
         _para(doc, f"有 {ov['rejects']} 户已入户但缺少所属抽样框的核查结果，未计入相应指标，清单见 rejects.csv。")
