@@ -41,7 +41,7 @@ from .io.datadir import DataDir
 from .io.entry import read_results
 from .io.readers import read_table
 from .io.schema import order_towns
-from .labels import p_statement
+from .labels import district_label, p_statement
 from .sampling.manifest import register_options, verify_sample
 from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
@@ -609,7 +609,7 @@ def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd
         if f is not None:
             pos = f.loc[f["town"] == r["town"], "position"]
             if len(pos) and pos.iloc[0] == "低于 99.8% 下限":
-                reasons.append("低于漏斗图 99.8% 下限（显著低于全区水平）")
+                reasons.append(f"低于漏斗图 99.8% 下限（显著低于{district_label(spec.county)}水平）")
         if reasons:
             lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
             rows.append({"town": r["town"], "item": ind.label,

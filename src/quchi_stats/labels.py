@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-__all__ = ["DISTRICT_UNNAMED", "P_FLOOR", "district_label", "p_statement", "p_text",
+__all__ = ["DISTRICT_UNNAMED", "DISTRICT_WORDS", "P_FLOOR", "district_label", "p_statement", "p_text",
            "threshold_text"]
 
 #: Below this a P value is written ``< 0.001`` (the workbook's number format shows the same).
@@ -31,6 +31,9 @@ P_FLOOR = 0.001
 DISTRICT_UNNAMED = "全县（区）"
 
 _DISTRICT_BY_SUFFIX = {"县": "全县", "区": "全区", "市": "全市"}
+
+#: Every word :func:`district_label` can return.
+DISTRICT_WORDS = (*_DISTRICT_BY_SUFFIX.values(), DISTRICT_UNNAMED)
 
 
 def _number(value: object) -> float | None:

@@ -341,3 +341,47 @@ def test_an_indicator_label_outside_the_font_is_named_in_one_line(assessment_201
     ours = [str(w.message) for w in caught if w.category is MissingGlyphWarning]
     assert f"指标“{label}”中的字符“{RARE}”（U+20000）不在内置字体中，图中将显示为方框，网页中由浏览器用本机字体显示" in ours
     assert all("\n" not in m for m in ours), ours
+
+
+def _td(page: str) -> set[str]:
+    """The texts of the page's table cells."""
+    return set(re.findall(r"<td>([^<]*)</td>", page))
+
+
+def test_the_total_row_is_named_after_the_spec_county(assessment_2018):
+    """全县 for a 县, 全区 for a 区, 全市 for a 市, 全县（区） otherwise: in the page, the docx and
+    the workbook's tables; the code and estimates.csv keep DISTRICT (全区)."""
+    import docx
+
+    from quchi_stats.assessment import DISTRICT
+    from quchi_stats.report.build import shown_tables
+    from quchi_stats.report.docx import docx_bytes
+
+    a = dataclasses.replace(assessment_2018, spec=dataclasses.replace(assessment_2018.spec,
+                                                                       county="某某县"))
+    page = build_html(a)
+    assert "全县" in _td(page) and DISTRICT not in _td(page)
+    assert "全区" not in re.sub(r"<[^>]+>", "", page.split("<style>")[0] + page.split("</style>")[1])
+    d = docx.Document(io.BytesIO(docx_bytes(a, figures=False)))
+    cells = {c.text for t in d.tables for r in t.rows for c in r.cells}
+    words = " ".join(p.text for p in d.paragraphs)
+    assert "全县" in cells and DISTRICT not in cells and "全区" not in words
+    raw = report_tables(a)
+    assert (raw["估计结果"]["乡镇"] == DISTRICT).any()  # what estimates.csv writes: unchanged
+    for county, word in (("某某县", "全县"), ("乐昌市", "全市"), ("曲江区", "全区"), ("", "全县（区）"),
+                         ("某某旗", "全县（区）")):
+        shown = shown_tables(raw, county)
+        for name in ("估计结果", "年度变化"):
+            rows = shown[name]["乡镇"]
+            assert (rows == word).sum() == (raw[name]["乡镇"] == DISTRICT).sum() > 0, (county, name)
+            assert list(rows[raw[name]["乡镇"] != DISTRICT]) == list(
+                raw[name]["乡镇"][raw[name]["乡镇"] != DISTRICT])  # the towns as they were
+
+
+def test_qujiang_keeps_quanqu_in_every_output(report_dir):
+    """曲江区 → 全区: the page, the workbook and estimates.csv name the total row 全区."""
+    assert "全区" in _td((report_dir / REPORT_NAME).read_text(encoding="utf-8"))
+    book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name=None)
+    assert "全区" in set(book["估计结果"]["乡镇"]) and "全区水平" in book["收缩估计"]
+    est = pd.read_csv(report_dir / "estimates.csv", encoding="utf-8-sig")
+    assert "全区" in set(est["乡镇"])

@@ -23,7 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..labels import p_text
+from ..labels import DISTRICT_WORDS, p_text
 
 __all__ = ["COUNT", "DECIMAL", "ESTIMATED_COUNT", "EXCEL_FORMATS", "KINDS", "P_VALUE", "RATE",
            "RATE_CHANGE", "YEAR", "excel_format", "kind", "shown"]
@@ -55,7 +55,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "lower998", "upper998", "reported", "reported_good", "previous", "current",
         # report headers
         "估计值", "置信下限", "置信上限", "置信水平", "把握度", "正选应答率", "抽查估计", "收缩估计", "收缩下限",
-        "收缩上限", "低于标准的后验概率", "本镇数据权重", "全区水平", "95%下限", "95%上限", "99.8%下限",
+        "收缩上限", "低于标准的后验概率", "本镇数据权重", *(f"{w}水平" for w in DISTRICT_WORDS), "95%下限", "95%上限", "99.8%下限",
         "99.8%上限", "自评值", "自评（正向比率）", "核实估计（正向比率）", "上年估计", "本年估计",
         # the two-phase 复核 (report/followup.py)
         "estimate_two_phase", "extra_share", "第一阶段估计", "复核增加比例", "两阶段估计", "两阶段置信下限",
