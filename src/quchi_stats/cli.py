@@ -682,7 +682,8 @@ def _cmd_followup(args: argparse.Namespace) -> int:
 
     c = critical_value(out.spec_alpha, rule.alpha_stop, rule.alpha_futility, rule.weight_phase1)
     print(f"复核后的判定：Z = {rule.weight_phase1:g}·Φ⁻¹(1 − P1) + {rule.weight_phase2:.4g}·Φ⁻¹(1 − P2) ≥ "
-          f"{c:.3f}（P2 只用新抽村的户；单个检验水平 α = {out.spec_alpha:g}，多重比较按考核参数校正）。")
+          f"{c:.3f}（P2 只用新抽村的户；单个检验水平 α = {threshold_text(out.spec_alpha)}，"
+          "多重比较按考核参数校正）。")
     if out.exhausted:
         print(f"{'、'.join(out.exhausted)}的全部行政村第一阶段都已入样，没有可新抽的村：按第一阶段单独判定，不复核。")
     if out.screened.empty:

@@ -233,9 +233,9 @@ def methods_text(spec, est: pd.DataFrame) -> str:
               else "全部 镇×指标 为一族")
     method = _MULTIPLICITY_ZH.get(spec.multiplicity, spec.multiplicity)
     controls = ("每一族内至少误判一个达标镇的概率不超过 "
-                f"{spec.alpha:g}" if spec.multiplicity in ("holm", "hochberg")
+                f"{threshold_text(spec.alpha)}" if spec.multiplicity in ("holm", "hochberg")
                 else "每一族内被判定的镇中误判的期望比例不超过 "
-                f"{spec.alpha:g}" if spec.multiplicity == "bh" else "每个检验各自的误判概率")
+                f"{threshold_text(spec.alpha)}" if spec.multiplicity == "bh" else "每个检验各自的误判概率")
     return (how + f"多重比较：{family}，用 {method} 方法校正，控制{controls}；校正后 P < {threshold_text(spec.alpha)} 判为“显著偏低”。"
             f"“把握度”是真实比率比标准低 {spec.power_shortfall:.0%} 时本样本能判定偏低的概率："
             "把握度低时，“未被标记”不能理解为“没有问题”。")

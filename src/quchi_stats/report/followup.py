@@ -68,9 +68,9 @@ def followup_html(a, table: pd.DataFrame, render) -> str:
                  f"与第一阶段的 P1 按事先固定的权重合并：Z = {rule.weight_phase1:g} × z(P1) + "
                  f"{rule.weight_phase2:.4g} × z(P2)（z(P) 为标准正态分布的上侧 P 分位数），"
                  f"单个检验在 Z ≥ {fu.critical:.3f} 时水平恰为 "
-                 f"{spec.alpha:g}。每个镇×指标的“总体P值”对整个两阶段程序有效，再与其余镇×指标一起"
+                 f"{threshold_text(spec.alpha)}。每个镇×指标的“总体P值”对整个两阶段程序有效，再与其余镇×指标一起"
                  f"（{family}）按考核参数的方法校正，所以误判任一达标镇的概率对两阶段程序整体仍不超过 "
-                 f"{spec.alpha:g}。") + "</p>",
+                 f"{threshold_text(spec.alpha)}。") + "</p>",
              "<p>" + html.escape(
                  f"本年度复核 {len(towns)} 个镇、新抽 {int(towns['villages'].sum())} 个村、入户 {extra} 户"
                  + (f"（第一阶段正选 {p1_total} 户的 {extra / p1_total:.1%}）" if p1_total else "")
