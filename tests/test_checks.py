@@ -210,3 +210,41 @@ def test_fuzzed_tables_are_listed_not_crashed_on(tiny, tmp_path_factory, table, 
     write_fuzz_csv(target, table)
     problems = check_year(YEAR, d, verify=False)
     assert all("\n" not in str(p) for p in problems)
+
+
+def test_register_towns_left_out_of_the_spec_are_named_in_one_warning(tmp_path, capsys):
+    """Towns the register has and the spec's ``towns`` leaves out are listed last everywhere: check
+    names them in one Chinese line, a warning, and the exit status stays that of the problems."""
+    from importlib import resources
+
+    d = _copy_year(tmp_path / "data")
+    text = (resources.files("quchi_stats") / "specs" / f"assessment_{YEAR}.toml").read_text("utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("towns ="))
+    short = line.replace(', "白土镇"', "").replace(', "罗坑镇"', "")
+    assert short != line
+    spec = tmp_path / "参数.toml"
+    spec.write_text(text.replace(line, short), encoding="utf-8")
+    assert main(["check", "--year", str(YEAR), "--data", str(d), "--spec", str(spec)]) == 0
+    out = capsys.readouterr()
+    said = [ln for ln in out.err.splitlines() if "towns" in ln]
+    assert said == [f"注意：register_{YEAR}.csv 中的 2 个乡镇（白土镇、罗坑镇）不在考核参数的乡镇顺序（towns）中："
+                    "样本、报告和各表把它们排在所列各镇之后；如是笔误或漏列，请改正考核参数的 towns。"]
+    assert "未发现问题" in out.out
+    # the shipped spec lists every town: nothing said
+    assert main(["check", "--year", str(YEAR), "--data", str(d)]) == 0
+    assert "towns" not in capsys.readouterr().err
+    # with a problem elsewhere the status is the problems' (2), and the towns are still named
+    _edit(d / f"targets_{YEAR}.csv", {(1, "计划脱贫户数"): "-3"})
+    assert main(["check", "--year", str(YEAR), "--data", str(d), "--spec", str(spec)]) == 2
+    assert "白土镇、罗坑镇" in capsys.readouterr().err
+
+
+def test_unlisted_towns_in_register_order():
+    import pandas as pd
+
+    from quchi_stats.checks import unlisted_towns
+
+    reg = pd.DataFrame({"town": ["乙镇", "甲镇", "丙镇", "乙镇", None, "丁镇"]})
+    assert unlisted_towns(reg, ("甲镇",)) == ["乙镇", "丙镇", "丁镇"]
+    assert unlisted_towns(reg, ()) == []  # no order given: nothing is left out
+    assert unlisted_towns(reg, ["甲镇", "乙镇", "丙镇", "丁镇"]) == []

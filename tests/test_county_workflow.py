@@ -136,6 +136,25 @@ def test_the_report_keeps_the_spec_order_and_names_the_county(county):
             assert "曲江" not in path.read_text(encoding="utf-8-sig"), path.name
 
 
+def test_the_countys_total_row_reads_quanxian(county):
+    """某某县's report calls its total row 全县 where people read it (HTML, xlsx, docx); estimates.csv
+    keeps the code's 全区."""
+    import re
+
+    import docx
+
+    page = (county["report"] / "考核报告.html").read_text(encoding="utf-8")
+    assert "<td>全县</td>" in page and "<td>全区</td>" not in page
+    book = pd.read_excel(county["report"] / "考核报告.xlsx", sheet_name=None, engine="openpyxl")
+    assert "全县" in set(book["估计结果"]["乡镇"]) and "全区" not in set(book["估计结果"]["乡镇"])
+    d = docx.Document(county["report"] / "考核报告.docx")
+    cells = {c.text for t in d.tables for r in t.rows for c in r.cells}
+    assert "全县" in cells and "全区" not in cells
+    assert not re.search("全区", " ".join(p.text for p in d.paragraphs))
+    est = pd.read_csv(county["report"] / "estimates.csv", dtype=str, encoding="utf-8-sig")
+    assert "全区" in set(est["乡镇"])
+
+
 def test_the_low_town_is_flagged_and_no_personal_data_leaks(county):
     flags = pd.read_csv(county["report"] / "flags.csv", dtype=str, encoding="utf-8-sig")
     low = flags[(flags["乡镇"] == LOW_TOWN) & flags["条款"].str.contains("第七条（四）")]

@@ -41,6 +41,7 @@ from .io.datadir import DataDir
 from .io.entry import read_results
 from .io.readers import read_table
 from .io.schema import order_towns
+from .labels import district_label, p_statement
 from .sampling.manifest import register_options, verify_sample
 from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
@@ -393,7 +394,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
             bound = f"，单侧 {1 - spec.alpha:.0%} {side} {ind.shown(r['upper_one_sided']):.1%}"
         flag(r["town"], "第七条（四）", ind.label,
              f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}{bound}），标准 "
-             f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 P = {r['p_adjusted']:.3g}，"
+             f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 {p_statement(r['p_adjusted'])}，"
              f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村"
              + ("" if followup is None else evidence_suffix(followup, r["town"], r["indicator"],
                                                             spec)))
@@ -473,7 +474,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
             flag(r["town"], "第七条（三）", "数字脱贫迹象",
                  f"有劳动能力的当年退出户中 {int(r['in_window'])} 户（共 {int(r['exits'])} 户）人均收入在退出线"
                  f"上方 {spec.bunching_window:.0f} 元以内，平滑分布预期约 {r['expected']:.1f} 户；"
-                 f"校正后 P = {r['p_adjusted']:.3g}；集中的村：{where}")
+                 f"校正后 {p_statement(r['p_adjusted'])}；集中的村：{where}")
 
     # 第九条: self-report above the verified interval
     self_rep = pd.DataFrame()
@@ -484,8 +485,8 @@ def run_assessment(year: int, data: str | Path | None = None, *,
             lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
             flag(r["town"], "第九条", f"自评{ind.label}",
                  f"自评{ind.label} {ind.shown(r['reported_good']):.1%}，抽查核实 {ind.shown(r['estimate']):.1%}"
-                 f"（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}）；自评与抽查不符的校正后 P = "
-                 f"{r['p_adjusted']:.3g}")
+                 f"（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}）；自评与抽查不符的校正后 "
+                 f"{p_statement(r['p_adjusted'])}")
     else:
         notes.append(f"未找到乡镇自评文件（self_report_{year}.csv 或 .xlsx），未检查第九条"
                      "（自评与抽查核实不符、数据失真）。")
@@ -603,12 +604,12 @@ def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd
             continue
         reasons = []
         if r["p_value"] < spec.alpha:
-            reasons.append(f"未校正单侧 P = {r['p_value']:.3g}")
+            reasons.append(f"未校正单侧 {p_statement(r['p_value'])}")
         f = funnel.get(ind.name)
         if f is not None:
             pos = f.loc[f["town"] == r["town"], "position"]
             if len(pos) and pos.iloc[0] == "低于 99.8% 下限":
-                reasons.append("低于漏斗图 99.8% 下限（显著低于全区水平）")
+                reasons.append(f"低于漏斗图 99.8% 下限（显著低于{district_label(spec.county)}水平）")
         if reasons:
             lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
             rows.append({"town": r["town"], "item": ind.label,
@@ -622,7 +623,7 @@ def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd
             rows.append({"town": c["town"], "item": f"{c['label']}集中",
                          "evidence": f"{c['village']}抽查 {int(c['assessed'])} 户中 {int(c['cases'])} 户"
                                      f"{c['label'].removesuffix('率')}，其他村比例 {c['reference_rate']:.1%}；"
-                                     f"校正后 P = {c['p_adjusted']:.3g}"})
+                                     f"校正后 {p_statement(c['p_adjusted'])}"})
     out = pd.DataFrame(rows, columns=["town", "item", "evidence"])
     if len(out):
         order = {t: i for i, t in enumerate(order_towns(out["town"].tolist()))}

@@ -28,7 +28,7 @@ from .io.datadir import DataDir
 from .io.entry import ANSWER_COLUMNS, result_sheets
 from .io.schema import RESULTS, TABLES, VISIT_STATUSES
 
-__all__ = ["Problem", "check_year", "read_checked"]
+__all__ = ["Problem", "check_year", "read_checked", "unlisted_towns"]
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,26 @@ def _known_problems(table: pd.DataFrame, register: pd.DataFrame | None, file: st
     return out
 
 
+def unlisted_towns(register: pd.DataFrame, towns: tuple[str, ...] | list[str]) -> list[str]:
+    """Towns of ``register`` that a spec's non-empty ``towns`` leaves out, in the register's order
+    (they are listed after the spec's towns everywhere); none when ``towns`` is empty."""
+    if not towns or "town" not in register:
+        return []
+    listed = set(towns)
+    return [t for t in dict.fromkeys(register["town"].dropna().astype(str)) if t not in listed]
+
+
+def _unlisted_towns(register: pd.DataFrame, towns: tuple[str, ...], file: str) -> None:
+    """A warning (not a problem: the year can still be run) naming the register's towns that
+    the spec's ``towns`` leaves out."""
+    unlisted = unlisted_towns(register, towns)
+    if unlisted:
+        named = "、".join(unlisted[:10]) + ("等" if len(unlisted) > 10 else "")
+        warnings.warn(f"{file} 中的 {len(unlisted)} 个乡镇（{named}）不在考核参数的乡镇顺序（towns）中："
+                      "样本、报告和各表把它们排在所列各镇之后；如是笔误或漏列，请改正考核参数的 towns。",
+                      QuchiStatsWarning, stacklevel=3)
+
+
 def _optional(root: DataDir, stem: str, year: int, what: str) -> Path | None:
     try:
         return getattr(root, stem)(year)
@@ -290,13 +310,15 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
     problems: list[Problem] = []
 
     # the spec
+    loaded = None
     try:
         if spec is None:
-            load_spec(year, year=year)
+            loaded = load_spec(year, year=year)
         elif isinstance(spec, AssessmentSpec):
             check_spec_year(spec, year)
+            loaded = spec
         else:
-            load_spec(spec, year=year)
+            loaded = load_spec(spec, year=year)
     except DataError as exc:
         problems.append(_from_error(exc, str(exc.file or f"考核参数（{year} 年）")))
 
@@ -311,6 +333,8 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
         problems += found
         if found:  # rows left out of a register with problems are not “unknown” elsewhere
             register = None
+        elif loaded is not None:
+            _unlisted_towns(register, loaded.towns, reg_path.name)
 
     # the sample and its manifest
     sample = None

@@ -774,13 +774,15 @@ def _cmd_followup(args: argparse.Namespace) -> int:
     rule = out.rule
     conditional = rule.method == "conditional"
     labels = {r["indicator"]: r["label"] for _, r in out.estimates.iterrows()}
+    from .labels import p_statement, threshold_text
+
     if conditional:
         _print_conditional_rule(out, labels)
     else:
+        stop, futility = threshold_text(rule.alpha_stop), threshold_text(rule.alpha_futility)
         names = "、".join(labels.get(i, i) for i in rule.indicators)
         print(f"复核规则（第一阶段抽样时登记）：{names}；"
-              f"第一阶段单侧 P ≤ {rule.alpha_stop:g} 直接判定，{rule.alpha_stop:g} < P ≤ "
-              f"{rule.alpha_futility:g} 复核，P > {rule.alpha_futility:g} 不复核；"
+              f"第一阶段单侧 P ≤ {stop} 直接判定，{stop} < P ≤ {futility} 复核，P > {futility} 不复核；"
               f"每个被筛出的镇在未入样的村中"
               f"再抽 {rule.villages} 个村，复核最多 {rule.max_extra_households} 户。")
         from .followup import critical_value
@@ -789,15 +791,16 @@ def _cmd_followup(args: argparse.Namespace) -> int:
                            rule.weight_phase1)
         print(f"复核后的判定：Z = {rule.weight_phase1:g}·Φ⁻¹(1 − P1) + "
               f"{rule.weight_phase2:.4g}·Φ⁻¹(1 − P2) ≥ {c:.3f}（P2 只用新抽村的户；"
-              f"单个检验水平 α = {out.spec_alpha:g}，多重比较按考核参数校正）。")
+              f"单个检验水平 α = {threshold_text(out.spec_alpha)}，多重比较按考核参数校正）。")
     if out.exhausted:
         print(f"{'、'.join(out.exhausted)}的全部行政村第一阶段都已入样，没有可新抽的村：按第一阶段单独判定，不复核。")
     if out.screened.empty:
         print(f"{args.year} 年没有镇 × 指标落在复核区间，不需要复核，未写出任何文件。")
         return 0
     for r in out.screened.itertuples():
-        where = (f"≤ α0 = {rule.alpha_futility:g}，进入复核" if conditional else "落在复核区间")
-        print(f"  {r.town} {r.label}：第一阶段单侧 P = {r.p1:.3g}，{where}")
+        where = (f"≤ α0 = {threshold_text(rule.alpha_futility)}，进入复核" if conditional
+                 else "落在复核区间")
+        print(f"  {r.town} {r.label}：第一阶段单侧 {p_statement(r.p1)}，{where}")
     fd = out.draw
     for note in fd.notes:
         print("说明：" + note)

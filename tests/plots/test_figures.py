@@ -87,3 +87,18 @@ def test_names_with_dollar_signs_are_drawn_as_written():
     drawn = {t._preprocess_math(t.get_text())[0] for t in axes[0].get_yticklabels()}
     assert {"$x^2$镇", "$\\frac{$村", "马坝镇"} <= drawn
     plt.close("all")
+
+
+def test_trend_and_funnel_name_the_district_as_told():
+    """The report passes the total row's word (全县 for a 县): it is the thick line and the legend."""
+    hist = pd.DataFrame({"year": [2017, 2018] * 2, "town": ["马坝镇"] * 2 + ["全县"] * 2,
+                         "estimate": [0.9, 0.92, 0.91, 0.93]})
+    ax = plots.trend_plot(hist, label="群众认可度", district="全县")
+    widths = {ln.get_label(): ln.get_linewidth() for ln in ax.lines}
+    assert widths["全县"] == 3 and widths["马坝镇"] < 3
+    ax = plots.trend_plot(hist, label="群众认可度")  # default: the data's 全区, so no thick line
+    assert max(ln.get_linewidth() for ln in ax.lines) < 3
+    towns = _est().iloc[:2].assign(n_funnel=[60.0, 40.0])
+    ax = plots.funnel_plot(towns, 0.92, label="群众认可度", district="全县")
+    assert "全县 92.0%" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close("all")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html as html_lib
 import io
 import os
 import re
@@ -81,6 +82,35 @@ def test_no_personal_data_in_any_output(report_dir):
     assert not names & set(re.findall(r"[\u4e00-\u9fff]{3}", text)) - {
         "沙溪镇", "乌石镇", "大塘镇", "马坝镇", "枫湾镇", "小坑镇", "樟市镇", "白土镇", "罗坑镇"}
     assert "证件号码" not in text and "联系电话" not in text and "户主姓名" not in text
+
+
+#: A worded P value: "P = 0.012", "P1 < 0.001", "P ≤ 0.3" (HTML escapes "<" as "&lt;").
+P_STATEMENT = re.compile(r"\bP(\d?) *(=|<|&lt;|≤) *([\d.]+(?:[eE][-+]?\d+)?|—)")
+
+
+def test_p_values_are_worded_for_readers_in_every_text(report_dir):
+    """No scientific notation in the prose, the HTML tables or the flags' evidence: "P < 0.001"
+    or three decimals (the numeric columns of the CSV files stay numbers)."""
+    page = re.sub(r"data:[^\"]*", "", (report_dir / REPORT_NAME).read_text(encoding="utf-8"))
+    text = html_lib.unescape(re.sub(r"<[^>]+>", " ", page))
+    flags = pd.read_csv(report_dir / "flags.csv", encoding="utf-8-sig")
+    book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name=None)
+    evidence = " ".join([*flags["依据"], *book["需关注"]["依据"]])
+    import docx
+
+    d = docx.Document(report_dir / "考核报告.docx")
+    words = " ".join(p.text for p in d.paragraphs) + " ".join(
+        c.text for t in d.tables for r in t.rows for c in r.cells)
+    for where, t in (("HTML", text), ("evidence", evidence), ("docx", words)):
+        found = P_STATEMENT.findall(t)
+        assert found, where
+        for index, _, value in found:
+            assert "e-" not in value and "e+" not in value, (where, value)
+            if not index:  # P1/P2 are worded by followup/final.py (not yet through labels)
+                assert re.fullmatch(r"0\.\d{3}|1\.000|0(\.\d+)?|—", value), (where, value)
+        assert not re.search(r"\de-\d", t), where  # nor in any table cell
+    assert "P < 0.001" in evidence  # 2018 has flags far below their standard
+    assert flags.filter(like="P值").dtypes.map(lambda d: d.kind == "f").all()  # still numbers
 
 
 def test_existing_report_is_kept_without_force(report_dir, assessment_2018):
@@ -311,3 +341,47 @@ def test_an_indicator_label_outside_the_font_is_named_in_one_line(assessment_201
     ours = [str(w.message) for w in caught if w.category is MissingGlyphWarning]
     assert f"指标“{label}”中的字符“{RARE}”（U+20000）不在内置字体中，图中将显示为方框，网页中由浏览器用本机字体显示" in ours
     assert all("\n" not in m for m in ours), ours
+
+
+def _td(page: str) -> set[str]:
+    """The texts of the page's table cells."""
+    return set(re.findall(r"<td>([^<]*)</td>", page))
+
+
+def test_the_total_row_is_named_after_the_spec_county(assessment_2018):
+    """全县 for a 县, 全区 for a 区, 全市 for a 市, 全县（区） otherwise: in the page, the docx and
+    the workbook's tables; the code and estimates.csv keep DISTRICT (全区)."""
+    import docx
+
+    from quchi_stats.assessment import DISTRICT
+    from quchi_stats.report.build import shown_tables
+    from quchi_stats.report.docx import docx_bytes
+
+    a = dataclasses.replace(assessment_2018, spec=dataclasses.replace(assessment_2018.spec,
+                                                                       county="某某县"))
+    page = build_html(a)
+    assert "全县" in _td(page) and DISTRICT not in _td(page)
+    assert "全区" not in re.sub(r"<[^>]+>", "", page.split("<style>")[0] + page.split("</style>")[1])
+    d = docx.Document(io.BytesIO(docx_bytes(a, figures=False)))
+    cells = {c.text for t in d.tables for r in t.rows for c in r.cells}
+    words = " ".join(p.text for p in d.paragraphs)
+    assert "全县" in cells and DISTRICT not in cells and "全区" not in words
+    raw = report_tables(a)
+    assert (raw["估计结果"]["乡镇"] == DISTRICT).any()  # what estimates.csv writes: unchanged
+    for county, word in (("某某县", "全县"), ("乐昌市", "全市"), ("曲江区", "全区"), ("", "全县（区）"),
+                         ("某某旗", "全县（区）")):
+        shown = shown_tables(raw, county)
+        for name in ("估计结果", "年度变化"):
+            rows = shown[name]["乡镇"]
+            assert (rows == word).sum() == (raw[name]["乡镇"] == DISTRICT).sum() > 0, (county, name)
+            assert list(rows[raw[name]["乡镇"] != DISTRICT]) == list(
+                raw[name]["乡镇"][raw[name]["乡镇"] != DISTRICT])  # the towns as they were
+
+
+def test_qujiang_keeps_quanqu_in_every_output(report_dir):
+    """曲江区 → 全区: the page, the workbook and estimates.csv name the total row 全区."""
+    assert "全区" in _td((report_dir / REPORT_NAME).read_text(encoding="utf-8"))
+    book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name=None)
+    assert "全区" in set(book["估计结果"]["乡镇"]) and "全区水平" in book["收缩估计"]
+    est = pd.read_csv(report_dir / "estimates.csv", encoding="utf-8-sig")
+    assert "全区" in set(est["乡镇"])

@@ -12,6 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from quchi_stats.io.schema import FRAMES
 from quchi_stats.io.writers import xlsx_bytes
 from quchi_stats.report import report_tables
 from quchi_stats.report.formats import EXCEL_FORMATS, RATE
@@ -80,6 +81,20 @@ def test_booleans_are_shi_fou_and_nothing_is_true_false(written, book):
     assert not any('t="b"' in x for x in sheets)  # no boolean cell anywhere
     cells = {str(c.value) for ws in book for row in ws.iter_rows() for c in row}
     assert not cells & {"True", "False", "TRUE", "FALSE", "inf", "-inf", "nan"}
+
+
+def test_response_sheet_names_the_frames_in_chinese(written, book, assessment_2018_shared):
+    """应答情况 shows the frames as io.schema.FRAMES words them, never the codes."""
+    ws = book["应答情况"]
+    header = [c.value for c in ws[1]]
+    j = header.index("抽样框") + 1
+    values = [ws.cell(row=r, column=j).value for r in range(2, ws.max_row + 1)]
+    assert set(values) == set(FRAMES.values())
+    assert len(values) == len(assessment_2018_shared.response)  # one row per town × frame, as before
+    cells = {str(c.value) for row in ws.iter_rows() for c in row}
+    assert not cells & set(FRAMES)  # registered, exited, non_registered
+    page = (written[0] / "考核报告.html").read_text(encoding="utf-8")
+    assert "<td>non_registered</td>" not in page and f"<td>{FRAMES['exited']}</td>" in page
 
 
 def test_readable_workbook_keeps_text_out_of_formulas():

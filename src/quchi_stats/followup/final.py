@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, VerificationError
+from ..labels import p_statement
 from ..spec import AssessmentSpec, FollowupRule
 from .combine import (
     STAGE_COMBINED,
@@ -317,17 +318,18 @@ def evidence_suffix(fu: FollowupResult, town: str, indicator: str, spec: Assessm
     if r["stage"] == STAGE_CONDITIONAL:
         ind = spec.indicator(indicator)
         lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
-        return (f"；两阶段复核：第一阶段 P1 = {r['p1']:.3g}，复核在全镇 {int(r['villages'])} 个村补抽 "
+        return (f"；两阶段复核：第一阶段 {p_statement(r['p1'], 'P1')}，"
+                f"复核在全镇 {int(r['villages'])} 个村补抽 "
                 f"{int(r['households'])} 户，全镇实际{ind.label}估计 {ind.shown(r['estimate_two_phase']):.1%}"
-                f"（{spec.level:.0%} 区间 {lo:.1%}–{hi:.1%}），给定第一阶段的条件检验 P = {r['p2']:.3g}")
+                f"（{spec.level:.0%} 区间 {lo:.1%}–{hi:.1%}），给定第一阶段的条件检验 {p_statement(r['p2'])}")
     if r["stage"] == STAGE_PENDING:
-        return f"；两阶段复核：第一阶段 P1 = {r['p1']:.3g}，未取得复核结果，按 P2 = 1 合并"
+        return f"；两阶段复核：第一阶段 {p_statement(r['p1'], 'P1')}，未取得复核结果，按 P2 = 1 合并"
     ind = spec.indicator(indicator)
     est2 = ""
     if pd.notna(r["estimate_two_phase"]):
         est2 = f"，两阶段估计 {ind.shown(r['estimate_two_phase']):.1%}"
-    return (f"；两阶段复核：第一阶段 P1 = {r['p1']:.3g}，复核新抽 {int(r['villages'])} 个村 "
-            f"{int(r['households'])} 户，P2 = {r['p2']:.3g}{est2}，合并 Z = {r['z']:.2f}"
+    return (f"；两阶段复核：第一阶段 {p_statement(r['p1'], 'P1')}，复核新抽 {int(r['villages'])} 个村 "
+            f"{int(r['households'])} 户，{p_statement(r['p2'], 'P2')}{est2}，合并 Z = {r['z']:.2f}"
             f"（临界值 {fu.critical:.3f}）")
 
 

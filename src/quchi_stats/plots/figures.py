@@ -61,10 +61,11 @@ def forest_plot(estimates: pd.DataFrame, *, threshold: float, label: str = "",
 
 
 def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
-                method: str = "exact", ax: Axes | None = None) -> Axes:
+                method: str = "exact", district: str = "全区", ax: Axes | None = None) -> Axes:
     """Towns against 95 % and 99.8 % limits around the district rate, on effective sample size.
 
-    ``towns`` needs ``town``, ``estimate`` and ``n_funnel`` (or ``n_eff``).
+    ``towns`` needs ``town``, ``estimate`` and ``n_funnel`` (or ``n_eff``). ``district`` names the
+    district's rate in the legend (全县, 全区, 全市: :func:`quchi_stats.labels.district_label`).
     """
     ax = _axes(ax, (7, 4.5))
     towns, label = towns.assign(town=_names(towns["town"])), drawable(label, "指标")
@@ -74,7 +75,7 @@ def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
         lo, hi = funnel_limits(theta0, grid, cov, method=method)
         ax.plot(grid, lo, "k" + style, lw=1, label=f"{cov:.1%} 控制限")
         ax.plot(grid, hi, "k" + style, lw=1)
-    ax.axhline(theta0, color="#7f7f7f", lw=1, label=f"全区 {theta0:.1%}")
+    ax.axhline(theta0, color="#7f7f7f", lw=1, label=_plain(f"{district} {theta0:.1%}"))
     ax.scatter(n, towns["estimate"], color="#2c7fb8", zorder=3)
     for _, r in towns.assign(_n=n.to_numpy()).iterrows():
         ax.annotate(_plain(r["town"]), (r["_n"], r["estimate"]), textcoords="offset points",
@@ -88,19 +89,21 @@ def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
 
 
 def trend_plot(history: pd.DataFrame, *, label: str = "", threshold: float | None = None,
-               complement: bool = False, ax: Axes | None = None) -> Axes:
+               complement: bool = False, district: str = "全区", ax: Axes | None = None) -> Axes:
     """One line per town over the years, with the district as a thick line.
 
-    ``history``: rows of one indicator with ``year``, ``town``, ``estimate``.
+    ``history``: rows of one indicator with ``year``, ``town``, ``estimate``; the row whose
+    ``town`` is ``district`` is the district's (the report passes the word its readers see).
     """
     ax = _axes(ax, (7, 4.5))
+    district = drawable(district, "乡镇")
     h = history.assign(town=_names(history["town"]))
     label = drawable(label, "指标")
     if complement:
         h["estimate"] = 1 - h["estimate"]
     for town, g in h.groupby("town", sort=False):
         g = g.sort_values("year")
-        lw, color = (3, "black") if town == "全区" else (1.2, None)
+        lw, color = (3, "black") if town == district else (1.2, None)
         ax.plot(g["year"], g["estimate"], marker="o", lw=lw, color=color, label=_plain(town))
     if threshold is not None:
         ax.axhline(1 - threshold if complement else threshold, color="#7f7f7f", ls="--", lw=1)

@@ -13,6 +13,7 @@ import html
 import io
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -26,12 +27,15 @@ from ..flags import (
     CLASS_LOW,
     CLASS_SIGNIFICANT,
 )
-from ..io.schema import ensure_no_personal_columns
+from ..io.schema import FRAMES, ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
+from ..labels import district_label, p_text, threshold_text
 from .docx import DOCX_NAME, docx_bytes, figures_in_html
+from .formats import P_VALUE
+from .formats import kind as column_kind
 
 __all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "report_tables",
-           "write_report"]
+           "shown_district", "shown_tables", "write_report"]
 
 REPORT_NAME = "考核报告.html"
 REPORT_FILES = (REPORT_NAME, "考核报告.xlsx", DOCX_NAME, "estimates.csv", "flags.csv", "rejects.csv")
@@ -41,12 +45,36 @@ UNVERIFIED_ZH = ("未核验抽样清单：本报告生成时跳过了抽查样�
                  "verify=False），无法确认所用样本就是当年抽取、未经改动的样本；在核验通过之前，"
                  "本报告的估计和标记不能作为考核依据。")
 
-#: What the empirical-Bayes table says about the between-town level (flags.shrinkage codes).
+#: What the empirical-Bayes table says about the between-town level (flags.shrinkage codes);
+#: ``{district}`` is the total row's word (:func:`quchi_stats.labels.district_label`).
 EB_STATUS_ZH = {
     BETWEEN_ESTIMATED: "镇间差异已估计",
-    BETWEEN_BOUNDARY: "镇间差异不显著，收缩估计等于全区水平",
+    BETWEEN_BOUNDARY: "镇间差异不显著，收缩估计等于{district}水平",
     BETWEEN_FIT_FAILED: "模型拟合未收敛，未给出收缩估计",
 }
+
+
+def eb_status(code: str, county: str | None) -> str:
+    """The empirical-Bayes status ``code`` in words, for the spec's ``county``."""
+    return EB_STATUS_ZH[code].format(district=district_label(county))
+
+
+def shown_district(frame: pd.DataFrame, county: str | None, column: str = "乡镇") -> pd.DataFrame:
+    """``frame`` with the district's total row (:data:`~quchi_stats.assessment.DISTRICT` in
+    ``column``) named as readers of the county's report call it: 全县, 全区, 全市 or 全县（区）
+    (:func:`quchi_stats.labels.district_label`). Only for display: estimates.csv and the code keep
+    :data:`~quchi_stats.assessment.DISTRICT`."""
+    word = district_label(county)
+    if column not in frame or word == DISTRICT:
+        return frame
+    values = frame[column]
+    return frame.assign(**{column: values.where(values != DISTRICT, word)})
+
+
+def shown_tables(tables: Mapping[str, pd.DataFrame], county: str | None) -> dict[str, pd.DataFrame]:
+    """:func:`report_tables` as the HTML page, the workbook and the docx show them: the total row's
+    乡镇 by :func:`shown_district` (the CSV files keep the tables as they are)."""
+    return {name: shown_district(t, county) for name, t in tables.items()}
 
 
 def _pct(x: float, digits: int = 1) -> str:
@@ -93,12 +121,13 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
         labels = {i.name: i.label for i in spec.indicators}
         eb = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels))
         if "between_status" in eb:
-            eb["between_status"] = eb["between_status"].map(EB_STATUS_ZH)
+            eb["between_status"] = eb["between_status"].map(lambda c: eb_status(c, spec.county))
         out["收缩估计"] = eb.rename(
             columns={"indicator": "指标", "town": "乡镇", "estimate": "抽查估计", "n_star": "有效样本量",
                      "eb_estimate": "收缩估计", "eb_lower": "收缩下限", "eb_upper": "收缩上限",
                      "prob_below": "低于标准的后验概率", "households": "样本户数",
-                     "own_weight": "本镇数据权重", "district_level": "全区水平",
+                     "own_weight": "本镇数据权重",
+                     "district_level": f"{district_label(spec.county)}水平",
                      "between_status": "镇间差异",
                      "icc": "村内相关系数", "icc_lower": "村内相关系数下限",
                      "icc_upper": "村内相关系数上限", "icc_homogeneity_p": "相关系数齐性P值",
@@ -138,7 +167,10 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
     if len(a.rejects):
         out["未计入的记录"] = a.rejects.rename(columns={
             "household_id": "户编号", "frame": "抽样框", "column": "列", "reason": "原因"})
-    out["应答情况"] = a.response.rename(columns={
+    response = a.response
+    if "frame" in response:  # the frames in words (io.schema.FRAMES), as people read them
+        response = response.assign(frame=response["frame"].map(lambda f: FRAMES.get(f, f)))
+    out["应答情况"] = response.rename(columns={
         "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
         "unreachable": "无法入户", "no_record": "无记录", "substitute": "替补完成",
         "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数"})
@@ -184,15 +216,16 @@ def report_title(a: Assessment) -> str:
 def methods_text(spec, est: pd.DataFrame) -> str:
     """The paragraph that says how towns were estimated, tested and adjusted (one place)."""
     if spec.test_method == "beta-binomial":
-        towns = est[est["town"] != "全区"]
+        towns = est[est["town"] != DISTRICT]
         rho = towns.groupby("label", sort=False)["rho"].first() if "rho" in towns else pd.Series()
         icc = "、".join(f"{k} {v:.3f}" for k, v in rho.items())
+        district = district_label(spec.county)
         how = ("各镇比率的点估计按复杂抽样设计加权计算（错退率、漏评率、识别准确率按人，群众认可度和“两不愁三保障”按户）。"
-               "判断一个镇是否“低于标准”用 beta-二项模型：同一指标的村内相关系数由全区各镇的抽查村共同估计"
+               f"判断一个镇是否“低于标准”用 beta-二项模型：同一指标的村内相关系数由{district}各镇的抽查村共同估计"
                f"（{icc}），镇内只估计该镇的比率；单侧似然比检验以 t 分布（自由度 = 抽查村数 − 镇数）计 P 值，"
                f"{spec.level:.0%} 置信区间是同一似然给出的区间，与检验一致："
-               f"未校正的单侧 P < {spec.alpha:g} 恰好等于单侧 {1 - spec.alpha:.0%} 上限低于标准。"
-               "只抽到一个村的镇借用全区的村内相关，区间不会比两个村时更窄。")
+               f"未校正的单侧 P < {threshold_text(spec.alpha)} 恰好等于单侧 {1 - spec.alpha:.0%} 上限低于标准。"
+               f"只抽到一个村的镇借用{district}的村内相关，区间不会比两个村时更窄。")
     else:
         how = ("各指标的估计按复杂抽样设计计算（线性化方差，分域保留全部设计，自由度 = 该镇抽中村数 − 1），"
                f"置信区间为 {spec.level:.0%} {spec.interval_method} 区间。")
@@ -200,10 +233,10 @@ def methods_text(spec, est: pd.DataFrame) -> str:
               else "全部 镇×指标 为一族")
     method = _MULTIPLICITY_ZH.get(spec.multiplicity, spec.multiplicity)
     controls = ("每一族内至少误判一个达标镇的概率不超过 "
-                f"{spec.alpha:g}" if spec.multiplicity in ("holm", "hochberg")
+                f"{threshold_text(spec.alpha)}" if spec.multiplicity in ("holm", "hochberg")
                 else "每一族内被判定的镇中误判的期望比例不超过 "
-                f"{spec.alpha:g}" if spec.multiplicity == "bh" else "每个检验各自的误判概率")
-    return (how + f"多重比较：{family}，用 {method} 方法校正，控制{controls}；校正后 P < {spec.alpha:g} 判为“显著偏低”。"
+                f"{threshold_text(spec.alpha)}" if spec.multiplicity == "bh" else "每个检验各自的误判概率")
+    return (how + f"多重比较：{family}，用 {method} 方法校正，控制{controls}；校正后 P < {threshold_text(spec.alpha)} 判为“显著偏低”。"
             f"“把握度”是真实比率比标准低 {spec.power_shortfall:.0%} 时本样本能判定偏低的概率："
             "把握度低时，“未被标记”不能理解为“没有问题”。")
 
@@ -213,6 +246,8 @@ def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> str:
     for c in f.columns:
         if c in pct_cols:
             f[c] = f[c].map(_pct)
+        elif column_kind(c) == P_VALUE:  # "< 0.001" or three decimals, never 4.2e-05
+            f[c] = f[c].map(p_text)
         elif f[c].dtype.kind == "f":
             f[c] = f[c].map(lambda x: "—" if pd.isna(x) else f"{x:.3g}")
     return f.to_html(index=False, escape=True, border=0, classes="t")
@@ -284,7 +319,8 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
 
     spec = a.spec
     y = a.year
-    tables = report_tables(a)
+    tables = shown_tables(report_tables(a), spec.county)
+    district = district_label(spec.county)
     est = a.estimates
     parts: list[str] = []
     add = parts.append
@@ -320,7 +356,8 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
         t = t[t["指标"] == ind.label][["乡镇", "估计值", "置信下限", "置信上限", "样本户数", "自由度",
                                         "设计效应", "校正后P值", "判定", "把握度"]]
         add(_table(t, ("估计值", "置信下限", "置信上限", "把握度")))
-        add(_img(_figure_png(lambda p, ax, sub=sub, ind=ind: p.forest_plot(
+        rows = shown_district(sub, spec.county, "town")  # the total row as readers call it
+        add(_img(_figure_png(lambda p, ax, sub=rows, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax)), f"{y} 年各镇{ind.label}及置信区间"))
         if "收缩估计" in tables:
@@ -328,7 +365,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
             eb = tables["收缩估计"]
             eb = eb[(eb["指标"] == ind.label) & (eb["低于标准的后验概率"] >= 0.5)]
             if len(status) and status.iloc[0] != BETWEEN_ESTIMATED:
-                add(f"<p>经验贝叶斯（beta-二项）收缩：{EB_STATUS_ZH[status.iloc[0]]}。</p>")
+                add(f"<p>经验贝叶斯（beta-二项）收缩：{html.escape(eb_status(status.iloc[0], spec.county))}。</p>")
             elif len(eb):
                 add("<p>经验贝叶斯（beta-二项）收缩后，低于标准的后验概率不小于 50% 的镇：</p>")
                 add(_table(eb[["乡镇", "抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率"]],
@@ -336,11 +373,12 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
         if ind.name in a.funnel and ind.name == "satisfaction_rate":
             f = a.funnel[ind.name]
             add(_img(_figure_png(lambda p, ax, f=f, ind=ind: p.funnel_plot(
-                f, f.attrs["theta0"], label=ind.label, ax=ax)), f"{ind.label}漏斗图（与全区水平比较）"))
+                f, f.attrs["theta0"], label=ind.label, district=district, ax=ax)),
+                f"{ind.label}漏斗图（与{district}水平比较）"))
         if len(a.history) and a.history["year"].nunique() > 1:
-            h = a.history[a.history["indicator"] == ind.name]
+            h = shown_district(a.history[a.history["indicator"] == ind.name], spec.county, "town")
             add(_img(_figure_png(lambda p, ax, h=h, ind=ind: p.trend_plot(
-                h, label=ind.label, threshold=ind.threshold,
+                h, label=ind.label, threshold=ind.threshold, district=district,
                 complement=ind.display == "complement", ax=ax)), f"{ind.label} 年度变化"))
     if "年度变化" in tables:
         ch = tables["年度变化"]
@@ -449,15 +487,16 @@ def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
             shown = out / REPORT_NAME if (out / REPORT_NAME).exists() else out
             raise OutputExistsError(f"{shown} 已存在；如需重新生成，请加 --force（force=True）。")
         tables = report_tables(a)
+        shown = shown_tables(tables, a.spec.county)  # the total row as readers call it
         page = build_html(a, synthetic=synthetic)
         files = [
             ("estimates.csv", csv_bytes(tables["估计结果"])),
             *([("rejects.csv", csv_bytes(tables["未计入的记录"]))] if "未计入的记录" in tables
               else []),
             ("flags.csv", csv_bytes(tables["标记"])),
-            ("考核报告.xlsx", _xlsx_bytes(tables, report_title(a))),
+            ("考核报告.xlsx", _xlsx_bytes(shown, report_title(a))),
             (REPORT_NAME, page.encode("utf-8")),
-            (DOCX_NAME, docx_bytes(a, tables, synthetic=synthetic, drawn=figures_in_html(page))),
+            (DOCX_NAME, docx_bytes(a, shown, synthetic=synthetic, drawn=figures_in_html(page))),
         ]
         for name, data in files:
             atomic_write_bytes(stage.path / name, data)

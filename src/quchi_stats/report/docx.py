@@ -22,8 +22,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ..assessment import DISTRICT, Assessment
-from ..io.schema import FRAMES, ensure_no_personal_columns
+from ..assessment import Assessment
+from ..io.schema import ensure_no_personal_columns
+from ..labels import district_label
 from .formats import shown
 
 __all__ = ["DOCX_NAME", "docx_bytes", "figures_in_html"]
@@ -210,10 +211,18 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
 
-    from .build import UNVERIFIED_ZH, methods_text, report_tables, report_title
+    from .build import (
+        UNVERIFIED_ZH,
+        methods_text,
+        report_tables,
+        report_title,
+        shown_district,
+        shown_tables,
+    )
 
-    tables = report_tables(a) if tables is None else tables
     spec, est, y = a.spec, a.estimates, a.year
+    tables = shown_tables(report_tables(a) if tables is None else tables, spec.county)
+    district = district_label(spec.county)
     title = report_title(a)
     doc = Document()
     _styles(doc)
@@ -276,14 +285,11 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
     doc.add_heading("三、抽查情况", level=1)
     ov = a.overview
     if ov:
-        _para(doc, f"全区 {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；"
+        _para(doc, f"{district} {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；"
                    f"截至 {y} 年底建档立卡 {ov['registered']:,} 户，当年退出 {ov['exits']:,} 户。本年度抽查 "
                    f"{ov['sampled_villages']} 个行政村、正选 {ov['primary']} 户，实际走访（含替补）{ov['visited']} 户。"
                    "各镇的应答情况如下表。")
-    resp = tables["应答情况"]
-    if "抽样框" in resp:
-        resp = resp.assign(抽样框=resp["抽样框"].map(lambda f: FRAMES.get(f, f)))
-    table(resp, ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"),
+    table(tables["应答情况"], ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"),
           f"{y} 年各镇抽查应答情况")
     if ov.get("rejects"):
         _para(doc, f"有 {ov['rejects']} 户已入户但缺少所属抽样框的核查结果，未计入相应指标，清单见 rejects.csv。")
@@ -308,17 +314,19 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
         level = f"{spec.level:.0%}置信区间"
         table(t.assign(**{level: interval}), ("乡镇", "估计值", level, "样本户数", "校正后P值", "判定"),
               f"{y} 年各镇{ind.label}", right=(level,))
-        figure(lambda p, ax, sub=sub, ind=ind: p.forest_plot(
+        rows = shown_district(sub, spec.county, "town")  # the total row as readers call it
+        figure(lambda p, ax, sub=rows, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax), f"{y} 年各镇{ind.label}及置信区间")
         if ind.name in a.funnel and ind.name == "satisfaction_rate":
             fun = a.funnel[ind.name]
             figure(lambda p, ax, f=fun, ind=ind: p.funnel_plot(
-                f, f.attrs["theta0"], label=ind.label, ax=ax), f"{ind.label}漏斗图（与全区水平比较）")
+                f, f.attrs["theta0"], label=ind.label, district=district, ax=ax),
+                f"{ind.label}漏斗图（与{district}水平比较）")
         if len(a.history) and a.history["year"].nunique() > 1:
-            h = a.history[a.history["indicator"] == ind.name]
+            h = shown_district(a.history[a.history["indicator"] == ind.name], spec.county, "town")
             figure(lambda p, ax, h=h, ind=ind: p.trend_plot(
-                h, label=ind.label, threshold=ind.threshold,
+                h, label=ind.label, threshold=ind.threshold, district=district,
                 complement=ind.display == "complement", ax=ax), f"{ind.label} 年度变化")
     if len(a.bunching):
         low = a.bunching[a.bunching["p_adjusted"] < spec.alpha]["town"].tolist()
@@ -332,7 +340,7 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
                 figure(lambda p, ax, inc=inc, town=town: p.income_histogram(
                     inc, window=spec.bunching_window, title=f"{town} {y} 年退出户收入分布", ax=ax),
                     f"{town}退出户人均收入与退出线之差")
-    _para(doc, f"注：{DISTRICT}一行为全区合计。估计值、置信区间为达标方向的比率；“校正后P值”小于 0.001 时记为"
+    _para(doc, f"注：{district}一行为{district}合计。估计值、置信区间为达标方向的比率；“校正后P值”小于 0.001 时记为"
                "“< 0.001”。完整的表格见考核报告.xlsx。", size=SIHAO)
     buf = io.BytesIO()
     doc.save(buf)

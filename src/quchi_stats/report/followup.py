@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..followup.combine import STAGE_ZH
 from ..followup.rule import frames_needed
-from ..simulate.power import _FRAME_ZH as FRAME_LABELS
+from ..io.schema import FRAMES as FRAME_LABELS
+from ..labels import threshold_text
 
 __all__ = ["FLAG_COLUMNS_ZH", "followup_html", "followup_table"]
 
@@ -58,21 +59,22 @@ def followup_html(a, table: pd.DataFrame, render) -> str:
     family = ("每个指标的各镇为一族" if spec.multiplicity_family == "indicator"
               else "全部 镇×指标 为一族")
     towns = fu.costs
+    stop, futility = threshold_text(rule.alpha_stop), threshold_text(rule.alpha_futility)
     extra = int(towns["households"].sum())
     p1_total = int(a.overview.get("primary", 0))
     if rule.method == "conditional":
         return _conditional_html(a, table, render, family)
     parts = ["<h3>两阶段复核（事先登记的规则）</h3>",
              "<p>" + html.escape(
-                 f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：第一阶段单侧 P ≤ {rule.alpha_stop:g} 的"
-                 f"镇×指标直接按第一阶段判定，{rule.alpha_stop:g} < P ≤ {rule.alpha_futility:g} 的进入复核，"
+                 f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：第一阶段单侧 P ≤ {stop} 的"
+                 f"镇×指标直接按第一阶段判定，{stop} < P ≤ {futility} 的进入复核，"
                  f"在该镇第一阶段未抽到的村中再抽至多 {rule.villages} 个村入户；复核检验只用新抽村的户（P2），"
                  f"与第一阶段的 P1 按事先固定的权重合并：Z = {rule.weight_phase1:g} × z(P1) + "
                  f"{rule.weight_phase2:.4g} × z(P2)（z(P) 为标准正态分布的上侧 P 分位数），"
                  f"单个检验在 Z ≥ {fu.critical:.3f} 时水平恰为 "
-                 f"{spec.alpha:g}。每个镇×指标的“总体P值”对整个两阶段程序有效，再与其余镇×指标一起"
+                 f"{threshold_text(spec.alpha)}。每个镇×指标的“总体P值”对整个两阶段程序有效，再与其余镇×指标一起"
                  f"（{family}）按考核参数的方法校正，所以误判任一达标镇的概率对两阶段程序整体仍不超过 "
-                 f"{spec.alpha:g}。") + "</p>",
+                 f"{threshold_text(spec.alpha)}。") + "</p>",
              "<p>" + html.escape(
                  f"本年度复核 {len(towns)} 个镇、新抽 {int(towns['villages'].sum())} 个村、入户 {extra} 户"
                  + (f"（第一阶段正选 {p1_total} 户的 {extra / p1_total:.1%}）" if p1_total else "")
@@ -98,14 +100,15 @@ def _conditional_html(a, table: pd.DataFrame, render, family: str) -> str:
     parts = ["<h3>两阶段复核（事先登记的规则）</h3>",
              "<p>" + html.escape(
                  f"复核规则在第一阶段抽样时登记入抽样清单（之后不能改动）：{labels}的第一阶段单侧 P ≤ "
-                 f"{rule.alpha_futility:g} 的镇进入复核，在该镇全部行政村中、从第一阶段没有核查到的户里"
+                 f"{threshold_text(rule.alpha_futility)} 的镇进入复核，在该镇全部行政村中、从第一阶段没有核查到的户里"
                  f"每村再抽{'、'.join(f'{FRAME_LABELS.get(k, k)} {rule.households[k]} 户' for k in frames_needed(rule.indicators, spec) if k not in rule.census_frames)}"
                  f"{census}。第一阶段已核查的户是全镇的已知部分，复核户是其余户的概率样本，所以给定第一阶段，"
                  f"可以直接检验全镇当年的实际比率是否低于标准（条件检验）：第一阶段的偶然偏低不会带入复核判定。"
                  f"规则内的指标只有经过复核才可能判定为显著偏低；复核判定在被复核的镇×指标之间按考核参数的方法校正，"
-                 f"水平为 {spec.alpha:g} × {fu.share:.3g} = {spec.alpha * fu.share:.3g}，其余镇×指标按第一阶段判定，"
-                 f"水平为其余的 {spec.alpha * (1 - fu.share):.3g}（{family}）：误判任一达标镇的概率对两阶段程序整体"
-                 f"不超过 {spec.alpha:g}。") + "</p>",
+                 f"水平为 {threshold_text(spec.alpha)} × {threshold_text(round(fu.share, 4))} = "
+                 f"{threshold_text(round(spec.alpha * fu.share, 6))}，其余镇×指标按第一阶段判定，"
+                 f"水平为其余的 {threshold_text(round(spec.alpha * (1 - fu.share), 6))}（{family}）：误判任一达标镇的概率对两阶段程序整体"
+                 f"不超过 {threshold_text(spec.alpha)}。") + "</p>",
              "<p>" + html.escape(
                  f"本年度复核 {len(towns)} 个镇、{int(towns['villages'].sum())} 个村、入户 {extra} 户"
                  + (f"（第一阶段正选 {p1_total} 户的 {extra / p1_total:.1%}）" if p1_total else "")

@@ -7,7 +7,8 @@ in :class:`~quchi_stats.assessment.Assessment`'s tables) and by the header
 decided by its dtype: integers are counts, other numbers decimals.
 
 P-values stay numbers in the workbook (so a column sorts): their format shows ``< 0.001`` below
-0.001 and three decimals otherwise, and the docx writes the same text.
+0.001 and three decimals otherwise, and the docx and the HTML tables write the same text
+(:func:`quchi_stats.labels.p_text`, which also words every P value in the evidence sentences).
 
 >>> kind("估计值"), kind("estimate"), kind("样本户数"), kind("校正后P值")
 ('rate', 'rate', 'count', 'p_value')
@@ -21,6 +22,8 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from ..labels import DISTRICT_WORDS, p_text
 
 __all__ = ["COUNT", "DECIMAL", "ESTIMATED_COUNT", "EXCEL_FORMATS", "KINDS", "P_VALUE", "RATE",
            "RATE_CHANGE", "YEAR", "excel_format", "kind", "shown"]
@@ -39,7 +42,7 @@ EXCEL_FORMATS: dict[str, str] = {
     RATE_CHANGE: "+0.0%;-0.0%;0.0%",
     COUNT: "#,##0",
     ESTIMATED_COUNT: "#,##0.0",
-    P_VALUE: '[<0.001]"< 0.001";0.000',
+    P_VALUE: '[<0.001]"< 0.001";0.000',  # as labels.p_text writes it (P_FLOOR)
     DECIMAL: "0.000",
     YEAR: "0",
 }
@@ -52,7 +55,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "lower998", "upper998", "reported", "reported_good", "previous", "current",
         # report headers
         "估计值", "置信下限", "置信上限", "置信水平", "把握度", "正选应答率", "抽查估计", "收缩估计", "收缩下限",
-        "收缩上限", "低于标准的后验概率", "本镇数据权重", "全区水平", "95%下限", "95%上限", "99.8%下限",
+        "收缩上限", "低于标准的后验概率", "本镇数据权重", *(f"{w}水平" for w in DISTRICT_WORDS), "95%下限", "95%上限", "99.8%下限",
         "99.8%上限", "自评值", "自评（正向比率）", "核实估计（正向比率）", "上年估计", "本年估计",
         # the two-phase 复核 (report/followup.py)
         "estimate_two_phase", "extra_share", "第一阶段估计", "复核增加比例", "两阶段估计", "两阶段置信下限",
@@ -139,7 +142,7 @@ def shown(value: object, name: str) -> str:
     if k == ESTIMATED_COUNT:
         return f"{x:,.1f}"
     if k == P_VALUE:
-        return "< 0.001" if x < 0.001 else f"{x:.3f}"
+        return p_text(x)
     if k == YEAR:
         return f"{x:.0f}"
     return f"{x:.3f}"
