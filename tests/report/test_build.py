@@ -63,6 +63,82 @@ def test_sections_flags_and_consequences(report_dir):
     assert "@font-face" in html and "QuchiCJK" in html
 
 
+def _first_screen(html: str) -> str:
+    body = html[html.index("<body>"):]
+    start = body.index('<section class="first-screen"')
+    return body[start:body.index("</section>", start)]
+
+
+def test_first_screen_summarises_before_the_first_table(report_dir, assessment_2018):
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    body = html[html.index("<body>"):]
+    first = _first_screen(html)
+    assert body.index(first) + len(first) < body.index("<table") < body.index("一、基本情况") + 2000
+    assert body.index(first) < body.index("一、基本情况")
+    a = assessment_2018
+    text = re.sub(r"<[^>]+>", "", first)
+    assert len(a.flagged_towns) == 3
+    for town in a.flagged_towns:  # every flagged town, with each of its articles and items
+        assert f"{town}" in text
+    for _, f in a.flags.iterrows():
+        line = f"{f['town']}　{f['article']}　{f['item']}："
+        assert line in text, line
+        assert " ".join(str(f["evidence"]).split()) in text  # the evidence, on one line
+        assert f["consequence"] in text  # what 第八条 (or 第九条) implies, as the flags say
+    assert "第八条" in text
+    for _, w in a.watch.iterrows():  # the watch list
+        assert f"{w['town']} {w['item']}" in text
+    assert f"需关注</b>（{len(a.watch)} 项" in first
+    assert "<table" not in first and "<img" not in first  # compact: words, no tables or figures
+
+
+def test_first_screen_without_flags_or_watch(assessment_2018):
+    import dataclasses
+
+    from quchi_stats.report.build import first_screen_html
+
+    a = dataclasses.replace(assessment_2018, flags=assessment_2018.flags.iloc[:0],
+                            watch=assessment_2018.watch.iloc[:0])
+    text = re.sub(r"<[^>]+>", "", first_screen_html(a))
+    assert "被标记的镇：无" in text and "需关注：无" in text and "第八条" not in text
+
+
+def test_an_organ_pipe_figure_per_flagged_town_and_indicator(report_dir, assessment_2018):
+    """Each 第七条（四） flag has its villages' figure, in 三、存在问题 after the flags table."""
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    a = assessment_2018
+    pairs = a.flags.loc[a.flags["article"] == "第七条（四）", ["town", "item"]]
+    assert len(pairs) == 2
+    alts = re.findall(r'<img alt="([^"]*各抽查村[^"]*)"', html)
+    assert len(alts) == len(pairs)
+    for (town, item), alt in zip(pairs.itertuples(index=False), alts, strict=True):
+        assert alt.startswith(f"{a.year} 年{town}{item}：")
+        assert html.index("三、存在问题") < html.index(alt) < html.index("四、综合评价")
+    # drawn from the flagged villages the assessment keeps: all the town's responding households
+    v = a.flagged_villages()
+    est = a.estimates.set_index(["indicator", "town"])
+    for (ind, town), g in v.groupby(["indicator", "town"]):
+        assert g["households"].sum() == est.loc[(ind, town), "n"]  # households: 户 = n
+        assert g["village"].is_unique and set(g["village"]) <= set(a.villages["village"]) | set(
+            a.village_rates["village"])
+    assert "household_id" not in v and "household_id" not in a.village_rates
+
+
+def test_print_css_a4_repeated_headers_rows_kept_and_towns_unwrapped(report_dir):
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    css = html[html.index("<style>"):html.index("</style>")]
+    compact = re.sub(r"\s+", " ", css)
+    assert re.search(r"@page \{ size: A4; margin: [^;}]+; \}", compact)
+    assert "table.t thead { display: table-header-group; }" in compact
+    assert "table.t tr { break-inside: avoid; page-break-inside: avoid; }" in compact
+    assert ".town, td.town, th.town { white-space: nowrap; }" in compact
+    assert "@media print" in compact
+    body = html[html.index("<body>"):]
+    assert '<td class="town">沙溪镇</td>' in body and '<th class="town">乡镇</th>' in body
+    assert "<td>沙溪镇</td>" not in body and "<th>乡镇</th>" not in body  # every such cell
+    assert body.count("<thead>") == body.count("<table")  # each table has its header group
+
+
 def test_no_personal_data_in_any_output(report_dir):
     reg = load_register(2018)
     text = "".join(p.read_bytes().decode("utf-8", "ignore") for p in report_dir.iterdir()
@@ -102,8 +178,9 @@ def test_unverified_run_says_so_on_the_first_screen_and_in_every_table(tmp_path,
     write_report(a, out)
     text = (out / REPORT_NAME).read_text(encoding="utf-8")
     body = text[text.index("<body>"):]
-    # right under the title, before the first section (what the first screen shows)
-    assert body.index("未核验抽样清单") < body.index("一、基本情况") < 2000
+    # right under the title, before the summary and the first section (the first screen)
+    assert body.index("未核验抽样清单") < body.index('class="first-screen"') < 2000
+    assert body.index('class="first-screen"') < body.index("一、基本情况")
     assert 'class="banner unverified"' in body and UNVERIFIED_ZH in body
     book = pd.read_excel(out / "考核报告.xlsx", sheet_name=None, header=None)
     # the 摘要 sheet comes first and says it under its title; the 说明 sheet follows

@@ -117,8 +117,10 @@ def organ_pipe_plot(villages: pd.DataFrame, *, threshold: float, ci_lower: float
     bad = rate > thr if complement else rate < thr
     ax.bar(left, rate, width=width, align="edge", color=np.where(bad, "#e6a29a", "#9ecae1"),
            edgecolor="white", linewidth=1.2, label="抽查村（柱宽 = 应答户数）")
-    ax.axhspan(min(lo, hi), max(lo, hi), color="#7f7f7f", alpha=0.22,
+    ax.axhspan(min(lo, hi), max(lo, hi), color="#7f7f7f", alpha=0.22, lw=0,
                label=f"本镇置信区间 {min(lo, hi):.1%}–{max(lo, hi):.1%}")
+    ax.axhline(min(lo, hi), color="#7f7f7f", ls=":", lw=1)
+    ax.axhline(max(lo, hi), color="#7f7f7f", ls=":", lw=1)
     if est is not None:
         ax.axhline(est, color="#333333", lw=1.2, label=f"本镇估计 {est:.1%}")
     ax.axhline(thr, color="#c0392b", ls="--", lw=1.5, label=f"标准 {thr:.0%}")
