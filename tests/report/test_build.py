@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html as html_lib
 import io
 import os
 import re
@@ -76,15 +77,18 @@ def test_first_screen_summarises_before_the_first_table(report_dir, assessment_2
     assert body.index(first) + len(first) < body.index("<table") < body.index("一、基本情况") + 2000
     assert body.index(first) < body.index("一、基本情况")
     a = assessment_2018
-    text = re.sub(r"<[^>]+>", "", first)
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", first))
+    items = [html_lib.unescape(re.sub(r"<[^>]+>", "", li)) for li in re.findall(r"<li>(.*?)</li>", first)]
     assert len(a.flagged_towns) == 3
     for town in a.flagged_towns:  # every flagged town, with each of its articles and items
         assert f"{town}" in text
-    for _, f in a.flags.iterrows():
-        line = f"{f['town']}　{f['article']}　{f['item']}："
-        assert line in text, line
-        assert " ".join(str(f["evidence"]).split()) in text  # the evidence, on one line
+    for _, f in a.flags.iterrows():  # one line each: town, article, (item,) evidence
+        evidence = " ".join(str(f["evidence"]).split())
+        item = "" if evidence.startswith(f["item"]) else f"{f['item']}："
+        line = f"{f['town']}　{f['article']}　{item}{evidence}"
+        assert line in items, line
         assert f["consequence"] in text  # what 第八条 (or 第九条) implies, as the flags say
+    assert "群众认可度：群众认可度" not in text  # the item is not said twice
     assert "第八条" in text
     for _, w in a.watch.iterrows():  # the watch list
         assert f"{w['town']} {w['item']}" in text

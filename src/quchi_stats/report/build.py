@@ -303,7 +303,7 @@ table.t tr { break-inside: avoid; page-break-inside: avoid; }
   table.t { font-size: 8.5pt; }
   h2, h3 { break-after: avoid; page-break-after: avoid; }
   figure, .first-screen { break-inside: avoid; page-break-inside: avoid; }
-  figure img { max-height: 115mm; }
+  figure img { max-height: 95mm; }
 }
 """
 
@@ -330,8 +330,9 @@ def first_screen_html(a: Assessment) -> str:
                    + "、".join(_town(t) for t in towns) + "。</p>")
         out.append("<ul>" + "".join(
             f"<li><b>{_town(r['town'])}</b>　{html.escape(str(r['article']))}　"
-            f"{html.escape(str(r['item']))}：{html.escape(_one_line(r['evidence']))}</li>"
-            for _, r in flags.iterrows()) + "</ul>")
+            + ("" if _one_line(r["evidence"]).startswith(str(r["item"]))  # said by the evidence
+               else f"{html.escape(str(r['item']))}：") + html.escape(_one_line(r["evidence"]))
+            + "</li>" for _, r in flags.iterrows()) + "</ul>")
         out.append("<p><b>处理建议</b>：</p><ul>" + "".join(
             f"<li>{html.escape(str(cons))}（" + "、".join(
                 _town(t) for t in dict.fromkeys(flags.loc[flags["consequence"] == cons, "town"]))
