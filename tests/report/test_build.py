@@ -392,3 +392,43 @@ def test_an_indicator_label_outside_the_font_is_named_in_one_line(assessment_201
     ours = [str(w.message) for w in caught if w.category is MissingGlyphWarning]
     assert f"指标“{label}”中的字符“{RARE}”（U+20000）不在内置字体中，图中将显示为方框，网页中由浏览器用本机字体显示" in ours
     assert all("\n" not in m for m in ours), ours
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_chromium_shows_the_whole_summary_on_the_first_screen(tmp_path, report_dir):
+    """In a 1280 × 800 window the summary's box, top and bottom border, is in view."""
+    img = _screenshot(report_dir / REPORT_NAME, tmp_path / "first.png", tmp_path, "1280,800")
+    rgb = image.imread(tmp_path / "first.png")[..., :3]
+    blue = (np.abs(rgb - np.array([0x2c, 0x7f, 0xb8]) / 255).max(axis=2) < 0.08).sum(axis=1)
+    lines = np.flatnonzero(blue > 0.6 * 1100)  # the box's borders (and a heading's rule after it)
+    runs = np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1) if len(lines) else []
+    assert len(runs) >= 2, runs  # the box opens and closes above the fold
+    assert runs[0][0] < 300 and img.shape[0] == 800
+
+
+def _pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    return [(float(w), float(h)) for w, h in boxes]
+
+
+def _print(html: Path, pdf: Path, tmp: Path) -> bytes:
+    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / ('profile-' + pdf.stem)}",
+                    "--virtual-time-budget=15000", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", html.as_uri()],
+                   capture_output=True, timeout=180, check=False)
+    assert pdf.is_file(), "Chromium wrote no PDF"
+    return pdf.read_bytes()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_chromium_prints_the_report_on_a4(tmp_path, report_dir):
+    pages = _pdf_pages(_print(report_dir / REPORT_NAME, tmp_path / "a4.pdf", tmp_path))
+    assert 5 < len(pages) < 30, len(pages)
+    a4 = (210 / 25.4 * 72, 297 / 25.4 * 72)  # 595 × 842 pt
+    assert all(abs(w - a4[0]) < 1 and abs(h - a4[1]) < 1 for w, h in pages), set(pages)
+    # control: without the @page rule the same page prints on Chromium's default US Letter
+    page = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    bare = tmp_path / "bare.html"
+    bare.write_text(re.sub(r"@page \{[^}]*\}", "", page), encoding="utf-8")
+    letter = _pdf_pages(_print(bare, tmp_path / "letter.pdf", tmp_path))
+    assert letter and all(abs(w - 612) < 1 and abs(h - 792) < 1 for w, h in letter)
