@@ -117,7 +117,7 @@ def test_an_organ_pipe_figure_per_flagged_town_and_indicator(report_dir, assessm
     assert len(alts) == len(pairs)
     for (town, item), alt in zip(pairs.itertuples(index=False), alts, strict=True):
         assert alt.startswith(f"{a.year} 年{town}{item}：")
-        assert html.index("三、存在问题") < html.index(alt) < html.index("四、综合评价")
+        assert html.index("<h2>三、存在问题</h2>") < html.index(alt) < html.index("<h2>四、综合评价</h2>")
     # drawn from the flagged villages the assessment keeps: all the town's responding households
     v = a.flagged_villages()
     est = a.estimates.set_index(["indicator", "town"])

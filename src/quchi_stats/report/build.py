@@ -288,7 +288,6 @@ table.t th { background: #eef4fa; }
 .unverified { background: #fdecea; border: 2px solid #c0392b; color: #8e1b10; font-weight: bold;
               font-size: 1.1em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
-""" + """
 .first-screen { border: 2px solid #2c7fb8; border-radius: 4px; padding: .2em 1.2em .6em;
                 margin: 1em 0 1.6em; }
 .first-screen h2 { border-bottom: none; margin: .4em 0 .2em; }
