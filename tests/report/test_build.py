@@ -126,6 +126,12 @@ def test_an_organ_pipe_figure_per_flagged_town_and_indicator(report_dir, assessm
         assert g["village"].is_unique and set(g["village"]) <= set(a.villages["village"]) | set(
             a.village_rates["village"])
     assert "household_id" not in v and "household_id" not in a.village_rates
+    # nothing flagged under 第七条（四）: no villages, no figure
+    from quchi_stats.report.build import organ_pipe_figures
+
+    calm = dataclasses.replace(a, estimates=a.estimates.assign(**{"class": "达标"}))
+    assert calm.flagged_villages().empty and organ_pipe_figures(calm) == []
+    assert dataclasses.replace(a, village_rates=pd.DataFrame()).flagged_villages().empty
 
 
 def test_print_css_a4_repeated_headers_rows_kept_and_towns_unwrapped(report_dir):
