@@ -86,10 +86,31 @@ class Assessment:
     followup: object = None
     """The two-phase 复核 (:class:`~quchi_stats.followup.final.FollowupResult`) when the data
     directory has ``followup_YYYY/``; None otherwise."""
+    village_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Each indicator's sampled villages, as the town test and the shrinkage count them
+    (:func:`~quchi_stats.flags.village_counts`): ``indicator``, ``town``, ``village``,
+    ``households`` (responding households), ``m``, ``y``, ``p_hat`` (the village's good rate)
+    and ``share``. Numbers only; no household appears."""
 
     @property
     def flagged_towns(self) -> list[str]:
         return list(dict.fromkeys(self.flags["town"])) if len(self.flags) else []  # year's order
+
+    def flagged_villages(self) -> pd.DataFrame:
+        """The sampled villages of each town × indicator flagged under 第七条（四） (the town's
+        class is :data:`~quchi_stats.flags.CLASS_SIGNIFICANT`, as for its flag), in the order of
+        the estimates, with the town's estimate and interval: ``indicator``, ``town``,
+        ``village``, ``households``, ``p_hat``, ``estimate``, ``ci_lower``, ``ci_upper``,
+        ``threshold`` (good rates). Empty when nothing is flagged or no village rates are kept."""
+        cols = ["indicator", "town", "village", "households", "p_hat", "estimate", "ci_lower",
+                "ci_upper", "threshold"]
+        e = self.estimates
+        if not len(self.village_rates) or not len(e) or "class" not in e:
+            return pd.DataFrame(columns=cols)
+        pairs = e.loc[(e["class"] == CLASS_SIGNIFICANT) & (e["town"] != DISTRICT),
+                      ["indicator", "town", "estimate", "ci_lower", "ci_upper", "threshold"]]
+        v = pairs.merge(self.village_rates, on=["indicator", "town"], how="inner", sort=False)
+        return v[cols].reset_index(drop=True)
 
 
 def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
@@ -402,7 +423,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     # funnel and empirical Bayes, per indicator: one beta-binomial model of towns and villages
     # (district-wide village ICC, then the between-town level; docs/flags.md)
     funnel: dict[str, pd.DataFrame] = {}
-    eb_parts = []
+    eb_parts, village_parts = [], []
     for ind in spec.indicators:
         sub = est[(est["indicator"] == ind.name)]
         if sub.empty:
@@ -411,6 +432,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         d = _indicator_design(designs, sample, results, ind, spec)
         vc = village_counts(d.data, "_good", weight=d.weights,
                             size="household_size" if ind.unit == "person" else None)
+        village_parts.append(vc.assign(indicator=ind.name))
         eb = shrink_villages(vc, ind.threshold, level=spec.level)
         theta0 = float(sub.loc[sub["town"] == DISTRICT, "estimate"].iloc[0])
         if 0 < theta0 < 1:
@@ -531,7 +553,16 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                                            watch, clusters, response))
     return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
                       villages, self_rep, response, incomes, watch, rejects, clusters, hist,
-                      changes, overview, tuple(notes), verify, followup)
+                      changes, overview, tuple(notes), verify, followup,
+                      village_rates=_village_rates(village_parts, order))
+
+
+def _village_rates(parts: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
+    """The indicators' village counts as one table, ``indicator`` first, towns in ``order``."""
+    if not parts:
+        return pd.DataFrame()
+    v = pd.concat(parts, ignore_index=True)
+    return _in_town_order(v[["indicator", *[c for c in v.columns if c != "indicator"]]], order)
 
 
 def _in_town_order(table: pd.DataFrame, order: list[str]) -> pd.DataFrame:

@@ -101,4 +101,39 @@ def test_trend_and_funnel_name_the_district_as_told():
     towns = _est().iloc[:2].assign(n_funnel=[60.0, 40.0])
     ax = plots.funnel_plot(towns, 0.92, label="群众认可度", district="全县")
     assert "全县 92.0%" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def _villages():
+    return pd.DataFrame({"village": ["沙溪02村", "沙溪05村", "沙溪07村"],
+                         "households": [20, 12, 8], "p_hat": [0.70, 0.95, 0.80]})
+
+
+def test_organ_pipe_plot_a_bar_per_village_sorted_width_by_households():
+    ax = plots.organ_pipe_plot(_villages(), threshold=0.9, ci_lower=0.68, ci_upper=0.86,
+                               estimate=0.78, label="群众认可度", town="沙溪镇")
+    assert isinstance(ax, Axes)
+    bars = list(ax.containers[0])
+    assert len(bars) == 3
+    assert [b.get_height() for b in bars] == [0.95, 0.80, 0.70]  # highest rate first
+    assert [b.get_width() for b in bars] == [12, 8, 20]  # each village's responding households
+    assert [b.get_x() for b in bars] == [0, 12, 20]  # side by side
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["沙溪05村", "沙溪07村", "沙溪02村"]
+    ys = {ln.get_label(): ln.get_ydata()[0] for ln in ax.lines}
+    assert ys["标准 90%"] == 0.9 and ys["本镇估计 78.0%"] == 0.78
+    ax.figure.canvas.draw()
+    plt.close("all")
+
+
+def test_organ_pipe_plot_of_a_complement_rate():
+    """错退率 is drawn as 1 − the good rate: the worst village (highest 错退率) first."""
+    _, ax = plt.subplots()
+    out = plots.organ_pipe_plot(_villages().assign(p_hat=[0.99, 0.90, 1.0]), threshold=0.98,
+                                ci_lower=0.93, ci_upper=0.99, label="错退率", town="乌石镇",
+                                complement=True, ax=ax)
+    assert out is ax
+    heights = [b.get_height() for b in ax.containers[0]]
+    assert np.allclose(heights, [0.10, 0.01, 0.0])
+    assert np.isclose({ln.get_label(): ln.get_ydata()[0] for ln in ax.lines}["标准 2%"], 0.02)
+    assert ax.get_ylim()[1] < 0.2  # scaled to the small rates, not to 100 %
+    ax.figure.canvas.draw()
     plt.close("all")

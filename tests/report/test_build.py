@@ -64,6 +64,91 @@ def test_sections_flags_and_consequences(report_dir):
     assert "@font-face" in html and "QuchiCJK" in html
 
 
+def _first_screen(html: str) -> str:
+    body = html[html.index("<body>"):]
+    start = body.index('<section class="first-screen"')
+    return body[start:body.index("</section>", start)]
+
+
+def test_first_screen_summarises_before_the_first_table(report_dir, assessment_2018):
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    body = html[html.index("<body>"):]
+    first = _first_screen(html)
+    assert body.index(first) + len(first) < body.index("<table") < body.index("一、基本情况") + 2000
+    assert body.index(first) < body.index("一、基本情况")
+    a = assessment_2018
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", first))
+    items = [html_lib.unescape(re.sub(r"<[^>]+>", "", li)) for li in re.findall(r"<li>(.*?)</li>", first)]
+    assert len(a.flagged_towns) == 3
+    for town in a.flagged_towns:  # every flagged town, with each of its articles and items
+        assert f"{town}" in text
+    for _, f in a.flags.iterrows():  # one line each: town, article, (item,) evidence
+        evidence = " ".join(str(f["evidence"]).split())
+        item = "" if evidence.startswith(f["item"]) else f"{f['item']}："
+        line = f"{f['town']}　{f['article']}　{item}{evidence}"
+        assert line in items, line
+        assert f["consequence"] in text  # what 第八条 (or 第九条) implies, as the flags say
+    assert "群众认可度：群众认可度" not in text  # the item is not said twice
+    assert "第八条" in text
+    for _, w in a.watch.iterrows():  # the watch list
+        assert f"{w['town']} {w['item']}" in text
+    assert f"需关注</b>（{len(a.watch)} 项" in first
+    assert "<table" not in first and "<img" not in first  # compact: words, no tables or figures
+
+
+def test_first_screen_without_flags_or_watch(assessment_2018):
+    import dataclasses
+
+    from quchi_stats.report.build import first_screen_html
+
+    a = dataclasses.replace(assessment_2018, flags=assessment_2018.flags.iloc[:0],
+                            watch=assessment_2018.watch.iloc[:0])
+    text = re.sub(r"<[^>]+>", "", first_screen_html(a))
+    assert "被标记的镇：无" in text and "需关注：无" in text and "第八条" not in text
+
+
+def test_an_organ_pipe_figure_per_flagged_town_and_indicator(report_dir, assessment_2018):
+    """Each 第七条（四） flag has its villages' figure, in 三、存在问题 after the flags table."""
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    a = assessment_2018
+    pairs = a.flags.loc[a.flags["article"] == "第七条（四）", ["town", "item"]]
+    assert len(pairs) == 2
+    alts = re.findall(r'<img alt="([^"]*各抽查村[^"]*)"', html)
+    assert len(alts) == len(pairs)
+    for (town, item), alt in zip(pairs.itertuples(index=False), alts, strict=True):
+        assert alt.startswith(f"{a.year} 年{town}{item}：")
+        assert html.index("<h2>三、存在问题</h2>") < html.index(alt) < html.index("<h2>四、综合评价</h2>")
+    # drawn from the flagged villages the assessment keeps: all the town's responding households
+    v = a.flagged_villages()
+    est = a.estimates.set_index(["indicator", "town"])
+    for (ind, town), g in v.groupby(["indicator", "town"]):
+        assert g["households"].sum() == est.loc[(ind, town), "n"]  # households: 户 = n
+        assert g["village"].is_unique and set(g["village"]) <= set(a.villages["village"]) | set(
+            a.village_rates["village"])
+    assert "household_id" not in v and "household_id" not in a.village_rates
+    # nothing flagged under 第七条（四）: no villages, no figure
+    from quchi_stats.report.build import organ_pipe_figures
+
+    calm = dataclasses.replace(a, estimates=a.estimates.assign(**{"class": "达标"}))
+    assert calm.flagged_villages().empty and organ_pipe_figures(calm) == []
+    assert dataclasses.replace(a, village_rates=pd.DataFrame()).flagged_villages().empty
+
+
+def test_print_css_a4_repeated_headers_rows_kept_and_towns_unwrapped(report_dir):
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    css = html[html.index("<style>"):html.index("</style>")]
+    compact = re.sub(r"\s+", " ", css)
+    assert re.search(r"@page \{ size: A4; margin: [^;}]+; \}", compact)
+    assert "table.t thead { display: table-header-group; }" in compact
+    assert "table.t tr { break-inside: avoid; page-break-inside: avoid; }" in compact
+    assert ".town, td.town, th.town { white-space: nowrap; }" in compact
+    assert "@media print" in compact
+    body = html[html.index("<body>"):]
+    assert '<td class="town">沙溪镇</td>' in body and '<th class="town">乡镇</th>' in body
+    assert "<td>沙溪镇</td>" not in body and "<th>乡镇</th>" not in body  # every such cell
+    assert body.count("<thead>") == body.count("<table")  # each table has its header group
+
+
 def test_no_personal_data_in_any_output(report_dir):
     reg = load_register(2018)
     text = "".join(p.read_bytes().decode("utf-8", "ignore") for p in report_dir.iterdir()
@@ -132,8 +217,9 @@ def test_unverified_run_says_so_on_the_first_screen_and_in_every_table(tmp_path,
     write_report(a, out)
     text = (out / REPORT_NAME).read_text(encoding="utf-8")
     body = text[text.index("<body>"):]
-    # right under the title, before the first section (what the first screen shows)
-    assert body.index("未核验抽样清单") < body.index("一、基本情况") < 2000
+    # right under the title, before the summary and the first section (the first screen)
+    assert body.index("未核验抽样清单") < body.index('class="first-screen"') < 2000
+    assert body.index('class="first-screen"') < body.index("一、基本情况")
     assert 'class="banner unverified"' in body and UNVERIFIED_ZH in body
     book = pd.read_excel(out / "考核报告.xlsx", sheet_name=None, header=None)
     # the 摘要 sheet comes first and says it under its title; the 说明 sheet follows
@@ -385,3 +471,43 @@ def test_qujiang_keeps_quanqu_in_every_output(report_dir):
     assert "全区" in set(book["估计结果"]["乡镇"]) and "全区水平" in book["收缩估计"]
     est = pd.read_csv(report_dir / "estimates.csv", encoding="utf-8-sig")
     assert "全区" in set(est["乡镇"])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_chromium_shows_the_whole_summary_on_the_first_screen(tmp_path, report_dir):
+    """In a 1280 × 800 window the summary's box, top and bottom border, is in view."""
+    img = _screenshot(report_dir / REPORT_NAME, tmp_path / "first.png", tmp_path, "1280,800")
+    rgb = image.imread(tmp_path / "first.png")[..., :3]
+    blue = (np.abs(rgb - np.array([0x2c, 0x7f, 0xb8]) / 255).max(axis=2) < 0.08).sum(axis=1)
+    lines = np.flatnonzero(blue > 0.6 * 1100)  # the box's borders (and a heading's rule after it)
+    runs = np.split(lines, np.flatnonzero(np.diff(lines) > 1) + 1) if len(lines) else []
+    assert len(runs) >= 2, runs  # the box opens and closes above the fold
+    assert runs[0][0] < 300 and img.shape[0] == 800
+
+
+def _pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    return [(float(w), float(h)) for w, h in boxes]
+
+
+def _print(html: Path, pdf: Path, tmp: Path) -> bytes:
+    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / ('profile-' + pdf.stem)}",
+                    "--virtual-time-budget=15000", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", html.as_uri()],
+                   capture_output=True, timeout=180, check=False)
+    assert pdf.is_file(), "Chromium wrote no PDF"
+    return pdf.read_bytes()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_chromium_prints_the_report_on_a4(tmp_path, report_dir):
+    pages = _pdf_pages(_print(report_dir / REPORT_NAME, tmp_path / "a4.pdf", tmp_path))
+    assert 5 < len(pages) < 30, len(pages)
+    a4 = (210 / 25.4 * 72, 297 / 25.4 * 72)  # 595 × 842 pt
+    assert all(abs(w - a4[0]) < 1 and abs(h - a4[1]) < 1 for w, h in pages), set(pages)
+    # control: without the @page rule the same page prints on Chromium's default US Letter
+    page = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    bare = tmp_path / "bare.html"
+    bare.write_text(re.sub(r"@page \{[^}]*\}", "", page), encoding="utf-8")
+    letter = _pdf_pages(_print(bare, tmp_path / "letter.pdf", tmp_path))
+    assert letter and all(abs(w - 612) < 1 and abs(h - 792) < 1 for w, h in letter)

@@ -10,10 +10,17 @@ and returns the Axes.
 
 from __future__ import annotations
 
-from .figures import forest_plot, funnel_plot, income_histogram, power_curve, trend_plot
+from .figures import (
+    forest_plot,
+    funnel_plot,
+    income_histogram,
+    organ_pipe_plot,
+    power_curve,
+    trend_plot,
+)
 from .fonts import FONT_FAMILY, FONT_PATH, register_font
 
 register_font()
 
 __all__ = ["FONT_FAMILY", "FONT_PATH", "forest_plot", "funnel_plot", "income_histogram",
-           "power_curve", "register_font", "trend_plot"]
+           "organ_pipe_plot", "power_curve", "register_font", "trend_plot"]

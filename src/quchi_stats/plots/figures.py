@@ -1,4 +1,4 @@
-"""Forest, funnel, trend and income plots. Each takes ``ax=None`` and returns the Axes."""
+"""Forest, funnel, organ-pipe, trend and income plots. Each takes ``ax=None`` and returns the Axes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from matplotlib.axes import Axes
 from ..flags.funnel import funnel_limits
 from .fonts import drawable
 
-__all__ = ["forest_plot", "funnel_plot", "income_histogram", "power_curve", "trend_plot"]
+__all__ = ["forest_plot", "funnel_plot", "income_histogram", "organ_pipe_plot", "power_curve",
+           "trend_plot"]
 
 _COLORS = {"显著偏低": "#c0392b", "低于标准但不显著": "#e67e22", "达标": "#2c7fb8"}
 
@@ -85,6 +86,55 @@ def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_title(_plain(f"{label}漏斗图"))
     ax.legend(fontsize=8, loc="lower right")
+    return ax
+
+
+def organ_pipe_plot(villages: pd.DataFrame, *, threshold: float, ci_lower: float,
+                    ci_upper: float, estimate: float | None = None, label: str = "",
+                    town: str = "", complement: bool = False, ax: Axes | None = None) -> Axes:
+    """One town's sampled villages as WHO VCQI draws them: a bar per village at its observed rate,
+    the bar's width proportional to its responding households, villages sorted from the highest
+    rate to the lowest; the standard as a dashed line and the town's interval as a band.
+
+    ``villages``: rows of one town and indicator with ``village``, ``households`` and ``p_hat``
+    (the good rate, :func:`~quchi_stats.flags.village_counts`); ``threshold``, ``ci_lower``,
+    ``ci_upper`` and ``estimate`` are good rates too. ``complement=True`` plots ``1 − rate``
+    (错退率, 漏评率). The bars are the Axes' first container (``ax.containers[0]``).
+    """
+    ax = _axes(ax, (7.5, 4.2))
+    v = villages.reset_index(drop=True)
+    label, town = drawable(label, "指标"), drawable(town, "乡镇")
+    names = _names(v["village"].astype(str), "行政村")
+    rate = v["p_hat"].to_numpy(float)
+    thr, lo, hi, est = threshold, ci_lower, ci_upper, estimate
+    if complement:
+        rate, thr, lo, hi = 1 - rate, 1 - threshold, 1 - ci_upper, 1 - ci_lower
+        est = None if estimate is None else 1 - estimate
+    order = np.argsort(-rate, kind="stable")
+    rate, width = rate[order], v["households"].to_numpy(float)[order]
+    names = names.to_numpy()[order]
+    left = np.concatenate([[0.0], np.cumsum(width)[:-1]])
+    # a village on the wrong side of the standard in red (higher is worse for a complement rate)
+    bad = rate > thr if complement else rate < thr
+    ax.bar(left, rate, width=width, align="edge", color=np.where(bad, "#e6a29a", "#9ecae1"),
+           edgecolor="white", linewidth=1.2, label="抽查村（柱宽 = 应答户数）")
+    ax.axhspan(min(lo, hi), max(lo, hi), color="#7f7f7f", alpha=0.22, lw=0,
+               label=f"本镇置信区间 {min(lo, hi):.1%}–{max(lo, hi):.1%}")
+    ax.axhline(min(lo, hi), color="#7f7f7f", ls=":", lw=1)
+    ax.axhline(max(lo, hi), color="#7f7f7f", ls=":", lw=1)
+    if est is not None:
+        ax.axhline(est, color="#333333", lw=1.2, label=f"本镇估计 {est:.1%}")
+    ax.axhline(thr, color="#c0392b", ls="--", lw=1.5, label=f"标准 {thr:.0%}")
+    ax.set_xticks(left + width / 2, [_plain(n) for n in names], rotation=45 if len(v) > 6 else 0,
+                  ha="right" if len(v) > 6 else "center", fontsize=8)
+    ax.set_xlim(0, max(float(width.sum()), 1.0))
+    top = max([*rate, thr, lo, hi] + ([] if est is None else [est]))
+    ax.set_ylim(0, 1.0 if not complement else min(1.0, top * 1.15 + 0.01))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel(_plain(label))
+    ax.set_xlabel(f"抽查村（按比率从高到低，共 {len(v)} 个村、{int(width.sum())} 户应答）")
+    ax.set_title(_plain(f"{town}{label}：各抽查村"))
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the bars
     return ax
 
 

@@ -34,8 +34,9 @@ from .docx import DOCX_NAME, docx_bytes, figures_in_html
 from .formats import P_VALUE
 from .formats import kind as column_kind
 
-__all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "report_tables",
-           "shown_district", "shown_tables", "write_report"]
+__all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "first_screen_html",
+           "organ_pipe_figures", "report_tables", "shown_district", "shown_tables",
+           "write_report"]
 
 REPORT_NAME = "考核报告.html"
 REPORT_FILES = (REPORT_NAME, "考核报告.xlsx", DOCX_NAME, "estimates.csv", "flags.csv", "rejects.csv")
@@ -192,7 +193,20 @@ def _figure_png(draw) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return base64.b64encode(_palette_png(buf.getvalue())).decode("ascii")
+
+
+def _palette_png(png: bytes) -> bytes:
+    """``png`` with at most 256 colours (a third of the bytes; a plot's flat colours and
+    anti-aliased edges look the same), so that the single HTML file stays within its budget."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as im:
+        q = im.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE,
+                                       dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    q.save(out, format="PNG")
+    return out.getvalue()
 
 
 def _img(b64: str, alt: str) -> str:
@@ -310,7 +324,102 @@ table.t th { background: #eef4fa; }
 .unverified { background: #fdecea; border: 2px solid #c0392b; color: #8e1b10; font-weight: bold;
               font-size: 1.1em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; }
+.first-screen { border: 2px solid #2c7fb8; border-radius: 4px; padding: .2em 1.2em .6em;
+                margin: 1em 0 1.6em; }
+.first-screen h2 { border-bottom: none; margin: .4em 0 .2em; }
+.first-screen ul { margin: .2em 0 .5em; padding-left: 1.4em; }
+.first-screen li { margin: .1em 0; } .first-screen p { margin: .4em 0; }
+.town, td.town, th.town { white-space: nowrap; }
+table.t thead { display: table-header-group; }
+table.t tr { break-inside: avoid; page-break-inside: avoid; }
+@page { size: A4; margin: 18mm 15mm 20mm 15mm; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10.5pt; line-height: 1.45; }
+  table.t { font-size: 8.5pt; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
+  figure, .first-screen { break-inside: avoid; page-break-inside: avoid; }
+  figure img { max-height: 95mm; }
+}
 """
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _town(name: str) -> str:
+    return f'<span class="town">{html.escape(str(name))}</span>'
+
+
+def first_screen_html(a: Assessment) -> str:
+    """The report's first screen, before the basis, the methods and the tables: the flagged towns,
+    each flag's article and evidence on one line, the consequence each article carries
+    (第八条, as the flags table states it) and the watch list. It words the findings the
+    :class:`Assessment` holds and computes nothing."""
+    flags, watch = a.flags, a.watch
+    out = ['<section class="first-screen" id="summary">', "<h2>考核结论（摘要）</h2>"]
+    if len(flags):
+        towns = a.flagged_towns
+        articles = "、".join(sorted(set(flags["article"])))
+        out.append(f'<p class="flag">{a.year} 年度抽查发现 {len(towns)} 个镇存在考核办法{articles}所列情形：'
+                   + "、".join(_town(t) for t in towns) + "。</p>")
+        out.append("<ul>" + "".join(
+            f"<li><b>{_town(r['town'])}</b>　{html.escape(str(r['article']))}　"
+            + ("" if _one_line(r["evidence"]).startswith(str(r["item"]))  # said by the evidence
+               else f"{html.escape(str(r['item']))}：") + html.escape(_one_line(r["evidence"]))
+            + "</li>" for _, r in flags.iterrows()) + "</ul>")
+        out.append("<p><b>处理建议</b>：</p><ul>" + "".join(
+            f"<li>{html.escape(str(cons))}（" + "、".join(
+                _town(t) for t in dict.fromkeys(flags.loc[flags["consequence"] == cons, "town"]))
+            + "）</li>" for cons in dict.fromkeys(flags["consequence"])) + "</ul>")
+    else:
+        out.append("<p>被标记的镇：无。未发现符合考核办法第七条所列情形、且有统计证据支持的问题。</p>")
+    if len(watch):
+        out.append(f"<p><b>需关注</b>（{len(watch)} 项，证据尚不足以标记，建议复核）：" + "；".join(
+            f"{_town(r['town'])} {html.escape(str(r['item']))}" for _, r in watch.iterrows())
+            + "。依据见“三、存在问题”。</p>")
+    else:
+        out.append("<p><b>需关注</b>：无。</p>")
+    out.append('<p class="note">抽查情况、方法、各镇各指标的估计和检验见下文各节。</p></section>')
+    return "\n".join(out)
+
+
+ORGAN_PIPE_NOTE = ("每个柱子是一个抽查村的比率，柱宽与该村应答户数成比例，村按比率从高到低排列；"
+                   "虚线为标准，灰带为本镇的置信区间，实线为本镇估计。")
+
+
+def organ_pipe_figures(a: Assessment) -> list[tuple[str, str, object]]:
+    """``(town, caption, draw)`` of each town × indicator flagged under 第七条（四）: its sampled
+    villages as an organ-pipe plot (:func:`~quchi_stats.plots.organ_pipe_plot`) from
+    :meth:`Assessment.flagged_villages`, for :func:`_figure_png`; the docx draws the same."""
+    out = []
+    v = a.flagged_villages()
+    for (ind_name, town), g in v.groupby(["indicator", "town"], sort=False):
+        ind = a.spec.indicator(ind_name)
+        r = g.iloc[0]
+        caption = f"{a.year} 年{town}{ind.label}：各抽查村比率（柱宽为应答户数）、本镇置信区间与标准"
+        out.append((town, caption, lambda p, ax, g=g, r=r, ind=ind, town=town: p.organ_pipe_plot(
+            g, threshold=r["threshold"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
+            estimate=r["estimate"], label=ind.label, town=town,
+            complement=ind.display == "complement", ax=ax)))
+    return out
+
+
+def _organ_pipes_html(a: Assessment) -> str:
+    figs = organ_pipe_figures(a)
+    if not figs:
+        return ""
+    return (f"<h3>被标记镇的抽查村（第七条（四））</h3><p>{ORGAN_PIPE_NOTE}</p>"
+            + "".join(_img(_figure_png(draw), caption) for _, caption, draw in figs))
+
+
+def _nowrap_towns(body: str, a: Assessment) -> str:
+    """Table cells holding only a town's name (and the 乡镇 headers) marked so as not to wrap."""
+    names = {*a.estimates.get("town", ()), *a.response.get("town", ()), *a.flags.get("town", ()),
+             DISTRICT}
+    for name in sorted((str(n) for n in names if isinstance(n, str) and n), key=len, reverse=True):
+        body = body.replace(f"<td>{html.escape(name)}</td>", f'<td class="town">{html.escape(name)}</td>')
+    return body.replace("<th>乡镇</th>", '<th class="town">乡镇</th>')
 
 
 def build_html(a: Assessment, *, synthetic: bool = False) -> str:
@@ -333,6 +442,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     if a.notes:  # checks the data did not allow (an absent self-assessment or targets file)
         add('<p class="banner">本报告未进行的检查：' + "；".join(html.escape(n) for n in a.notes)
             + "</p>")
+    add(first_screen_html(a))
     ov = a.overview
     add("<h2>一、基本情况</h2>")
     add(f"<p>{html.escape(a.spec.county or COUNTY_UNNAMED)} {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；截至 {y} 年底建档立卡 "
@@ -399,6 +509,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     if len(a.flags):
         add('<p class="flag">以下情形符合考核办法第七条（或第九条），建议按第八条处理：</p>')
         add(_table(tables["标记"]))
+        add(_organ_pipes_html(a))
     else:
         add("<p>未发现符合第七条所列情形、且有统计证据支持的问题。</p>")
     if len(a.watch):
@@ -455,6 +566,7 @@ def build_html(a: Assessment, *, synthetic: bool = False) -> str:
     add(f'<p class="note">本报告由 quchi_stats 生成：{sig_count} 个镇×指标组合显著偏低；所有标记均有统计检验支持，'
         "不以点估计单独作为标记依据。方法说明见项目文档 docs/estimation.md。</p>")
     body = "\n".join(parts)
+    body = _nowrap_towns(body, a)
     body += _font_note(a, body)
     css = CSS.replace("{font_face}", font_face_css(body))
     return (f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"/>'

@@ -328,6 +328,14 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
             figure(lambda p, ax, h=h, ind=ind: p.trend_plot(
                 h, label=ind.label, threshold=ind.threshold, district=district,
                 complement=ind.display == "complement", ax=ax), f"{ind.label} 年度变化")
+    from .build import ORGAN_PIPE_NOTE, organ_pipe_figures  # the HTML's figures of the flagged villages
+
+    if pipes := organ_pipe_figures(a):
+        k += 1
+        doc.add_heading(f"（{_ordinal(k)}）被标记镇的抽查村", level=2)
+        _para(doc, ORGAN_PIPE_NOTE)
+        for _, caption, draw in pipes:
+            figure(draw, caption)
     if len(a.bunching):
         low = a.bunching[a.bunching["p_adjusted"] < spec.alpha]["town"].tolist()
         if low:
