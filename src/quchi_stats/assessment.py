@@ -392,7 +392,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
                                         power=power)
     followup = None
     if fu_input is not None:  # 第七条（四） decided on both phases (followup/final.py)
-        from .followup.final import apply_decisions, assess_followup, evidence_suffix
+        from .followup.final import apply_decisions, assess_followup, conditional_evidence, evidence_suffix
 
         followup = assess_followup(fu_input, register, sample, est, spec)
         est = apply_decisions(est, followup, spec)
@@ -413,12 +413,14 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         if pd.notna(r.get("upper_one_sided", np.nan)):
             side = "下限" if ind.display == "complement" else "上限"
             bound = f"，单侧 {1 - spec.alpha:.0%} {side} {ind.shown(r['upper_one_sided']):.1%}"
-        flag(r["town"], "第七条（四）", ind.label,
+        two_phase = (None if followup is None
+                     else conditional_evidence(followup, r, spec))  # decided by the 复核
+        flag(r["town"], "第七条（四）", ind.label, two_phase if two_phase is not None else (
              f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}{bound}），标准 "
              f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 {p_statement(r['p_adjusted'])}，"
              f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村"
              + ("" if followup is None else evidence_suffix(followup, r["town"], r["indicator"],
-                                                            spec)))
+                                                            spec))))
 
     # funnel and empirical Bayes, per indicator: one beta-binomial model of towns and villages
     # (district-wide village ICC, then the between-town level; docs/flags.md)

@@ -184,7 +184,7 @@ def test_conditional_followup_verifies_and_refuses_tampering(conditional_phase1,
                  "--seed", "5"]) == 0
     out = capsys.readouterr().out
     assert "条件检验" in out and "水平 α × 份额" in out and "没有可新抽的村" not in out
-    assert "沙溪镇 群众认可度：第一阶段单侧 P = 2.68e-05，≤ α0 = 0.2，进入复核" in out
+    assert "沙溪镇 群众认可度：第一阶段单侧 P < 0.001，≤ α0 = 0.2，进入复核" in out
     assert "小坑镇 识别准确率" in out and "  小坑镇：在 3 个村" in out
     folder = data / "followup_2018"
     mpath = folder / "manifest.json"

@@ -56,6 +56,7 @@ from .draw import stage2_tests
 from .rule import continuation, exhausted_towns
 
 __all__ = ["FollowupInput", "FollowupResult", "apply_decisions", "assess_followup",
+           "conditional_evidence",
            "evidence_suffix", "flag_columns", "followup_costs", "read_followup",
            "two_phase_estimates", "two_phase_findings", "two_phase_weights"]
 
@@ -307,6 +308,26 @@ def apply_decisions(est: pd.DataFrame, fu: FollowupResult, spec: AssessmentSpec)
     out.loc[towns, "p_adjusted"] = key["p_adjusted"].reindex(idx).to_numpy(float)
     out.loc[towns, "class"] = key["class"].reindex(idx).to_numpy()
     return out
+
+
+def conditional_evidence(fu: FollowupResult, row: pd.Series, spec: AssessmentSpec) -> str | None:
+    """The whole evidence of a 第七条（四） flag the conditional 复核 decided (None otherwise): the
+    decisive test first — the town's actual rate given phase 1, its interval, the conditional
+    test's P and the adjusted P — then phase 1 and what the 复核 took. ``row`` is the flag's row
+    of the estimates table (phase 1's estimate, n and villages)."""
+    f = fu.findings[(fu.findings["town"] == row["town"])
+                    & (fu.findings["indicator"] == row["indicator"])]
+    if f.empty or f["stage"].iloc[0] != STAGE_CONDITIONAL:
+        return None
+    r = f.iloc[0]
+    ind = spec.indicator(row["indicator"])
+    lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
+    return (f"两阶段复核：全镇实际{ind.label}估计 {ind.shown(r['estimate_two_phase']):.1%}"
+            f"（{spec.level:.0%} 区间 {lo:.1%}–{hi:.1%}），标准 {ind.comparison} "
+            f"{ind.shown_threshold:.0%}；给定第一阶段的条件检验 {p_statement(r['p2'])}，"
+            f"校正后 {p_statement(r['p_adjusted'])}；第一阶段抽查 {ind.shown(row['estimate']):.1%}"
+            f"（{p_statement(r['p1'], 'P1')}，{int(row['n'])} 户、{int(row['df']) + 1} 个村），"
+            f"复核在全镇 {int(r['villages'])} 个村补抽 {int(r['households'])} 户")
 
 
 def evidence_suffix(fu: FollowupResult, town: str, indicator: str, spec: AssessmentSpec) -> str:
