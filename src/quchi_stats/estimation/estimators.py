@@ -19,7 +19,7 @@ from scipy import stats
 
 from ..design import SurveyDesign, _codes
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice, check_probability
-from ..io.schema import YES_NO, order_towns
+from ..io.schema import YES_NO
 from .intervals import CI_METHODS, effective_n, one_sided_pvalue, proportion_interval
 from .results import RESULT_COLUMNS, EstimateResult
 from .variance import Cells, cells_of, jackknife_variance_totals, taylor_variance_cells
@@ -124,8 +124,19 @@ def _domains(design: SurveyDesign, by: str | Sequence[str] | None
     codes = None if codes is None else np.asarray(codes, dtype=np.intp)
     if cols[0] == "town":
         # towns in order of first appearance in the data (a sample lists them in the year's
-        # order), not sorted by name as the strata are
-        order = {t: i for i, t in enumerate(order_towns(design.column("town").dropna()))}
+        # order), not sorted by name as the strata are: the first row of each town's code
+        # (what order_towns(design.column("town").dropna()) gives, without a pass in Python)
+        if psu_dom is not None:
+            town_labels = labels
+            first = np.full(len(labels), design.n, dtype=np.intp)
+            np.minimum.at(first, psu_dom, design.psu_first_row)
+        else:
+            town_codes, town_labels = parts[0]
+            first = np.full(len(town_labels) + 1, design.n, dtype=np.intp)
+            np.minimum.at(first, town_codes + 1, np.arange(design.n))  # slot 0: missing
+            first = first[1:]
+        order = {t: i for i, t in enumerate(np.asarray(town_labels, dtype=object)[
+            np.argsort(first, kind="stable")])}
         perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
         if np.any(perm != np.arange(perm.size)):
             remap = np.empty(len(perm) + 1, dtype=np.intp)
