@@ -368,14 +368,6 @@ class SurveyDesign:
         not need it)."""
         return self.psu_stratum[self.psu_code]
 
-    @functools.cached_property
-    def psu_first_row(self) -> np.ndarray:
-        """The first row of each PSU (computed on first use; domains in order of first
-        appearance need it)."""
-        first = np.full(self.n_psu, self.n, dtype=np.intp)
-        np.minimum.at(first, self.psu_code, np.arange(self.n))
-        return first
-
     @property
     def n(self) -> int:
         return len(self.data)

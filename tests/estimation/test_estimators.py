@@ -217,6 +217,26 @@ def test_towns_in_order_of_first_appearance_whatever_the_path(dtype):
     assert two.groupby("town", sort=False)["sex"].apply(list).tolist() == [[0, 1]] * 4
 
 
+def test_first_rows_reads_in_chunks_until_every_code_is_seen():
+    from quchi_stats.estimation.estimators import _first_rows
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-1, 3, 100_000)  # −1: a row without a code
+    codes[[70_000, 99_999]] = [3, 4]  # two codes first seen late, one (5) never
+    reads = []
+
+    def codes_of(a, b):
+        reads.append((a, b))
+        return codes[a:b]
+
+    first = _first_rows(codes_of, codes.size, 6)
+    expected = [int(np.argmax(codes == c)) if (codes == c).any() else codes.size for c in range(6)]
+    assert first.tolist() == expected
+    assert reads[0] == (0, 4096) and reads[-1][1] == codes.size
+    reads.clear()
+    assert _first_rows(codes_of, codes.size, 3).tolist() == expected[:3] and len(reads) == 1
+
+
 def test_result_columns_and_display():
     df = pd.DataFrame({"town": ["甲"] * 4 + ["乙"] * 4, "village": [1, 1, 2, 2, 3, 3, 4, 4],
                        "w": 2.0, "ok": [1, 1, 1, 0, 1, 1, 1, 1]})

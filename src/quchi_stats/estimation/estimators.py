@@ -68,6 +68,21 @@ def _numeric(design: SurveyDesign, column: str) -> np.ndarray:
     return arr
 
 
+def _first_rows(codes_of, n: int, k: int) -> np.ndarray:
+    """The first row of each code 0..k−1 among ``n`` rows (``n`` for a code without a row);
+    ``codes_of(a, b)`` gives the codes of rows a..b−1 (−1: none). The rows are read in growing
+    chunks until every code has been seen: a sample lists its towns early, so a million rows
+    are rarely all read."""
+    first = np.full(k + 1, n, dtype=np.intp)  # slot 0: rows without a code
+    a, b = 0, min(n, 4096)
+    while a < n:
+        np.minimum.at(first, codes_of(a, b) + 1, np.arange(a, b))
+        if (first[1:] < n).all():
+            break
+        a, b = b, min(n, 8 * b)
+    return first[1:]
+
+
 def _domains(design: SurveyDesign, by: str | Sequence[str] | None
              ) -> tuple[list[str], pd.DataFrame, np.ndarray | None, int, np.ndarray | None]:
     """The by columns, one row of keys per domain, each row's domain code, the number of domain
@@ -128,13 +143,11 @@ def _domains(design: SurveyDesign, by: str | Sequence[str] | None
         # (what order_towns(design.column("town").dropna()) gives, without a pass in Python)
         if psu_dom is not None:
             town_labels = labels
-            first = np.full(len(labels), design.n, dtype=np.intp)
-            np.minimum.at(first, psu_dom, design.psu_first_row)
+            first = _first_rows(lambda a, b: psu_dom[design.psu_code[a:b]], design.n,
+                                len(labels))
         else:
             town_codes, town_labels = parts[0]
-            first = np.full(len(town_labels) + 1, design.n, dtype=np.intp)
-            np.minimum.at(first, town_codes + 1, np.arange(design.n))  # slot 0: missing
-            first = first[1:]
+            first = _first_rows(lambda a, b: town_codes[a:b], design.n, len(town_labels))
         order = {t: i for i, t in enumerate(np.asarray(town_labels, dtype=object)[
             np.argsort(first, kind="stable")])}
         perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
