@@ -141,3 +141,21 @@ def test_missing_strata_and_psus_in_two_strata_name_the_first_row(kind):
     clash.loc[rows[-1], "town"] = other  # the village's last row in another town
     with pytest.raises(DataError, match=f"PSU“{village[5]}”出现在多个层中"):
         SurveyDesign(clash, strata="town", psu="village", weights="w")
+
+
+def test_pyarrow_strings_coded_as_pandas_factorize_codes_them():
+    """pyarrow strings are coded by pyarrow's hash and sorted afterwards: the same codes and
+    labels as ``pd.factorize(sort=True)``, missing values, empty strings and several chunks
+    included."""
+    pytest.importorskip("pyarrow")
+    from quchi_stats.design import _codes
+
+    values = ["乙镇", "", "a", None, "Z", "甲", "乙镇", "ä", "a", "镇10", "镇9"] * 3
+    halves = pd.concat([pd.Series(values[:13], dtype="str"), pd.Series(values[13:], dtype="str")],
+                       ignore_index=True)
+    assert halves.array.__arrow_array__().num_chunks == 2
+    for s in (pd.Series(values, dtype="str"), pd.Series(values, dtype="string[pyarrow]"), halves):
+        codes, labels, _ = _codes(s)
+        expected_codes, expected_labels = pd.factorize(s, sort=True)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(labels, np.asarray(expected_labels))

@@ -22,6 +22,28 @@ __all__ = ["LONELY_PSU", "SurveyDesign"]
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
 
 
+def _arrow_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """For strings held by pyarrow (pandas' ``str`` or ``string[pyarrow]``): codes in order of
+    first appearance (−1 where missing) from pyarrow's own hash, the distinct strings sorted,
+    and ``rank`` turning a code into its sorted position (``rank[-1] == -1``). None for other
+    columns. Cheaper than ``pd.factorize(sort=True)``, which adds passes over the rows to sort
+    the codes: callers that need sorted codes per row apply ``rank``, others only per group."""
+    array = values.array
+    if not (isinstance(array, pd.arrays.ArrowStringArray) and hasattr(array, "__arrow_array__")):
+        return None
+    chunked = array.__arrow_array__()
+    encoded = (chunked.combine_chunks() if chunked.num_chunks != 1
+               else chunked.chunk(0)).dictionary_encode()
+    indices = encoded.indices
+    codes = (indices.fill_null(-1) if indices.null_count else indices).to_numpy()
+    labels = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(labels, kind="stable")  # Python's order of str: code points, as pandas
+    rank = np.empty(labels.size + 1, dtype=np.intp)
+    rank[order] = np.arange(labels.size)
+    rank[-1] = -1
+    return codes, labels[order], rank
+
+
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``pd.factorize(values, sort=True)``: codes 0..k−1 of the distinct values in sorted order
     (−1 where missing), those values and, when they came for free, the rows of each (else None).
@@ -55,6 +77,10 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
             if used.all():
                 return shifted, labels, counts
             return (np.cumsum(used) - 1)[shifted], labels, counts[used]
+    arrow = _arrow_codes(values)
+    if arrow is not None:
+        codes, labels, rank = arrow
+        return rank[codes], labels, None
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.intp, copy=False), np.asarray(uniques), None
 
@@ -79,7 +105,12 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
     col = data[strata]
     n_psu = int(p_code.max()) + 1
     labels_of = None  # the labels of raw, when raw holds codes
-    if isinstance(col.dtype, pd.CategoricalDtype):
+    rank = None  # raw's codes → sorted codes, when they are not sorted
+    arrow = _arrow_codes(col)
+    if arrow is not None:
+        # pyarrow strings: pyarrow's hash codes them; only the PSUs' codes are sorted (below)
+        raw, labels_of, rank = arrow
+    elif isinstance(col.dtype, pd.CategoricalDtype):
         raw = np.asarray(col.array.codes)  # −1: missing
     elif isinstance(col.dtype, np.dtype) and col.dtype != object:
         raw = col.to_numpy()
@@ -89,8 +120,7 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
         # (NaN differs from itself, so a missing value is found below)
         raw = col.to_numpy()
     else:
-        # object columns may hold values that do not compare (pd.NA); pyarrow strings would be
-        # turned into Python objects: factorise them (pyarrow's own hash is fast)
+        # object columns may hold values that do not compare (pd.NA): factorise them
         raw, labels_of, _ = _codes(col)  # −1: missing
     first = np.empty(n_psu, dtype=raw.dtype)
     first[p_code] = raw
@@ -100,6 +130,8 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
         if missing.any():
             raise DataError("抽样设计列不能为空", row=int(np.argmax(missing)) + 2, column=strata)
         _clash(data, psu, int(np.argmax(differ)))
+    if rank is not None:
+        first = rank[first]
     if isinstance(col.dtype, pd.CategoricalDtype):
         per_psu = pd.Series(pd.Categorical.from_codes(first, dtype=col.dtype))
     elif labels_of is not None:
