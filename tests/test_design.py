@@ -159,3 +159,43 @@ def test_pyarrow_strings_coded_as_pandas_factorize_codes_them():
         expected_codes, expected_labels = pd.factorize(s, sort=True)
         np.testing.assert_array_equal(codes, expected_codes)
         np.testing.assert_array_equal(labels, np.asarray(expected_labels))
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 8, 9, 12, 15, 16])
+def test_strata_of_one_byte_length_compared_as_integers_as_strings_are(size):
+    """pyarrow strata whose labels all have ``size`` bytes are read per PSU from integer keys
+    (strided views of pyarrow's buffer, no hash): the same codes, labels and errors as object
+    strings, for slices of a frame too (a buffer offset) and whatever the bytes."""
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(size)
+    pool = ["é", "镇", "a", "Z", "\x00", "ÿ", "b", "0", "9", "c"]  # seven of one byte
+    labels = set()
+    while len(labels) < 7:
+        text, nbytes = "", 0
+        while nbytes < size:
+            c = pool[rng.integers(len(pool))]
+            if nbytes + len(c.encode()) <= size:
+                text, nbytes = text + c, nbytes + len(c.encode())
+        labels.add(text)
+    labels = np.array(sorted(labels, key=lambda t: rng.random()), dtype=object)
+    village = rng.integers(0, 50, 2000) * 3 + 7
+    town = labels[village % 7]
+    for sl in (slice(None), slice(13, None), slice(5, 1995)):
+        df = pd.DataFrame({"town": pd.Series(town, dtype="str"), "village": village,
+                           "w": 1.0}).iloc[sl]
+        obj = df.assign(town=df["town"].astype(object))
+        d = SurveyDesign(df, strata="town", psu="village", weights="w")
+        o = SurveyDesign(obj, strata="town", psu="village", weights="w")
+        np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
+        np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
+        np.testing.assert_array_equal(d.stratum_code, o.stratum_code)
+        clash = df.copy()
+        rows = np.flatnonzero(clash["village"].to_numpy() == clash["village"].iloc[3])
+        other = labels[(clash["village"].iloc[3] + 1) % 7]
+        clash.iloc[rows[-1], 0] = other  # the village's last row in another town
+        with pytest.raises(DataError, match="出现在多个层中") as as_objects:
+            SurveyDesign(clash.assign(town=clash["town"].astype(object)), strata="town",
+                         psu="village", weights="w")
+        with pytest.raises(DataError) as as_keys:
+            SurveyDesign(clash, strata="town", psu="village", weights="w")
+        assert str(as_keys.value) == str(as_objects.value)  # the same row named
