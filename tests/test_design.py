@@ -199,3 +199,20 @@ def test_strata_of_one_byte_length_compared_as_integers_as_strings_are(size):
         with pytest.raises(DataError) as as_keys:
             SurveyDesign(clash, strata="town", psu="village", weights="w")
         assert str(as_keys.value) == str(as_objects.value)  # the same row named
+
+
+@pytest.mark.parametrize("names", [["马坝镇"], ["ab镇镇", "cb镇镇"], ["镇镇镇镇镇"], ["x"]],
+                         ids=["one town", "first byte differs", "15 bytes", "one byte"])
+def test_strata_keys_of_every_bit_pattern(names):
+    """Keys with the top bit set (UTF-8 bytes of Chinese), a single stratum, and labels that
+    differ only in their first byte (keys close together) code as object strings do."""
+    pytest.importorskip("pyarrow")
+    k = len(names)
+    town = np.array(names, dtype=object)[np.arange(40) % k]
+    village = np.arange(40) // 2 * k + np.arange(40) % k
+    df = pd.DataFrame({"town": pd.Series(town, dtype="str"), "v": village, "w": 1.0})
+    d = SurveyDesign(df, strata="town", psu="v", weights="w", lonely_psu="remove")
+    o = SurveyDesign(df.assign(town=town), strata="town", psu="v", weights="w",
+                     lonely_psu="remove")
+    np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
+    np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)

@@ -111,7 +111,8 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
     (−1 where missing), those values and, when they came for free, the rows of each (else None).
 
     Two fast paths give the same codes without a hash table: a categorical's codes (its observed
-    categories, in category order) and, for integers of a small range, one ``bincount``.
+    categories, in category order) and, for integers of a small range, one ``bincount``; pyarrow
+    strings are hashed by pyarrow itself (:func:`_arrow_codes`).
     """
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -180,9 +181,10 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
         if differ.any():
             _clash(data, psu, int(np.argmax(differ)))
         # the PSUs' keys coded (few distinct), their strings decoded and sorted
-        code = _codes(pd.Series(firsts[0]))[0]
+        # (pd.factorize, not _codes: the keys may pass int64's range, in any order)
+        code = pd.factorize(firsts[0])[0]
         if len(firsts) == 2:
-            code = _combine(code, _codes(pd.Series(firsts[1]))[0], n_psu)
+            code = _combine(code, pd.factorize(firsts[1])[0], n_psu)
         one = np.zeros(int(code.max()) + 1, dtype=np.intp)
         one[code] = np.arange(n_psu)  # a PSU of each distinct key
         text = _fixed_width_text(size, [f[one] for f in firsts])
