@@ -141,3 +141,78 @@ def test_missing_strata_and_psus_in_two_strata_name_the_first_row(kind):
     clash.loc[rows[-1], "town"] = other  # the village's last row in another town
     with pytest.raises(DataError, match=f"PSU“{village[5]}”出现在多个层中"):
         SurveyDesign(clash, strata="town", psu="village", weights="w")
+
+
+def test_pyarrow_strings_coded_as_pandas_factorize_codes_them():
+    """pyarrow strings are coded by pyarrow's hash and sorted afterwards: the same codes and
+    labels as ``pd.factorize(sort=True)``, missing values, empty strings and several chunks
+    included."""
+    pytest.importorskip("pyarrow")
+    from quchi_stats.design import _codes
+
+    values = ["乙镇", "", "a", None, "Z", "甲", "乙镇", "ä", "a", "镇10", "镇9"] * 3
+    halves = pd.concat([pd.Series(values[:13], dtype="str"), pd.Series(values[13:], dtype="str")],
+                       ignore_index=True)
+    assert halves.array.__arrow_array__().num_chunks == 2
+    for s in (pd.Series(values, dtype="str"), pd.Series(values, dtype="string[pyarrow]"), halves):
+        codes, labels, _ = _codes(s)
+        expected_codes, expected_labels = pd.factorize(s, sort=True)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(labels, np.asarray(expected_labels))
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 8, 9, 12, 15, 16])
+def test_strata_of_one_byte_length_compared_as_integers_as_strings_are(size):
+    """pyarrow strata whose labels all have ``size`` bytes are read per PSU from integer keys
+    (strided views of pyarrow's buffer, no hash): the same codes, labels and errors as object
+    strings, for slices of a frame too (a buffer offset) and whatever the bytes."""
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(size)
+    pool = ["é", "镇", "a", "Z", "\x00", "ÿ", "b", "0", "9", "c"]  # seven of one byte
+    labels = set()
+    while len(labels) < 7:
+        text, nbytes = "", 0
+        while nbytes < size:
+            c = pool[rng.integers(len(pool))]
+            if nbytes + len(c.encode()) <= size:
+                text, nbytes = text + c, nbytes + len(c.encode())
+        labels.add(text)
+    labels = np.array(sorted(labels, key=lambda t: rng.random()), dtype=object)
+    village = rng.integers(0, 50, 2000) * 3 + 7
+    town = labels[village % 7]
+    for sl in (slice(None), slice(13, None), slice(5, 1995)):
+        df = pd.DataFrame({"town": pd.Series(town, dtype="str"), "village": village,
+                           "w": 1.0}).iloc[sl]
+        obj = df.assign(town=df["town"].astype(object))
+        d = SurveyDesign(df, strata="town", psu="village", weights="w")
+        o = SurveyDesign(obj, strata="town", psu="village", weights="w")
+        np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
+        np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
+        np.testing.assert_array_equal(d.stratum_code, o.stratum_code)
+        clash = df.copy()
+        rows = np.flatnonzero(clash["village"].to_numpy() == clash["village"].iloc[3])
+        other = labels[(clash["village"].iloc[3] + 1) % 7]
+        clash.iloc[rows[-1], 0] = other  # the village's last row in another town
+        with pytest.raises(DataError, match="出现在多个层中") as as_objects:
+            SurveyDesign(clash.assign(town=clash["town"].astype(object)), strata="town",
+                         psu="village", weights="w")
+        with pytest.raises(DataError) as as_keys:
+            SurveyDesign(clash, strata="town", psu="village", weights="w")
+        assert str(as_keys.value) == str(as_objects.value)  # the same row named
+
+
+@pytest.mark.parametrize("names", [["马坝镇"], ["ab镇镇", "cb镇镇"], ["镇镇镇镇镇"], ["x"]],
+                         ids=["one town", "first byte differs", "15 bytes", "one byte"])
+def test_strata_keys_of_every_bit_pattern(names):
+    """Keys with the top bit set (UTF-8 bytes of Chinese), a single stratum, and labels that
+    differ only in their first byte (keys close together) code as object strings do."""
+    pytest.importorskip("pyarrow")
+    k = len(names)
+    town = np.array(names, dtype=object)[np.arange(40) % k]
+    village = np.arange(40) // 2 * k + np.arange(40) % k
+    df = pd.DataFrame({"town": pd.Series(town, dtype="str"), "v": village, "w": 1.0})
+    d = SurveyDesign(df, strata="town", psu="v", weights="w", lonely_psu="remove")
+    o = SurveyDesign(df.assign(town=town), strata="town", psu="v", weights="w",
+                     lonely_psu="remove")
+    np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
+    np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)

@@ -22,12 +22,97 @@ __all__ = ["LONELY_PSU", "SurveyDesign"]
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
 
 
+def _arrow_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """For strings held by pyarrow (pandas' ``str`` or ``string[pyarrow]``): codes in order of
+    first appearance (−1 where missing) from pyarrow's own hash, the distinct strings sorted,
+    and ``rank`` turning a code into its sorted position (``rank[-1] == -1``). None for other
+    columns. Cheaper than ``pd.factorize(sort=True)``, which adds passes over the rows to sort
+    the codes: callers that need sorted codes per row apply ``rank``, others only per group."""
+    array = values.array
+    if not (isinstance(array, pd.arrays.ArrowStringArray) and hasattr(array, "__arrow_array__")):
+        return None
+    chunked = array.__arrow_array__()
+    encoded = (chunked.combine_chunks() if chunked.num_chunks != 1
+               else chunked.chunk(0)).dictionary_encode()
+    indices = encoded.indices
+    codes = (indices.fill_null(-1) if indices.null_count else indices).to_numpy()
+    labels = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(labels, kind="stable")  # Python's order of str: code points, as pandas
+    rank = np.empty(labels.size + 1, dtype=np.intp)
+    rank[order] = np.arange(labels.size)
+    rank[-1] = -1
+    return codes, labels[order], rank
+
+
+def _fixed_width_keys(values: pd.Series) -> tuple[int, list[np.ndarray]] | None:
+    """Exact integer keys of pyarrow strings that all have the same length L in bytes (1 to 16,
+    no missing value): L and one ``uint64`` per row holding its bytes (L <= 8), or two holding
+    its first and last eight (9 to 16; together every byte). None for any other column.
+
+    The keys are read from pyarrow's data buffer by strided views, without hashing: the strata
+    of a sample (town names of equal length, as a county's often are) are then compared row by
+    row as integers. Two rows have equal keys exactly when their strings are equal.
+    """
+    array = values.array
+    if not (isinstance(array, pd.arrays.ArrowStringArray) and hasattr(array, "__arrow_array__")):
+        return None
+    chunked = array.__arrow_array__()
+    if chunked.num_chunks != 1 or chunked.null_count or len(chunked) == 0:
+        return None
+    chunk = chunked.chunk(0)
+    buffers = chunk.buffers()
+    if len(buffers) != 3 or str(chunk.type) not in ("string", "large_string"):
+        return None
+    n = len(chunk)
+    width = 8 if str(chunk.type) == "large_string" else 4
+    off = np.frombuffer(buffers[1], dtype=f"<i{width}", count=n + 1, offset=width * chunk.offset)
+    data = buffers[2]
+    start = int(off[0])
+    size, rest = divmod(int(off[-1]) - start, n)
+    if rest or not 1 <= size <= 16:
+        return None
+    if np.diff(off).min() != size:  # the mean length is size: no shorter one, no longer one
+        return None
+
+    def window(shift: int, rows: int) -> np.ndarray:
+        """The eight bytes from byte ``shift`` of each of the first ``rows`` rows."""
+        return np.ndarray((rows,), dtype="<u8", buffer=data, offset=start + shift,
+                          strides=(size,))
+
+    if size >= 8:  # every window lies within its row
+        return size, [window(0, n).copy()] + ([window(size - 8, n).copy()] if size > 8 else [])
+    # shorter strings: eight bytes from each row's start, the next rows' bytes masked off; the
+    # last rows, whose eight bytes would pass the end of the buffer, are padded apart
+    fits = min(n, max(0, (data.size - start - 8) // size + 1))
+    key = np.empty(n, dtype="<u8")
+    if fits:
+        key[:fits] = window(0, fits)
+    if fits < n:
+        tail = np.zeros((n - fits, 8), dtype=np.uint8)
+        tail[:, :size] = np.frombuffer(data, dtype=np.uint8, count=(n - fits) * size,
+                                       offset=start + fits * size).reshape(-1, size)
+        key[fits:] = tail.view("<u8").ravel()
+    key &= np.uint64((1 << (8 * size)) - 1)
+    return size, [key]
+
+
+def _fixed_width_text(size: int, keys: list[np.ndarray]) -> np.ndarray:
+    """The strings of :func:`_fixed_width_keys`' keys (one per element), as an object array."""
+    if size <= 8:
+        raw = [int(a).to_bytes(8, "little")[:size] for a in keys[0]]
+    else:
+        raw = [int(a).to_bytes(8, "little") + int(b).to_bytes(8, "little")[16 - size:]
+               for a, b in zip(keys[0], keys[1], strict=True)]
+    return np.array([r.decode("utf-8") for r in raw], dtype=object)
+
+
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``pd.factorize(values, sort=True)``: codes 0..k−1 of the distinct values in sorted order
     (−1 where missing), those values and, when they came for free, the rows of each (else None).
 
     Two fast paths give the same codes without a hash table: a categorical's codes (its observed
-    categories, in category order) and, for integers of a small range, one ``bincount``.
+    categories, in category order) and, for integers of a small range, one ``bincount``; pyarrow
+    strings are hashed by pyarrow itself (:func:`_arrow_codes`).
     """
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -55,6 +140,10 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
             if used.all():
                 return shifted, labels, counts
             return (np.cumsum(used) - 1)[shifted], labels, counts[used]
+    arrow = _arrow_codes(values)
+    if arrow is not None:
+        codes, labels, rank = arrow
+        return rank[codes], labels, None
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.intp, copy=False), np.asarray(uniques), None
 
@@ -78,8 +167,38 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
     Missing strata and PSUs in several strata raise, naming the first such row."""
     col = data[strata]
     n_psu = int(p_code.max()) + 1
+    fixed = _fixed_width_keys(col)
+    if fixed is not None:
+        # pyarrow strings of one length: compared as integers, no hash over the rows
+        size, keys = fixed
+        firsts, differ = [], None
+        for key in keys:
+            first = np.empty(n_psu, dtype=key.dtype)
+            first[p_code] = key
+            bad = np.take(first, p_code) != key  # np.take: faster than first[p_code]
+            differ = bad if differ is None else differ | bad
+            firsts.append(first)
+        if differ.any():
+            _clash(data, psu, int(np.argmax(differ)))
+        # the PSUs' keys coded (few distinct), their strings decoded and sorted
+        # (pd.factorize, not _codes: the keys may pass int64's range, in any order)
+        code = pd.factorize(firsts[0])[0]
+        if len(firsts) == 2:
+            code = _combine(code, pd.factorize(firsts[1])[0], n_psu)
+        one = np.zeros(int(code.max()) + 1, dtype=np.intp)
+        one[code] = np.arange(n_psu)  # a PSU of each distinct key
+        text = _fixed_width_text(size, [f[one] for f in firsts])
+        order = np.argsort(text, kind="stable")  # Python's order of str, as pandas sorts
+        rank = np.empty(order.size, dtype=np.intp)
+        rank[order] = np.arange(order.size)
+        return rank[code], text[order]
     labels_of = None  # the labels of raw, when raw holds codes
-    if isinstance(col.dtype, pd.CategoricalDtype):
+    rank = None  # raw's codes → sorted codes, when they are not sorted
+    arrow = _arrow_codes(col)
+    if arrow is not None:
+        # pyarrow strings: pyarrow's hash codes them; only the PSUs' codes are sorted (below)
+        raw, labels_of, rank = arrow
+    elif isinstance(col.dtype, pd.CategoricalDtype):
         raw = np.asarray(col.array.codes)  # −1: missing
     elif isinstance(col.dtype, np.dtype) and col.dtype != object:
         raw = col.to_numpy()
@@ -89,17 +208,18 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
         # (NaN differs from itself, so a missing value is found below)
         raw = col.to_numpy()
     else:
-        # object columns may hold values that do not compare (pd.NA); pyarrow strings would be
-        # turned into Python objects: factorise them (pyarrow's own hash is fast)
+        # object columns may hold values that do not compare (pd.NA): factorise them
         raw, labels_of, _ = _codes(col)  # −1: missing
     first = np.empty(n_psu, dtype=raw.dtype)
     first[p_code] = raw
-    differ = first[p_code] != raw
+    differ = np.take(first, p_code) != raw
     if differ.any():
         missing = col.isna().to_numpy()
         if missing.any():
             raise DataError("抽样设计列不能为空", row=int(np.argmax(missing)) + 2, column=strata)
         _clash(data, psu, int(np.argmax(differ)))
+    if rank is not None:
+        first = rank[first]
     if isinstance(col.dtype, pd.CategoricalDtype):
         per_psu = pd.Series(pd.Categorical.from_codes(first, dtype=col.dtype))
     elif labels_of is not None:

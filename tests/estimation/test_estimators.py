@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from quchi_stats.design import SurveyDesign
-from quchi_stats.errors import DataError, ParameterError
+from quchi_stats.errors import DataError, ParameterError, QuchiStatsWarning
 from quchi_stats.estimation import (
     estimate_mean,
     estimate_proportion,
@@ -186,6 +186,55 @@ def test_yes_no_bool_and_missing_values():
         estimate_proportion(SurveyDesign(bad, psu="v", weights="w"), "a")
     with pytest.raises(DataError, match="需要 0/1 变量"):
         estimate_proportion(SurveyDesign(df.assign(c=[2, 0, 1, 1, 1, 1]), psu="v", weights="w"), "c")
+
+
+@pytest.mark.parametrize("dtype", ["object", "str", "category"])
+def test_towns_in_order_of_first_appearance_whatever_the_path(dtype):
+    """The towns come in order_towns' order (first appearance in the data) whether they are the
+    strata (read per PSU), another column, or the first of two by columns, missing values
+    included: the order is computed from codes, not by a pass over the values."""
+    from quchi_stats.io.schema import order_towns
+
+    rng = np.random.default_rng(3)
+    n = 400
+    village = rng.integers(0, 40, n)
+    names = np.array(["丙", "甲", "丁", "乙"], dtype=object)
+    town = pd.Series(names[(village * 7 + 3) % 4], dtype=dtype)
+    df = pd.DataFrame({"town": town, "village": village, "w": rng.uniform(1, 3, n),
+                       "ok": rng.integers(0, 2, n), "sex": rng.integers(0, 2, n)})
+    expected = order_towns(df["town"].dropna())
+    assert sorted(expected) != expected  # the order is not the sorted one
+    d = SurveyDesign(df, strata="town", psu="village", weights="w")
+    assert estimate_proportion(d, "ok", by="town").to_frame()["town"].tolist() == expected
+    other = df.assign(town=df["town"].where(np.arange(n) % 11 != 0)).iloc[rng.permutation(n)]
+    expected = order_towns(other["town"].dropna())
+    d = SurveyDesign(other, psu="village", weights="w")
+    with pytest.warns(QuchiStatsWarning, match="行为空"):
+        assert estimate_proportion(d, "ok", by="town").to_frame()["town"].tolist() == expected
+    with pytest.warns(QuchiStatsWarning, match="行为空"):
+        two = estimate_proportion(d, "ok", by=["town", "sex"]).to_frame()
+    assert list(dict.fromkeys(two["town"])) == expected
+    assert two.groupby("town", sort=False)["sex"].apply(list).tolist() == [[0, 1]] * 4
+
+
+def test_first_rows_reads_in_chunks_until_every_code_is_seen():
+    from quchi_stats.estimation.estimators import _first_rows
+
+    rng = np.random.default_rng(5)
+    codes = rng.integers(-1, 3, 100_000)  # −1: a row without a code
+    codes[[70_000, 99_999]] = [3, 4]  # two codes first seen late, one (5) never
+    reads = []
+
+    def codes_of(a, b):
+        reads.append((a, b))
+        return codes[a:b]
+
+    first = _first_rows(codes_of, codes.size, 6)
+    expected = [int(np.argmax(codes == c)) if (codes == c).any() else codes.size for c in range(6)]
+    assert first.tolist() == expected
+    assert reads[0] == (0, 4096) and reads[-1][1] == codes.size
+    reads.clear()
+    assert _first_rows(codes_of, codes.size, 3).tolist() == expected[:3] and len(reads) == 1
 
 
 def test_result_columns_and_display():

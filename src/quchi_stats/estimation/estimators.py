@@ -19,7 +19,7 @@ from scipy import stats
 
 from ..design import SurveyDesign, _codes
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice, check_probability
-from ..io.schema import YES_NO, order_towns
+from ..io.schema import YES_NO
 from .intervals import CI_METHODS, effective_n, one_sided_pvalue, proportion_interval
 from .results import RESULT_COLUMNS, EstimateResult
 from .variance import Cells, cells_of, jackknife_variance_totals, taylor_variance_cells
@@ -68,22 +68,40 @@ def _numeric(design: SurveyDesign, column: str) -> np.ndarray:
     return arr
 
 
+def _first_rows(codes_of, n: int, k: int) -> np.ndarray:
+    """The first row of each code 0..k−1 among ``n`` rows (``n`` for a code without a row);
+    ``codes_of(a, b)`` gives the codes of rows a..b−1 (−1: none). The rows are read in growing
+    chunks until every code has been seen: a sample lists its towns early, so a million rows
+    are rarely all read."""
+    first = np.full(k + 1, n, dtype=np.intp)  # slot 0: rows without a code
+    a, b = 0, min(n, 4096)
+    while a < n:
+        np.minimum.at(first, codes_of(a, b) + 1, np.arange(a, b))
+        if (first[1:] < n).all():
+            break
+        a, b = b, min(n, 8 * b)
+    return first[1:]
+
+
 def _domains(design: SurveyDesign, by: str | Sequence[str] | None
-             ) -> tuple[list[str], pd.DataFrame, np.ndarray | None, int, np.ndarray | None]:
-    """The by columns, one row of keys per domain, each row's domain code, the number of domain
-    codes and, when the domains are the strata, each PSU's domain (else None; the rows' codes
-    are then None when they would need a pass to compute, see :func:`_ratio_core`): rows with a
-    missing by value get one more code (after the table's), dropped by :func:`_keep`, as R's
-    ``svyby`` leaves them out of every domain (a counted warning)."""
+             ) -> tuple[list[str], dict[str, np.ndarray], np.ndarray | None, int,
+                        np.ndarray | None]:
+    """The by columns, the keys of each domain (one object array per column), each row's domain
+    code, the number of domain codes and, when the domains are the strata, each PSU's domain
+    (else None; the rows' codes are then None when they would need a pass to compute, see
+    :func:`_ratio_core`): rows with a missing by value get one more code (after the keys'),
+    dropped by :func:`_keep`, as R's ``svyby`` leaves them out of every domain (a counted
+    warning)."""
     if by is None:
-        return [], pd.DataFrame(index=[0]), np.zeros(design.n, dtype=np.intp), 1, None
+        return [], {}, np.zeros(design.n, dtype=np.intp), 1, None
     cols = [by] if isinstance(by, str) else list(by)
     na = None
     psu_dom = None
+    town_of_key = None  # the town code of each key, when there are several by columns
     if cols == [design.strata]:
         # coded once when the design was bound: never missing, every label has rows
         labels = design.stratum_labels
-        table = pd.DataFrame({cols[0]: np.asarray(labels, dtype=object)})
+        keys = {cols[0]: np.asarray(labels, dtype=object)}
         psu_dom = design.psu_stratum
         codes = None  # the rows' codes follow from the PSUs' when needed (see _ratio_core)
     else:
@@ -104,7 +122,7 @@ def _domains(design: SurveyDesign, by: str | Sequence[str] | None
         if len(cols) == 1:
             # every label has a row (factorize returns the values present): −1 where missing
             codes, labels = parts[0]
-            table = pd.DataFrame({cols[0]: np.asarray(labels, dtype=object)})
+            keys = {cols[0]: np.asarray(labels, dtype=object)}
         else:
             combined = np.zeros(design.n, dtype=np.int64)
             for c, u in parts:
@@ -115,32 +133,46 @@ def _domains(design: SurveyDesign, by: str | Sequence[str] | None
             else:
                 codes = np.full(design.n, -1, dtype=np.intp)
                 codes[~na] = inv
-            keys, rest = [], uniq
+            columns, rest = [], uniq
             for _, u in reversed(parts):
-                u = np.asarray(u, dtype=object)
-                keys.append(u[rest % len(u)])
+                town_of_key = rest % len(u)  # the first column's codes, after the loop
+                columns.append(np.asarray(u, dtype=object)[town_of_key])
                 rest = rest // len(u)
-            table = pd.DataFrame(dict(zip(cols, reversed(keys), strict=True)))
+            keys = dict(zip(cols, reversed(columns), strict=True))
     codes = None if codes is None else np.asarray(codes, dtype=np.intp)
+    k = len(keys[cols[0]])
     if cols[0] == "town":
         # towns in order of first appearance in the data (a sample lists them in the year's
-        # order), not sorted by name as the strata are
-        order = {t: i for i, t in enumerate(order_towns(design.column("town").dropna()))}
-        perm = np.lexsort((np.arange(len(table)), table["town"].map(order).to_numpy()))
-        if np.any(perm != np.arange(perm.size)):
-            remap = np.empty(len(perm) + 1, dtype=np.intp)
-            remap[perm] = np.arange(len(perm))
+        # order), not sorted by name as the strata are: by the first row of each town's code
+        # (the order of order_towns(design.column("town").dropna()), without a pass in Python)
+        if psu_dom is not None:
+            first = _first_rows(lambda a, b: psu_dom[design.psu_code[a:b]], design.n, k)
+        else:
+            town_codes, town_labels = parts[0]
+            first = _first_rows(lambda a, b: town_codes[a:b], design.n, len(town_labels))
+        if town_of_key is None:  # one by column: the keys are the towns
+            perm = np.argsort(first, kind="stable")
+        else:  # several: the towns' order, the keys' (sorted) order within a town
+            perm = np.lexsort((np.arange(k), np.argsort(np.argsort(first, kind="stable"))[
+                town_of_key]))
+        if np.any(perm != np.arange(k)):
+            remap = np.empty(k + 1, dtype=np.intp)
+            remap[perm] = np.arange(k)
             remap[-1] = -1  # a missing value stays missing
-            table = table.iloc[perm].reset_index(drop=True)
+            keys = {c: v[perm] for c, v in keys.items()}
             if psu_dom is None:
                 codes = remap[codes]
             else:
                 psu_dom = remap[psu_dom]
-    k = len(table)
     if na is not None:
         # the rows without a domain form one more domain, computed and then dropped
-        return cols, table, np.where(na, k, codes), k + 1, None
-    return cols, table, codes, k, psu_dom
+        return cols, keys, np.where(na, k, codes), k + 1, None
+    return cols, keys, codes, k, psu_dom
+
+
+def _n_domains(keys: dict[str, np.ndarray]) -> int:
+    """The number of domains of :func:`_domains`' keys (one without a by column)."""
+    return len(next(iter(keys.values()))) if keys else 1
 
 
 def _check_common(design: SurveyDesign, level: float, variance: str, func: str) -> None:
@@ -272,22 +304,23 @@ def _keep(core: dict, k: int) -> dict:
     return {key: value[:k] for key, value in core.items()}
 
 
-def _table(cols: list[str], keys: pd.DataFrame, core: dict, lower: np.ndarray,
+def _table(cols: list[str], keys: dict[str, np.ndarray], core: dict, lower: np.ndarray,
            upper: np.ndarray, n_eff: np.ndarray, df: np.ndarray, level: float,
            method: str) -> pd.DataFrame:
     est = core["estimate"]
     se = np.sqrt(np.maximum(core["v"], 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         cv = np.where(est != 0, se / np.abs(est), np.nan)
-    data = {c: keys[c].to_numpy() for c in cols}
+    n = core["n"].astype(int)
+    # the columns in the table's order (cols + RESULT_COLUMNS): one DataFrame, built once
+    data = {c: keys[c] for c in cols}
     data.update({"estimate": est, "se": se, "ci_lower": lower, "ci_upper": upper,
-                 "level": level, "n": core["n"].astype(int), "n_eff": n_eff,
+                 "level": level, "n": n, "n_eff": n_eff,
                  "df": df.astype(int), "deff": core["deff"], "cv": cv, "method": method})
     out = pd.DataFrame(data)
-    empty = out["n"] == 0
-    if empty.any():
-        out = out[~empty].reset_index(drop=True)
-    return out[cols + RESULT_COLUMNS]
+    if not n.all():  # domains without a row with a value
+        out = out[out["n"] != 0].reset_index(drop=True)
+    return out[cols + RESULT_COLUMNS] if len(out.columns) != len(cols) + len(RESULT_COLUMNS) else out
 
 
 def _pool(core: dict, df: np.ndarray, pool_deff: bool | int) -> tuple[np.ndarray, np.ndarray]:
@@ -375,7 +408,7 @@ def estimate_proportion(design: SurveyDesign, y: str, *, by: str | Sequence[str]
     cols, keys, dom, k, psu_dom = _domains(design, by)
     core = _ratio_core(design, yv if x is None else yv * x, x, dom, k, variance, binary=True,
                        psu_dom=psu_dom)
-    core = _keep(core, len(keys))
+    core = _keep(core, _n_domains(keys))
     df = core["df"]
     v, df_used = (_pool(core, df, pool_deff) if pool_deff else (core["v"], df))
     core = {**core, "v": v}
@@ -411,7 +444,7 @@ def _t_estimate(design: SurveyDesign, kind: str, name: str, y: np.ndarray, x: np
     """A mean (``x=None``), ratio or total (``kind="total"``) by domain with a ``t_df`` interval."""
     cols, keys, dom, k, psu_dom = _domains(design, by)
     core = _keep(_ratio_core(design, y, x, dom, k, variance, total=kind == "total",
-                             psu_dom=psu_dom), len(keys))
+                             psu_dom=psu_dom), _n_domains(keys))
     lower, upper = _t_interval(core["estimate"], core["v"], core["df"], level)
     with np.errstate(invalid="ignore", divide="ignore"):
         n_eff = core["n"] / core["deff"]
