@@ -111,8 +111,9 @@ def test_significant_low_satisfaction_has_the_evidence(assessments):
 
 
 def test_article_four_flags_match_the_injected_problem_of_that_indicator(assessments):
-    """A 第七条（四） flag names an indicator the town's injected problem lowers: low satisfaction
-    for 群众认可度, 数字脱贫 villages (their exits are 20 % wrong) for 错退率 — never another."""
+    """A 第七条（四） flag names an indicator whose actual rate is below its standard, and where a
+    problem was injected for that indicator (low satisfaction for 群众认可度, 数字脱贫 villages —
+    their exits 20 % wrong — for 错退率), that problem."""
     causes = {"群众认可度": "low_satisfaction", "错退率": "digital_exit"}
     for year, a in assessments.items():
         truth = _truth(year)
