@@ -233,6 +233,25 @@ def draw_followup(register: pd.DataFrame, phase1_sample: pd.DataFrame, screened:
                         rule.method)
 
 
+def _draw_cell(pos: np.ndarray, frame: str, rule: FollowupRule, rng: np.random.Generator
+               ) -> tuple[np.ndarray, int] | None:
+    """One village × frame of a phase-2 draw from the register rows ``pos`` (in list order): the
+    rule's households (all of them for a census frame) by systematic selection, then up to
+    ``rule.reserves`` reserves at random from the rest. Returns the rows (primary first) and the
+    number of primary households, or None when nothing is drawn."""
+    n = pos.size
+    want = n if frame in rule.census_frames else min(rule.households[frame], n)
+    if n == 0 or want == 0:
+        return None
+    picked = select_systematic(n, want, rng).indices
+    reserve = np.array([], dtype=np.intp)
+    if rule.reserves and n > want:
+        free = np.ones(n, bool)
+        free[picked] = False
+        reserve = rng.permutation(np.flatnonzero(free))[: rule.reserves]
+    return np.concatenate((pos[picked], pos[reserve])), want
+
+
 def _town_order(screened: pd.DataFrame) -> pd.Series:
     """Screened towns, most suspect (smallest ``p1``) first."""
     return screened.groupby("town", sort=False)["p1"].min().sort_values(kind="stable")
@@ -274,18 +293,12 @@ def _new_village_cells(fr: FollowupFrame, screened: pd.DataFrame, rule: Followup
             for frame in frames:
                 pos = cells.get((town, village, frame), empty)
                 N = pos.size
-                want = N if frame in rule.census_frames else min(rule.households[frame], N)
-                if N == 0 or want == 0:
+                cell = _draw_cell(pos, frame, rule, rng)
+                if cell is None:
                     continue
-                picked = select_systematic(N, want, rng).indices
-                reserve = empty
-                if rule.reserves and N > want:
-                    free = np.ones(N, bool)
-                    free[picked] = False
-                    reserve = rng.permutation(np.flatnonzero(free))[: rule.reserves]
+                take, want = cell
                 extra += want
-                rows.append((np.concatenate((pos[picked], pos[reserve])), want,
-                             float(sel.pi[j_local]), float(pi1_all[j]), N))
+                rows.append((take, want, float(sel.pi[j_local]), float(pi1_all[j]), N))
         if used + extra > rule.max_extra_households:
             notes.append(f"{town}（{labels}）复核需再入户 {extra} 户，超过复核户数上限 "
                          f"{rule.max_extra_households} 户（已安排 {used} 户），不复核（按 P2 = 1 合并）。")
@@ -333,21 +346,15 @@ def _conditional_cells(fr: FollowupFrame, observed_mask: np.ndarray, screened: p
                 pos = cells.get((town, village, frame), empty)
                 rest = pos[~observed_mask[pos]]
                 R = rest.size
-                want = R if frame in rule.census_frames else min(rule.households[frame], R)
                 rest_total += R
                 has_rest |= R > 0
-                if R == 0 or want == 0:
+                cell = _draw_cell(rest, frame, rule, rng)
+                if cell is None:
                     continue
-                picked = select_systematic(R, want, rng).indices
-                reserve = empty
-                if rule.reserves and R > want:
-                    free = np.ones(R, bool)
-                    free[picked] = False
-                    reserve = rng.permutation(np.flatnonzero(free))[: rule.reserves]
+                take, want = cell
                 extra += want
                 has_draw = True
-                rows.append((np.concatenate((rest[picked], rest[reserve])), want,
-                             float(pi1_all[j]), R))
+                rows.append((take, want, float(pi1_all[j]), R))
             open_villages += has_rest
             drawn_villages += has_draw
         row = {"town": town, "indicators": ";".join(inds), "p1_min": float(order[town]),

@@ -330,16 +330,7 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
             new[:, vs] = chosen
             for f in frames_town[t]:
                 extra_t[:, t] += (chosen * m2[f][vs][None, :]).sum(axis=1)
-        order = np.argsort(p1min, axis=1, kind="stable")
-        used = np.zeros(r)
-        follow = np.zeros((r, T), bool)
-        rows = np.arange(r)
-        for pos in range(T):
-            t = order[:, pos]
-            e = extra_t[rows, t]
-            ok = need[rows, t] & (e > 0) & (used + e <= rule.max_extra_households)
-            follow[rows, t] = ok
-            used += np.where(ok, e, 0.0)
+        follow = _within_cap(p1min, need, extra_t, rule.max_extra_households)
         new &= follow[:, d.village_town]
         extra_t = np.where(follow, extra_t, 0.0)
         # phase 2 and the decisions
@@ -532,6 +523,25 @@ def _standard_errors(rep: pd.DataFrame, summary: dict, low: pd.DataFrame) -> dic
     return out
 
 
+def _within_cap(p1min: np.ndarray, need: np.ndarray, extra_t: np.ndarray, cap: int
+                ) -> np.ndarray:
+    """Which towns each replicate follows up: those that need it, most suspect (smallest ``p1``)
+    first, while their extra households stay within ``cap`` (a town that would pass it is skipped
+    and the next one tried), as :func:`~quchi_stats.followup.draw_followup` does."""
+    r, T = extra_t.shape
+    order = np.argsort(p1min, axis=1, kind="stable")
+    used = np.zeros(r)
+    follow = np.zeros((r, T), bool)
+    rows = np.arange(r)
+    for pos in range(T):
+        t = order[:, pos]
+        e = extra_t[rows, t]
+        ok = need[rows, t] & (e > 0) & (used + e <= cap)
+        follow[rows, t] = ok
+        used += np.where(ok, e, 0.0)
+    return follow
+
+
 def _adjust_within(P: np.ndarray, spec: AssessmentSpec, share: float) -> np.ndarray:
     """The conditional method's adjusted p-values: the spec's adjustment within the followed-up
     pairs of each replicate (NaN elsewhere), scaled by ``1/share`` so that "adjusted < α" is
@@ -587,16 +597,7 @@ def _conditional_phase2(d: Any, rule: FollowupRule, P1: np.ndarray, pops: list, 
         used_f = np.stack([cont[:, :, j] for j in range(K) if f in frames_of[j]], 2).any(axis=2)
         extra_t += used_f * np.stack([n2[f][:, vs].sum(axis=1) for vs in villages_of], axis=1)
     p1min = np.where(cont, P1, np.inf).min(axis=2)
-    order = np.argsort(p1min, axis=1, kind="stable")
-    used = np.zeros(r)
-    follow = np.zeros((r, T), bool)
-    rows = np.arange(r)
-    for pos in range(T):
-        t = order[:, pos]
-        e = extra_t[rows, t]
-        ok = need[rows, t] & (e > 0) & (used + e <= rule.max_extra_households)
-        follow[rows, t] = ok
-        used += np.where(ok, e, 0.0)
+    follow = _within_cap(p1min, need, extra_t, rule.max_extra_households)
     extra_t = np.where(follow, extra_t, 0.0)
     fv = follow[:, vt]  # (r, V): the village's town is followed up
     P = np.full((r, T, K), np.nan)
