@@ -34,7 +34,8 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule,
 
     * ``"inverse-normal"``: ``alpha_stop < p1 <= alpha_futility``; towns in ``exhausted``
       (:func:`exhausted_towns`: no village left to draw) are left out.
-    * ``"conditional"``: ``p1 <= alpha_futility`` (no phase-1 decision: every screened pair is
+    * ``"conditional"``: ``p1 <= rule.futility(indicator)`` (``alpha_futility``, or the
+      indicator's own level in ``alpha_futility_by_indicator``; no phase-1 decision: every screened pair is
       decided by the conditional test of the town's actual rate, :mod:`.conditional`);
       ``exhausted`` is ignored, since phase 2 draws the households phase 1 did not observe in
       every village, visited or not.
@@ -52,13 +53,17 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule,
     >>> continuation(est, FollowupRule(indicators=("s",), method="conditional"),
     ...              exhausted=["甲"])["town"].tolist()
     ['甲', '乙']
+    >>> continuation(est, FollowupRule(indicators=("s",), method="conditional", alpha_futility=0.01,
+    ...                                alpha_futility_by_indicator={"s": 0.05}))["town"].tolist()
+    ['甲', '乙']
     """
     conditional = rule.method == "conditional"
     t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)]
     if not conditional:
         t = t[~t["town"].isin(list(exhausted))]
     p1 = t["p_value"].to_numpy(float)
-    keep = p1 <= rule.alpha_futility
+    a0 = np.array([rule.futility(i) for i in t["indicator"]], float)
+    keep = p1 <= a0
     if not conditional:
         keep &= p1 > rule.alpha_stop
     out = t.loc[keep, ["town", "indicator", "label", "estimate", "threshold", "p_value"]]
