@@ -12,7 +12,8 @@ import pandas as pd
 
 from ..spec import AssessmentSpec, FollowupRule
 
-__all__ = ["conditional_share", "continuation", "exhausted_towns", "frames_needed"]
+__all__ = ["conditional_share", "continuation", "exhausted_towns", "frames_needed",
+           "screen_levels_text"]
 
 
 def exhausted_towns(register: pd.DataFrame, phase1_sample: pd.DataFrame) -> list[str]:
@@ -99,3 +100,26 @@ def conditional_share(rule: FollowupRule, spec: AssessmentSpec, n_towns: int
     n_rule = n_towns * (len(rule.indicators) if spec.multiplicity_family == "all" else 1)
     n_pairs = n_towns * per
     return n_rule, n_pairs, rule.share(n_rule, n_pairs)
+
+
+def screen_levels_text(rule: FollowupRule, spec: AssessmentSpec) -> str:
+    """The rule's screening levels α0 for text people read: ``alpha_futility``, followed by the
+    indicators with their own level (``alpha_futility_by_indicator``) in brackets.
+
+    Examples
+    --------
+    >>> from quchi_stats.spec import load_spec
+    >>> spec = load_spec(2018)
+    >>> screen_levels_text(FollowupRule(indicators=("satisfaction_rate",)), spec)
+    '0.3'
+    >>> screen_levels_text(FollowupRule(indicators=("exit_accuracy", "satisfaction_rate"),
+    ...     method="conditional", alpha_futility=0.2,
+    ...     alpha_futility_by_indicator={"satisfaction_rate": 0.3}), spec)
+    '0.2（群众认可度 0.3）'
+    """
+    from ..labels import threshold_text
+
+    own = [f"{spec.indicator(i).label} {threshold_text(rule.futility(i))}"
+           for i in rule.indicators if i in rule.alpha_futility_by_indicator]
+    base = threshold_text(rule.alpha_futility)
+    return f"{base}（{'、'.join(own)}）" if own else base
