@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ._strict import Field, check_table, decode_utf8, doc_range, read_text_capped
+from ._strict import Field, check_table, decode_utf8, describe, doc_range, read_text_capped
 from .errors import DataError, ParameterError
 from .io.readers import check_columns
 from .io.schema import RESULTS, SATISFACTION_LEVELS, SELF_REPORT
@@ -88,6 +88,22 @@ class FollowupRule:
     decision combines ``p1`` and the phase-2 p-value by the inverse normal method with the
     pre-fixed weights ``weight_phase1`` and ``sqrt(1 − weight_phase1²)``
     (:mod:`quchi_stats.followup`).
+
+    With ``method = "conditional"`` a pair is screened when ``p1 <= alpha_futility`` (no
+    ``alpha_stop``), and ``alpha_futility_by_indicator`` may give some indicators their own
+    screening level (:meth:`futility`; the others keep ``alpha_futility``). The conditional test
+    is valid given phase 1 whatever the screen, so the levels only move power and cost.
+
+    Examples
+    --------
+    >>> rule = FollowupRule(indicators=("s", "e"), method="conditional", alpha_futility=0.2,
+    ...                     alpha_futility_by_indicator={"s": 0.4})
+    >>> rule.futility("s"), rule.futility("e")
+    (0.4, 0.2)
+    >>> rule.to_dict()["alpha_futility_by_indicator"]
+    {'s': 0.4}
+    >>> "alpha_futility_by_indicator" in FollowupRule(indicators=("s",)).to_dict()
+    False
     """
 
     indicators: tuple[str, ...]
@@ -103,6 +119,12 @@ class FollowupRule:
     max_extra_households: int = 1000
     method: str = "inverse-normal"
     alpha_share: float | None = None
+    alpha_futility_by_indicator: dict[str, float] = field(default_factory=dict)
+
+    def futility(self, indicator: str) -> float:
+        """The screening level α0 of ``indicator``: its own in ``alpha_futility_by_indicator``,
+        else ``alpha_futility``."""
+        return float(self.alpha_futility_by_indicator.get(indicator, self.alpha_futility))
 
     def share(self, n_rule_pairs: int, n_pairs: int) -> float:
         """The part of the spec's ``alpha`` the conditional method gives the 复核 decisions: the
@@ -127,13 +149,18 @@ class FollowupRule:
                 # recorded only when not the defaults, so that rules recorded before these keys
                 # existed still read back equal (their SHA-256 is unchanged)
                 **({} if self.method == "inverse-normal" else {"method": self.method}),
-                **({} if self.alpha_share is None else {"alpha_share": self.alpha_share})}
+                **({} if self.alpha_share is None else {"alpha_share": self.alpha_share}),
+                **({} if not self.alpha_futility_by_indicator else
+                   {"alpha_futility_by_indicator": {k: float(v) for k, v in
+                                                    self.alpha_futility_by_indicator.items()}})}
 
     @classmethod
     def from_dict(cls, data: dict) -> FollowupRule:
         d = dict(data)
+        by = {k: float(v) for k, v in d.pop("alpha_futility_by_indicator", {}).items()}
         return cls(indicators=tuple(d.pop("indicators")),
                    census_frames=tuple(d.pop("census_frames", ())),
+                   alpha_futility_by_indicator=by,
                    households={k: int(v) for k, v in d.pop("households").items()}, **d)
 
 
@@ -251,6 +278,9 @@ FOLLOWUP_FIELDS: tuple[Field, ...] = (
           default="inverse-normal", choices=("inverse-normal", "conditional")),
     Field("alpha_share", "number", "conditional 方法中复核判定分得的显著性水平比例（其余给不在规则内的"
           "镇 × 指标）；不填：按规则内镇 × 指标占全部的比例", lo=0, lo_open=True, hi=1),
+    Field("alpha_futility_by_indicator", "table", "（仅 conditional 方法）个别指标自己的筛查水平 α0："
+          "指标 name = (0, 1] 内的数，如 { satisfaction_rate = 0.4 }；未列出的指标用 alpha_futility",
+          open_table=True, default={}),
 )
 SPEC_FIELDS: tuple[Field, ...] = (
     Field("year", "int", "考核年度（须与 --year 相同）", required=True, lo=2000, hi=2100),
@@ -459,7 +489,8 @@ FOLLOWUP_TEMPLATE = """# 两阶段复核（可选，docs/followup.md）。要启
 # method = "conditional"       # 条件检验：被筛出的镇在全部村中补抽第一阶段未核查的户，检验全镇实际比率
 # indicators = ["identification_accuracy", "exit_accuracy", "satisfaction_rate"]
 # alpha_futility = 0.2         # 第一阶段单侧 P ≤ 此值的镇 × 指标进入复核
-# households = { registered = 4, exited = 4, non_registered = 4 }  # 每村每类补抽户数
+# alpha_futility_by_indicator = { satisfaction_rate = 0.3 }  # 群众认可度：P ≤ 0.3 即复核
+# households = { registered = 6, exited = 4, non_registered = 4 }  # 每村每类补抽户数
 # census_frames = ["exited"]   # 被复核镇的当年退出户全部核查
 # max_extra_households = 1500  # 复核最多增加的户数
 
@@ -552,6 +583,7 @@ def _followup(raw: dict | None, inds: list[Indicator], alpha: float,
             raise DataError(f"[followup] indicators 第 {k + 1} 项“{iname}”不是 [[indicator]] 中的指标"
                             f"（可用：{'、'.join(names)}）", file=name)
     a1, a0 = float(raw["alpha_stop"]), float(raw["alpha_futility"])
+    by = _futility_by(raw.get("alpha_futility_by_indicator") or {}, raw, name)
     if raw["method"] == "inverse-normal" and not a1 < alpha < a0:
         raise DataError(f"[followup] 应有 alpha_stop < alpha < alpha_futility（实际为 {a1:g}、"
                         f"{alpha:g}、{a0:g}）：否则两阶段检验无法达到水平 alpha", file=name)
@@ -562,4 +594,25 @@ def _followup(raw: dict | None, inds: list[Indicator], alpha: float,
         census_frames=tuple(raw["census_frames"]), village_method=raw["village_method"],
         reserves=int(raw["reserves"]), max_extra_households=int(raw["max_extra_households"]),
         method=raw["method"],
-        alpha_share=None if raw.get("alpha_share") is None else float(raw["alpha_share"]))
+        alpha_share=None if raw.get("alpha_share") is None else float(raw["alpha_share"]),
+        alpha_futility_by_indicator=by)
+
+
+def _futility_by(table: dict, raw: dict, name: str) -> dict[str, float]:
+    """``[followup] alpha_futility_by_indicator``, checked: only with the conditional method,
+    keys among the rule's indicators, values numbers in (0, 1]."""
+    if not table:
+        return {}
+    if raw["method"] != "conditional":
+        raise DataError("[followup] alpha_futility_by_indicator 只能与 method = \"conditional\" 同用"
+                        f"（实际 method = \"{raw['method']}\"）", file=name)
+    out = {}
+    for key, v in table.items():
+        if key not in raw["indicators"]:
+            raise DataError(f"[followup] alpha_futility_by_indicator 中的“{key}”不是 [followup] "
+                            f"indicators 中的指标（可用：{'、'.join(raw['indicators'])}）", file=name)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1:
+            raise DataError(f"[followup] alpha_futility_by_indicator.{key} 应为 (0, 1] 内的数"
+                            f"（实际为 {describe(v)}）", file=name)
+        out[key] = float(v)
+    return out

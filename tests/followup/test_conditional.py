@@ -171,4 +171,5 @@ def test_write_spec_offers_the_conditional_rule_switched_off(tmp_path):
     (tmp_path / "on.toml").write_text(on, encoding="utf-8")
     rule = load_spec(tmp_path / "on.toml", year=2019).followup
     assert rule.method == "conditional" and rule.census_frames == ("exited",)
-    assert rule.alpha_futility == 0.2 and rule.households["registered"] == 4
+    assert rule.alpha_futility == 0.2 and rule.households["registered"] == 6
+    assert rule.futility("satisfaction_rate") == 0.3 and rule.futility("exit_accuracy") == 0.2

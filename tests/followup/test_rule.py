@@ -79,3 +79,55 @@ def test_conditional_share():
     assert conditional_share(rule, per_indicator, 9) == (9, 9, 1.0)
     given = dataclasses.replace(rule, alpha_share=0.4)
     assert conditional_share(given, spec, 9)[2] == 0.4
+
+
+def test_alpha_futility_by_indicator(tmp_path):
+    """Per-indicator screening levels (conditional method only): read, checked, applied by the
+    screen, and recorded in the manifest only when given (earlier rules keep their SHA-256)."""
+    head = ('[followup]\nmethod = "conditional"\n'
+            'indicators = ["satisfaction_rate", "exit_accuracy"]\nalpha_futility = 0.2\n')
+    rule = _load(tmp_path, head + 'alpha_futility_by_indicator = { satisfaction_rate = 0.4 }\n'
+                 ).followup
+    assert rule.alpha_futility_by_indicator == {"satisfaction_rate": 0.4}
+    assert rule.futility("satisfaction_rate") == 0.4 and rule.futility("exit_accuracy") == 0.2
+    assert FollowupRule.from_dict(rule.to_dict()) == rule
+    plain = _load(tmp_path, head).followup
+    assert "alpha_futility_by_indicator" not in plain.to_dict()
+    with pytest.raises(DataError, match="只能与 method = \"conditional\" 同用"):
+        _load(tmp_path, '[followup]\nindicators = ["satisfaction_rate"]\n'
+                        'alpha_futility_by_indicator = { satisfaction_rate = 0.4 }\n')
+    with pytest.raises(DataError, match="“missed_rate”不是 \\[followup\\] indicators 中的指标"):
+        _load(tmp_path, head + 'alpha_futility_by_indicator = { missed_rate = 0.4 }\n')
+    for bad in ("0", "1.5", '"0.3"', "true"):
+        with pytest.raises(DataError, match="satisfaction_rate 应为 \\(0, 1\\] 内的数"):
+            _load(tmp_path, head + f'alpha_futility_by_indicator = {{ satisfaction_rate = {bad} }}\n')
+    est = pd.DataFrame({"town": ["甲", "乙", "甲", "乙"], "label": "x", "estimate": 0.85,
+                        "indicator": ["satisfaction_rate"] * 2 + ["exit_accuracy"] * 2,
+                        "threshold": 0.9, "p_value": [0.35, 0.25, 0.15, 0.25]})
+    got = continuation(est, rule)
+    assert list(zip(got["town"], got["indicator"], strict=True)) == [
+        ("甲", "exit_accuracy"), ("乙", "satisfaction_rate"), ("甲", "satisfaction_rate")]
+
+
+def test_simulated_screen_uses_the_indicator_level():
+    """The simulator screens each indicator at its own level: a larger α0 for one indicator
+    screens it at least as often (same seed, same phase 1) and leaves the other's screen as is."""
+    import dataclasses
+
+    from quchi_stats.datasets import load_register
+    from quchi_stats.followup.simulate import simulate_followup
+    from quchi_stats.sampling import DesignPlan
+
+    reg, plan = load_register(2018), DesignPlan(year=2018)
+    base = FollowupRule(indicators=("satisfaction_rate", "exit_accuracy"), method="conditional",
+                        alpha_futility=0.2, census_frames=("exited",))
+    wide = dataclasses.replace(base, alpha_futility_by_indicator={"satisfaction_rate": 0.6})
+    kw = dict(indicators=("satisfaction_rate", "exit_accuracy"), reps=40, seed=3,
+              truth={"satisfaction_rate": {"大塘镇": 0.85}})
+    a = simulate_followup(reg, plan, base, **kw).table.set_index(["town", "indicator"])
+    b = simulate_followup(reg, plan, wide, **kw).table.set_index(["town", "indicator"])
+    sat, ex = a.xs("satisfaction_rate", level=1), b.xs("satisfaction_rate", level=1)
+    assert (ex["continuation_rate"] >= sat["continuation_rate"]).all()
+    assert ex["continuation_rate"].sum() > sat["continuation_rate"].sum()
+    pd.testing.assert_series_equal(a.xs("exit_accuracy", level=1)["continuation_rate"],
+                                   b.xs("exit_accuracy", level=1)["continuation_rate"])

@@ -74,7 +74,8 @@ FOLLOWUP_SECTION = """[followup]                   # 事先登记的两阶段复
 method = "conditional"       # 条件检验：被筛出的镇在全部村中补抽第一阶段未核查的户，检验全镇实际比率
 indicators = ["identification_accuracy", "exit_accuracy", "satisfaction_rate"]
 alpha_futility = 0.2         # 第一阶段单侧 P ≤ 此值的镇 × 指标进入复核
-households = { registered = 4, exited = 4, non_registered = 4 }  # 每村每类补抽户数
+alpha_futility_by_indicator = { satisfaction_rate = 0.3 }  # 群众认可度：P ≤ 0.3 即复核
+households = { registered = 6, exited = 4, non_registered = 4 }  # 每村每类补抽户数
 census_frames = ["exited"]   # 被复核镇的当年退出户全部核查
 reserves = 2
 max_extra_households = 1500

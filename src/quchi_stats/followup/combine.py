@@ -252,7 +252,8 @@ def combine_conditional(phase1_estimates: pd.DataFrame, stage2: pd.DataFrame | N
     out = est[["indicator", "town", "estimate", "threshold"]].copy().reset_index(drop=True)
     out["p1"] = est["p_value"].to_numpy(float)
     in_rule = out["indicator"].isin(rule.indicators).to_numpy()
-    screened = in_rule & (np.nan_to_num(out["p1"].to_numpy(), nan=1.0) <= rule.alpha_futility)
+    a0 = np.array([rule.futility(i) for i in out["indicator"]], float)
+    screened = in_rule & (np.nan_to_num(out["p1"].to_numpy(), nan=1.0) <= a0)
     p2 = np.full(len(out), np.nan)
     if stage2 is not None and len(stage2):
         key = stage2.set_index(["indicator", "town"])["p_value"]

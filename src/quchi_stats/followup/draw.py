@@ -377,8 +377,9 @@ def _conditional_cells(fr: FollowupFrame, observed_mask: np.ndarray, screened: p
         census = [f for f in frames if f in rule.census_frames]
         per = "、".join(f"{_FRAME_ZH[f]}{'全部' if f in census else f'每村 {rule.households[f]} 户'}"
                         for f in frames)
+        first = str(screened.loc[screened["town"] == town, "indicator"].iloc[0])  # smallest p1
         notes.append(f"{town}（{labels}，第一阶段最小单侧 P = {order[town]:.3g} ≤ "
-                     f"{rule.alpha_futility:g}）：按条件检验复核全镇实际比率，在全镇 {tv.size} 个村"
+                     f"{rule.futility(first):g}）：按条件检验复核全镇实际比率，在全镇 {tv.size} 个村"
                      f"（第一阶段入样 {n_visited} 个）中，从第一阶段未入户的 {rest_total} 户里抽取 "
                      f"{extra} 户（{per}，不足时全部抽取）。")
         for take, want, pi1, R in rows:

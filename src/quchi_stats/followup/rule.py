@@ -12,7 +12,8 @@ import pandas as pd
 
 from ..spec import AssessmentSpec, FollowupRule
 
-__all__ = ["conditional_share", "continuation", "exhausted_towns", "frames_needed"]
+__all__ = ["conditional_share", "continuation", "exhausted_towns", "frames_needed",
+           "screen_levels_text"]
 
 
 def exhausted_towns(register: pd.DataFrame, phase1_sample: pd.DataFrame) -> list[str]:
@@ -34,7 +35,8 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule,
 
     * ``"inverse-normal"``: ``alpha_stop < p1 <= alpha_futility``; towns in ``exhausted``
       (:func:`exhausted_towns`: no village left to draw) are left out.
-    * ``"conditional"``: ``p1 <= alpha_futility`` (no phase-1 decision: every screened pair is
+    * ``"conditional"``: ``p1 <= rule.futility(indicator)`` (``alpha_futility``, or the
+      indicator's own level in ``alpha_futility_by_indicator``; no phase-1 decision: every screened pair is
       decided by the conditional test of the town's actual rate, :mod:`.conditional`);
       ``exhausted`` is ignored, since phase 2 draws the households phase 1 did not observe in
       every village, visited or not.
@@ -52,13 +54,17 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule,
     >>> continuation(est, FollowupRule(indicators=("s",), method="conditional"),
     ...              exhausted=["甲"])["town"].tolist()
     ['甲', '乙']
+    >>> continuation(est, FollowupRule(indicators=("s",), method="conditional", alpha_futility=0.01,
+    ...                                alpha_futility_by_indicator={"s": 0.05}))["town"].tolist()
+    ['甲', '乙']
     """
     conditional = rule.method == "conditional"
     t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)]
     if not conditional:
         t = t[~t["town"].isin(list(exhausted))]
     p1 = t["p_value"].to_numpy(float)
-    keep = p1 <= rule.alpha_futility
+    a0 = np.array([rule.futility(i) for i in t["indicator"]], float)
+    keep = p1 <= a0
     if not conditional:
         keep &= p1 > rule.alpha_stop
     out = t.loc[keep, ["town", "indicator", "label", "estimate", "threshold", "p_value"]]
@@ -94,3 +100,26 @@ def conditional_share(rule: FollowupRule, spec: AssessmentSpec, n_towns: int
     n_rule = n_towns * (len(rule.indicators) if spec.multiplicity_family == "all" else 1)
     n_pairs = n_towns * per
     return n_rule, n_pairs, rule.share(n_rule, n_pairs)
+
+
+def screen_levels_text(rule: FollowupRule, spec: AssessmentSpec) -> str:
+    """The rule's screening levels α0 for text people read: ``alpha_futility``, followed by the
+    indicators with their own level (``alpha_futility_by_indicator``) in brackets.
+
+    Examples
+    --------
+    >>> from quchi_stats.spec import load_spec
+    >>> spec = load_spec(2018)
+    >>> screen_levels_text(FollowupRule(indicators=("satisfaction_rate",)), spec)
+    '0.3'
+    >>> screen_levels_text(FollowupRule(indicators=("exit_accuracy", "satisfaction_rate"),
+    ...     method="conditional", alpha_futility=0.2,
+    ...     alpha_futility_by_indicator={"satisfaction_rate": 0.3}), spec)
+    '0.2（群众认可度 0.3）'
+    """
+    from ..labels import threshold_text
+
+    own = [f"{spec.indicator(i).label} {threshold_text(rule.futility(i))}"
+           for i in rule.indicators if i in rule.alpha_futility_by_indicator]
+    base = threshold_text(rule.alpha_futility)
+    return f"{base}（{'、'.join(own)}）" if own else base

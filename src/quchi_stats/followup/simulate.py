@@ -288,7 +288,8 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
             dfs.append(df)
         if conditional:
             P, extra_t, follow, cont = _conditional_phase2(
-                d, rule, P1, pops, obs1, visited, frames_of, thr, villages_of, rng)
+                d, rule, P1, pops, obs1, visited, frames_of, thr, villages_of, rng,
+                np.array([rule.futility(i.name) for i in inds]))
             adj = _adjust_within(P, spec, share)
             adj1 = (adjust_rows(P1.reshape(r, -1), spec.multiplicity, m_family).reshape(r, T, K)
                     if spec.multiplicity_family == "all" else
@@ -569,18 +570,19 @@ def _accumulate(acc: dict, acc_t: dict, P: np.ndarray, P1: np.ndarray, adj: np.n
 
 def _conditional_phase2(d: Any, rule: FollowupRule, P1: np.ndarray, pops: list, obs1: list,
                         visited: np.ndarray, frames_of: list, thr: np.ndarray,
-                        villages_of: list, rng: np.random.Generator
+                        villages_of: list, rng: np.random.Generator, a0: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Phase 2 of the conditional method (:mod:`.conditional`) for a block of replicates.
 
-    A pair is screened when ``p1 ≤ α0``; a screened town (most suspect first, within the cap)
+    A pair is screened when ``p1 ≤ α0`` (``a0``: each simulated indicator's
+    :meth:`~quchi_stats.spec.FollowupRule.futility`); a screened town (most suspect first, within the cap)
     gets, in every one of its villages and every frame its screened indicators use, the rule's
     households per frame (the whole frame for ``census_frames``) drawn at random from the
     households phase 1 did not observe. Returns the conditional p-values (NaN for pairs not
     followed up), the extra households per town, which towns were followed up and the screened
     pairs."""
     r, T, K = P1.shape
-    cont = np.nan_to_num(P1, nan=1.0) <= rule.alpha_futility
+    cont = np.nan_to_num(P1, nan=1.0) <= a0[None, None, :]
     need = cont.any(axis=2)
     vt = d.village_town
     frames_used = [f for f in FRAME_NAMES if any(f in fr for fr in frames_of)]
