@@ -218,7 +218,7 @@ def test_a_household_drawn_again_takes_its_followup_row(tmp_path):
 def test_followup_sheets_without_a_followup(two_phase, tmp_path):
     data, _ = _copy(two_phase, tmp_path)
     shutil.rmtree(data / f"followup_{YEAR}")
-    with pytest.raises(DataError, match=f"工作表“{FOLLOWUP_SHEET_PREFIX}.*这是复核录入表，但数据目录中"
+    with pytest.raises(DataError, match=f"工作表“{FOLLOWUP_SHEET_PREFIX}.*在复核工作表中，但数据目录中"
                                         f"没有 followup_{YEAR}/"):
         run_assessment(YEAR, data, history=False, power=False, verify=False)
 

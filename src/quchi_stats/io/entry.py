@@ -397,7 +397,7 @@ def followup_sheet_problems(rows: pd.DataFrame, sample1: pd.DataFrame, sample2: 
         return []
     if sample2 is None:
         folder = followup_name.split("/")[0]
-        return [(f"这是复核录入表，但数据目录中没有 {folder}/（复核样本）：先运行 quchi-stats followup，"
+        return [(f"在复核工作表中，但数据目录中没有 {folder}/（复核样本）：先运行 quchi-stats followup，"
                  f"或删去此工作表", str(s), int(p2.loc[p2["_sheet"] == s, "_row"].iloc[0]),
                  hid_label, str(p2.loc[p2["_sheet"] == s, "household_id"].iloc[0]))
                 for s in dict.fromkeys(p2["_sheet"])]
