@@ -249,3 +249,24 @@ def test_fieldlist_followup_writes_the_form_and_the_list(tmp_path):
     table = pd.read_csv(lst, dtype=str, encoding="utf-8-sig")
     assert sorted(table["户编号"]) == sorted(sample2["household_id"])
     assert "证件号码" not in table.columns
+
+
+def test_a_visit_in_both_phases_names_the_true_rows(tmp_path):
+    """A title row above the header: the message names the spreadsheet's own row numbers."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "马坝镇"
+    head = ["户编号", "年度", "入户状态", "满意度"]
+    ws.append(["马坝镇 2018 年入户核查结果"])
+    ws.append(head)
+    ws.append(["4402051002010001", YEAR, "完成", "满意"])
+    ws.append(["4402051002010002", YEAR, "替补", "满意"])
+    ws2 = wb.create_sheet(FOLLOWUP_SHEET_PREFIX + "马坝镇")
+    ws2.append(head)
+    ws2.append(["4402051002010003", YEAR, "完成", "满意"])
+    ws2.append(["4402051002010002", YEAR, "完成", "不满意"])
+    path = tmp_path / f"results_{YEAR}.xlsx"
+    wb.save(path)
+    with pytest.raises(DataError, match=f"results_{YEAR}.xlsx，工作表“{ws2.title}”，第 3 行，列“户编号”："
+                                        "户编号“4402051002010002”第一阶段已入户（工作表“马坝镇”第 4 行：替补）"):
+        read_results(path)

@@ -122,7 +122,9 @@ def read_followup(folder: Path, sample1: pd.DataFrame, results: pd.DataFrame,
             return
         rows = result_rows(res_path, columns=columns)
         found = followup_sheet_problems(rows, sample1, sample2, fu_name)
-        if found:
+        if found:  # again, for the true row numbers of the message
+            rows = result_rows(res_path, columns=columns, exact_rows=True)
+            found = followup_sheet_problems(rows, sample1, sample2, fu_name)
             msg, sheet, row, column, value = found[0]
             more = f"（共 {len(found)} 处）" if len(found) > 1 else ""
             raise _in_sheet(DataError(f"户编号“{value}”{msg}{more}", file=results_file, row=row,

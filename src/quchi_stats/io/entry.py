@@ -323,10 +323,14 @@ def read_results(path: str | Path, *, encoding: str | None = None,
 
 
 def result_rows(path: str | Path, *, encoding: str | None = None,
-                columns: dict[str, str] | None = None) -> pd.DataFrame:
+                columns: dict[str, str] | None = None, exact_rows: bool = False) -> pd.DataFrame:
     """:func:`read_results` with where each row comes from: ``_sheet`` (None for a CSV or a
-    one-sheet workbook), ``_row`` (the spreadsheet's row number, header = 1) and ``_phase2``
-    (the row is on a ``复核-`` sheet)."""
+    one-sheet workbook), ``_row`` (the spreadsheet's row number) and ``_phase2`` (the row is on a
+    ``复核-`` sheet).
+
+    ``_row`` counts the header as row 1 and no blank row unless ``exact_rows``, which reads every
+    sheet once more for its true row numbers (a title above the header, blank rows): slower, for
+    messages. An error this function raises always names the true row."""
     from .readers import read_table
 
     path = Path(path)
@@ -346,8 +350,10 @@ def result_rows(path: str | Path, *, encoding: str | None = None,
     kept = []
     for sheet, table in parts:
         _answers_without_status(table, file, sheet)
-        # the spreadsheet's row numbers (a title above the header, blank rows skipped)
-        table = table.set_axis(_row_numbers(path, "results", sheet, encoding, len(table)))
+        if exact_rows:  # the spreadsheet's row numbers (a title above the header, blank rows)
+            table = table.set_axis(_row_numbers(path, "results", sheet, encoding, len(table)))
+        else:
+            table = table.set_axis(pd.RangeIndex(2, len(table) + 2))
         t = table.loc[~_unvisited(table), [c for c in RESULTS.names if c in table]]
         phase2 = is_followup_sheet(sheet if sheet is not None else (sheets or [None])[0])
         kept.append(t.assign(_sheet=sheet, _row=t.index.to_numpy(), _phase2=phase2))
@@ -371,6 +377,8 @@ def result_rows(path: str | Path, *, encoding: str | None = None,
         first = out[both]
         seen = first["visit_status"].isin(["completed", "substitute"])
         if seen.any():
+            if not exact_rows:  # the message names the true rows
+                return result_rows(path, encoding=encoding, columns=columns, exact_rows=True)
             r1 = first[seen].iloc[0]
             r2 = out[out["_phase2"] & (out["household_id"] == r1["household_id"])].iloc[0]
             raise _in_sheet(DataError(
