@@ -148,7 +148,7 @@ def test_a_household_of_no_followup_sample_in_a_followup_sheet(two_phase, tmp_pa
     wb.save(book)
     with pytest.raises(DataError, match=f"results_{YEAR}.xlsx，工作表“{ws.title}”，第 2 行，列“户编号”："
                                         f"户编号“4402059999999999”不在复核样本（followup_{YEAR}/sample.csv）中"):
-        run_assessment(YEAR, data, history=False, power=False, verify=False)
+        run_assessment(YEAR, data, history=False, power=False)
     problems = _check(data)
     assert any(ws.title in p and "第 2 行" in p and "不在复核样本" in p for p in problems)
     assert not any("不在抽查样本中" in p for p in problems)  # said once
@@ -172,7 +172,7 @@ def test_a_phase1_household_in_a_followup_sheet(two_phase, tmp_path):
     wb.save(book)
     with pytest.raises(DataError, match=f"工作表“{ws.title}”，第 2 行，列“户编号”：户编号“{hid}”"
                                         "是第一阶段抽查样本户，不在复核样本"):
-        run_assessment(YEAR, data, history=False, power=False, verify=False)
+        run_assessment(YEAR, data, history=False, power=False)
     assert any(ws.title in p and "是第一阶段抽查样本户" in p for p in _check(data))
 
 
@@ -220,7 +220,7 @@ def test_followup_sheets_without_a_followup(two_phase, tmp_path):
     shutil.rmtree(data / f"followup_{YEAR}")
     with pytest.raises(DataError, match=f"工作表“{FOLLOWUP_SHEET_PREFIX}.*在复核工作表中，但数据目录中"
                                         f"没有 followup_{YEAR}/"):
-        run_assessment(YEAR, data, history=False, power=False, verify=False)
+        run_assessment(YEAR, data, history=False, power=False)
 
 
 def test_fieldlist_followup_without_a_followup(tmp_path, capsys):
