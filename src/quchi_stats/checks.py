@@ -371,6 +371,8 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
         # another year's sample, every household would be listed as not drawn
         matched = sample if len(problems) == before else None
         fu_sample = root.root / f"followup_{year}" / "sample.csv"
+        phase1 = matched
+        fu = None
         if matched is not None and fu_sample.is_file():
             # phase-2 results of a two-phase 复核 are appended to the same file (docs/followup.md)
             fu, found = read_checked(fu_sample, "sample")
@@ -379,7 +381,10 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
                          for p in found]
             matched = None if fu is None else pd.concat([matched, fu[matched.columns]],
                                                          ignore_index=True)
-        problems += _check_results(res_path, year, matched, encoding)
+        # the 复核 sheets of an entry workbook hold the follow-up sample's households only
+        phases = (None if phase1 is None or (fu_sample.is_file() and fu is None)
+                  else (phase1, fu, f"followup_{year}/sample.csv"))
+        problems += _check_results(res_path, year, matched, encoding, phases)
 
     # optional tables
     for stem, kind, what in (
@@ -404,7 +409,11 @@ def _in_order(problems: list[Problem]) -> list[Problem]:
 
 
 def _check_results(path: Path, year: int, sample: pd.DataFrame | None,
-                   encoding: str | None) -> list[Problem]:
+                   encoding: str | None, phases: tuple | None = None) -> list[Problem]:
+    """The field results: every sheet; with ``phases`` (phase-1 sample, follow-up sample or None,
+    its name), the 复核 sheets of an entry workbook are matched against the follow-up sample."""
+    from .io.entry import followup_sheet_problems, is_followup_sheet
+
     file = path.name
     try:
         sheets = result_sheets(path)
@@ -430,18 +439,41 @@ def _check_results(path: Path, year: int, sample: pd.DataFrame | None,
                                 f"{'、'.join(VISIT_STATUSES.values())}之一）", name)
             table = table[~blank]
         problems += _year_problems(table, year, file, name)
-        parts.append(table.assign(_sheet=name, _row=table.index))
+        phase2 = is_followup_sheet(name if name is not None else (sheets or [None])[0])
+        parts.append(table.assign(_sheet=name, _row=table.index, _phase2=phase2))
     if not parts:
         return problems
+    # phase-1 sheets first, then the 复核 sheets (as read_results stacks them)
+    parts = ([t for t in parts if not t["_phase2"].any()]
+             + [t for t in parts if t["_phase2"].any()])
     res = pd.concat(parts, ignore_index=True)
-    if len(names) > 1:
+    if len(names) > 1 and "household_id" in res:
+        ids2 = set(res.loc[res["_phase2"], "household_id"])
+        # a household the conditional 复核 drew again (phase 1 did not observe it): its 复核 row
+        # takes the place of its phase-1 row (read_results)
+        again = (res["household_id"].isin(ids2) & ~res["_phase2"]
+                 & ~res["visit_status"].isin(["completed", "substitute"]))
+        res = res[~again]
         dup = res["household_id"].duplicated(keep="first")
         for _, r in res[dup].iterrows():
             first = res[res["household_id"] == r["household_id"]].iloc[0]
-            problems.append(Problem(file, f"重复（首次出现在工作表“{first['_sheet']}”第 "
-                                          f"{first['_row']} 行）", r["_sheet"], int(r["_row"]),
-                                    "户编号", str(r["household_id"])))
+            if r["_phase2"] and not first["_phase2"]:
+                msg = (f"第一阶段已入户（工作表“{first['_sheet']}”第 {first['_row']} 行："
+                       f"{VISIT_STATUSES.get(first['visit_status'], first['visit_status'])}），"
+                       "又填在复核工作表中：复核只抽第一阶段未入户的户，同一户只能有一条入户记录")
+            else:
+                msg = f"重复（首次出现在工作表“{first['_sheet']}”第 {first['_row']} 行）"
+            problems.append(Problem(file, msg, r["_sheet"], int(r["_row"]), "户编号",
+                                    str(r["household_id"])))
         res = res[~dup]
+        if phases is not None and res["_phase2"].any():
+            rows = res.assign(_row=res["_row"].astype(int))
+            for msg, sheet, row, column, value in followup_sheet_problems(rows, *phases):
+                problems.append(Problem(file, msg, sheet, row, column, value))
+            # said once: not again as households of no sample
+            s2 = phases[1]
+            res = res[~(res["_phase2"] if s2 is None
+                        else res["_phase2"] & ~res["household_id"].isin(s2["household_id"]))]
     if sample is None or "household_id" not in sample:
         return problems
     known = res["household_id"].isin(set(sample["household_id"]))

@@ -280,9 +280,15 @@ def _build_parser() -> argparse.ArgumentParser:
                 help="为入户小组生成抽查户名单（默认不含个人信息）",
                 description="按抽查样本列出各村正选户和备选户（按备选顺序）。户主姓名、证件号码、"
                             "联系电话只有加 --include-personal-data 时才写入。")
-    f.add_argument("--out", type=Path, required=True,
+    f.add_argument("--out", type=Path,
                    help="输出文件：.xlsx 为录入工作簿（每镇一张表，下拉选择，填好后存为 "
                         "results_YYYY.xlsx 即为核查结果）；.csv 为名单")
+    f.add_argument("--followup", action="store_true",
+                   help="复核（第二阶段）样本 followup_YYYY/sample.csv 的名单或录入表（先核对其复核清单）；"
+                        "工作表名为“复核-镇名”，不会与第一阶段的镇表重名")
+    f.add_argument("--into", type=Path, metavar="RESULTS_XLSX",
+                   help="与 --followup 同用：把空白的复核录入表加入已填好的 results_YYYY.xlsx"
+                        "（第一阶段各表原样保留；已有复核表时须加 --force，且其中已填内容会被清空）")
     f.add_argument("--spec", type=Path,
                    help="考核参数 TOML 文件（决定各抽样框需填哪些结果；默认：内置的当年参数）")
     f.add_argument("--include-personal-data", action="store_true",
@@ -571,17 +577,36 @@ def _cmd_fieldlist(args: argparse.Namespace) -> int:
     from .sampling.fieldlist import field_list
     from .spec import load_spec
 
-    suffix = args.out.suffix.lower()
+    if (args.out is None) == (args.into is None):
+        raise QuchiStatsError("请用 --out 指定输出文件，或与 --followup 同用 --into 指定 "
+                              "results_YYYY.xlsx；二者只用其一")
+    if args.into is not None and not args.followup:
+        raise QuchiStatsError("--into 只用于把复核录入表加入核查结果工作簿，须与 --followup 同用")
+    target = args.out if args.out is not None else args.into
+    suffix = target.suffix.lower()
+    if args.into is not None and suffix != ".xlsx":
+        raise QuchiStatsError(f"--into {args.into}：应为已填好的 .xlsx 入户核查结果工作簿")
     if suffix not in (".csv", ".xlsx"):
         raise QuchiStatsError(f"--out {args.out}：应为 .xlsx（录入工作簿）或 .csv（名单）文件")
     if suffix == ".xlsx" and args.include_personal_data:
         raise QuchiStatsError("录入工作簿不写个人信息：--include-personal-data 只能用于 .csv 名单")
     root = DataDir(args.data if args.data is not None else data_path())
-    if args.out.exists() and not args.force:
+    if args.out is not None and args.out.exists() and not args.force:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     from .sampling.manifest import register_options
 
-    sample = read_table(root.sample_dir(args.year) / "sample.csv", "sample")
+    fu_spec = None
+    if args.into is not None and not args.force:  # said before the follow-up's verification
+        from .io.entry import is_followup_sheet, result_sheets
+
+        there = [t for t in (result_sheets(args.into) or []) if is_followup_sheet(t)]
+        if there:
+            raise OutputExistsError(f"{args.into.name} 中已有复核工作表（{'、'.join(there)}）；如需换成"
+                                    f"空白复核表（其中已填的复核结果将被删除），请加 --force。")
+    if args.followup:
+        sample, fu_spec = _followup_sample(root, args.year)
+    else:
+        sample = read_table(root.sample_dir(args.year) / "sample.csv", "sample")
     recorded = register_options(root.sample_dir(args.year))  # read the register as design did
     columns = {**(recorded.get("columns") or {}), **(_columns(args) or {})}
     register = read_table(root.register(args.year), "register",
@@ -590,19 +615,56 @@ def _cmd_fieldlist(args: argparse.Namespace) -> int:
                           columns=columns or None)
     table = field_list(sample, register, include_personal_data=args.include_personal_data)
     if suffix == ".xlsx":
-        spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
+        spec_ref = (args.spec if args.spec is not None
+                    else fu_spec if fu_spec is not None else args.year)
+        spec = load_spec(spec_ref, year=args.year)
+        n_res = int((sample["role"] != "primary").sum())
+        results_xlsx = root.root / f"results_{args.year}.xlsx"
+        if args.into is not None:
+            from .io.entry import add_followup_sheets
+
+            added = add_followup_sheets(args.into, sample, args.year, answers_by_frame(spec),
+                                        towns=spec.towns, force=args.force)
+            print(f"已把 {len(added)} 张复核录入表（{'、'.join(added)}）加入 {args.into}："
+                  f"{len(sample)} 户，其中备选户 {n_res} 户（未启用请留空）；第一阶段各表未改动。")
+            print("在这些表中填好复核结果后保存，再运行 quchi-stats check 和 quchi-stats report。")
+            return 0
         atomic_write_bytes(args.out, entry_workbook_bytes(sample, args.year,
                                                           answers_by_frame(spec),
-                                                          towns=spec.towns))
-        n_res = int((sample["role"] != "primary").sum())
+                                                          towns=spec.towns,
+                                                          followup=args.followup))
+        if args.followup:
+            print(f"已写出复核录入工作簿 {args.out}：{sample['town'].nunique()} 个镇（每镇一张表，"
+                  f"表名“复核-镇名”），{len(sample)} 户，其中备选户 {n_res} 户（未启用请留空）；"
+                  f"不含个人信息。")
+            print(f"填好后把这些表移入（或复制到）{results_xlsx}（或先用 --into 把空白复核表加入其中，"
+                  f"直接在其中填写），再运行 quchi-stats check。")
+            return 0
         print(f"已写出录入工作簿 {args.out}：{sample['town'].nunique()} 个镇（每镇一张表），"
               f"{len(sample)} 户，其中备选户 {n_res} 户（未启用请留空）；不含个人信息。")
-        print(f"填好后存为 {root.root / f'results_{args.year}.xlsx'}，再运行 quchi-stats check。")
+        print(f"填好后存为 {results_xlsx}，再运行 quchi-stats check。")
         return 0
     write_csv(table, args.out, chinese_headers=True, allow_personal=args.include_personal_data)
     extra = "（含个人信息，注意保密）" if args.include_personal_data else "（不含个人信息）"
     print(f"已写出 {args.out}：{len(table)} 户{extra}")
     return 0
+
+
+def _followup_sample(root: Any, year: int) -> tuple[Any, Path | None]:
+    """``fieldlist --followup``: the follow-up sample, verified against its manifest first, and
+    the spec file its manifest records (None: the built-in one)."""
+    from .followup import verify_followup
+    from .io.readers import read_table
+    from .sampling.manifest import read_manifest
+
+    folder = root.root / f"followup_{year}"
+    if not (folder / "manifest.json").is_file():
+        raise QuchiStatsError(f"{root.root} 中没有 {year} 年的复核样本（{folder.name}/）：须先运行 "
+                              f"quchi-stats followup --year {year} 抽取复核样本")
+    verify_followup(folder / "manifest.json")
+    spec_file = read_manifest(folder / "manifest.json")["spec"]["file"]
+    return (read_table(folder / "sample.csv", "sample"),
+            None if spec_file is None else folder / spec_file)
 
 
 def _cmd_power(args: argparse.Namespace) -> int:

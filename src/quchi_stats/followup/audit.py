@@ -218,6 +218,7 @@ def _rel(target: Path, start: Path) -> str:
 def _prepare(year: int, root_dir: Path, spec: str | Path | None, encoding: str | None):
     from ..assessment import estimate_indicators
     from ..io.datadir import DataDir
+    from ..io.entry import read_results
     from ..io.readers import read_table
     from ..sampling.manifest import manifest_rule, verify_sample
 
@@ -235,7 +236,8 @@ def _prepare(year: int, root_dir: Path, spec: str | Path | None, encoding: str |
     register = read_table(reg_path, "register", encoding=encoding)
     sample1 = read_table(root.sample_dir(year) / "sample.csv", "sample")
     results_path = root.results(year)
-    results = phase1_rows(read_table(results_path, "results", encoding=encoding), sample1)
+    # read_results: an entry workbook (one sheet per town) is read as report reads it
+    results = phase1_rows(read_results(results_path, encoding=encoding), sample1)
     est, _ = estimate_indicators(sample1, results, spec_obj, power=False)
     from ..sampling.draw import DesignPlan
 
@@ -374,6 +376,7 @@ def verify_followup(path: str | Path, *, register: str | Path | None = None
     if _sha(spec_bytes) != m["spec"]["sha256"]:
         raise VerificationError("考核参数的 SHA-256 与复核清单记录的不同：考核参数在复核抽样后被修改过。")
     from ..assessment import estimate_indicators
+    from ..io.entry import read_results
     from ..io.readers import read_table
     from ..sampling.draw import DesignPlan
     from ..sampling.manifest import manifest_rule, verify_sample
@@ -390,7 +393,7 @@ def verify_followup(path: str | Path, *, register: str | Path | None = None
     # the recorded sample (its hash checked above) tells which rows of the results file are
     # phase 2's; the re-draw below must reproduce it byte for byte
     sample2 = read_table(sample_path, "sample")
-    all_results = read_table(res_path, "results", encoding=m["results"]["encoding"])
+    all_results = read_results(res_path, encoding=m["results"]["encoding"])
     results = phase1_rows(all_results, sample1, sample2)
     if (file_sha256(res_path) != m["results"]["sha256"]
             and phase1_rows_sha256(all_results, sample1, sample2)

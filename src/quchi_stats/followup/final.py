@@ -95,18 +95,52 @@ class FollowupResult:
 
 
 def read_followup(folder: Path, sample1: pd.DataFrame, results: pd.DataFrame,
-                  results_file: str, *, verify: bool = True) -> FollowupInput | None:
+                  results_file: str, *, verify: bool = True,
+                  columns: dict[str, str] | None = None) -> FollowupInput | None:
     """Read ``followup_YYYY/`` (None when the folder does not exist), verify it against its
     manifest first (``verify``: :func:`~quchi_stats.followup.verify_followup`, the audit record
     before any computation) and split the field results into the phase-1 rows and the phase-2
     rows (households of ``followup_YYYY/sample.csv``). A row of neither sample is an error naming
-    the file, row and column."""
+    the file, row and column.
+
+    When the results are an entry workbook with 复核 sheets (``fieldlist --followup``), each of
+    their rows must be a household of the follow-up sample (an error naming the file, sheet, row
+    and column otherwise, as without ``followup_YYYY/``): the workbook is read again for where its
+    rows come from (``columns``: the results' column names, as given to ``read_results``)."""
+    from ..io.entry import _in_sheet, followup_sheet_problems, is_followup_sheet, result_rows, result_sheets
     from ..io.readers import read_table
     from ..sampling.manifest import manifest_rule, read_manifest
     from .audit import verify_followup
 
+    res_path = folder.parent / results_file
+    sheets = result_sheets(res_path) if res_path.is_file() else None
+    has_phase2 = bool(sheets) and any(is_followup_sheet(t) for t in sheets)
+    fu_name = f"{folder.name}/sample.csv"
+
+    def sheet_errors(sample2: pd.DataFrame | None) -> None:
+        if not has_phase2:
+            return
+        rows = result_rows(res_path, columns=columns)
+        found = followup_sheet_problems(rows, sample1, sample2, fu_name)
+        if found:  # again, for the true row numbers of the message
+            rows = result_rows(res_path, columns=columns, exact_rows=True)
+            found = followup_sheet_problems(rows, sample1, sample2, fu_name)
+            msg, sheet, row, column, value = found[0]
+            more = f"（共 {len(found)} 处）" if len(found) > 1 else ""
+            raise _in_sheet(DataError(f"户编号“{value}”{msg}{more}", file=results_file, row=row,
+                                      column=column), results_file, sheet)
+
     if not folder.is_dir():
+        sheet_errors(None)
         return None
+    if has_phase2 and (folder / "sample.csv").is_file() and (folder / "manifest.json").is_file():
+        # a row in the wrong sheet is named before the verification reports its effect (phase-1
+        # rows changed), against the sample the manifest records (its hash)
+        from ..io.writers import file_sha256
+
+        recorded = read_manifest(folder / "manifest.json").get("sample", {}).get("sha256")
+        if file_sha256(folder / "sample.csv") == recorded:
+            sheet_errors(read_table(folder / "sample.csv", "sample"))
     if verify:
         verify_followup(folder / "manifest.json")
     manifest = read_manifest(folder / "manifest.json")
@@ -114,6 +148,7 @@ def read_followup(folder: Path, sample1: pd.DataFrame, results: pd.DataFrame,
         raise DataError("不是复核清单（kind 应为 followup）", file=f"{folder.name}/manifest.json")
     sample2 = read_table(folder / "sample.csv", "sample")
     rule = manifest_rule(manifest)
+    sheet_errors(sample2)
     in1 = results["household_id"].isin(sample1["household_id"])
     in2 = results["household_id"].isin(sample2["household_id"])
     neither = ~(in1 | in2)
