@@ -108,6 +108,11 @@ def test_recorded_probabilities_are_the_subframe_fractions(draws):
             ratio = v.loc[v["risk"], "pi_household"].iloc[0] / v.loc[~v["risk"], "pi_household"].iloc[0]
             assert 1.5 < ratio < 6
     assert results[0].risk["villages_split"] == 4
+    # the field list says which reserves stand in for a risk household
+    from quchi_stats.sampling.fieldlist import field_list
+
+    fl = field_list(results[0].sample, reg)
+    assert fl["risk"].equals(results[0].sample["risk"])
 
 
 def test_inclusion_frequencies_match_pi(draws):
