@@ -180,6 +180,9 @@ def test_factor_without_risk_columns_is_refused():
     with pytest.raises(DataError, match="台账没有风险户列") as exc:
         draw_sample(reg, PLAN, seed=1)
     assert "\n" not in str(exc.value) and "risk_factor = 3" in str(exc.value)
+    reg["dibao"] = ["是"] * len(reg)
+    with pytest.raises(DataError, match="列“低保”：应为是/否"):
+        draw_sample(reg, PLAN, seed=1)
 
 
 @pytest.mark.parametrize("bad", [0.5, 0, -2, float("nan"), float("inf"), 101, True, "3"])

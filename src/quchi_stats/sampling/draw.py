@@ -519,7 +519,12 @@ def risk_flags(register: pd.DataFrame, factor: float = 2.0) -> np.ndarray:
                         "加抽风险户；请在台账中加入这些列，或不用 --risk-factor（risk_factor = 1）")
     out = np.zeros(len(register), dtype=bool)
     for c in present:
-        out |= register[c].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        try:
+            flag = register[c].astype("boolean")
+        except (TypeError, ValueError):  # a DataFrame built by hand with text: read_table parses it
+            raise DataError("应为是/否（布尔值），请用 read_table 读入台账",
+                            column=LABELS_ZH[c]) from None
+        out |= flag.fillna(False).to_numpy(dtype=bool)
     return out
 
 
