@@ -16,6 +16,14 @@ each by systematic selection from the list sorted by 户编号 (as Guangdong's t
 at a fixed number or a fraction per village, with its own probabilities:
 ``pi = pi_village · pi_household`` and ``weight = 1/pi``.
 
+Risk strata (``risk_factor`` k > 1, issue 13 §1): when the register carries the optional risk columns
+(低保, 危房, 大病/慢性病, 残疾, 独居老人), each sampled village's ``non_registered`` frame is split into
+its risk households (any flag 是) and the others; the frame's households are shared between the two
+sub-frames by :func:`risk_split` (a risk household's probability about k times another's, both
+sub-frames drawn from), and each sub-frame is drawn like a frame, with ``pi_household = n_sub/N_sub``
+and reserves of its own. The sample then has a ``risk`` column. Weights stay ``1/π``, so the
+Horvitz–Thompson estimators and the ultimate-cluster variance are unchanged.
+
 Reserve households: for every village and frame, ``reserves`` further households of that frame in a
 random order (``reserve_rank`` 1, 2, …) for field teams to use, in order, when a drawn household
 cannot be visited. They carry the probabilities of the frame's primary households; the estimation
