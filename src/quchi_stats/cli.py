@@ -236,6 +236,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _plan_options(d)
     d.add_argument("--reserves", type=int, default=_plan_default("reserves"),
                    help=f"每村每框备选户数（默认 {_plan_default('reserves')}）")
+    d.add_argument("--risk-factor", type=float, default=_plan_default("risk_factor"), metavar="K",
+                   help="非建档立卡户中风险户（台账的低保、危房、大病/慢性病、残疾、独居老人任一为“是”）"
+                        "的入样概率为其他户的 K 倍，用于漏评（默认 1，不加抽；台账须有这些列）")
     d.add_argument("--spec", type=Path,
                    help="考核参数 TOML 文件：按其乡镇顺序（towns）抽样，其 [followup] 复核规则登记入清单"
                         "（不给：乡镇按台账中首次出现的顺序，不登记复核规则）")
@@ -396,7 +399,8 @@ def _cmd_design(args: argparse.Namespace) -> int:
     if plan_file is not None:
         plan = plan_file.plan if not towns else dataclasses.replace(plan_file.plan, towns=towns)
     else:
-        plan = _plan_from_args(args, reserves=args.reserves, towns=towns)
+        plan = _plan_from_args(args, reserves=args.reserves, towns=towns,
+                               risk_factor=args.risk_factor)
     seed = args.seed if args.seed is not None else new_seed()
     columns = _columns(args)
     result = draw_from_file(register, plan, seed, encoding=args.encoding, sheet=args.sheet,
@@ -429,7 +433,7 @@ _PLAN_DESTS = (("villages", "--villages"), ("allocation", "--allocation"),
                ("households", "--households"), ("fraction", "--fraction"),
                ("min_households", "--min-households"), ("household_method", "--household-method"),
                ("anticipated_p", "--anticipated-p"), ("anticipated_deff", "--anticipated-deff"),
-               ("reserves", "--reserves"))
+               ("reserves", "--reserves"), ("risk_factor", "--risk-factor"))
 
 
 def _plan_options_given(args: argparse.Namespace) -> list[str]:

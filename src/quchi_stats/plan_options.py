@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ALLOCATION_METHODS",
     "HOUSEHOLD_METHODS",
+    "MAX_RISK_FACTOR",
     "PLAN_DEFAULTS",
     "SELECTION_METHODS",
     "VILLAGE_ORDERS",
@@ -40,4 +41,8 @@ PLAN_DEFAULTS: dict[str, object] = {
     "anticipated_p": 0.95,
     "anticipated_deff": 1.5,
     "towns": (),
+    "risk_factor": 1.0,
 }
+
+#: Largest oversampling factor of risk households (``risk_factor``).
+MAX_RISK_FACTOR = 100.0

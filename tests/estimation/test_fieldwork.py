@@ -218,3 +218,34 @@ def test_a_missing_column_is_named_and_a_key_error_inside_is_not_one(monkeypatch
     monkeypatch.setattr(assessment, "fieldwork_design", broken)
     with pytest.raises(KeyError, match="a bug"):
         assessment.estimate_indicators(sample, results, spec)
+
+
+def test_risk_households_are_their_own_nonresponse_class():
+    """A risk-oversampled draw (sample.csv with ``risk``): within a village, risk and other
+    non-registered households are separate weighting classes, so the unreachable risk households
+    are made up by the risk respondents only."""
+    from quchi_stats.sampling import DesignPlan, draw_sample
+    from tests.conftest import make_register
+
+    reg = make_register({"甲镇": [(4, 1, 30), (3, 1, 25)], "乙镇": [(5, 1, 20), (2, 1, 28)]})
+    reg["dibao"] = pd.array([i % 5 == 0 for i in range(len(reg))], dtype="boolean")
+    plan = DesignPlan(year=2018, villages_total=4, risk_factor=3,
+                      households_per_village={"registered": 1, "exited": 1, "non_registered": 6})
+    sample = draw_sample(reg, plan, seed=4).sample
+    prim = sample[sample["role"] == "primary"]
+    lost = prim.index[(prim["frame"] == "non_registered") & prim["risk"].fillna(False)][0]
+    status = pd.Series("completed", index=prim.index)
+    status[lost] = "unreachable"
+    results = pd.DataFrame({"household_id": prim["household_id"], "year": 2018,
+                            "visit_status": status, "missed": False})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuchiStatsWarning)
+        d = fieldwork_design(sample, results, frames="non_registered")
+    data = d.data
+    village = sample.loc[lost, "village"]
+    cell = data[data["village"] == village]
+    risk = cell["risk"].astype(bool)
+    n_risk = int(((prim["village"] == village) & prim["risk"].fillna(False)).sum())
+    assert cell.loc[risk, "nr_factor"].to_numpy() == pytest.approx(n_risk / (n_risk - 1))
+    assert (cell.loc[~risk, "nr_factor"] == 1).all()
+    assert data.loc[data["village"] != village, "nr_factor"].eq(1).all()

@@ -217,6 +217,10 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
     drawn_w = np.where(merged["_primary"], w, 0.0)
     resp_w = np.where(merged["_respondent"], w, 0.0)
     town_key = merged["town"].astype(str) + "\x1f" + merged["frame"].astype(str)
+    if "risk" in merged:  # a risk-oversampled draw: risk and other households are separate classes
+        sub = merged["risk"].astype("boolean")
+        town_key = town_key + np.where(sub.isna(), "", np.where(sub.fillna(False), "\x1f风险户",
+                                                                   "\x1f其他户"))
     village_key = town_key + "\x1f" + merged["village"].astype(str)
     key = town_key if nonresponse == "town" else village_key
     drawn = pd.Series(drawn_w).groupby(key.to_numpy()).transform("sum").to_numpy()

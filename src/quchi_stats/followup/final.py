@@ -289,7 +289,10 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
             r = ((wa * ma * ga).sum() + (wb * mb * gb).sum()) / M
             ua, ub = ma * (ga - r), mb * (gb - r)
             v_a = 0.0
-            for _, cell in a.assign(_u=ua).groupby(["village", "frame"], sort=False):
+            # a risk-oversampled phase 1 drew each village's non-registered frame as two
+            # sub-frames (``risk``), each with its own n and N
+            cells = ["village", "frame", *(["risk"] if "risk" in a else [])]
+            for _, cell in a.assign(_u=ua).groupby(cells, sort=False, dropna=False):
                 n, big_n = len(cell), float(cell["n_households_in_frame_of_village"].iloc[0])
                 if n > 1 and big_n > n:
                     v_a += big_n ** 2 * (1 - n / big_n) * cell["_u"].var(ddof=1) / n

@@ -22,6 +22,7 @@ __all__ = [
     "REGISTER",
     "RESULTS",
     "RESULT_LABELS_ZH",
+    "RISK_COLUMNS",
     "SAMPLE",
     "SATISFACTION_LEVELS",
     "SELF_REPORT",
@@ -170,6 +171,7 @@ _YEAR = Column("year", "年度", ("考核年度",), kind="int", minimum=2000, ma
 _SIZE = {"kind": "int", "minimum": 1, "maximum": MAX_HOUSEHOLD_SIZE}
 _COUNT = {"kind": "int", "minimum": 1, "maximum": MAX_COUNT}
 _PROB = {"kind": "float", "minimum": 0.0, "maximum": 1.0}
+_RISK = {"kind": "yesno", "required": False, "nullable": True}
 
 REGISTER = TableSchema("register", "农户台账", (
     _TOWN, _VILLAGE, _HH,
@@ -189,7 +191,19 @@ REGISTER = TableSchema("register", "农户台账", (
     Column("phone", "联系电话", ("电话", "手机号码"), required=False, nullable=True, personal=True),
     Column("exit_status", "脱贫状态", ("脱贫属性", "aar010"), kind="enum", required=False,
            nullable=True, codes=EXIT_STATUSES),
+    # optional risk flags (是/否, blank = 否): a non-registered household with any of them is a
+    # risk household that ``DesignPlan(risk_factor=k)`` oversamples for 漏评
+    Column("dibao", "低保", ("是否低保", "低保对象"), **_RISK),
+    Column("dilapidated_house", "危房", ("是否危房", "住房为危房"), **_RISK),
+    Column("serious_illness", "大病/慢性病", ("大病", "慢性病", "大病或慢性病", "大病慢性病",
+                                              "患大病或慢性病"), **_RISK),
+    Column("disability", "残疾", ("是否残疾", "有残疾人"), **_RISK),
+    Column("elderly_alone", "独居老人", ("是否独居老人",), **_RISK),
 ), key="household_id")
+
+#: The optional risk columns of the register (any one 是 makes a risk household).
+RISK_COLUMNS: tuple[str, ...] = ("dibao", "dilapidated_house", "serious_illness", "disability",
+                                 "elderly_alone")
 
 SAMPLE = TableSchema("sample", "抽查样本", (
     _YEAR, _TOWN, _VILLAGE, _HH,
@@ -206,6 +220,9 @@ SAMPLE = TableSchema("sample", "抽查样本", (
     Column("n_households_in_frame_of_village", "村框内户数", **_COUNT),
     Column("n_households_sampled_in_frame_of_village", "村框内抽中户数", **_COUNT),
     Column("certainty_village", "必选村", kind="yesno"),
+    # only in a draw with risk_factor > 1: 是 for a risk household of the non-registered frame
+    # (drawn from its own sub-frame), 否 for another one, blank in the other frames
+    Column("risk", "风险户", kind="yesno", required=False, nullable=True),
 ), key="household_id")
 
 _YESNO_RESULT = {"kind": "yesno", "required": False, "nullable": True}
@@ -281,6 +298,8 @@ ALLOCATION_LABELS_ZH: dict[str, str] = {
     "margin_registered": "建档立卡户误差界",
     "margin_exited": "退出户误差界",
     "margin_non_registered": "非建档立卡户误差界",
+    "n_non_registered_risk": "抽中村非建档立卡风险户",
+    "n_non_registered_risk_sampled": "抽非建档立卡风险户",
 }
 
 

@@ -16,6 +16,14 @@ each by systematic selection from the list sorted by 户编号 (as Guangdong's t
 at a fixed number or a fraction per village, with its own probabilities:
 ``pi = pi_village · pi_household`` and ``weight = 1/pi``.
 
+Risk strata (``risk_factor`` k > 1, issue 13 §1): when the register carries the optional risk columns
+(低保, 危房, 大病/慢性病, 残疾, 独居老人), each sampled village's ``non_registered`` frame is split into
+its risk households (any flag 是) and the others; the frame's households are shared between the two
+sub-frames by :func:`risk_split` (a risk household's probability about k times another's, both
+sub-frames drawn from), and each sub-frame is drawn like a frame, with ``pi_household = n_sub/N_sub``
+and reserves of its own. The sample then has a ``risk`` column. Weights stay ``1/π``, so the
+Horvitz–Thompson estimators and the ultimate-cluster variance are unchanged.
+
 Reserve households: for every village and frame, ``reserves`` further households of that frame in a
 random order (``reserve_rank`` 1, 2, …) for field teams to use, in order, when a drawn household
 cannot be visited. They carry the probabilities of the frame's primary households; the estimation
@@ -32,14 +40,21 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError, check_choice, check_int, check_probability
-from ..io.schema import ALLOCATION_LABELS_ZH, FRAMES, order_towns
-from ..plan_options import ALLOCATION_METHODS, HOUSEHOLD_METHODS, SELECTION_METHODS, VILLAGE_ORDERS
+from ..io.schema import ALLOCATION_LABELS_ZH, FRAMES, LABELS_ZH, RISK_COLUMNS, order_towns
+from ..plan_options import (
+    ALLOCATION_METHODS,
+    HOUSEHOLD_METHODS,
+    MAX_RISK_FACTOR,
+    SELECTION_METHODS,
+    VILLAGE_ORDERS,
+)
 from ..plan_options import PLAN_DEFAULTS as _D
 from .allocation import allocate
 from .sample_size import expected_margin
 from .selection import select, select_systematic
 
-__all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "village_plan"]
+__all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "risk_flags",
+           "risk_split", "village_plan"]
 
 #: The three household frames, in the order of :data:`quchi_stats.io.schema.FRAMES`.
 FRAME_NAMES: tuple[str, ...] = tuple(FRAMES)
@@ -94,6 +109,13 @@ class DesignPlan:
         The order of the towns (the spec's ``towns``): the draw takes them, and the sample lists
         them, in this order; towns it leaves out follow in order of first appearance in the
         register. Empty (the default): order of first appearance.
+    risk_factor : float
+        Oversampling of risk households for 漏评 (1, the default: off). With ``k > 1`` the register
+        must carry at least one of the optional risk columns (低保, 危房, 大病/慢性病, 残疾,
+        独居老人); in each sampled village the ``non_registered`` frame's households are split
+        into risk households (any flag 是) and the others, and the frame's sample is shared so
+        that a risk household's inclusion probability is about ``k`` times another's
+        (:func:`risk_split`), each sub-frame drawn as a frame is, with its own reserves.
     """
 
     year: int
@@ -112,6 +134,7 @@ class DesignPlan:
     anticipated_p: float | dict[str, float] = _D["anticipated_p"]
     anticipated_deff: float | dict[str, float] = _D["anticipated_deff"]
     towns: tuple[str, ...] = _D["towns"]
+    risk_factor: float = _D["risk_factor"]
 
     def _int(self, name: str, minimum: int) -> None:
         """Check an integer field and keep it as an int (1.0 from a manifest becomes 1)."""
@@ -135,6 +158,12 @@ class DesignPlan:
         check_choice("household_method", self.household_method, HOUSEHOLD_METHODS, func)
         self._int("min_households_per_village", 0)
         self._int("reserves", 0)
+        k = self.risk_factor
+        if (isinstance(k, bool) or not isinstance(k, int | float) or not math.isfinite(k)
+                or not 1 <= k <= MAX_RISK_FACTOR):
+            raise ParameterError(f"The 'risk_factor' parameter of {func} must be in "
+                                 f"[1, {MAX_RISK_FACTOR:g}]. Got {k!r:.40}.")
+        object.__setattr__(self, "risk_factor", float(k))
         ps = self.anticipated_p.values() if isinstance(self.anticipated_p, dict) else [
             self.anticipated_p]
         for v in ps:
@@ -158,6 +187,8 @@ class DesignPlan:
         d["towns"] = list(d["towns"])
         if not d["towns"]:  # the default is left out: manifests written before it stay the same
             del d["towns"]
+        if d["risk_factor"] == 1:  # likewise
+            del d["risk_factor"]
         return d
 
     @classmethod
@@ -195,6 +226,10 @@ class DrawResult:
         fewer households than asked, an empty frame, certainty villages).
     plan : DesignPlan
     seed : int
+    risk : dict, optional
+        With ``plan.risk_factor > 1``: the factor, the register's risk columns, the villages whose
+        non-registered frame was split, and the risk and other non-registered households of the
+        sampled villages and drawn from them (recorded in the manifest). None otherwise.
     """
 
     sample: pd.DataFrame
@@ -202,6 +237,7 @@ class DrawResult:
     notes: tuple[str, ...]
     plan: DesignPlan
     seed: int
+    risk: dict[str, Any] | None = None
 
     def precision(self, *, p: float | dict[str, float] | None = None, deff: float = 1.5,
                   level: float = 0.95) -> pd.DataFrame:
@@ -294,6 +330,10 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     rng = np.random.default_rng(seed)
     year = plan.year
     reg, vill, towns, _, alloc, notes = village_plan(register, plan)
+    use_risk = plan.risk_factor > 1
+    if use_risk:
+        risk = risk_flags(reg, plan.risk_factor)
+        risk_count = {"households": {"risk": 0, "other": 0}, "villages_split": 0}
 
     # row positions of every (town, village, frame), in 户编号 order
     cells = reg.groupby(["town", "village", "frame"], sort=False).indices
@@ -336,6 +376,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         frame_drawn = dict.fromkeys(FRAME_NAMES, 0)
         is_certain = certain | (pi_v >= 1.0 - 1e-9)
         town_rows_before = n_rows
+        town_risk = 0
         for j in np.flatnonzero(chosen):
             village = tv_names[j]
             for frame in FRAME_NAMES:
@@ -354,24 +395,40 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
                 if want < asked:
                     notes.append(f"{t}{village}的“{_FRAME_ZH[frame]}”只有 {N} 户，少于计划的 "
                                  f"{asked} 户，全部入样。")
-                if plan.household_method == "systematic":
-                    picked = select_systematic(N, want, rng).indices
-                else:
-                    picked = select(plan.household_method, np.ones(N), want, rng).indices
-                reserve = empty
-                if plan.reserves and N > want:
-                    left = np.ones(N, dtype=bool)
-                    left[picked] = False
-                    reserve = rng.permutation(np.flatnonzero(left))[: plan.reserves]
-                n_rows += picked.size + reserve.size
-                rows.append(pos[picked])
-                rows.append(pos[reserve])
-                # one entry per cell; expanded to rows once at the end
-                for key, value in (("n_primary", picked.size), ("n_reserve", reserve.size),
-                                   ("pi_village", pi_v[j]), ("pi_household", want / N),
-                                   ("n_frame", N), ("n_drawn", want),
-                                   ("certain", bool(is_certain[j]))):
-                    cols[key].append(value)
+                subs = [(pos, want)]
+                if use_risk and frame == "non_registered":
+                    flag = risk[pos]
+                    n_risk = int(flag.sum())
+                    risk_count["households"]["risk"] += n_risk
+                    risk_count["households"]["other"] += N - n_risk
+                    town_risk += n_risk
+                    n_r = risk_split(want, n_risk, N - n_risk, plan.risk_factor)
+                    if n_r is not None:
+                        subs = [(pos[flag], n_r), (pos[~flag], want - n_r)]
+                        risk_count["villages_split"] += 1
+                    elif n_risk and n_risk < N:
+                        notes.append(f"{t}{village}的“{_FRAME_ZH[frame]}”只抽 {want} 户，"
+                                     "不分风险户与其他户，按同一概率抽取。")
+                for sub_pos, n_sub in subs:
+                    N_sub = sub_pos.size
+                    if plan.household_method == "systematic":
+                        picked = select_systematic(N_sub, n_sub, rng).indices
+                    else:
+                        picked = select(plan.household_method, np.ones(N_sub), n_sub, rng).indices
+                    reserve = empty
+                    if plan.reserves and N_sub > n_sub:
+                        left = np.ones(N_sub, dtype=bool)
+                        left[picked] = False
+                        reserve = rng.permutation(np.flatnonzero(left))[: plan.reserves]
+                    n_rows += picked.size + reserve.size
+                    rows.append(sub_pos[picked])
+                    rows.append(sub_pos[reserve])
+                    # one entry per cell (or sub-frame); expanded to rows once at the end
+                    for key, value in (("n_primary", picked.size), ("n_reserve", reserve.size),
+                                       ("pi_village", pi_v[j]), ("pi_household", n_sub / N_sub),
+                                       ("n_frame", N_sub), ("n_drawn", n_sub),
+                                       ("certain", bool(is_certain[j]))):
+                        cols[key].append(value)
                 frame_drawn[frame] += want
         if n_rows == town_rows_before:
             notes.append(f"{t}抽中的村里没有任何可抽的户。")
@@ -381,6 +438,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
             "certainty_villages": int(is_certain[chosen].sum()),
             **{f"n_{f}": frame_n[f] for f in FRAME_NAMES},
             **{f"n_{f}_sampled": frame_drawn[f] for f in FRAME_NAMES},
+            **({"n_non_registered_risk": town_risk} if use_risk else {}),
         })
     allocation = pd.DataFrame(alloc_rows)
     if not rows:
@@ -419,12 +477,96 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         sample[c] = sample[c].round(12)
     frame_rank = {f: i for i, f in enumerate(FRAME_NAMES)}
     town_rank = {t: i for i, t in enumerate(towns)}
-    order = np.lexsort((sample["household_id"].to_numpy(), rank,
-                        reserve_row.astype(int),
-                        pd.Categorical(sample["frame"], categories=list(frame_rank)).codes,
-                        sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()))
-    sample = sample.iloc[order][SAMPLE_COLUMNS].reset_index(drop=True)
-    return DrawResult(sample, allocation, tuple(notes), plan, seed)
+    keys = [sample["household_id"].to_numpy(), rank, reserve_row.astype(int)]
+    columns = SAMPLE_COLUMNS
+    risk_record = None
+    if use_risk:
+        non_reg = (sample["frame"] == "non_registered").to_numpy()
+        flag = risk[take]
+        sample["risk"] = pd.array(np.where(non_reg, flag, False), dtype="boolean")
+        sample.loc[~non_reg, "risk"] = pd.NA
+        keys.append((non_reg & ~flag).astype(int))  # risk households first in their village
+        columns = [*SAMPLE_COLUMNS, "risk"]
+        primary_risk = (cat["role"] == "primary") & non_reg & flag
+        drawn_risk = pd.Series(primary_risk).groupby(sample["town"].to_numpy()).sum()
+        allocation["n_non_registered_risk_sampled"] = (
+            allocation["town"].map(drawn_risk).fillna(0).astype(int))
+        n_nr = int(((cat["role"] == "primary") & non_reg).sum())
+        risk_record = {
+            "factor": plan.risk_factor,
+            "columns": [c for c in RISK_COLUMNS if c in reg],
+            "villages_split": risk_count["villages_split"],
+            "households": dict(risk_count["households"]),
+            "sampled": {"risk": int(primary_risk.sum()), "other": n_nr - int(primary_risk.sum())},
+        }
+        h, d = risk_record["households"], risk_record["sampled"]
+        notes.append(f"风险户加抽（risk_factor = {plan.risk_factor:g}）：抽中村的非建档立卡户中风险户 "
+                     f"{h['risk']} 户、其他户 {h['other']} 户，各抽 {d['risk']} 户、{d['other']} 户；"
+                     f"{risk_count['villages_split']} 个村分两个子框抽取。")
+    keys += [pd.Categorical(sample["frame"], categories=list(frame_rank)).codes,
+             sample["village"].to_numpy(), sample["town"].map(town_rank).to_numpy()]
+    order = np.lexsort(tuple(keys))
+    sample = sample.iloc[order][columns].reset_index(drop=True)
+    return DrawResult(sample, allocation, tuple(notes), plan, seed, risk_record)
+
+
+def risk_flags(register: pd.DataFrame, factor: float = 2.0) -> np.ndarray:
+    """Whether each household of ``register`` is a risk household: any of the optional risk
+    columns (低保, 危房, 大病/慢性病, 残疾, 独居老人; :data:`~quchi_stats.io.schema.RISK_COLUMNS`)
+    is 是 (blank counts as 否). A register with none of them raises :class:`DataError`
+    (``factor`` is named in the message).
+
+    >>> import pandas as pd
+    >>> risk_flags(pd.DataFrame({"dibao": [True, False, None], "disability": [False, None, True]}))
+    array([ True, False,  True])
+    """
+    present = [c for c in RISK_COLUMNS if c in register]
+    if not present:
+        names = "、".join(LABELS_ZH[c] for c in RISK_COLUMNS)
+        raise DataError(f"台账没有风险户列（{names}，至少要有一列），不能按 risk_factor = {factor:g} "
+                        "加抽风险户；请在台账中加入这些列，或不用 --risk-factor（risk_factor = 1）")
+    out = np.zeros(len(register), dtype=bool)
+    for c in present:
+        try:
+            flag = register[c].astype("boolean")
+        except (TypeError, ValueError):  # a DataFrame built by hand with text: read_table parses it
+            raise DataError("应为是/否（布尔值），请用 read_table 读入台账",
+                            column=LABELS_ZH[c]) from None
+        out |= flag.fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def risk_split(n: int, n_risk: int, n_other: int, factor: float) -> int | None:
+    """Risk households to draw when a village's non-registered frame of ``n_risk + n_other``
+    households gets ``n``, so that a risk household's probability ``n_r/N_r`` is as near ``k``
+    times another's ``n_o/N_o`` as integer sizes allow.
+
+    The continuous solution is ``n·k·N_r / (k·N_r + N_o)``; of the integers just below and above
+    it, kept within ``[max(1, n − N_o), min(N_r, n − 1)]`` (both sub-frames are drawn from and
+    neither is asked for more than it holds), the one whose ratio ``(n_r/N_r)/(n_o/N_o)`` is
+    nearest ``k`` on the log scale (the smaller on a tie). None (no split: one frame, one
+    probability) when a sub-frame is empty or ``n < 2``.
+
+    >>> risk_split(8, 30, 200, 3.0)   # 2.48: ratio 2.22 (2) or 4.0 (3)
+    3
+    >>> risk_split(8, 200, 5, 5.0)    # 7.98, but one other household at least
+    7
+    >>> risk_split(8, 3, 100, 10.0)   # 1.85: ratio 4.8 (1) or 11.1 (2)
+    2
+    >>> risk_split(8, 0, 100, 3.0) is None
+    True
+    """
+    if n < 2 or n_risk == 0 or n_other == 0:
+        return None
+    target = n * factor * n_risk / (factor * n_risk + n_other)
+    lo, hi = max(1, n - n_other), min(n_risk, n - 1)
+    best, err = None, math.inf
+    for cand in sorted({min(max(math.floor(target), lo), hi), min(max(math.ceil(target), lo), hi)}):
+        ratio = (cand / n_risk) / ((n - cand) / n_other)
+        e = abs(math.log(ratio / factor))
+        if e < err - 1e-12:
+            best, err = cand, e
+    return int(best)
 
 
 def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[

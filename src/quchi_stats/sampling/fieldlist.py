@@ -17,7 +17,9 @@ __all__ = ["field_list"]
 
 def field_list(sample: pd.DataFrame, register: pd.DataFrame, *,
                include_personal_data: bool = False) -> pd.DataFrame:
-    """Primary households, then reserves in ``reserve_rank`` order, per village and frame.
+    """Primary households, then reserves in ``reserve_rank`` order, per village and frame (and,
+    in a risk-oversampled draw, per sub-frame: the ``risk`` column says which reserves replace a
+    risk household).
 
     Examples
     --------
@@ -28,6 +30,8 @@ def field_list(sample: pd.DataFrame, register: pd.DataFrame, *,
     []
     """
     cols = ["town", "village", "frame", "role", "reserve_rank", "household_id", "household_size"]
+    if "risk" in sample:  # a risk-oversampled draw: a risk household's reserves are risk households
+        cols.insert(3, "risk")
     out = sample[cols].copy()
     unknown = ~out["household_id"].isin(register["household_id"])
     if unknown.any():

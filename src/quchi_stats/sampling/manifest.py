@@ -23,6 +23,7 @@ from .. import __version__
 from .._strict import Field, check_table, read_text_capped, where
 from ..errors import DataError, OutputExistsError, QuchiStatsError, VerificationError, mask_personal
 from ..io.readers import read_table
+from ..io.schema import RISK_COLUMNS
 from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
 from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample
 
@@ -94,7 +95,17 @@ def _manifest(result: DrawResult, register_path: Path, out_dir: Path, sample_sha
         **rule,
         # only when drawn with --plan: manifests written without it stay byte-identical
         **({"plan_file": dict(plan_file)} if plan_file is not None else {}),
+        # only with risk_factor > 1: the risk columns and the sub-frame counts of the draw
+        **({"risk": _risk_record(result.risk)} if result.risk is not None else {}),
     }
+
+
+def _risk_record(risk: dict[str, Any]) -> dict[str, Any]:
+    """The risk summary of a draw as the manifest records it (plain JSON types)."""
+    return {"factor": float(risk["factor"]), "columns": list(risk["columns"]),
+            "villages_split": int(risk["villages_split"]),
+            "households": {k: int(v) for k, v in risk["households"].items()},
+            "sampled": {k: int(v) for k, v in risk["sampled"].items()}}
 
 
 def _relpath(target: Path, start: Path) -> str:
@@ -214,6 +225,19 @@ MANIFEST_FIELDS: tuple[Field, ...] = (
           item=Field("notes", "str", max_len=10_000, one_line=False)),
     Field("followup", "table", "事先登记的两阶段复核规则（考核参数的 [followup]）", open_table=True),
     Field("followup_sha256", "str", "复核规则的 SHA-256", pattern=_SHA256, max_len=64),
+    Field("risk", "table", "风险户加抽（risk_factor > 1）：台账的风险户列和抽中村非建档立卡户的子框户数",
+          fields=(
+        Field("factor", "number", "风险户加抽倍数", required=True, lo=1, hi=100, lo_open=True),
+        Field("columns", "list", "台账中的风险户列", required=True, min_len=1, max_len=5,
+              item=Field("columns", "choice", choices=RISK_COLUMNS), unique=True),
+        Field("villages_split", "int", "分风险户与其他户两个子框抽取的村数", required=True, **_COUNT),
+        Field("households", "table", "抽中村非建档立卡户（风险户、其他户）", required=True, fields=(
+            Field("risk", "int", "风险户", required=True, **_COUNT),
+            Field("other", "int", "其他户", required=True, **_COUNT))),
+        Field("sampled", "table", "抽取的正选户（风险户、其他户）", required=True, fields=(
+            Field("risk", "int", "风险户", required=True, **_COUNT),
+            Field("other", "int", "其他户", required=True, **_COUNT))),
+    )),
     Field("plan_file", "table", "抽样所依据的计划文件（design --plan）", fields=(
         Field("file", "str", "计划文件名", required=True, min_len=1, max_len=255),
         Field("sha256", "str", "计划文件的 SHA-256", required=True, pattern=_SHA256, max_len=64),
@@ -304,6 +328,13 @@ def check_manifest(data: Any, name: str = "manifest.json") -> dict[str, Any]:
     if parsed.year != data["year"]:
         raise DataError(f"{lead}plan.year = {parsed.year} 与 year = {data['year']} 不符", file=name)
     manifest_rule(data, name)
+    if (parsed.risk_factor > 1) != ("risk" in data):
+        what = ("plan.risk_factor > 1 却没有 risk 记录" if parsed.risk_factor > 1 else
+                "有 risk 记录，plan 却没有 risk_factor > 1")
+        raise DataError(f"{lead}{what}", file=name)
+    if "risk" in data and data["risk"]["factor"] != parsed.risk_factor:
+        raise DataError(f"{lead}risk.factor = {data['risk']['factor']:g} 与 plan.risk_factor = "
+                        f"{parsed.risk_factor:g} 不符", file=name)
     if "plan_file" in data:
         _check_plan_file(data["plan_file"], parsed, name)
     return data
@@ -443,6 +474,9 @@ def verify_manifest(path: str | Path, *, register: str | Path | None = None) -> 
     if not sample_path.is_file() or sample_path.read_bytes() != data:
         raise VerificationError(
             f"{sample_path} 与清单记录不一致：样本文件缺失或在抽样后被修改过。")
+    if result.risk is not None and _risk_record(result.risk) != manifest.get("risk"):
+        raise VerificationError(
+            f"{mpath.name} 记录的风险户子框户数（risk）与重新抽样的不同：清单在抽样后被改动过。")
     return VerifyReport(mpath, reg_path, len(result.sample), sha)
 
 
