@@ -215,6 +215,8 @@ def test_a_missing_column_is_named_and_a_key_error_inside_is_not_one(monkeypatch
     def broken(*args, **kwargs):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(assessment, "fieldwork_design", broken)
+    from quchi_stats.estimation import fieldwork
+
+    monkeypatch.setattr(fieldwork, "_merge", broken)  # inside the year's one Fieldwork
     with pytest.raises(KeyError, match="a bug"):
         assessment.estimate_indicators(sample, results, spec)

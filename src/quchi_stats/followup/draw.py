@@ -447,12 +447,13 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
     the level is measured by :func:`~quchi_stats.followup.simulate_followup`). Returns
     ``indicator``, ``town``, ``p_value``, ``p_ml``, ``villages``, ``households``.
     """
-    from ..assessment import _indicator_design
+    from ..estimation import Fieldwork
     from ..flags.betabinomial import village_counts
     from ..flags.town_test import town_lr_batch
 
     rows = []
-    base: dict = {}
+    fw = Fieldwork(sample2, results2, lonely_psu="certainty",
+                   satisfied_levels=spec.satisfied_levels)
     for ind_name, pairs in screened.groupby("indicator", sort=False):
         ind = spec.indicator(ind_name)
         e = phase1_estimates[(phase1_estimates["indicator"] == ind_name)
@@ -461,9 +462,10 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
             raise DataError(f"第一阶段的“{ind.label}”没有用 beta-binomial 检验（test_method），"
                             f"无法做复核检验")
         rho, df = float(e["rho"].iloc[0]), int(e["test_df"].iloc[0])
-        try:
-            d = _indicator_design(base, sample2, results2, ind, spec)
-        except KeyError:
+        if not fw.has_respondents(ind.frames):
+            continue  # no answer of this indicator's frames in phase 2
+        d = fw.indicator_design(ind)
+        if d is None:
             continue
         vc = village_counts(d.data, "_good", weight=d.weights,
                             size="household_size" if ind.unit == "person" else None)
