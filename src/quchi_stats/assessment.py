@@ -48,13 +48,14 @@ from .io.datadir import DataDir
 from .io.entry import read_results
 from .io.readers import read_table
 from .io.schema import order_towns
+from .labels import DISTRICT as _DISTRICT
 from .sampling.manifest import register_options, verify_sample
 from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
 __all__ = ["CONSEQUENCES", "Assessment", "difference_interval", "estimate_indicators",
            "run_assessment"]
 
-DISTRICT = "全区"
+DISTRICT = _DISTRICT  # the total row (labels.DISTRICT)
 
 @dataclass(frozen=True)
 class Assessment:

@@ -22,7 +22,7 @@ import math
 from decimal import Decimal
 from enum import StrEnum
 
-__all__ = ["ARTICLE_LABELS", "DISTRICT_UNNAMED", "DISTRICT_WORDS", "FLAG_VERDICTS", "P_FLOOR",
+__all__ = ["ARTICLE_LABELS", "DISTRICT", "DISTRICT_UNNAMED", "DISTRICT_WORDS", "FLAG_VERDICTS", "P_FLOOR",
            "VERDICT_LABELS", "Article", "Verdict", "article_label", "district_label", "p_statement",
            "p_text", "threshold_text", "verdict_label"]
 
@@ -93,6 +93,10 @@ def article_label(code: str) -> str:
 
 #: Below this a P value is written ``< 0.001`` (the workbook's number format shows the same).
 P_FLOOR = 0.001
+
+#: The district's total row in every table (``town`` of the estimates, estimates.csv): a value,
+#: the same for every county; readers see :func:`district_label` instead.
+DISTRICT = "全区"
 
 #: The total row's word when the spec names no county, or a name ending in neither 县, 区 nor 市.
 DISTRICT_UNNAMED = "全县（区）"

@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, ParameterError, check_int
+from ..labels import DISTRICT
 from ..sampling.draw import _FRAME_ZH, FRAME_NAMES, SAMPLE_COLUMNS, DesignPlan, village_plan
 from ..sampling.selection import inclusion_probabilities, select, select_systematic
 from ..spec import AssessmentSpec, FollowupRule
@@ -457,7 +458,7 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
     for ind_name, pairs in screened.groupby("indicator", sort=False):
         ind = spec.indicator(ind_name)
         e = phase1_estimates[(phase1_estimates["indicator"] == ind_name)
-                             & (phase1_estimates["town"] != "全区")]
+                             & (phase1_estimates["town"] != DISTRICT)]
         if "rho" not in e or e["rho"].isna().all():
             raise DataError(f"第一阶段的“{ind.label}”没有用 beta-binomial 检验（test_method），"
                             f"无法做复核检验")

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, VerificationError
+from ..labels import DISTRICT as _DISTRICT
 from ..labels import p_statement
 from ..spec import AssessmentSpec, FollowupRule
 from .combine import (
@@ -60,7 +61,7 @@ __all__ = ["FollowupInput", "FollowupResult", "apply_decisions", "assess_followu
            "evidence_suffix", "flag_columns", "followup_costs", "read_followup",
            "two_phase_estimates", "two_phase_findings", "two_phase_weights"]
 
-DISTRICT = "全区"
+DISTRICT = _DISTRICT  # the total row (labels.DISTRICT)
 
 
 @dataclass(frozen=True)
