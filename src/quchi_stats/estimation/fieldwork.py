@@ -16,6 +16,8 @@ reached (missing at random within village and frame).
 
 from __future__ import annotations
 
+import functools
+import sys
 import warnings
 from collections.abc import Sequence
 from functools import cached_property
@@ -43,6 +45,15 @@ RESPONSE_LABELS_ZH = {
 _SAMPLE_COLUMNS = ("town", "village", "household_id", "frame", "role", "weight")
 _TWO_STAGE_COLUMNS = ("n_villages_in_town", "n_households_in_frame_of_village")
 _RESULT_COLUMNS = ("household_id", "visit_status")
+
+
+def _warn(message: str) -> None:
+    """A :class:`QuchiStatsWarning` shown at the first caller outside this module (and outside
+    ``functools``, whose ``cached_property`` computes the fieldwork on first use)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename in (__file__, functools.__file__):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, QuchiStatsWarning, stacklevel=level)
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], schema: TableSchema) -> None:
@@ -209,8 +220,7 @@ class Fieldwork:
             ["substitute", "completed"]))
         missing = primary & status.isna()
         if missing.any():
-            warnings.warn(f"{int(missing.sum())} 个正选户没有入户记录，按无法入户处理（权数调整）。",
-                          QuchiStatsWarning, stacklevel=4)
+            _warn(f"{int(missing.sum())} 个正选户没有入户记录，按无法入户处理（权数调整）。")
         merged["base_weight"] = merged["weight"].astype(float)
         merged["_respondent"] = respondent.to_numpy()
         merged["_primary"] = primary.to_numpy()
@@ -275,10 +285,8 @@ class Fieldwork:
             design = SurveyDesign(resp, **kwargs)
         lonely = design.n_psu_in_stratum == 1
         if lonely.any() and self.lonely_psu != "fail":
-            warnings.warn(
-                f"以下乡镇只有 1 个村有有效样本，按 lonely_psu='{self.lonely_psu}' 处理其方差："
-                + "、".join(map(str, design.stratum_labels[lonely])), QuchiStatsWarning,
-                stacklevel=4)
+            _warn(f"以下乡镇只有 1 个村有有效样本，按 lonely_psu='{self.lonely_psu}' 处理其方差："
+                  + "、".join(map(str, design.stratum_labels[lonely])))
         return design
 
     def indicator_design(self, indicator) -> SurveyDesign | None:
@@ -336,9 +344,8 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
         empty = (got == 0) & (drawn > 0)
         if empty.any():
             towns = sorted(set(town_key[empty]))
-            warnings.warn(
-                "以下乡镇×抽样框中有村没有任何有效样本，该镇改按镇×抽样框调整权数：" + "、".join(
-                    t.replace("\x1f", "·") for t in towns), QuchiStatsWarning, stacklevel=3)
+            _warn("以下乡镇×抽样框中有村没有任何有效样本，该镇改按镇×抽样框调整权数：" + "、".join(
+                t.replace("\x1f", "·") for t in towns))
             collapse = town_key.isin(towns).to_numpy()
             drawn_t = pd.Series(drawn_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
             got_t = pd.Series(resp_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
@@ -347,8 +354,8 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
     lost = (got == 0) & (drawn > 0)
     if lost.any():
         where = sorted(set(town_key[lost]))
-        warnings.warn("以下乡镇×抽样框没有任何有效样本，无法估计：" + "、".join(
-            t.replace("\x1f", "·") for t in where), QuchiStatsWarning, stacklevel=3)
+        _warn("以下乡镇×抽样框没有任何有效样本，无法估计：" + "、".join(
+            t.replace("\x1f", "·") for t in where))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(got > 0, drawn / np.where(got > 0, got, 1.0), np.nan)
 
