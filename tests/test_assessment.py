@@ -187,3 +187,17 @@ def test_another_countys_earlier_years_use_its_own_spec():
     other = replace(qujiang, county="某某县")
     assert _earlier_spec(2017, other) is other
     assert _earlier_spec(2009, qujiang) is qujiang  # no shipped spec for 2009
+
+
+def test_the_years_fieldwork_is_merged_once(monkeypatch):
+    """run_assessment builds one Fieldwork: the sample and results are merged and reweighted once
+    for every indicator, the targets, the clusters, the rejects and the response."""
+    from quchi_stats.assessment import run_assessment
+    from quchi_stats.estimation import fieldwork
+
+    calls = []
+    merge = fieldwork._merge
+    monkeypatch.setattr(fieldwork, "_merge", lambda *a: calls.append(1) or merge(*a))
+    a = run_assessment(2016, history=False, power=False)
+    assert len(calls) == 1
+    assert len(a.estimates) and len(a.targets) and len(a.response)

@@ -54,3 +54,24 @@ def test_threshold_text_is_a_plain_decimal(x, text):
 def test_district_label_follows_the_county(county, word):
     assert district_label(county) == word
     assert DISTRICT_UNNAMED == "全县（区）"
+
+
+def test_every_verdict_and_flagging_article_has_one_label():
+    from quchi_stats.labels import (
+        ARTICLE_LABELS,
+        FLAG_VERDICTS,
+        VERDICT_LABELS,
+        Article,
+        Verdict,
+        article_label,
+        verdict_label,
+    )
+
+    assert set(VERDICT_LABELS) == set(Verdict)
+    assert len(set(VERDICT_LABELS.values())) == len(Verdict)  # one spelling, no two codes alike
+    assert FLAG_VERDICTS <= set(Verdict)
+    assert set(ARTICLE_LABELS) == {Article.TARGETS, Article.BUNCHING, Article.THRESHOLD,
+                                   Article.SELF_REPORT}
+    assert verdict_label("significant") == "显著偏低" and article_label("7.4") == "第七条（四）"
+    with pytest.raises(ValueError):
+        verdict_label("显著偏低")  # a label is not a code

@@ -17,13 +17,21 @@ import pandas as pd
 
 from .design import SurveyDesign
 from .errors import DataError, QuchiStatsWarning
-from .estimation import estimate_proportion, fieldwork_design
+from .estimation import Fieldwork, estimate_proportion
+from .evidence import CONSEQUENCES, flag_table, watch_table
+from .findings import (
+    Findings,
+    bunching_findings,
+    bunching_tables,
+    history_findings,
+    self_report_findings,
+    target_findings,
+    threshold_findings,
+    watch_findings,
+)
 from .flags import (
-    CLASS_LOW,
     CLASS_SIGNIFICANT,
     adjust_family,
-    adjust_pvalues,
-    bunching_test,
     check_targets,
     classify,
     compare_self_report,
@@ -33,7 +41,6 @@ from .flags import (
     threshold_power,
     village_cluster_test,
     village_counts,
-    village_share_test,
 )
 from .flags.thresholds import pooled_power_n
 from .flags.town_test import TownTestResult, town_test
@@ -41,21 +48,14 @@ from .io.datadir import DataDir
 from .io.entry import read_results
 from .io.readers import read_table
 from .io.schema import order_towns
-from .labels import district_label, p_statement
+from .labels import DISTRICT as _DISTRICT
 from .sampling.manifest import register_options, verify_sample
 from .spec import AssessmentSpec, Indicator, check_spec_year, load_spec
 
-__all__ = ["Assessment", "difference_interval", "estimate_indicators", "run_assessment"]
+__all__ = ["CONSEQUENCES", "Assessment", "difference_interval", "estimate_indicators",
+           "run_assessment"]
 
-DISTRICT = "全区"
-
-CONSEQUENCES = {
-    "第七条（四）": "第八条：约谈镇主要负责人，限期整改，整改情况纳入下年度考核",
-    "第七条（一）": "第八条：约谈镇主要负责人，考核结果纳入干部综合考核评价",
-    "第七条（三）": "第八条：约谈镇主要负责人，核查“数字脱贫”并追究责任",
-    "第九条": "第九条：对数据失真予以通报，核实后据实调整考核结果",
-}
-
+DISTRICT = _DISTRICT  # the total row (labels.DISTRICT)
 
 @dataclass(frozen=True)
 class Assessment:
@@ -91,6 +91,11 @@ class Assessment:
     (:func:`~quchi_stats.flags.village_counts`): ``indicator``, ``town``, ``village``,
     ``households`` (responding households), ``m``, ``y``, ``p_hat`` (the village's good rate)
     and ``share``. Numbers only; no household appears."""
+    findings: Findings = field(default_factory=Findings)
+    """What each article found, as tables of numbers and codes
+    (:class:`~quchi_stats.findings.Findings`: ``targets`` 第七条（一）, ``bunching`` （三）,
+    ``threshold`` （四）, ``self_report`` 第九条, ``watch``, ``history``); ``flags`` and
+    ``watch`` are their sentences."""
 
     @property
     def flagged_towns(self) -> list[str]:
@@ -113,63 +118,27 @@ class Assessment:
         return v[cols].reset_index(drop=True)
 
 
-def _indicator_design(base: dict, sample: pd.DataFrame, results: pd.DataFrame,
-                      ind: Indicator, spec: AssessmentSpec) -> SurveyDesign | None:
-    """The design of ``ind`` with its 0/1 good outcome as ``_good``; None when the field results
-    have no column for it (the indicator is skipped)."""
-    key = tuple(ind.frames)
-    if key not in base:
-        base[key] = fieldwork_design(sample, results, frames=list(ind.frames),
-                                     satisfied_levels=spec.satisfied_levels,
-                                     lonely_psu="certainty")
-    d = base[key]
-    if ind.column not in d.data.columns:
-        return None
-    values = d.data[ind.column]
-    good = values if ind.good == "yes" else 1.0 - values
-    return SurveyDesign(d.data.assign(_good=good), strata=d.strata, psu=d.psu, weights=d.weights,
-                        lonely_psu=d.lonely_psu)
-
-
 def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: AssessmentSpec, *,
-                        designs: dict | None = None, models: dict | None = None,
+                        fieldwork: Fieldwork | None = None, models: dict | None = None,
                         power: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Good-rate estimates of every indicator by town and district-wide, with p-values against
     the thresholds, multiplicity-adjusted classes and power. Returns (estimates, response).
 
-    ``designs`` (optional) is filled with the fieldwork design of each set of frames, so that a
-    caller can reuse them instead of merging and reweighting the fieldwork again; ``models``
-    (optional) is filled with each indicator's
+    ``fieldwork`` (optional) is the :class:`~quchi_stats.estimation.Fieldwork` of ``sample`` and
+    ``results`` when the caller has one (its designs are then reused, not built again);
+    ``models`` (optional) is filled with each indicator's
     :class:`~quchi_stats.flags.town_test.TownTestResult` (the district ρ and the village counts),
     which the 第九条 comparison reuses. ``power=False`` leaves the power column out of the
     computation (NaN): the earlier years of the trend need only their estimates."""
-    base: dict = {} if designs is None else designs
+    fw = fieldwork if fieldwork is not None else _fieldwork(sample, results, spec)
     parts = []
     for ind in spec.indicators:
-        d = _indicator_design(base, sample, results, ind, spec)
+        d = fw.indicator_design(ind)
         if d is None:
             warnings.warn(f"核查结果中没有“{ind.label}”所需的列 {ind.column}，该指标跳过。",
                           QuchiStatsWarning, stacklevel=2)
             continue
-        denom = "household_size" if ind.unit == "person" else None
-        kw = {"denominator": denom, "method": spec.interval_method, "level": spec.level,
-              "p0": ind.threshold, "deff_floor": spec.deff_floor}
-        by_town = estimate_proportion(d, "_good", by="town", **kw)
-        overall = estimate_proportion(d, "_good", **kw)
-        # n_star: the effective count each interval used, kept by the result (moved last below)
-        towns = by_town.to_frame().assign(n_star=by_town.n_star)
-        if spec.test_method == "beta-binomial":
-            towns, res = _model_test(towns, d, ind, spec)
-            if models is not None:
-                models[ind.name] = res
-        whole = overall.to_frame().assign(town=DISTRICT, n_star=overall.n_star)
-        t = pd.concat([towns, whole], ignore_index=True)
-        t.insert(0, "indicator", ind.name)
-        t.insert(1, "label", ind.label)
-        t["threshold"] = ind.threshold
-        t["display"] = ind.display
-        t["unit"] = ind.unit
-        parts.append(t)
+        parts.append(_estimate_indicator(d, ind, spec, models))
     # towns in the year's order (the spec's ``towns``, else the sample's), 全区 after them
     est = _in_town_order(pd.concat(parts, ignore_index=True),
                          order_towns(sample["town"].dropna(), spec.towns))
@@ -179,51 +148,86 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
         else None
     est.loc[towns, "p_adjusted"] = adjust_family(est.loc[towns, "p_value"].to_numpy(), family,
                                                  spec.multiplicity)
+    # the verdict's words; the district rows are never tested (no adjusted p-value)
     est["class"] = classify(est["estimate"], est["threshold"], est["p_adjusted"], spec.alpha)
-    est.loc[~towns, "class"] = np.where(est.loc[~towns, "estimate"] < est.loc[~towns, "threshold"],
-                                        CLASS_LOW, "达标")
     if not power:
         est["power"] = np.nan
     else:
-        # power to detect a town `power_shortfall` below the threshold, at the Bonferroni level
-        # (the design test's analytic power; with the beta-binomial test it stays for the
-        # district rows and the towns without a test, the others are replaced below)
-        m = int(towns.sum())
-        deff_d = est[~towns].set_index("indicator")["deff"]
-        n_pow = pooled_power_n(est["n"], 1.0, est["df"], spec.level)
-        n_pow = n_pow / np.maximum(1.0, est["indicator"].map(deff_d).fillna(1.0).to_numpy())
-        p1 = np.clip(est["threshold"] - spec.power_shortfall, 1e-6, None)
-        est["power"] = threshold_power(n_pow, est["threshold"], p1, spec.alpha / max(m, 1))
+        est["power"] = _analytic_power(est, towns, spec)
     if power and spec.test_method == "beta-binomial":
-        # the model test's own power, simulated on each town's sampled villages and households
-        # at the district ρ̂, family level alpha/m (flags/town_power.py; equals simulate_design's
-        # within Monte Carlo error: 1000 replicates with ρ held, corrected on 30 with ρ
-        # re-estimated — about 2 s of CPU per indicator; SE about 2 points)
-        from .flags.town_power import model_power, unit_weights
-
-        tested = towns & est["p_value"].notna()
-        for ind in spec.indicators:
-            rows = tested & (est["indicator"] == ind.name)
-            if not rows.any() or "rho" not in est or est.loc[rows, "rho"].isna().all():
-                continue
-            d = _indicator_design(base, sample, results, ind, spec)
-            units = unit_weights(d.data, "_good", weight=d.weights,
-                                 size="household_size" if ind.unit == "person" else None)
-            fam = int(rows.sum()) if spec.multiplicity_family == "indicator" \
-                else int(tested.sum())
-            pw = model_power(units, rho=float(est.loc[rows, "rho"].iloc[0]), p0=ind.threshold,
-                             p1=max(ind.threshold - spec.power_shortfall, 0.0),
-                             alpha_level=spec.alpha / max(fam, 1),
-                             df=int(est.loc[rows, "test_df"].iloc[0]), reps=1000,
-                             refit_reps=30, seed=0)
-            est.loc[rows, "power"] = (est.loc[rows, "town"]
-                                      .map(pw.set_index("town")["power"]).to_numpy())
+        _model_power(est, towns, fw, spec)
     est["n_star"] = est.pop("n_star")  # the last column, as before
-    response = next(iter(base.values())).info["response"] if base else pd.DataFrame()
-    if base:
-        all_frames = fieldwork_design(sample, results, lonely_psu="certainty")
-        response = all_frames.info["response"]
-    return est, response
+    return est, (fw.response if spec.indicators else pd.DataFrame())
+
+
+def _fieldwork(sample: pd.DataFrame, results: pd.DataFrame, spec: AssessmentSpec) -> Fieldwork:
+    """The year's fieldwork as the assessment reads it (a town with one responding village is
+    kept, its variance taken as certain)."""
+    return Fieldwork(sample, results, lonely_psu="certainty",
+                     satisfied_levels=spec.satisfied_levels)
+
+
+def _estimate_indicator(d: SurveyDesign, ind: Indicator, spec: AssessmentSpec,
+                        models: dict | None) -> pd.DataFrame:
+    """One indicator's estimates by town (tested) and district-wide (the last row)."""
+    denom = "household_size" if ind.unit == "person" else None
+    kw = {"denominator": denom, "method": spec.interval_method, "level": spec.level,
+          "p0": ind.threshold, "deff_floor": spec.deff_floor}
+    by_town = estimate_proportion(d, "_good", by="town", **kw)
+    overall = estimate_proportion(d, "_good", **kw)
+    # n_star: the effective count each interval used, kept by the result (moved last later)
+    towns = by_town.to_frame().assign(n_star=by_town.n_star)
+    if spec.test_method == "beta-binomial":
+        towns, res = _model_test(towns, d, ind, spec)
+        if models is not None:
+            models[ind.name] = res
+    whole = overall.to_frame().assign(town=DISTRICT, n_star=overall.n_star)
+    t = pd.concat([towns, whole], ignore_index=True)
+    t.insert(0, "indicator", ind.name)
+    t.insert(1, "label", ind.label)
+    t["threshold"] = ind.threshold
+    t["display"] = ind.display
+    t["unit"] = ind.unit
+    return t
+
+
+def _analytic_power(est: pd.DataFrame, towns: pd.Series, spec: AssessmentSpec) -> np.ndarray:
+    """Power to detect a town ``power_shortfall`` below the threshold, at the Bonferroni level
+    (the design test's analytic power; with the beta-binomial test it stays for the district
+    rows and the towns without a test, :func:`_model_power` replaces the others)."""
+    m = int(towns.sum())
+    deff_d = est[~towns].set_index("indicator")["deff"]
+    n_pow = pooled_power_n(est["n"], 1.0, est["df"], spec.level)
+    n_pow = n_pow / np.maximum(1.0, est["indicator"].map(deff_d).fillna(1.0).to_numpy())
+    p1 = np.clip(est["threshold"] - spec.power_shortfall, 1e-6, None)
+    return threshold_power(n_pow, est["threshold"], p1, spec.alpha / max(m, 1))
+
+
+def _model_power(est: pd.DataFrame, towns: pd.Series, fw: Fieldwork,
+                 spec: AssessmentSpec) -> None:
+    """The model test's own power in ``est["power"]``, simulated on each town's sampled villages
+    and households at the district ρ̂, family level alpha/m (flags/town_power.py; equals
+    simulate_design's within Monte Carlo error: 1000 replicates with ρ held, corrected on 30 with
+    ρ re-estimated — about 2 s of CPU per indicator; SE about 2 points)."""
+    from .flags.town_power import model_power, unit_weights
+
+    tested = towns & est["p_value"].notna()
+    for ind in spec.indicators:
+        rows = tested & (est["indicator"] == ind.name)
+        if not rows.any() or "rho" not in est or est.loc[rows, "rho"].isna().all():
+            continue
+        d = fw.indicator_design(ind)
+        units = unit_weights(d.data, "_good", weight=d.weights,
+                             size="household_size" if ind.unit == "person" else None)
+        fam = int(rows.sum()) if spec.multiplicity_family == "indicator" else int(tested.sum())
+        pw = model_power(units, rho=float(est.loc[rows, "rho"].iloc[0]), p0=ind.threshold,
+                         p1=max(ind.threshold - spec.power_shortfall, 0.0),
+                         alpha_level=spec.alpha / max(fam, 1),
+                         df=int(est.loc[rows, "test_df"].iloc[0]), reps=1000,
+                         refit_reps=30, seed=0)
+        est.loc[rows, "power"] = (est.loc[rows, "town"]
+                                  .map(pw.set_index("town")["power"]).to_numpy())
+
 
 
 def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
@@ -291,6 +295,21 @@ def _read_optional(path_fn, kind: str, encoding: str | None = None,
     return read_table(path, kind, encoding=encoding, columns=columns)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """The year's inputs, read and checked before any computation (errors come at once)."""
+
+    year: int
+    root: DataDir
+    spec: AssessmentSpec
+    register: pd.DataFrame
+    sample: pd.DataFrame
+    results: pd.DataFrame
+    followup: object
+    targets: pd.DataFrame | None
+    self_report: pd.DataFrame | None
+
+
 def run_assessment(year: int, data: str | Path | None = None, *,
                    spec: AssessmentSpec | str | Path | None = None, seed: int = 20190131,
                    history: bool = True, encoding: str | None = None,
@@ -337,6 +356,69 @@ def run_assessment(year: int, data: str | Path | None = None, *,
     >>> sorted(a.flags["article"].unique())[:1]
     ['第七条（三）']
     """
+    # read → one fieldwork → estimates → findings per article → wording
+    inp = _read_inputs(year, data, spec, history=history, encoding=encoding, verify=verify,
+                       sheet=sheet, columns=columns)
+    spec, register, sample = inp.spec, inp.register, inp.sample
+    fw = _fieldwork(sample, inp.results, spec)
+    _check_rejects(fw, inp)
+    models: dict = {}  # each indicator's town test: the district ρ and the village counts
+    est, response = estimate_indicators(sample, inp.results, spec, fieldwork=fw, models=models,
+                                        power=power)
+    followup = None
+    if inp.followup is not None:  # 第七条（四） decided on both phases (followup/final.py)
+        from .followup.final import apply_decisions, assess_followup
+
+        followup = assess_followup(inp.followup, register, sample, est, spec)
+        est = apply_decisions(est, followup, spec)
+    # the year's town order: the spec's ``towns``, else first appearance in the register
+    order = order_towns(register["town"].dropna(), spec.towns)
+    funnel, shrinkage, village_parts = _funnel_and_shrinkage(est, fw, spec)
+    if spec.design == "lqas" and spec.lqas_rule:
+        rule = spec.lqas_rule
+        est["lqas"] = lqas_classify(np.round(est["estimate"] * est["n"]), est["n"],
+                                    int(rule["d"]), int(rule["n"]))
+    target_check = _target_check(inp, est, fw)
+    exited = _exited(register, year, spec)
+    bunching, villages = bunching_tables(exited, spec, order, np.random.default_rng(seed))
+    self_rep = (compare_self_report(est, inp.self_report, spec, models=models)
+                if inp.self_report is not None else pd.DataFrame())
+    clusters = _clusters(fw, spec)
+
+    threshold = threshold_findings(est, spec, DISTRICT)
+    findings = Findings(targets=target_findings(target_check),
+                        bunching=bunching_findings(bunching, villages, spec),
+                        threshold=threshold, self_report=self_report_findings(self_rep, spec),
+                        watch=watch_findings(threshold, funnel, clusters, spec))
+    flags_df = flag_table(findings, spec, order, followup)
+    if followup is not None:
+        from .followup.final import flag_columns
+
+        flags_df = flag_columns(flags_df, followup, spec)
+    watch = watch_table(findings, spec)
+
+    hist, changes = (_history(inp.root, year, est, spec) if history
+                     else (pd.DataFrame(), pd.DataFrame()))
+    findings = Findings(**{f: _in_town_order(getattr(findings, f), order) for f in
+                           ("targets", "bunching", "threshold", "self_report")},
+                        watch=findings.watch, history=history_findings(changes))
+    est, target_check, villages, self_rep, shrinkage, watch, clusters, response = (
+        _in_town_order(t, order) for t in (est, target_check, villages, self_rep, shrinkage,
+                                           watch, clusters, response))
+    return Assessment(
+        year=year, spec=spec, estimates=est, flags=flags_df, funnel=funnel, shrinkage=shrinkage,
+        targets=target_check, bunching=bunching, villages=villages, self_report=self_rep,
+        response=response, incomes=exited[["town", "village", "relative_income"]].reset_index(
+            drop=True), watch=watch, rejects=fw.rejects, clusters=clusters, history=hist,
+        changes=changes, overview=_overview(register, sample, inp.results, year, fw),
+        notes=_notes(inp, est), verified=verify, followup=followup,
+        village_rates=_village_rates(village_parts, order), findings=findings)
+
+
+def _read_inputs(year: int, data: str | Path | None, spec: AssessmentSpec | str | Path | None,
+                 *, history: bool, encoding: str | None, verify: bool, sheet: str | int | None,
+                 columns: dict[str, str] | None) -> _Inputs:
+    """Every input of the year, read and checked (the samples against their manifests first)."""
     from .datasets import data_path
 
     root = DataDir(Path(data) if data is not None else data_path())
@@ -379,51 +461,24 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         _check_known(sr_tab, register, root.self_report(year).name)
         _check_year(sr_tab, year, root.self_report(year).name)
     _check_results(results, sample, root.results(year).name)
-    designs: dict = {}  # the fieldwork design of each set of frames, built once
-    models: dict = {}  # each indicator's town test: the district ρ and the village counts
-    # records visited but unusable stop the run before anything is estimated from the rest
-    rejects = fieldwork_design(sample, results, lonely_psu="certainty").info["rejects"]
-    respondents = int(results["visit_status"].isin(["completed", "substitute"]).sum())
-    if respondents and len(rejects) > spec.max_reject_share * respondents:
+    return _Inputs(year, root, spec, register, sample, results, fu_input, targets_tab, sr_tab)
+
+
+def _check_rejects(fw: Fieldwork, inp: _Inputs) -> None:
+    """Records visited but unusable stop the run before anything is estimated from the rest."""
+    rejects = fw.rejects
+    respondents = int(inp.results["visit_status"].isin(["completed", "substitute"]).sum())
+    if respondents and len(rejects) > inp.spec.max_reject_share * respondents:
         raise DataError(f"{len(rejects)} 户已入户却缺少核查结果，超过有效样本的 "
-                        f"{spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
-                        file=root.results(year).name)
-    est, response = estimate_indicators(sample, results, spec, designs=designs, models=models,
-                                        power=power)
-    followup = None
-    if fu_input is not None:  # 第七条（四） decided on both phases (followup/final.py)
-        from .followup.final import apply_decisions, assess_followup, conditional_evidence, evidence_suffix
+                        f"{inp.spec.max_reject_share:.0%}（考核参数 max_reject_share）；请补全后再运行",
+                        file=inp.root.results(inp.year).name)
 
-        followup = assess_followup(fu_input, register, sample, est, spec)
-        est = apply_decisions(est, followup, spec)
-    # the year's town order: the spec's ``towns``, else first appearance in the register
-    order = order_towns(register["town"].dropna(), spec.towns)
-    notes: list[str] = []
-    flags: list[dict] = []
 
-    def flag(town: str, article: str, item: str, evidence: str) -> None:
-        flags.append({"town": town, "article": article, "item": item, "evidence": evidence,
-                      "consequence": CONSEQUENCES[article]})
-
-    for _, r in est[est["class"] == CLASS_SIGNIFICANT].iterrows():
-        ind = spec.indicator(r["indicator"])
-        shown = ind.shown(r["estimate"])
-        lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
-        bound = ""
-        if pd.notna(r.get("upper_one_sided", np.nan)):
-            side = "下限" if ind.display == "complement" else "上限"
-            bound = f"，单侧 {1 - spec.alpha:.0%} {side} {ind.shown(r['upper_one_sided']):.1%}"
-        two_phase = (None if followup is None
-                     else conditional_evidence(followup, r, spec))  # decided by the 复核
-        flag(r["town"], "第七条（四）", ind.label, two_phase if two_phase is not None else (
-             f"{ind.label} {shown:.1%}（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}{bound}），标准 "
-             f"{ind.comparison} {ind.shown_threshold:.0%}；校正后单侧 {p_statement(r['p_adjusted'])}，"
-             f"样本 {int(r['n'])} 户、{int(r['df']) + 1} 个村"
-             + ("" if followup is None else evidence_suffix(followup, r["town"], r["indicator"],
-                                                            spec))))
-
-    # funnel and empirical Bayes, per indicator: one beta-binomial model of towns and villages
-    # (district-wide village ICC, then the between-town level; docs/flags.md)
+def _funnel_and_shrinkage(est: pd.DataFrame, fw: Fieldwork, spec: AssessmentSpec
+                          ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, list[pd.DataFrame]]:
+    """The funnel and empirical Bayes, per indicator: one beta-binomial model of towns and
+    villages (district-wide village ICC, then the between-town level; docs/flags.md). Returns
+    (funnel tables by indicator, shrinkage, the village counts of each indicator)."""
     funnel: dict[str, pd.DataFrame] = {}
     eb_parts, village_parts = [], []
     for ind in spec.indicators:
@@ -431,7 +486,7 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         if sub.empty:
             continue
         towns = sub[sub["town"] != DISTRICT]
-        d = _indicator_design(designs, sample, results, ind, spec)
+        d = fw.indicator_design(ind)
         vc = village_counts(d.data, "_good", weight=d.weights,
                             size="household_size" if ind.unit == "person" else None)
         village_parts.append(vc.assign(indicator=ind.name))
@@ -445,101 +500,66 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         eb.insert(0, "indicator", ind.name)
         eb_parts.append(eb)
     shrinkage = pd.concat(eb_parts, ignore_index=True) if eb_parts else pd.DataFrame()
+    return funnel, shrinkage, village_parts
 
-    if spec.design == "lqas" and spec.lqas_rule:
-        rule = spec.lqas_rule
-        est["lqas"] = lqas_classify(np.round(est["estimate"] * est["n"]), est["n"],
-                                    int(rule["d"]), int(rule["n"]))
 
-    # 第七条（一）: targets
-    target_check = pd.DataFrame()
-    if targets_tab is not None and "exit_accuracy" in set(est["indicator"]):
-        ind = spec.indicator("exit_accuracy")
-        d = fieldwork_design(sample, results, frames=list(ind.frames), lonely_psu="certainty")
-        kw = {"method": spec.interval_method, "level": spec.level}
-        acc_h = estimate_proportion(d, ind.column, by="town", **kw).to_frame()
-        acc_p = estimate_proportion(d, ind.column, by="town", denominator="household_size",
-                                    **kw).to_frame()
-        target_check = check_targets(register, targets_tab, year, acc_h, acc_p)
-        for _, r in target_check[target_check["flag"] != ""].iterrows():
-            flag(r["town"], "第七条（一）", "年度减贫任务",
-                 f"计划脱贫 {int(r['planned_exit_households'])} 户 "
-                 f"{int(r['planned_exit_persons'])} 人，"
-                 f"台账登记退出 {int(r['exit_households'])} 户 {int(r['exit_persons'])} 人，核实退出约 "
-                 f"{r['verified_households']:.0f} 户（上限 {r['verified_households_upper']:.0f} 户）")
-    elif targets_tab is None:
-        notes.append(f"未找到年度减贫任务文件（targets_{year}.csv 或 .xlsx），未检查第七条（一）"
-                     "（年度减贫任务完成情况）。")
-    else:
-        notes.append("考核参数中没有错退率指标（exit_accuracy），无法核实退出户数，未检查第七条（一）"
-                     "（年度减贫任务完成情况）。")
+def _target_check(inp: _Inputs, est: pd.DataFrame, fw: Fieldwork) -> pd.DataFrame:
+    """第七条（一）'s table: each town's planned, registered and verified exits (empty when the
+    year has no targets file or the spec no exit accuracy, :func:`_notes` says which)."""
+    spec = inp.spec
+    if inp.targets is None or "exit_accuracy" not in set(est["indicator"]):
+        return pd.DataFrame()
+    ind = spec.indicator("exit_accuracy")
+    d = fw.design(ind.frames)
+    kw = {"method": spec.interval_method, "level": spec.level}
+    acc_h = estimate_proportion(d, ind.column, by="town", **kw).to_frame()
+    acc_p = estimate_proportion(d, ind.column, by="town", denominator="household_size",
+                                **kw).to_frame()
+    return check_targets(inp.register, inp.targets, inp.year, acc_h, acc_p)
 
-    # 第七条（三）: bunching of exited incomes just above the line
+
+def _exited(register: pd.DataFrame, year: int, spec: AssessmentSpec) -> pd.DataFrame:
+    """第七条（三）'s households: the year's registered exits able to work, with their income
+    relative to the exit line (``relative_income``)."""
     exited = register[(register["exit_year"] == year)
                       & register["registered"].fillna(False).astype(bool)
                       & register["able_to_work"].fillna(False).astype(bool)].copy()
     exited["relative_income"] = exited["income_per_capita"] - spec.exit_line
-    rng = np.random.default_rng(seed)
-    brows = []
-    for town in order_towns(exited["town"].unique(), order):
-        r = bunching_test(exited.loc[exited["town"] == town, "relative_income"].to_numpy(),
-                          window=spec.bunching_window, rng=rng)
-        brows.append({"town": town, "exits": r.n, "in_window": r.observed,
-                      "expected": r.expected, "excess": r.excess, "excess_ratio": r.excess_ratio,
-                      "p_value": r.p_value})
-    bunching = pd.DataFrame(brows)
-    villages = pd.DataFrame()
-    if len(bunching):
-        bunching["p_adjusted"] = adjust_pvalues(bunching["p_value"].to_numpy(), "holm")
-        villages = village_share_test(exited, window=spec.bunching_window)
-        for _, r in bunching[bunching["p_adjusted"] < spec.alpha].iterrows():
-            vs = villages[(villages["town"] == r["town"]) & (villages["p_adjusted"] < spec.alpha)]
-            where = "、".join(vs["village"]) if len(vs) else "未集中在个别村"
-            flag(r["town"], "第七条（三）", "数字脱贫迹象",
-                 f"有劳动能力的当年退出户中 {int(r['in_window'])} 户（共 {int(r['exits'])} 户）人均收入在退出线"
-                 f"上方 {spec.bunching_window:.0f} 元以内，平滑分布预期约 {r['expected']:.1f} 户；"
-                 f"校正后 {p_statement(r['p_adjusted'])}；集中的村：{where}")
+    return exited
 
-    # 第九条: self-report above the verified interval
-    self_rep = pd.DataFrame()
-    if sr_tab is not None:
-        self_rep = compare_self_report(est, sr_tab, spec, models=models)
-        for _, r in self_rep[self_rep["flag"]].iterrows():
-            ind = spec.indicator(r["indicator"])
-            lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
-            flag(r["town"], "第九条", f"自评{ind.label}",
-                 f"自评{ind.label} {ind.shown(r['reported_good']):.1%}，抽查核实 {ind.shown(r['estimate']):.1%}"
-                 f"（{spec.level:.0%} 置信区间 {lo:.1%}–{hi:.1%}）；自评与抽查不符的校正后 "
-                 f"{p_statement(r['p_adjusted'])}")
-    else:
-        notes.append(f"未找到乡镇自评文件（self_report_{year}.csv 或 .xlsx），未检查第九条"
-                     "（自评与抽查核实不符、数据失真）。")
 
-    # villages where 漏评 (or another problem) clusters
+def _clusters(fw: Fieldwork, spec: AssessmentSpec) -> pd.DataFrame:
+    """Villages where 漏评 (or another problem counted as ``good = "no"``) clusters."""
     clusters = pd.DataFrame()
     for ind in spec.indicators:
         if ind.good != "no":
             continue
-        d = fieldwork_design(sample, results, frames=list(ind.frames), lonely_psu="certainty")
-        c = village_cluster_test(d.data, ind.column).assign(indicator=ind.name, label=ind.label)
+        c = village_cluster_test(fw.design(ind.frames).data, ind.column).assign(
+            indicator=ind.name, label=ind.label)
         clusters = pd.concat([clusters, c], ignore_index=True)
+    return clusters
 
-    watch = _watch_list(est, funnel, clusters, spec, flags)
-    flags_df = pd.DataFrame(flags, columns=["town", "article", "item", "evidence", "consequence"])
-    if len(flags_df):
-        rank = {t: i for i, t in enumerate(order_towns(flags_df["town"], order))}
-        flags_df = flags_df.iloc[np.lexsort((flags_df["article"], flags_df["town"].map(rank)))]
-        flags_df = flags_df.reset_index(drop=True)
-    if followup is not None:
-        from .followup.final import flag_columns
 
-        flags_df = flag_columns(flags_df, followup, spec)
+def _notes(inp: _Inputs, est: pd.DataFrame) -> tuple[str, ...]:
+    """What the run could not check, and why."""
+    year = inp.year
+    notes = []
+    if inp.targets is None:
+        notes.append(f"未找到年度减贫任务文件（targets_{year}.csv 或 .xlsx），未检查第七条（一）"
+                     "（年度减贫任务完成情况）。")
+    elif "exit_accuracy" not in set(est["indicator"]):
+        notes.append("考核参数中没有错退率指标（exit_accuracy），无法核实退出户数，未检查第七条（一）"
+                     "（年度减贫任务完成情况）。")
+    if inp.self_report is None:
+        notes.append(f"未找到乡镇自评文件（self_report_{year}.csv 或 .xlsx），未检查第九条"
+                     "（自评与抽查核实不符、数据失真）。")
+    return tuple(notes)
 
-    hist, changes = pd.DataFrame(), pd.DataFrame()
-    if history:
-        hist, changes = _history(root, year, est, spec)
-    incomes = exited[["town", "village", "relative_income"]].reset_index(drop=True)
-    overview = {
+
+def _overview(register: pd.DataFrame, sample: pd.DataFrame, results: pd.DataFrame, year: int,
+              fw: Fieldwork) -> dict:
+    """The counts the report's first table shows."""
+    return {
         "households": int(len(register)),
         "registered": int(register["registered"].fillna(False).sum()),
         "exits": int(((register["exit_year"] == year)
@@ -548,15 +568,9 @@ def run_assessment(year: int, data: str | Path | None = None, *,
         "sampled_villages": int(sample["village"].nunique()),
         "primary": int((sample["role"] == "primary").sum()),
         "visited": int(results["visit_status"].isin(["completed", "substitute"]).sum()),
+        "rejects": len(fw.rejects),
     }
-    overview["rejects"] = len(rejects)
-    est, target_check, villages, self_rep, shrinkage, watch, clusters, response = (
-        _in_town_order(t, order) for t in (est, target_check, villages, self_rep, shrinkage,
-                                           watch, clusters, response))
-    return Assessment(year, spec, est, flags_df, funnel, shrinkage, target_check, bunching,
-                      villages, self_rep, response, incomes, watch, rejects, clusters, hist,
-                      changes, overview, tuple(notes), verify, followup,
-                      village_rates=_village_rates(village_parts, order))
+
 
 
 def _village_rates(parts: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
@@ -621,47 +635,6 @@ def _check_known(table: pd.DataFrame, register: pd.DataFrame, file: str) -> None
             i = int(np.flatnonzero(unknown.to_numpy())[0])
             raise DataError(f"{label}“{table[col].iloc[i]}”不在农户台账中", file=file, row=i + 2,
                             column=label)
-
-
-def _watch_list(est: pd.DataFrame, funnel: dict[str, pd.DataFrame], clusters: pd.DataFrame,
-                spec: AssessmentSpec, flags: list[dict]) -> pd.DataFrame:
-    """Evidence short of a flag: below the threshold with p < alpha before adjustment, below the
-    99.8 % funnel limit, or a village where a problem clusters. Not a basis for 约谈: a reason to
-    verify (复核) and to enlarge next year's sample there."""
-    flagged = {(f["town"], f["item"]) for f in flags}
-    rows = []
-    towns = est[(est["town"] != DISTRICT) & (est["class"] == CLASS_LOW)]
-    for _, r in towns.iterrows():
-        ind = spec.indicator(r["indicator"])
-        if (r["town"], ind.label) in flagged:
-            continue
-        reasons = []
-        if r["p_value"] < spec.alpha:
-            reasons.append(f"未校正单侧 {p_statement(r['p_value'])}")
-        f = funnel.get(ind.name)
-        if f is not None:
-            pos = f.loc[f["town"] == r["town"], "position"]
-            if len(pos) and pos.iloc[0] == "低于 99.8% 下限":
-                reasons.append(f"低于漏斗图 99.8% 下限（显著低于{district_label(spec.county)}水平）")
-        if reasons:
-            lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
-            rows.append({"town": r["town"], "item": ind.label,
-                         "evidence": f"{ind.label} {ind.shown(r['estimate']):.1%}（{lo:.1%}–{hi:.1%}），"
-                                     f"标准 {ind.comparison} {ind.shown_threshold:.0%}；"
-                                     + "；".join(reasons)
-                                     + (f"；本样本发现比标准低 {spec.power_shortfall:.0%} 的把握度仅 "
-                                        f"{r['power']:.0%}" if pd.notna(r["power"]) else "")})
-    if len(clusters):
-        for _, c in clusters[clusters["p_adjusted"] < spec.alpha].iterrows():
-            rows.append({"town": c["town"], "item": f"{c['label']}集中",
-                         "evidence": f"{c['village']}抽查 {int(c['assessed'])} 户中 {int(c['cases'])} 户"
-                                     f"{c['label'].removesuffix('率')}，其他村比例 {c['reference_rate']:.1%}；"
-                                     f"校正后 {p_statement(c['p_adjusted'])}"})
-    out = pd.DataFrame(rows, columns=["town", "item", "evidence"])
-    if len(out):
-        order = {t: i for i, t in enumerate(order_towns(out["town"].tolist()))}
-        out = out.iloc[np.argsort(out["town"].map(order).to_numpy(), kind="stable")]
-    return out.reset_index(drop=True)
 
 
 def _history_years(root: DataDir, year: int) -> list[int]:

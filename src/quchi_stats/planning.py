@@ -159,7 +159,8 @@ def estimate_icc(data: str | Path, year: int, *, spec: AssessmentSpec | None = N
 
     Raises :class:`DataError` when no earlier year has field results (give ρ instead).
     """
-    from .assessment import _history_years, _indicator_design
+    from .assessment import _history_years
+    from .estimation import Fieldwork
     from .flags.betabinomial import fit_village_icc, village_counts
     from .io.datadir import DataDir
     from .io.entry import read_results
@@ -178,7 +179,8 @@ def estimate_icc(data: str | Path, year: int, *, spec: AssessmentSpec | None = N
             ys = load_spec(y)
         except DataError:
             ys = spec if spec is not None else load_spec(year)
-        base: dict = {}
+        fw = Fieldwork(sample, results, lonely_psu="certainty",
+                       satisfied_levels=ys.satisfied_levels)
         names = {i.name for i in ys.indicators}
         for name in indicators:
             if name not in names:
@@ -186,7 +188,7 @@ def estimate_icc(data: str | Path, year: int, *, spec: AssessmentSpec | None = N
             ind = ys.indicator(name)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", QuchiStatsWarning)
-                d = _indicator_design(base, sample, results, ind, ys)
+                d = fw.indicator_design(ind)
             if d is None:
                 continue
             vc = village_counts(d.data, "_good", weight=d.weights,

@@ -215,7 +215,9 @@ def test_a_missing_column_is_named_and_a_key_error_inside_is_not_one(monkeypatch
     def broken(*args, **kwargs):
         raise KeyError("a bug")
 
-    monkeypatch.setattr(assessment, "fieldwork_design", broken)
+    from quchi_stats.estimation import fieldwork
+
+    monkeypatch.setattr(fieldwork, "_merge", broken)  # inside the year's one Fieldwork
     with pytest.raises(KeyError, match="a bug"):
         assessment.estimate_indicators(sample, results, spec)
 
@@ -249,3 +251,46 @@ def test_risk_households_are_their_own_nonresponse_class():
     assert cell.loc[risk, "nr_factor"].to_numpy() == pytest.approx(n_risk / (n_risk - 1))
     assert (cell.loc[~risk, "nr_factor"] == 1).all()
     assert data.loc[data["village"] != village, "nr_factor"].eq(1).all()
+
+
+def test_fieldwork_merges_once_and_keeps_each_design(monkeypatch, fieldwork_2018):
+    """One Fieldwork merges and reweights once; each frame's and indicator's design is built once
+    and equals what fieldwork_design builds for those frames alone."""
+    from quchi_stats.estimation import Fieldwork, fieldwork
+    from quchi_stats.spec import load_spec
+
+    spec = load_spec(2018)
+    sample, results = fieldwork_2018
+    calls = []
+    merge = fieldwork._merge
+    monkeypatch.setattr(fieldwork, "_merge", lambda *a: calls.append(1) or merge(*a))
+    fw = Fieldwork(sample, results, lonely_psu="certainty", satisfied_levels=spec.satisfied_levels)
+    assert calls == []  # nothing is computed before it is used
+    for ind in spec.indicators:
+        d = fw.indicator_design(ind)
+        assert d is fw.indicator_design(ind)
+        assert set(d.data["frame"]) <= set(ind.frames) and "_good" in d.data
+    assert fw.design(["exited", "registered"]) is fw.design(("registered", "exited"))
+    assert len(fw.response) and fw.rejects.empty and fw.has_respondents("exited")
+    assert calls == [1]
+    alone = fieldwork_design(sample, results, frames="exited", lonely_psu="certainty",
+                             satisfied_levels=spec.satisfied_levels)
+    pd.testing.assert_frame_equal(fw.design("exited").data, alone.data)
+    np.testing.assert_array_equal(fw.design("exited").w, alone.w)
+    assert len(calls) == 2  # fieldwork_design is a Fieldwork of its own
+
+
+def test_fieldwork_skips_an_indicator_without_its_column(fieldwork_2018):
+    from quchi_stats.estimation import Fieldwork
+    from quchi_stats.spec import load_spec
+
+    spec = load_spec(2018)
+    sample, results = fieldwork_2018
+    fw = Fieldwork(sample, results.drop(columns="exit_correct"))
+    assert fw.indicator_design(spec.indicator("exit_accuracy")) is None
+    assert fw.indicator_design(spec.indicator("identification_accuracy")) is not None
+    only = Fieldwork(sample, results, frames="registered")
+    assert set(only.respondents["frame"]) == {"registered"}
+    assert not only.has_respondents("exited")
+    with pytest.raises(DataError, match="没有任何有效入户记录"):
+        only.design("exited")

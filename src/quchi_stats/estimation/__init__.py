@@ -1,7 +1,7 @@
 """Design-based estimation: rates with honest confidence intervals under the spot-check design."""
 
 from .estimators import estimate_mean, estimate_proportion, estimate_ratio, estimate_total
-from .fieldwork import fieldwork_design, response_summary
+from .fieldwork import Fieldwork, fieldwork_design, response_summary
 from .intervals import CI_METHODS, one_sided_pvalue, proportion_interval
 from .results import EstimateResult
 from .variance import jackknife_variance, taylor_variance
@@ -9,6 +9,7 @@ from .variance import jackknife_variance, taylor_variance
 __all__ = [
     "CI_METHODS",
     "EstimateResult",
+    "Fieldwork",
     "estimate_mean",
     "estimate_proportion",
     "estimate_ratio",

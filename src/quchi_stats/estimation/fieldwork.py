@@ -16,8 +16,11 @@ reached (missing at random within village and frame).
 
 from __future__ import annotations
 
+import functools
+import sys
 import warnings
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -27,7 +30,7 @@ from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice
 from ..io.schema import RESULTS, SAMPLE, TableSchema
 from ..sampling.draw import FRAME_NAMES
 
-__all__ = ["RESPONSE_LABELS_ZH", "fieldwork_design", "response_summary"]
+__all__ = ["RESPONSE_LABELS_ZH", "Fieldwork", "fieldwork_design", "response_summary"]
 
 SATISFIED_DEFAULT = ("satisfied", "basically_satisfied")
 
@@ -42,6 +45,15 @@ RESPONSE_LABELS_ZH = {
 _SAMPLE_COLUMNS = ("town", "village", "household_id", "frame", "role", "weight")
 _TWO_STAGE_COLUMNS = ("n_villages_in_town", "n_households_in_frame_of_village")
 _RESULT_COLUMNS = ("household_id", "visit_status")
+
+
+def _warn(message: str) -> None:
+    """A :class:`QuchiStatsWarning` shown at the first caller outside this module (and outside
+    ``functools``, whose ``cached_property`` computes the fieldwork on first use)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename in (__file__, functools.__file__):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, QuchiStatsWarning, stacklevel=level)
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], schema: TableSchema) -> None:
@@ -129,64 +141,171 @@ def fieldwork_design(sample: pd.DataFrame, results: pd.DataFrame, *,
     >>> d.strata, d.psu, d.weights
     ('town', 'village', 'weight_adj')
     """
-    func = "fieldwork_design"
-    check_choice("nonresponse", nonresponse, ("village", "town", "none"), func)
-    check_choice("stages", stages, ("ultimate", "two-stage"), func)
-    wanted = list(FRAME_NAMES) if frames is None else ([frames] if isinstance(frames, str)
-                                                         else list(frames))
-    for f in wanted:
-        check_choice("frames", f, FRAME_NAMES, func)
-    if stages == "two-stage" and len(wanted) != 1:
-        raise ParameterError(f"{func}(stages='two-stage') takes one frame. Got {wanted}.")
-    _require(sample, _SAMPLE_COLUMNS + (_TWO_STAGE_COLUMNS if stages == "two-stage" else ()),
-             SAMPLE)
-    _require(results, _RESULT_COLUMNS, RESULTS)
-    merged = _merge(sample, results)
-    merged = merged[merged["frame"].isin(wanted)].copy()
-    status = merged["visit_status"]
-    primary = merged["role"] == "primary"
-    respondent = (primary & (status == "completed")) | (~primary & status.isin(
-        ["substitute", "completed"]))
-    missing = primary & status.isna()
-    if missing.any():
-        warnings.warn(f"{int(missing.sum())} 个正选户没有入户记录，按无法入户处理（权数调整）。",
-                      QuchiStatsWarning, stacklevel=2)
-    merged["base_weight"] = merged["weight"].astype(float)
-    merged["_respondent"] = respondent.to_numpy()
-    merged["_primary"] = primary.to_numpy()
-    factor = _adjustment(merged, nonresponse)
-    merged["nr_factor"] = factor
-    resp = merged[merged["_respondent"]].copy()
-    resp["weight_adj"] = resp["base_weight"] * resp["nr_factor"]
-    for col in ("identified_correctly", "exit_correct", "missed", "food_clothing",
-                "compulsory_education", "basic_medical", "housing_safety"):
-        if col in resp:
-            resp[col] = resp[col].astype("Float64").astype(float)
-    if "satisfaction" in resp:
-        sat = resp["satisfaction"]
-        resp["satisfied"] = np.where(sat.isna(), np.nan, sat.isin(list(satisfied_levels)))
-    summary = response_summary(merged)
-    resp = resp.drop(columns=["_respondent", "_primary"]).reset_index(drop=True)
-    rejects = _unanswered(resp)
-    if resp.empty:
-        raise DataError("所选抽样框没有任何有效入户记录")
-    kwargs = {"strata": "town", "psu": "village", "weights": "weight_adj",
-              "lonely_psu": lonely_psu}
-    if stages == "two-stage":
-        kwargs.update(fpc="n_villages_in_town", ssu="household_id",
-                      fpc2="n_households_in_frame_of_village")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", QuchiStatsWarning)
-        design = SurveyDesign(resp, **kwargs)
-    lonely = design.n_psu_in_stratum == 1
-    if lonely.any() and lonely_psu != "fail":
-        warnings.warn(
-            f"以下乡镇只有 1 个村有有效样本，按 lonely_psu='{lonely_psu}' 处理其方差："
-            + "、".join(map(str, design.stratum_labels[lonely])), QuchiStatsWarning, stacklevel=2)
-    object.__setattr__(design, "info", {"response": summary, "frames": wanted,
-                                        "nonresponse": nonresponse, "stages": stages,
-                                        "rejects": rejects})
+    fw = Fieldwork(sample, results, frames=frames, nonresponse=nonresponse, stages=stages,
+                   lonely_psu=lonely_psu, satisfied_levels=satisfied_levels)
+    design = fw.design()
+    design.info.update({"response": fw.response, "frames": list(fw.frames),
+                        "nonresponse": nonresponse, "stages": stages, "rejects": fw.rejects})
     return design
+
+
+class Fieldwork:
+    """One year's spot-check, merged and reweighted once: the drawn households with their field
+    results, the respondents with their adjusted weights, the response summary, the rejects, and
+    the :class:`SurveyDesign` of each set of frames and of each indicator, each built on first use
+    and kept.
+
+    Nothing is computed when the object is made; the merge and the non-response adjustment run
+    once, on the first use of any of them (their data errors are raised there). The parameters
+    are those of :func:`fieldwork_design`; ``frames`` restricts every table and design to those
+    frames (default: all). An assessment builds one per year
+    (:func:`~quchi_stats.assessment.run_assessment`); the follow-up builds one per phase.
+
+    Examples
+    --------
+    >>> from quchi_stats.datasets import load_fieldwork
+    >>> from quchi_stats.spec import load_spec
+    >>> spec = load_spec(2018)
+    >>> fw = Fieldwork(*load_fieldwork(2018), lonely_psu="certainty",
+    ...                satisfied_levels=spec.satisfied_levels)
+    >>> d = fw.indicator_design(spec.indicator("exit_accuracy"))
+    >>> d is fw.indicator_design(spec.indicator("exit_accuracy"))  # built once
+    True
+    >>> sorted(set(d.data["frame"])), d.weights
+    (['exited'], 'weight_adj')
+    """
+
+    def __init__(self, sample: pd.DataFrame, results: pd.DataFrame, *,
+                 frames: str | Sequence[str] | None = None, nonresponse: str = "village",
+                 stages: str = "ultimate", lonely_psu: str = "certainty",
+                 satisfied_levels: Sequence[str] = SATISFIED_DEFAULT) -> None:
+        func = "Fieldwork"
+        check_choice("nonresponse", nonresponse, ("village", "town", "none"), func)
+        check_choice("stages", stages, ("ultimate", "two-stage"), func)
+        self.frames: tuple[str, ...] = self._frames(frames, func)
+        if stages == "two-stage" and len(self.frames) != 1:
+            raise ParameterError(f"{func}(stages='two-stage') takes one frame. "
+                                 f"Got {list(self.frames)}.")
+        self.sample = sample
+        self.results = results
+        self.nonresponse = nonresponse
+        self.stages = stages
+        self.lonely_psu = lonely_psu
+        self.satisfied_levels = tuple(satisfied_levels)
+        self._designs: dict[tuple[str, ...], SurveyDesign] = {}
+        self._indicators: dict[tuple, SurveyDesign | None] = {}
+
+    @staticmethod
+    def _frames(frames: str | Sequence[str] | None, func: str) -> tuple[str, ...]:
+        """``frames`` as a tuple in the schema's order, each checked."""
+        wanted = list(FRAME_NAMES) if frames is None else (
+            [frames] if isinstance(frames, str) else list(frames))
+        for f in wanted:
+            check_choice("frames", f, FRAME_NAMES, func)
+        return tuple(f for f in FRAME_NAMES if f in wanted)
+
+    @cached_property
+    def drawn(self) -> pd.DataFrame:
+        """Every drawn household of the frames with its field results, ``base_weight``,
+        ``nr_factor`` (the non-response adjustment of its class), ``_respondent`` and
+        ``_primary``."""
+        _require(self.sample, _SAMPLE_COLUMNS + (_TWO_STAGE_COLUMNS if self.stages == "two-stage"
+                                                 else ()), SAMPLE)
+        _require(self.results, _RESULT_COLUMNS, RESULTS)
+        merged = _merge(self.sample, self.results)
+        merged = merged[merged["frame"].isin(self.frames)].copy()
+        status = merged["visit_status"]
+        primary = merged["role"] == "primary"
+        respondent = (primary & (status == "completed")) | (~primary & status.isin(
+            ["substitute", "completed"]))
+        missing = primary & status.isna()
+        if missing.any():
+            _warn(f"{int(missing.sum())} 个正选户没有入户记录，按无法入户处理（权数调整）。")
+        merged["base_weight"] = merged["weight"].astype(float)
+        merged["_respondent"] = respondent.to_numpy()
+        merged["_primary"] = primary.to_numpy()
+        merged["nr_factor"] = _adjustment(merged, self.nonresponse)
+        return merged
+
+    @cached_property
+    def respondents(self) -> pd.DataFrame:
+        """The respondents of the frames (the designs' data): the sample's columns, the results,
+        ``base_weight``, ``nr_factor``, ``weight_adj``, ``satisfied`` and 0/1 float columns for
+        the 是/否 results."""
+        merged = self.drawn
+        resp = merged[merged["_respondent"]].copy()
+        resp["weight_adj"] = resp["base_weight"] * resp["nr_factor"]
+        for col in ("identified_correctly", "exit_correct", "missed", "food_clothing",
+                    "compulsory_education", "basic_medical", "housing_safety"):
+            if col in resp:
+                resp[col] = resp[col].astype("Float64").astype(float)
+        if "satisfaction" in resp:
+            sat = resp["satisfaction"]
+            resp["satisfied"] = np.where(sat.isna(), np.nan,
+                                         sat.isin(list(self.satisfied_levels)))
+        return resp.drop(columns=["_respondent", "_primary"]).reset_index(drop=True)
+
+    @cached_property
+    def response(self) -> pd.DataFrame:
+        """The response summary per town × frame (:func:`response_summary`)."""
+        return response_summary(self.drawn)
+
+    @cached_property
+    def rejects(self) -> pd.DataFrame:
+        """Visited households without the answer their frame is for (``household_id``,
+        ``frame``, ``column``, ``reason``): left out of that indicator's estimate."""
+        return _unanswered(self.respondents)
+
+    def has_respondents(self, frames: str | Sequence[str] | None = None) -> bool:
+        """Whether any household of ``frames`` (default: all of this fieldwork's) responded."""
+        key = self._frames(frames, "Fieldwork.has_respondents")
+        return bool(self.respondents["frame"].isin(key).any())
+
+    def design(self, frames: str | Sequence[str] | None = None) -> SurveyDesign:
+        """The design of the respondents of ``frames`` (default: all of this fieldwork's), built
+        once; :class:`DataError` when none of them responded."""
+        key = self._frames(frames, "Fieldwork.design")
+        if key not in self._designs:
+            self._designs[key] = self._build(key)
+        return self._designs[key]
+
+    def _build(self, frames: tuple[str, ...]) -> SurveyDesign:
+        resp = self.respondents
+        if frames != self.frames:
+            resp = resp[resp["frame"].isin(frames)].reset_index(drop=True)
+        if resp.empty:
+            raise DataError("所选抽样框没有任何有效入户记录")
+        kwargs = {"strata": "town", "psu": "village", "weights": "weight_adj",
+                  "lonely_psu": self.lonely_psu}
+        if self.stages == "two-stage":
+            kwargs.update(fpc="n_villages_in_town", ssu="household_id",
+                          fpc2="n_households_in_frame_of_village")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuchiStatsWarning)
+            design = SurveyDesign(resp, **kwargs)
+        lonely = design.n_psu_in_stratum == 1
+        if lonely.any() and self.lonely_psu != "fail":
+            _warn(f"以下乡镇只有 1 个村有有效样本，按 lonely_psu='{self.lonely_psu}' 处理其方差："
+                  + "、".join(map(str, design.stratum_labels[lonely])))
+        return design
+
+    def indicator_design(self, indicator) -> SurveyDesign | None:
+        """The design of ``indicator`` (an :class:`~quchi_stats.spec.Indicator`: its ``frames``,
+        ``column`` and ``good``) with its 0/1 good outcome as ``_good``, built once; None when the
+        field results have no column for it (the indicator is skipped). :class:`DataError` when
+        no household of its frames responded (see :meth:`has_respondents`)."""
+        key = (tuple(indicator.frames), indicator.column, indicator.good)
+        if key not in self._indicators:
+            d = self.design(indicator.frames)
+            if indicator.column not in d.data.columns:
+                self._indicators[key] = None
+            else:
+                values = d.data[indicator.column]
+                good = values if indicator.good == "yes" else 1.0 - values
+                self._indicators[key] = SurveyDesign(
+                    d.data.assign(_good=good), strata=d.strata, psu=d.psu, weights=d.weights,
+                    lonely_psu=d.lonely_psu)
+        return self._indicators[key]
 
 
 _ANSWER_OF_FRAME = {"registered": "identified_correctly", "exited": "exit_correct",
@@ -229,9 +348,8 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
         empty = (got == 0) & (drawn > 0)
         if empty.any():
             towns = sorted(set(town_key[empty]))
-            warnings.warn(
-                "以下乡镇×抽样框中有村没有任何有效样本，该镇改按镇×抽样框调整权数：" + "、".join(
-                    t.replace("\x1f", "·") for t in towns), QuchiStatsWarning, stacklevel=3)
+            _warn("以下乡镇×抽样框中有村没有任何有效样本，该镇改按镇×抽样框调整权数：" + "、".join(
+                t.replace("\x1f", "·") for t in towns))
             collapse = town_key.isin(towns).to_numpy()
             drawn_t = pd.Series(drawn_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
             got_t = pd.Series(resp_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
@@ -240,8 +358,8 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
     lost = (got == 0) & (drawn > 0)
     if lost.any():
         where = sorted(set(town_key[lost]))
-        warnings.warn("以下乡镇×抽样框没有任何有效样本，无法估计：" + "、".join(
-            t.replace("\x1f", "·") for t in where), QuchiStatsWarning, stacklevel=3)
+        _warn("以下乡镇×抽样框没有任何有效样本，无法估计：" + "、".join(
+            t.replace("\x1f", "·") for t in where))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(got > 0, drawn / np.where(got > 0, got, 1.0), np.nan)
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..estimation.intervals import one_sided_pvalue
+from ..labels import DISTRICT
 from ..spec import AssessmentSpec
 from .thresholds import adjust_pvalues
 from .town_test import town_test
@@ -46,7 +47,7 @@ def compare_self_report(estimates: pd.DataFrame, self_report: pd.DataFrame,
     for ind in spec.indicators:
         if not ind.self_report or ind.self_report not in sr:
             continue
-        est = estimates[(estimates["indicator"] == ind.name) & (estimates["town"] != "全区")]
+        est = estimates[(estimates["indicator"] == ind.name) & (estimates["town"] != DISTRICT)]
         for _, e in est.iterrows():
             if e["town"] not in sr.index or pd.isna(sr.loc[e["town"], ind.self_report]):
                 continue

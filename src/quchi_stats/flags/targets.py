@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..labels import VERDICT_LABELS, Verdict
+
 __all__ = ["check_targets"]
 
 
@@ -43,6 +45,8 @@ def check_targets(register: pd.DataFrame, targets: pd.DataFrame, year: int,
     upper_p = out["verified_persons_upper"].astype(float)
     out["verified_short"] = ((upper_h < out["planned_exit_households"]).fillna(False)
                              | (upper_p < out["planned_exit_persons"]).fillna(False)).astype(bool)
-    out["flag"] = np.where(out["registered_short"], "登记退出未达计划",
-                           np.where(out["verified_short"], "核实退出（上限）未达计划", ""))
+    # the flag's words (labels.VERDICT_LABELS); the decision is the two boolean columns
+    out["flag"] = np.where(out["registered_short"], VERDICT_LABELS[Verdict.REGISTERED_SHORT],
+                           np.where(out["verified_short"], VERDICT_LABELS[Verdict.VERIFIED_SHORT],
+                                    ""))
     return out.reset_index()

@@ -7,13 +7,15 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ParameterError, check_choice, check_probability
+from ..labels import VERDICT_LABELS, Verdict
 
 __all__ = ["CLASS_FINE", "CLASS_LOW", "CLASS_SIGNIFICANT", "MULTIPLICITY_METHODS", "adjust_family",
-           "adjust_pvalues", "adjust_rows", "classify", "threshold_power"]
+           "adjust_pvalues", "adjust_rows", "classify", "threshold_power", "verdicts"]
 
-CLASS_SIGNIFICANT = "显著偏低"
-CLASS_LOW = "低于标准但不显著"
-CLASS_FINE = "达标"
+#: The estimates' ``class`` column shows a town's verdict in these words (labels.VERDICT_LABELS).
+CLASS_SIGNIFICANT = VERDICT_LABELS[Verdict.SIGNIFICANT]  # 显著偏低
+CLASS_LOW = VERDICT_LABELS[Verdict.BELOW]  # 低于标准但不显著
+CLASS_FINE = VERDICT_LABELS[Verdict.COMPLIANT]  # 达标
 #: Adjustments of :func:`adjust_pvalues` (R's ``p.adjust`` names: holm, hochberg, BH, none).
 MULTIPLICITY_METHODS = ("holm", "hochberg", "bh", "none")
 
@@ -130,17 +132,33 @@ def threshold_power(n_star: np.ndarray, p0: np.ndarray, p1: np.ndarray,
     return out
 
 
-def classify(estimate: np.ndarray, threshold: np.ndarray, p_adjusted: np.ndarray,
+def verdicts(estimate: np.ndarray, threshold: np.ndarray, p_adjusted: np.ndarray,
              alpha: float) -> np.ndarray:
-    """显著偏低 (adjusted p < alpha), 低于标准但不显著 (estimate below the threshold), or 达标.
+    """Each row's verdict code (:class:`~quchi_stats.labels.Verdict`): ``significant`` (adjusted
+    p < alpha), ``below`` (estimate below the threshold) or ``compliant``.
 
-    A town is never flagged on a point estimate alone: only the first class is a flag.
+    A town is never flagged on a point estimate alone: only the first is a flag.
+
+    >>> verdicts([0.8, 0.8, 0.95], [0.9, 0.9, 0.9], [0.01, 0.2, float("nan")], 0.05).tolist()
+    ['significant', 'below', 'compliant']
     """
     est = np.asarray(estimate, float)
     thr = np.asarray(threshold, float)
     padj = np.asarray(p_adjusted, float)
-    return np.where(np.nan_to_num(padj, nan=1.0) < alpha, CLASS_SIGNIFICANT,
-                    np.where(est < thr, CLASS_LOW, CLASS_FINE))
+    return np.where(np.nan_to_num(padj, nan=1.0) < alpha, Verdict.SIGNIFICANT.value,
+                    np.where(est < thr, Verdict.BELOW.value, Verdict.COMPLIANT.value))
+
+
+def classify(estimate: np.ndarray, threshold: np.ndarray, p_adjusted: np.ndarray,
+             alpha: float) -> np.ndarray:
+    """显著偏低 (adjusted p < alpha), 低于标准但不显著 (estimate below the threshold), or 达标:
+    the words of :func:`verdicts`.
+
+    A town is never flagged on a point estimate alone: only the first class is a flag.
+    """
+    codes = verdicts(estimate, threshold, p_adjusted, alpha)
+    return np.select([codes == v.value for v in (Verdict.SIGNIFICANT, Verdict.BELOW)],
+                     [CLASS_SIGNIFICANT, CLASS_LOW], CLASS_FINE)
 
 
 def pooled_power_n(n: np.ndarray, deff_district: float, df: np.ndarray,

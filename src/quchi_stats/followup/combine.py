@@ -34,6 +34,7 @@ from scipy import optimize, stats
 
 from ..errors import ParameterError
 from ..flags.thresholds import CLASS_SIGNIFICANT, adjust_family, classify
+from ..labels import DISTRICT
 from ..spec import AssessmentSpec, FollowupRule
 
 __all__ = [
@@ -197,7 +198,7 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
         ``p_overall``, ``p_adjusted`` (the spec's adjustment of the overall p-values within the
         family) and ``class`` (显著偏低 when ``p_adjusted < alpha``).
     """
-    est = phase1_estimates[phase1_estimates["town"] != "全区"]
+    est = phase1_estimates[phase1_estimates["town"] != DISTRICT]
     out = est[["indicator", "town", "estimate", "threshold"]].copy().reset_index(drop=True)
     out["p1"] = est["p_value"].to_numpy(float)
     out["p2"] = np.nan
@@ -248,7 +249,7 @@ def combine_conditional(phase1_estimates: pd.DataFrame, stage2: pd.DataFrame | N
     Returns the columns of :func:`combine_followup` (``z`` is NaN; ``p2`` the conditional
     p-value).
     """
-    est = phase1_estimates[phase1_estimates["town"] != "全区"]
+    est = phase1_estimates[phase1_estimates["town"] != DISTRICT]
     out = est[["indicator", "town", "estimate", "threshold"]].copy().reset_index(drop=True)
     out["p1"] = est["p_value"].to_numpy(float)
     in_rule = out["indicator"].isin(rule.indicators).to_numpy()

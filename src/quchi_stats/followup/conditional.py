@@ -48,7 +48,6 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..errors import DataError
 from ..spec import AssessmentSpec
 
 __all__ = ["CONDITIONAL_COLUMNS", "ConditionalTest", "conditional_bounds",
@@ -216,25 +215,25 @@ def conditional_tests(register: pd.DataFrame, sample1: pd.DataFrame, results1: p
     the part of it in cells without a phase-2 answer; ``villages``/``households`` the phase-2
     villages and households answered).
     """
-    from ..assessment import _indicator_design
+    from ..estimation import Fieldwork
     from ..sampling.draw import assign_frames
 
     rows: list[dict] = []
     if pairs.empty or results2.empty:
         return pd.DataFrame(columns=CONDITIONAL_COLUMNS)
-    base1: dict = {}
-    base2: dict = {}
+    fw1 = Fieldwork(sample1, results1, lonely_psu="certainty",
+                    satisfied_levels=spec.satisfied_levels)
+    fw2 = Fieldwork(sample2, results2, lonely_psu="certainty",
+                    satisfied_levels=spec.satisfied_levels)
     keys = ["town", "village", "frame"]
     drawn = (sample2.groupby(keys, sort=False)["n_households_in_frame_of_village"].first()
              if len(sample2) else pd.Series(dtype=float))
     framed = register.assign(frame=np.asarray(assign_frames(register, spec.year), dtype=str))
     for ind_name, sub in pairs.groupby("indicator", sort=False):
         ind = spec.indicator(ind_name)
-        try:
-            d1 = _indicator_design(base1, sample1, results1, ind, spec)
-            d2 = _indicator_design(base2, sample2, results2, ind, spec)
-        except (DataError, KeyError):  # no answer of this indicator's frames in phase 2
-            continue
+        if not (fw1.has_respondents(ind.frames) and fw2.has_respondents(ind.frames)):
+            continue  # no answer of this indicator's frames in a phase
+        d1, d2 = fw1.indicator_design(ind), fw2.indicator_design(ind)
         if d1 is None or d2 is None:
             continue
         towns = list(dict.fromkeys(sub["town"]))

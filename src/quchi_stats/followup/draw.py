@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, ParameterError, check_int
+from ..labels import DISTRICT
 from ..sampling.draw import _FRAME_ZH, FRAME_NAMES, SAMPLE_COLUMNS, DesignPlan, village_plan
 from ..sampling.selection import inclusion_probabilities, select, select_systematic
 from ..spec import AssessmentSpec, FollowupRule
@@ -448,23 +449,25 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
     the level is measured by :func:`~quchi_stats.followup.simulate_followup`). Returns
     ``indicator``, ``town``, ``p_value``, ``p_ml``, ``villages``, ``households``.
     """
-    from ..assessment import _indicator_design
+    from ..estimation import Fieldwork
     from ..flags.betabinomial import village_counts
     from ..flags.town_test import town_lr_batch
 
     rows = []
-    base: dict = {}
+    fw = Fieldwork(sample2, results2, lonely_psu="certainty",
+                   satisfied_levels=spec.satisfied_levels)
     for ind_name, pairs in screened.groupby("indicator", sort=False):
         ind = spec.indicator(ind_name)
         e = phase1_estimates[(phase1_estimates["indicator"] == ind_name)
-                             & (phase1_estimates["town"] != "全区")]
+                             & (phase1_estimates["town"] != DISTRICT)]
         if "rho" not in e or e["rho"].isna().all():
             raise DataError(f"第一阶段的“{ind.label}”没有用 beta-binomial 检验（test_method），"
                             f"无法做复核检验")
         rho, df = float(e["rho"].iloc[0]), int(e["test_df"].iloc[0])
-        try:
-            d = _indicator_design(base, sample2, results2, ind, spec)
-        except KeyError:
+        if not fw.has_respondents(ind.frames):
+            continue  # no answer of this indicator's frames in phase 2
+        d = fw.indicator_design(ind)
+        if d is None:
             continue
         vc = village_counts(d.data, "_good", weight=d.weights,
                             size="household_size" if ind.unit == "person" else None)

@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, VerificationError
+from ..labels import DISTRICT as _DISTRICT
 from ..labels import p_statement
 from ..spec import AssessmentSpec, FollowupRule
 from .combine import (
@@ -60,7 +61,7 @@ __all__ = ["FollowupInput", "FollowupResult", "apply_decisions", "assess_followu
            "evidence_suffix", "flag_columns", "followup_costs", "read_followup",
            "two_phase_estimates", "two_phase_findings", "two_phase_weights"]
 
-DISTRICT = "全区"
+DISTRICT = _DISTRICT  # the total row (labels.DISTRICT)
 
 
 @dataclass(frozen=True)
@@ -257,22 +258,22 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
     Returns ``indicator``, ``town``, ``estimate_two_phase``, ``ci_lower``, ``ci_upper``,
     ``households_phase2_answered``; pairs without phase-2 answers are left out.
     """
-    from ..assessment import _indicator_design
+    from ..estimation import Fieldwork
 
     cols = ["indicator", "town", "estimate_two_phase", "ci_lower", "ci_upper",
             "households_phase2_answered"]
     if pairs.empty or results2.empty:
         return pd.DataFrame(columns=cols)
-    base1: dict = {}
-    base2: dict = {}
+    fw1 = Fieldwork(sample1, results1, lonely_psu="certainty",
+                    satisfied_levels=spec.satisfied_levels)
+    fw2 = Fieldwork(sample2, results2, lonely_psu="certainty",
+                    satisfied_levels=spec.satisfied_levels)
     rows = []
     for ind_name, sub in pairs.groupby("indicator", sort=False):
         ind = spec.indicator(ind_name)
-        try:
-            d1 = _indicator_design(base1, sample1, results1, ind, spec)
-            d2 = _indicator_design(base2, sample2, results2, ind, spec)
-        except DataError:  # no answer of this indicator's frames in phase 2
-            continue
+        if not (fw1.has_respondents(ind.frames) and fw2.has_respondents(ind.frames)):
+            continue  # no answer of this indicator's frames in a phase
+        d1, d2 = fw1.indicator_design(ind), fw2.indicator_design(ind)
         if d1 is None or d2 is None:
             continue
         for town in sub["town"]:

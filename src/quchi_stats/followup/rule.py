@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..labels import DISTRICT
 from ..spec import AssessmentSpec, FollowupRule
 
 __all__ = ["conditional_share", "continuation", "exhausted_towns", "frames_needed",
@@ -59,7 +60,7 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule,
     ['甲', '乙']
     """
     conditional = rule.method == "conditional"
-    t = estimates[(estimates["town"] != "全区") & estimates["indicator"].isin(rule.indicators)]
+    t = estimates[(estimates["town"] != DISTRICT) & estimates["indicator"].isin(rule.indicators)]
     if not conditional:
         t = t[~t["town"].isin(list(exhausted))]
     p1 = t["p_value"].to_numpy(float)
