@@ -1,0 +1,105 @@
+"""The report's Jinja2 templates: found in the installed package, escaping everything read from the
+data, and rendering the same page the f-string renderer did (tests/golden/2018/report_text.txt)."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+import tomllib
+from fnmatch import fnmatch
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+import pytest
+
+import quchi_stats.report.build as build
+from quchi_stats.report.build import build_html, first_screen_html
+from quchi_stats.report.render import TEMPLATES, Table, environment, png_data, render
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden"
+_spec = importlib.util.spec_from_file_location("make_report_text", GOLDEN / "make_report_text.py")
+make_report_text = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_report_text)
+
+NAMES = ("report.html", "report_body.html", "first_screen.html", "followup.html", "font_note.html",
+         "_macros.html", "report.css")
+
+
+def test_the_installed_package_finds_its_templates():
+    folder = resources.files("quchi_stats.report") / TEMPLATES
+    shipped = {p.name for p in folder.iterdir() if p.is_file()}
+    assert set(NAMES) <= shipped
+    assert {n for n in NAMES if n.endswith(".html")} <= set(environment().list_templates())
+    # every template is package data: a wheel carries it (pyproject's package-data globs)
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"]["setuptools"]["package-data"]["quchi_stats"]
+    missing = [n for n in shipped if not any(fnmatch(f"report/{TEMPLATES}/{n}", g) for g in globs)]
+    assert not missing, f"templates not in pyproject's package-data: {missing}"
+
+
+def test_autoescape_and_strict_undefined():
+    env = environment()
+    assert env.autoescape is True and env.undefined is jinja2.StrictUndefined
+    with pytest.raises(jinja2.UndefinedError):
+        render("font_note.html")  # no ``items``
+    t = Table(("乡镇",), (("<b>x</b>",),))
+    page = env.from_string('{% from "_macros.html" import table %}{{ table(t) }}').render(t=t)
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+
+
+def test_only_base64_is_marked_safe_as_a_figure():
+    assert png_data("iVBORw0KGgo=") == "iVBORw0KGgo="
+    for bad in ('"/><script>alert(1)</script>', "abc", "iVBO\nRw=="):
+        with pytest.raises(ValueError, match="'b64' parameter of png_data"):
+            png_data(bad)
+
+
+@pytest.fixture
+def undrawn(monkeypatch):
+    """Figures not drawn (their captions are the text; the drawing is tested elsewhere)."""
+    monkeypatch.setattr(build, "_figure_png", lambda draw: "iVBORw0KGgo=")
+
+
+def test_report_text_equals_the_f_string_renderer(bundled_assessments, undrawn):
+    """Same sections in the same order, same sentences and tables as the page built by appending
+    f-strings (the golden text was written by that code, before the templates)."""
+    got = make_report_text.report_text(bundled_assessments[2018]).splitlines()
+    want = make_report_text.TEXT.read_text(encoding="utf-8").splitlines()
+    diff = list(difflib.unified_diff(want, got, "golden", "templates", lineterm="", n=1))
+    assert not diff, "\n".join(diff[:40])
+
+
+HOSTILE = "<script>alert(1)</script>{{ 7 * 7 }}{% if 1 %}镇"
+
+
+def _renamed(a, old: str, new: str):
+    def ren(x):
+        if isinstance(x, pd.DataFrame):
+            x = x.copy()
+            for c in x.columns:
+                if x[c].dtype == object or pd.api.types.is_string_dtype(x[c]):
+                    x[c] = x[c].map(lambda v: v.replace(old, new) if isinstance(v, str) else v)
+            return x
+        return {k: ren(v) for k, v in x.items()} if isinstance(x, dict) else x
+
+    fields = {f.name: ren(getattr(a, f.name)) for f in dataclasses.fields(a)
+              if f.name not in ("year", "spec")}
+    return dataclasses.replace(a, **{**fields, "notes": (*a.notes, f"备注 {HOSTILE}")})
+
+
+def test_a_town_named_like_markup_or_a_template_is_escaped(bundled_assessments, undrawn):
+    a = _renamed(bundled_assessments[2018], "沙溪镇", HOSTILE)
+    assert HOSTILE in set(a.flags["town"])
+    screen = first_screen_html(a)
+    page = build_html(a)
+    for html in (screen, page):
+        assert "<script>" not in html and "alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;{{ 7 * 7 }}{% if 1 %}镇" in html
+        assert "alert(1)49" not in make_report_text.visible_text(html)  # never evaluated
+    text = make_report_text.visible_text(page)
+    assert HOSTILE in text and f"备注 {HOSTILE}" in text
+    assert text.count(HOSTILE) >= 5  # first screen, tables, evaluation, recommendations, note
