@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -29,9 +30,9 @@ from ..flags import (
     CLASS_LOW,
     CLASS_SIGNIFICANT,
 )
-from ..io.schema import FRAMES, ensure_no_personal_columns
+from ..io.schema import FRAMES, LABELS_ZH, ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
-from ..labels import district_label, p_text, threshold_text
+from ..labels import column_labels, district_label, p_text, threshold_text
 from .docx import DOCX_NAME, docx_bytes, figures_in_html
 from .formats import P_VALUE
 from .formats import kind as column_kind
@@ -85,29 +86,38 @@ def _pct(x: float, digits: int = 1) -> str:
     return "—" if pd.isna(x) else f"{x * 100:.{digits}f}%"
 
 
+def _zh(frame: pd.DataFrame, columns: tuple[str, ...], table: str | None = None, **fixed: str) -> pd.DataFrame:
+    """``frame`` with ``columns`` under their headers of the label registry
+    (:func:`quchi_stats.labels.column_labels`); ``fixed`` gives a header the registry cannot
+    (one that depends on the spec)."""
+    labels = column_labels(table)
+    return frame.rename(columns={c: fixed.get(c) or labels[c] for c in (*columns, *fixed)})
+
+
 def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
-    """The report's tables with Chinese headers: 估计结果 (estimates), 标记 (flags), and the rest."""
+    """The report's tables with Chinese headers: 估计结果 (estimates), 标记 (flags), and the rest.
+    Every header comes from the label registry (:func:`quchi_stats.labels.column_labels`)."""
     spec = a.spec
     rows = []
     for _, r in a.estimates.iterrows():
         ind = spec.indicator(r["indicator"])
         lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
         rows.append({
-            "年度": a.year, "指标": ind.label, "乡镇": r["town"], "估计值": ind.shown(r["estimate"]),
-            "置信下限": lo, "置信上限": hi, "置信水平": r["level"], "标准": f"{ind.comparison} "
-            f"{ind.shown_threshold:.0%}", "计量单位": "人" if ind.unit == "person" else "户",
-            "样本户数": int(r["n"]), "有效样本量": r["n_eff"], "自由度": int(r["df"]),
-            "设计效应": r["deff"], "单侧P值": r["p_value"], "校正后P值": r["p_adjusted"],
-            "判定": r["class"], "把握度": r["power"], "区间方法": r["method"],
-            **({"LQAS判定": r["lqas"]} if "lqas" in r else {})})
+            "year": a.year, "label": ind.label, "town": r["town"], "estimate": ind.shown(r["estimate"]),
+            "ci_lower": lo, "ci_upper": hi, "level": r["level"], "threshold": f"{ind.comparison} "
+            f"{ind.shown_threshold:.0%}", "unit": "人" if ind.unit == "person" else "户",
+            "n": int(r["n"]), "n_eff": r["n_eff"], "df": int(r["df"]),
+            "deff": r["deff"], "p_value": r["p_value"], "p_adjusted": r["p_adjusted"],
+            "class": r["class"], "power": r["power"], "method": r["method"],
+            **({"lqas": r["lqas"]} if "lqas" in r else {})})
     estimates = pd.DataFrame(rows)
-    flags = a.flags.rename(columns={"town": "乡镇", "article": "条款", "item": "事项",
-                                    "evidence": "依据", "consequence": "处理建议"})
+    estimates = estimates.rename(columns=column_labels())
+    flags = _zh(a.flags, ("town", "article", "item", "evidence", "consequence"))
     if a.followup is not None:  # the two-phase 复核's columns, added after the usual ones
         from .followup import flags_zh
 
         flags = flags_zh(flags)
-    watch = a.watch.rename(columns={"town": "乡镇", "item": "事项", "evidence": "依据"})
+    watch = _zh(a.watch, ("town", "item", "evidence"))
     out = {"估计结果": estimates, "标记": flags, "需关注": watch}
     if a.followup is not None:
         from .followup import followup_table
@@ -126,58 +136,46 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
         eb = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels))
         if "between_status" in eb:
             eb["between_status"] = eb["between_status"].map(lambda c: eb_status(c, spec.county))
-        out["收缩估计"] = eb.rename(
-            columns={"indicator": "指标", "town": "乡镇", "estimate": "抽查估计", "n_star": "有效样本量",
-                     "eb_estimate": "收缩估计", "eb_lower": "收缩下限", "eb_upper": "收缩上限",
-                     "prob_below": "低于标准的后验概率", "households": "样本户数",
-                     "own_weight": "本镇数据权重",
-                     "district_level": f"{district_label(spec.county)}水平",
-                     "between_status": "镇间差异",
-                     "icc": "村内相关系数", "icc_lower": "村内相关系数下限",
-                     "icc_upper": "村内相关系数上限", "icc_homogeneity_p": "相关系数齐性P值",
-                     "rho_between": "镇间相关系数", "between_p": "镇间差异P值"})
+        out["收缩估计"] = _zh(eb, (
+            "town", "estimate", "n_star", "eb_estimate", "eb_lower", "eb_upper", "prob_below",
+            "households", "own_weight", "between_status", "icc", "icc_lower", "icc_upper",
+            "icc_homogeneity_p", "rho_between", "between_p"), "shrinkage",
+            indicator=column_labels()["label"],  # the indicator's label, not its code
+            district_level=f"{district_label(spec.county)}水平")
     if a.funnel:
         labels = {i.name: i.label for i in spec.indicators}
-        out["漏斗图"] = pd.concat([f.assign(指标=labels[k]) for k, f in a.funnel.items()]).rename(
-            columns={"town": "乡镇", "estimate": "抽查估计", "n": "样本户数", "n_eff": "有效样本量",
-                     "n_funnel": "漏斗图样本量", "lower95": "95%下限", "upper95": "95%上限",
-                     "lower998": "99.8%下限", "upper998": "99.8%上限", "position": "位置"})
+        out["漏斗图"] = _zh(pd.concat([f.assign(label=labels[k]) for k, f in a.funnel.items()]), (
+            "label", "town", "estimate", "n", "n_eff", "n_funnel", "lower95", "upper95", "lower998",
+            "upper998", "position"), "funnel")
     if len(a.targets):
-        out["减贫任务"] = a.targets.rename(columns={
-            "town": "乡镇", "planned_exit_households": "计划脱贫户数",
-            "planned_exit_persons": "计划脱贫人数", "exit_households": "登记退出户数",
-            "exit_persons": "登记退出人数", "verified_households": "核实退出户数",
-            "verified_households_lower": "核实退出户数下限",
-            "verified_households_upper": "核实退出户数上限", "verified_persons": "核实退出人数",
-            "verified_persons_lower": "核实退出人数下限", "verified_persons_upper": "核实退出人数上限",
-            "registered_short": "登记未达计划", "verified_short": "核实上限未达计划",
-            "flag": "标记"})
+        out["减贫任务"] = _zh(a.targets, (
+            "town", "planned_exit_households", "planned_exit_persons", "exit_households",
+            "exit_persons", "verified_households", "verified_households_lower",
+            "verified_households_upper", "verified_persons", "verified_persons_lower",
+            "verified_persons_upper", "registered_short", "verified_short", "flag"), "targets")
     if len(a.bunching):
-        out["收入集中检验"] = a.bunching.rename(columns={
-            "town": "乡镇", "exits": "有劳动能力退出户", "in_window": "线上窗口内户数",
-            "expected": "平滑分布预期户数", "excess": "超额户数", "excess_ratio": "实际/预期",
-            "p_value": "P值", "p_adjusted": "校正后P值"})
+        out["收入集中检验"] = _zh(a.bunching, (
+            "town", "exits", "in_window", "expected", "excess", "excess_ratio", "p_value",
+            "p_adjusted"), "bunching")
     if len(a.self_report):
-        out["自评对照"] = a.self_report.drop(columns=["indicator"]).rename(columns={
-            "town": "乡镇", "label": "指标", "reported": "自评值", "reported_good": "自评（正向比率）",
-            "estimate": "核实估计（正向比率）", "ci_lower": "置信下限", "ci_upper": "置信上限",
-            "above_upper": "高于上限", "p_value": "P值", "p_adjusted": "校正后P值",
-            "flag": "标记"})
+        out["自评对照"] = _zh(a.self_report.drop(columns=["indicator"]), (
+            "town", "label", "reported", "reported_good", "estimate", "ci_lower", "ci_upper",
+            "above_upper", "p_value", "p_adjusted", "flag"), "self_report")
     if len(a.changes):
-        out["年度变化"] = a.changes.rename(columns={
-            "indicator": "指标代码", "town": "乡镇", "label": "指标", "previous": "上年估计",
-            "current": "本年估计", "change": "变化", "ci_lower": "变化置信下限",
-            "ci_upper": "变化置信上限", "significant": "变化显著"})
-    if len(a.rejects):
-        out["未计入的记录"] = a.rejects.rename(columns={
-            "household_id": "户编号", "frame": "抽样框", "column": "列", "reason": "原因"})
+        out["年度变化"] = _zh(a.changes, (
+            "indicator", "town", "label", "previous", "current", "change", "ci_lower", "ci_upper",
+            "significant"), "changes")
+    if len(a.rejects):  # frames and columns in words, as people read them (not their codes)
+        rejects = a.rejects.assign(**{
+            c: a.rejects[c].map(lambda v, names=names: names.get(v, v))
+            for c, names in (("frame", FRAMES), ("column", LABELS_ZH)) if c in a.rejects})
+        out["未计入的记录"] = _zh(rejects, ("household_id", "frame", "column", "reason"))
     response = a.response
     if "frame" in response:  # the frames in words (io.schema.FRAMES), as people read them
         response = response.assign(frame=response["frame"].map(lambda f: FRAMES.get(f, f)))
-    out["应答情况"] = response.rename(columns={
-        "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
-        "unreachable": "无法入户", "no_record": "无记录", "substitute": "替补完成",
-        "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数"})
+    out["应答情况"] = _zh(response, (
+        "town", "frame", "primary", "completed", "unreachable", "no_record", "substitute",
+        "respondents", "response_rate", "factor"))
     for name, t in out.items():  # the tables above never carry personal columns: make sure
         ensure_no_personal_columns(t.columns, f"报告表“{name}”")
     return out
@@ -259,7 +257,9 @@ def methods_text(spec, est: pd.DataFrame) -> str:
 
 
 def _cell(value: object) -> str:
-    """A cell the table renderer did not format: as pandas' ``to_html`` wrote it (the golden text)."""
+    """A cell the table renderer did not format: 是/否 for a boolean, the value as text otherwise."""
+    if isinstance(value, bool | np.bool_):
+        return "是" if value else "否"
     return str(value)
 
 
@@ -507,11 +507,15 @@ def report_context(a: Assessment, tables: Mapping[str, pd.DataFrame], *,
     return ctx
 
 
-def build_html(a: Assessment, *, synthetic: bool = False) -> str:
-    """The whole report as one HTML string (``templates/report.html``)."""
+def build_html(a: Assessment, *, synthetic: bool = False,
+               tables: Mapping[str, pd.DataFrame] | None = None) -> str:
+    """The whole report as one HTML string (``templates/report.html``). ``tables`` are
+    :func:`shown_tables` when the caller has them already (:func:`write_report`: the tables are
+    built once per report)."""
     from ..plots.fonts import font_face_css
 
-    tables = shown_tables(report_tables(a), a.spec.county)
+    if tables is None:
+        tables = shown_tables(report_tables(a), a.spec.county)
     body = render("report_body.html", **report_context(a, tables, synthetic=synthetic))
     body += _font_note(a, body)
     css = Markup(CSS.replace("{font_face}", font_face_css(body)))  # ours: the page's font subset
@@ -544,7 +548,7 @@ def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
             raise OutputExistsError(f"{shown} 已存在；如需重新生成，请加 --force（force=True）。")
         tables = report_tables(a)
         shown = shown_tables(tables, a.spec.county)  # the total row as readers call it
-        page = build_html(a, synthetic=synthetic)
+        page = build_html(a, synthetic=synthetic, tables=shown)
         files = [
             ("estimates.csv", csv_bytes(tables["估计结果"])),
             *([("rejects.csv", csv_bytes(tables["未计入的记录"]))] if "未计入的记录" in tables
