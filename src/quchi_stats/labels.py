@@ -100,6 +100,10 @@ TABLE_LABELS_ZH: dict[str, dict[str, str]] = {
     # a simulated design: households are an average per village, power is the decision's
     "power": {"households": "平均入户数", "power": "判定把握度"},
     "plan": {"villages": "村数", "households": "户数（期望）"},
+    # the two-phase 复核 simulated (``power --followup``): shares of replicates, households on average
+    "followup_power": {"flag_rate": "两阶段判定比例", "flag_rate_phase1": "仅第一阶段判定比例",
+                       "followup_rate": "复核比例", "extra_households": "复核户数（平均）",
+                       "phase1_households": "第一阶段户数（平均）"},
 }
 
 #: The sampling frames (``frame`` codes) in words, as the input schema names them.
