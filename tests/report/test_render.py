@@ -58,8 +58,9 @@ def test_only_base64_is_marked_safe_as_a_figure():
             png_data(bad)
 
 
-#: Text nodes of the golden page that issue 12 changes on purpose.
-CHANGED = {"True": "是", "False": "否"}
+#: Text nodes of the golden page that issue 12 changes on purpose: table cells for readers
+#: (是/否, not True/False; a missing count — the flags' 复核 columns of a phase-1 flag — as —).
+CHANGED = {"True": "是", "False": "否", "<NA>": "—"}
 
 
 @pytest.fixture
@@ -74,9 +75,9 @@ def test_report_text_equals_the_f_string_renderer(bundled_assessments, undrawn):
     got = make_report_text.report_text(bundled_assessments[2018]).splitlines()
     want = make_report_text.TEXT.read_text(encoding="utf-8").splitlines()
     assert "True" in want and "False" in want  # the golden text's table cells (can fail)
-    # the one change issue 12 asks for: booleans in the tables read 是/否, not True/False
+    # the changes issue 12 asks for: table cells for readers
     want = [CHANGED.get(line, line) for line in want]
-    assert "True" not in got and "False" not in got
+    assert not set(CHANGED) & set(got)
     diff = list(difflib.unified_diff(want, got, "golden", "templates", lineterm="", n=1))
     assert not diff, "\n".join(diff[:40])
 
@@ -132,3 +133,12 @@ def test_rejects_name_frames_and_columns_in_words(assessment_2018_shared):
     assert list(t.columns) == ["户编号", "抽样框", "列", "原因"]
     assert list(t["抽样框"]) == ["建档立卡户（未在当年退出）", "当年退出户"]
     assert list(t["列"]) == ["识别准确", "退出准确"]
+
+
+def test_table_cells_for_readers():
+    frame = pd.DataFrame({"乡镇": ["甲镇", "乙镇"], "标记": [True, False], "说明": ["a", None],
+                          "实际/预期": [float("inf"), float("nan")], "样本户数": [3, 4]})
+    t = build._table(frame, nowrap=frozenset({"甲镇"}))
+    assert t.rows == (("甲镇", "是", "a", "—", "3"), ("乙镇", "否", "—", "—", "4"))
+    assert {"乡镇", "甲镇"} <= t.nowrap
+    assert build._table(frame[["实际/预期"]], ("实际/预期",)).rows == (("—",), ("—",))

@@ -83,7 +83,7 @@ def shown_tables(tables: Mapping[str, pd.DataFrame], county: str | None) -> dict
 
 
 def _pct(x: float, digits: int = 1) -> str:
-    return "—" if pd.isna(x) else f"{x * 100:.{digits}f}%"
+    return "—" if _missing(x) else f"{x * 100:.{digits}f}%"
 
 
 def _zh(frame: pd.DataFrame, columns: tuple[str, ...], table: str | None = None, **fixed: str) -> pd.DataFrame:
@@ -256,11 +256,19 @@ def methods_text(spec, est: pd.DataFrame) -> str:
             "把握度低时，“未被标记”不能理解为“没有问题”。")
 
 
+def _missing(value: object) -> bool:
+    """None, NA, NaN or an infinite number: shown as ``—`` (never ``None``, ``nan`` or ``inf``)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and not np.isfinite(value)
+
+
 def _cell(value: object) -> str:
-    """A cell the table renderer did not format: 是/否 for a boolean, the value as text otherwise."""
+    """A cell the table renderer did not format: 是/否 for a boolean, ``—`` when missing, the
+    value as text otherwise."""
     if isinstance(value, bool | np.bool_):
         return "是" if value else "否"
-    return str(value)
+    return "—" if _missing(value) else str(value)
 
 
 def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = (), nowrap: frozenset[str] = frozenset()) -> Table:
@@ -275,7 +283,7 @@ def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = (), nowrap: frozense
         elif column_kind(c) == P_VALUE:  # "< 0.001" or three decimals, never 4.2e-05
             columns.append([p_text(x) for x in col])
         elif col.dtype.kind == "f":
-            columns.append(["—" if pd.isna(x) else f"{x:.3g}" for x in col])
+            columns.append(["—" if _missing(x) else f"{x:.3g}" for x in col])
         else:
             columns.append([_cell(x) for x in col])
     rows = tuple(zip(*columns, strict=True)) if columns else ()
