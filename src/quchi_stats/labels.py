@@ -61,8 +61,8 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     "icc_upper": "村内相关系数上限", "icc_homogeneity_p": "相关系数齐性P值",
     "rho_between": "镇间相关系数", "between_p": "镇间差异P值",
     # funnel plot
-    "n_funnel": "漏斗图样本量", "lower95": "95%下限", "upper95": "95%上限", "lower998": "99.8%下限",
-    "upper998": "99.8%上限", "position": "位置",
+    "n_funnel": "漏斗图样本量", "n_icc": "模型有效样本量", "lower95": "95%下限", "upper95": "95%上限",
+    "lower998": "99.8%下限", "upper998": "99.8%上限", "position": "位置",
     # yearly targets
     "planned_exit_households": "计划脱贫户数", "planned_exit_persons": "计划脱贫人数",
     "exit_households": "登记退出户数", "exit_persons": "登记退出人数",

@@ -142,3 +142,21 @@ def test_table_cells_for_readers():
     assert t.rows == (("甲镇", "是", "a", "—", "3"), ("乙镇", "否", "—", "—", "4"))
     assert {"乡镇", "甲镇"} <= t.nowrap
     assert build._table(frame[["实际/预期"]], ("实际/预期",)).rows == (("—",), ("—",))
+
+
+def test_every_report_header_is_the_label_registry_s(bundled_assessments):
+    """The report's tables (HTML, xlsx, CSV) say each column as the registry spells it; the only
+    others are the 复核's own columns (report/followup.py), the note and verification columns and
+    the district's level (named after the spec's county)."""
+    from quchi_stats.labels import TABLE_LABELS_ZH, column_labels
+    from quchi_stats.report.followup import FLAG_COLUMNS_ZH
+
+    registry = {h for t in (None, *TABLE_LABELS_ZH) for h in column_labels(t).values()}
+    a = bundled_assessments[2018]
+    tables = build.report_tables(a)
+    followup = set(tables.pop("两阶段复核").columns) if "两阶段复核" in tables else set()
+    others = {*FLAG_COLUMNS_ZH.values(), "说明", "样本核验", "全区水平"}
+    stray = {(name, c) for name, t in tables.items() for c in t.columns if c not in registry | others}
+    assert not stray
+    assert followup  # the bundled 2018 has its 复核 (the registry does not hold its columns yet)
+    assert "单侧P值" in tables["估计结果"].columns and "无法入户" in tables["应答情况"].columns

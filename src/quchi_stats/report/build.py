@@ -145,7 +145,7 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
     if a.funnel:
         labels = {i.name: i.label for i in spec.indicators}
         out["漏斗图"] = _zh(pd.concat([f.assign(label=labels[k]) for k, f in a.funnel.items()]), (
-            "label", "town", "estimate", "n", "n_eff", "n_funnel", "lower95", "upper95", "lower998",
+            "label", "town", "estimate", "n", "n_eff", "n_icc", "n_funnel", "lower95", "upper95", "lower998",
             "upper998", "position"), "funnel")
     if len(a.targets):
         out["减贫任务"] = _zh(a.targets, (
