@@ -2,7 +2,7 @@
 
 Run (from the project root, after ``pip install -e ".[bench]"``)::
 
-    python benchmarks/run.py            # all six
+    python benchmarks/run.py            # all seven
     python benchmarks/run.py 1 4        # only benchmarks 1 and 4
     python benchmarks/run.py --quick    # small sizes, to check the scripts work (seconds)
 
@@ -27,6 +27,7 @@ BENCHES = {
     "4": ("bench_power", {"reps": 500, "model_reps": 10}),
     "5": ("bench_draw", {"repeats": 2}),
     "6": ("bench_xlsx", {"repeats": 1, "rows": 2_000}),
+    "7": ("bench_report", {"year": 2016, "repeats": 1}),
 }
 
 

@@ -14,6 +14,6 @@ def test_benchmarks_run_at_quick_sizes():
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     for head in ("1. proportion by town", "2. PPS systematic", "3. national scale",
-                 "4. design power", "5. district draw", "6. register as .xlsx vs .csv"):
+                 "4. design power", "5. district draw", "6. register as .xlsx vs .csv", "7. yearly report"):
         assert head in done.stdout
     assert "failed" not in done.stdout

@@ -163,6 +163,19 @@ def test_flags_name_the_hostile_towns_as_text(hostile):
     assert '\'=HYPERLINK("http://x.invalid/","沙溪镇")' in towns and "'@9罗坑镇" in towns
 
 
+def test_html_report_shows_the_hostile_names_as_escaped_text(hostile):
+    """The page's templates escape every name (autoescape): quotes and brackets never reach the
+    markup, and the reader sees the names as they are (no spreadsheet quoting in HTML)."""
+    import html
+    import re
+
+    page = (hostile["out"] / "rep" / "考核报告.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for name in ('=HYPERLINK("http://x.invalid/","沙溪镇")', "=cmd|' /C calc'!A0", "@9罗坑镇"):
+        assert name in text
+    assert 'HYPERLINK("http' not in page and "cmd|' /C" not in page
+
+
 def test_xlsx_report_has_no_formula_and_numbers_stay_numbers(hostile):
     book = openpyxl.load_workbook(hostile["out"] / "rep" / "考核报告.xlsx")
     quoted = negatives = 0

@@ -75,3 +75,42 @@ def test_every_verdict_and_flagging_article_has_one_label():
     assert verdict_label("significant") == "显著偏低" and article_label("7.4") == "第七条（四）"
     with pytest.raises(ValueError):
         verdict_label("显著偏低")  # a label is not a code
+
+
+# ---- the label registry: one spelling for every header people read --------------------------
+
+def test_registry_spells_each_header_once():
+    from quchi_stats.labels import COLUMN_LABELS_ZH, column_labels
+
+    headers = set(COLUMN_LABELS_ZH.values())
+    assert "单侧P值" in headers and "单侧 P 值" not in headers  # the estimates.csv spelling
+    assert "无法入户" in headers and "正选无法入户" not in headers
+    assert column_labels("shrinkage")["estimate"] == "抽查估计"
+    assert column_labels()["estimate"] == "估计值"
+    with pytest.raises(ValueError, match="'table' parameter of column_labels"):
+        column_labels("nonsense")
+
+
+def test_every_copy_of_a_label_is_the_registry_s():
+    from quchi_stats.estimation.fieldwork import RESPONSE_LABELS_ZH
+    from quchi_stats.io.schema import FRAMES, LABELS_ZH, RESULT_LABELS_ZH
+    from quchi_stats.labels import COLUMN_LABELS_ZH, FRAME_LABELS_ZH
+
+    assert FRAMES == FRAME_LABELS_ZH
+    for copy in (RESPONSE_LABELS_ZH, RESULT_LABELS_ZH):
+        assert copy == {k: COLUMN_LABELS_ZH[k] for k in copy}
+    # the input tables' schema labels agree with the registry wherever both name a column
+    shared = set(LABELS_ZH) & set(COLUMN_LABELS_ZH)
+    assert shared >= {"town", "village", "household_id", "year", "frame"}
+    assert {k: LABELS_ZH[k] for k in shared} == {k: COLUMN_LABELS_ZH[k] for k in shared}
+
+
+def test_to_frame_chinese_uses_the_registry():
+    from quchi_stats.design import SurveyDesign
+    from quchi_stats.estimation import estimate_proportion
+
+    data = pd.DataFrame({"town": ["甲"] * 6 + ["乙"] * 6, "village": list("aabbccddeeff"),
+                         "w": 1.0, "y": np.tile([1, 0, 1], 4)})
+    design = SurveyDesign(data, strata="town", psu="village", weights="w")
+    cols = estimate_proportion(design, "y", by="town", p0=0.5).to_frame(chinese=True).columns
+    assert {"乡镇", "估计值", "单侧P值"} <= set(cols)

@@ -55,7 +55,7 @@ def test_python_floor_and_console_script():
     assert data["project"]["scripts"]["quchi-stats"] == "quchi_stats.cli:main"
     runtime = {re.split(r"[<>=]", r)[0] for r in data["project"]["dependencies"]}
     assert runtime == {"numpy", "scipy", "pandas", "matplotlib", "openpyxl", "python-calamine",
-                       "python-docx"}
+                       "python-docx", "jinja2"}
 
 
 def _readme_commands() -> list[str]:

@@ -749,6 +749,7 @@ def _power_followup(args: argparse.Namespace, spec: Any, plan: Any, register: An
     import pandas as pd
 
     from .followup.simulate import simulate_followup
+    from .labels import column_labels
 
     rule, inds = _followup_rule(spec, names)
     shortfall = spec.power_shortfall if args.shortfall is None else args.shortfall
@@ -788,12 +789,12 @@ def _power_followup(args: argparse.Namespace, spec: Any, plan: Any, register: An
               f"（偏低镇 {r['shortfall_extra_households']:.0f} 户）")
         t = res.table
         for row in t[t["town"].isin(group)].itertuples():
-            rows.append({"乡镇": row.town, "指标": row.label, "标准": row.threshold,
-                         "真实比率": row.true_rate, "两阶段判定比例": row.flag_rate,
-                         "仅第一阶段判定比例": row.flag_rate_phase1,
-                         "复核比例": row.followup_rate, "复核户数（平均）": row.extra_households,
-                         "第一阶段户数（平均）": row.phase1_households})
-    table = pd.DataFrame(rows)
+            rows.append({"town": row.town, "label": row.label, "threshold": row.threshold,
+                         "true_rate": row.true_rate, "flag_rate": row.flag_rate,
+                         "flag_rate_phase1": row.flag_rate_phase1,
+                         "followup_rate": row.followup_rate, "extra_households": row.extra_households,
+                         "phase1_households": row.phase1_households})
+    table = pd.DataFrame(rows).rename(columns=column_labels("followup_power"))
     low = table["两阶段判定比例"]
     print(f"  偏低的镇 × 指标被判定的比例：最低 {low.min():.1%}，平均 {low.mean():.1%}"
           f"（仅第一阶段最低 {table['仅第一阶段判定比例'].min():.1%}）")

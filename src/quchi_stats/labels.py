@@ -1,5 +1,15 @@
-"""Words for readers that the computing layers also need: how a P value is written, how a threshold
-is written without scientific notation, and what the district's total row is called.
+"""Words for readers that the computing layers also need: the Chinese header of every column people
+read (one registry, one spelling), how a P value is written, how a threshold is written without
+scientific notation, and what the district's total row is called.
+
+The headers of every table people read — the report's HTML, xlsx and CSV files, the command line
+and the notebooks — come from :func:`column_labels`: :data:`COLUMN_LABELS_ZH` says each canonical
+column once, and :data:`TABLE_LABELS_ZH` only where the same canonical name reads otherwise in one
+table (the shrinkage table's ``estimate`` is the 抽查估计 beside the 收缩估计). Every result object
+offers them as ``to_frame(chinese=True)``.
+
+>>> column_labels()["p_value"], column_labels("bunching")["p_value"], column_labels()["unreachable"]
+('单侧P值', 'P值', '无法入户')
 
 Standard library only (the base layer): :mod:`~quchi_stats.assessment` writes its evidence sentences
 with these, and the report (HTML, xlsx, docx), the CLI and the flags' ``evidence`` text all use the
@@ -22,9 +32,10 @@ import math
 from decimal import Decimal
 from enum import StrEnum
 
-__all__ = ["ARTICLE_LABELS", "DISTRICT", "DISTRICT_UNNAMED", "DISTRICT_WORDS", "FLAG_VERDICTS", "P_FLOOR",
-           "VERDICT_LABELS", "Article", "Verdict", "article_label", "district_label", "p_statement",
-           "p_text", "threshold_text", "verdict_label"]
+__all__ = ["ARTICLE_LABELS", "COLUMN_LABELS_ZH", "DISTRICT", "DISTRICT_UNNAMED", "DISTRICT_WORDS",
+           "FLAG_VERDICTS", "FRAME_LABELS_ZH", "P_FLOOR", "TABLE_LABELS_ZH", "VERDICT_LABELS", "Article",
+           "Verdict", "article_label", "column_labels", "district_label", "p_statement", "p_text",
+           "threshold_text", "verdict_label"]
 
 # --------------------------------------------------------------------------------------------
 # the codes of the findings tables (quchi_stats.findings), and the one label each is shown with
@@ -90,6 +101,93 @@ def article_label(code: str) -> str:
     """The words of an article that flags: ``article_label("7.4")`` is 第七条（四）."""
     return ARTICLE_LABELS[Article(code)]
 
+
+#: Canonical column -> its Chinese header, once for every table people read. (The input tables'
+#: own columns are labelled by their schema, :data:`quchi_stats.io.schema.LABELS_ZH`, which agrees.)
+COLUMN_LABELS_ZH: dict[str, str] = {
+    # places, years, indicators
+    "year": "年度", "town": "乡镇", "village": "行政村", "frame": "抽样框", "household_id": "户编号",
+    "indicator": "指标代码", "label": "指标", "threshold": "标准", "unit": "计量单位",
+    # estimates (EstimateResult, the report's 估计结果)
+    "estimate": "估计值", "se": "标准误", "ci_lower": "置信下限", "ci_upper": "置信上限",
+    "level": "置信水平", "n": "样本户数", "n_eff": "有效样本量", "n_star": "有效样本量", "df": "自由度",
+    "deff": "设计效应", "cv": "变异系数", "method": "区间方法", "p_value": "单侧P值",
+    "p_adjusted": "校正后P值", "class": "判定", "power": "把握度", "lqas": "LQAS判定",
+    # flags and the watch list
+    "article": "条款", "item": "事项", "evidence": "依据", "consequence": "处理建议", "flag": "标记",
+    # response (fieldwork)
+    "primary": "正选户", "completed": "正选完成", "unreachable": "无法入户", "no_record": "无记录",
+    "substitute": "替补完成", "respondents": "有效样本", "response_rate": "正选应答率",
+    "factor": "平均调整系数",
+    # records left out (rejects.csv)
+    "column": "列", "reason": "原因",
+    # empirical-Bayes shrinkage
+    "eb_estimate": "收缩估计", "eb_lower": "收缩下限", "eb_upper": "收缩上限",
+    "prob_below": "低于标准的后验概率", "households": "样本户数", "own_weight": "本镇数据权重",
+    "between_status": "镇间差异", "icc": "村内相关系数", "icc_lower": "村内相关系数下限",
+    "icc_upper": "村内相关系数上限", "icc_homogeneity_p": "相关系数齐性P值",
+    "rho_between": "镇间相关系数", "between_p": "镇间差异P值",
+    # funnel plot
+    "n_funnel": "漏斗图样本量", "n_icc": "模型有效样本量", "lower95": "95%下限", "upper95": "95%上限",
+    "lower998": "99.8%下限", "upper998": "99.8%上限", "position": "位置",
+    # yearly targets
+    "planned_exit_households": "计划脱贫户数", "planned_exit_persons": "计划脱贫人数",
+    "exit_households": "登记退出户数", "exit_persons": "登记退出人数",
+    "verified_households": "核实退出户数", "verified_households_lower": "核实退出户数下限",
+    "verified_households_upper": "核实退出户数上限", "verified_persons": "核实退出人数",
+    "verified_persons_lower": "核实退出人数下限", "verified_persons_upper": "核实退出人数上限",
+    "registered_short": "登记未达计划", "verified_short": "核实上限未达计划",
+    # income bunching
+    "in_window": "线上窗口内户数", "expected": "平滑分布预期户数",
+    "excess": "超额户数", "excess_ratio": "实际/预期",
+    # self-assessment
+    "reported": "自评值", "reported_good": "自评（正向比率）", "above_upper": "高于上限",
+    # yearly change
+    "previous": "上年估计", "current": "本年估计", "change": "变化", "significant": "变化显著",
+    # design simulation (simulate.power) and planning
+    "villages": "抽查村数", "compliant_rate": "达标时真实比率", "low_rate": "偏低时真实比率",
+    "false_flag_rate": "误判率", "power_unadjusted": "未校正把握度", "coverage": "区间覆盖率",
+    "mean_width": "区间平均宽度", "true_rate": "真实比率", "flag_rate": "判定偏低比例",
+    "compliant": "真实达标", "design": "设计",
+    "min_power": "最弱镇把握度（解析）", "mean_power": "平均把握度（解析）",
+    "yuan": "费用（元，期望）", "sim_min_power": "最弱镇把握度（模拟）",
+    "sim_mean_power": "平均把握度（模拟）", "sim_familywise": "全部达标时误判率（模拟）",
+}
+
+#: Where a canonical column reads otherwise in one table: ``{table: {column: header}}``.
+TABLE_LABELS_ZH: dict[str, dict[str, str]] = {
+    # an estimate beside the shrinkage estimate is the survey's (抽查) one
+    "shrinkage": {"estimate": "抽查估计", "n_star": "有效样本量"},
+    "funnel": {"estimate": "抽查估计"},
+    "targets": {"flag": "标记"},
+    # a test of its own: a two-sided or bootstrap P, not the one-sided P of the estimates
+    "bunching": {"p_value": "P值", "exits": "有劳动能力退出户"},
+    "self_report": {"estimate": "核实估计（正向比率）", "p_value": "P值"},
+    "changes": {"ci_lower": "变化置信下限", "ci_upper": "变化置信上限"},
+    # a simulated design: households are an average per village, power is the decision's
+    "power": {"households": "平均入户数", "power": "判定把握度"},
+    "plan": {"villages": "村数", "households": "户数（期望）"},
+    # the two-phase 复核 simulated (``power --followup``): shares of replicates, households on average
+    "followup_power": {"flag_rate": "两阶段判定比例", "flag_rate_phase1": "仅第一阶段判定比例",
+                       "followup_rate": "复核比例", "extra_households": "复核户数（平均）",
+                       "phase1_households": "第一阶段户数（平均）"},
+}
+
+#: The sampling frames (``frame`` codes) in words, as the input schema names them.
+FRAME_LABELS_ZH: dict[str, str] = {
+    "registered": "建档立卡户（未在当年退出）",
+    "exited": "当年退出户",
+    "non_registered": "非建档立卡户",
+}
+
+
+def column_labels(table: str | None = None) -> dict[str, str]:
+    """Canonical column -> Chinese header, for ``table`` (a key of :data:`TABLE_LABELS_ZH`) or
+    for any table. ``DataFrame.rename(columns=column_labels(...))`` leaves unknown columns as they are."""
+    if table is not None and table not in TABLE_LABELS_ZH:
+        raise ValueError(f"The 'table' parameter of column_labels must be one of "
+                         f"{sorted(TABLE_LABELS_ZH)}. Got {table!r}.")
+    return {**COLUMN_LABELS_ZH, **TABLE_LABELS_ZH.get(table or "", {})}
 
 #: Below this a P value is written ``< 0.001`` (the workbook's number format shows the same).
 P_FLOOR = 0.001

@@ -65,6 +65,7 @@ from scipy import special, stats
 
 from . import __version__
 from .errors import DataError, ParameterError, QuchiStatsWarning
+from .labels import column_labels
 from .sampling.allocation import allocate
 from .sampling.draw import FRAME_NAMES, DesignPlan, village_plan
 from .sampling.selection import inclusion_probabilities
@@ -458,7 +459,7 @@ class PlanResult:
             return self.table.copy()
         t = self.table.copy()
         t["design"] = t["design"].map({"plan": "成本最优设计", "default": "默认设计"})
-        return t.rename(columns=_TABLE_ZH)
+        return t.rename(columns=column_labels("plan"))
 
     def __str__(self) -> str:
         p = self.plan
@@ -480,11 +481,6 @@ class PlanResult:
         return "\n".join(lines)
 
 
-_TABLE_ZH = {"design": "设计", "indicator": "指标", "label": "指标名称",
-             "min_power": "最弱镇把握度（解析）", "mean_power": "平均把握度（解析）",
-             "villages": "村数", "households": "户数（期望）", "yuan": "费用（元，期望）",
-             "sim_min_power": "最弱镇把握度（模拟）", "sim_mean_power": "平均把握度（模拟）",
-             "sim_familywise": "全部达标时误判率（模拟）"}
 
 
 def _label(res: PlanResult, name: str) -> str:

@@ -28,17 +28,17 @@ import pandas as pd
 from ..design import SurveyDesign
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice
 from ..io.schema import RESULTS, SAMPLE, TableSchema
+from ..labels import COLUMN_LABELS_ZH
 from ..sampling.draw import FRAME_NAMES
 
 __all__ = ["RESPONSE_LABELS_ZH", "Fieldwork", "fieldwork_design", "response_summary"]
 
 SATISFIED_DEFAULT = ("satisfied", "basically_satisfied")
 
-RESPONSE_LABELS_ZH = {
-    "town": "乡镇", "frame": "抽样框", "primary": "正选户", "completed": "正选完成",
-    "unreachable": "正选无法入户", "no_record": "正选无记录", "substitute": "替补完成",
-    "respondents": "有效样本", "response_rate": "正选应答率", "factor": "平均调整系数",
-}
+#: Chinese headers of :func:`response_summary` (the label registry's, :mod:`quchi_stats.labels`).
+RESPONSE_LABELS_ZH = {c: COLUMN_LABELS_ZH[c] for c in (
+    "town", "frame", "primary", "completed", "unreachable", "no_record", "substitute", "respondents",
+    "response_rate", "factor")}
 
 
 #: The columns fieldwork_design reads (the two-stage variance also reads the FPC columns).

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..labels import COLUMN_LABELS_ZH, FRAME_LABELS_ZH
+
 __all__ = [
     "ALLOCATION_LABELS_ZH",
     "CATEGORY_FORMS",
@@ -107,11 +109,7 @@ YES_NO_FORMS: dict[str, bool] = {
 }
 
 #: The three sampling frames of a village (canonical code -> Chinese).
-FRAMES: dict[str, str] = {
-    "registered": "建档立卡户（未在当年退出）",
-    "exited": "当年退出户",
-    "non_registered": "非建档立卡户",
-}
+FRAMES: dict[str, str] = FRAME_LABELS_ZH  # the label registry (quchi_stats.labels)
 
 @dataclass(frozen=True)
 class Column:
@@ -320,17 +318,6 @@ def order_towns(towns: Iterable[str], order: Iterable[str] = ()) -> list[str]:
 
 
 #: Chinese headers of estimate tables (``EstimateResult.to_frame(chinese=True)``).
-RESULT_LABELS_ZH: dict[str, str] = {
-    "estimate": "估计值",
-    "se": "标准误",
-    "ci_lower": "置信下限",
-    "ci_upper": "置信上限",
-    "level": "置信水平",
-    "n": "样本户数",
-    "n_eff": "有效样本量",
-    "df": "自由度",
-    "deff": "设计效应",
-    "cv": "变异系数",
-    "method": "区间方法",
-    "p_value": "单侧 P 值",
-}
+RESULT_LABELS_ZH: dict[str, str] = {c: COLUMN_LABELS_ZH[c] for c in (
+    "estimate", "se", "ci_lower", "ci_upper", "level", "n", "n_eff", "df", "deff", "cv", "method",
+    "p_value")}  # the label registry's spellings (quchi_stats.labels)

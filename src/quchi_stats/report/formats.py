@@ -75,7 +75,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
         "n_eff", "n_star", "n_funnel", "n_icc", "verified_households", "verified_households_lower",
         "verified_households_upper", "verified_persons", "verified_persons_lower",
         "verified_persons_upper", "in_window", "expected", "excess",
-        "有效样本量", "漏斗图样本量", "核实退出户数", "核实退出户数下限", "核实退出户数上限", "核实退出人数",
+        "有效样本量", "漏斗图样本量", "模型有效样本量", "核实退出户数", "核实退出户数下限", "核实退出户数上限", "核实退出人数",
         "核实退出人数下限", "核实退出人数上限", "线上窗口内户数", "平滑分布预期户数", "超额户数",
     ),
     P_VALUE: ("p_value", "p_adjusted", "icc_homogeneity_p", "between_p", "p1", "p2", "p_overall",

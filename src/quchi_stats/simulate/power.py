@@ -66,6 +66,7 @@ from ..errors import ParameterError, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
 from ..flags.thresholds import MULTIPLICITY_METHODS, adjust_rows
 from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
+from ..labels import column_labels
 from ..sampling.draw import FRAME_NAMES, DesignPlan, village_plan
 from ..sampling.selection import select_replicates
 from ..spec import AssessmentSpec, load_spec
@@ -87,13 +88,6 @@ _FRAME_ZH = {"registered": "建档立卡户", "exited": "当年退出户", "non_
 _ALLOCATION_ZH = {"equal": "等量分配", "proportional": "按村数比例分配", "sqrt": "平方根分配",
                   "neyman": "Neyman 分配"}
 
-_RESULT_LABELS_ZH = {
-    "town": "镇", "indicator": "指标", "label": "指标名称", "threshold": "标准",
-    "villages": "抽查村数", "households": "平均入户数", "compliant_rate": "达标时真实比率",
-    "low_rate": "偏低时真实比率", "false_flag_rate": "误判率", "power": "判定把握度",
-    "power_unadjusted": "未校正把握度", "coverage": "区间覆盖率", "mean_width": "区间平均宽度",
-    "true_rate": "真实比率", "flag_rate": "判定偏低比例", "compliant": "真实达标",
-}
 
 
 @dataclass(frozen=True)
@@ -134,7 +128,7 @@ class DesignPowerResult:
 
     def to_frame(self, *, chinese: bool = False) -> pd.DataFrame:
         """The table (a copy); ``chinese=True`` labels the columns in Chinese, for people to read."""
-        return self.table.rename(columns=_RESULT_LABELS_ZH) if chinese else self.table.copy()
+        return self.table.rename(columns=column_labels("power")) if chinese else self.table.copy()
 
     def summary(self) -> pd.DataFrame:
         """Per indicator: households per town, the lowest and mean power and the highest

@@ -1,0 +1,78 @@
+"""Benchmark 7: writing the district's yearly report (``write_report``: 考核报告.html, .xlsx, .docx,
+estimates.csv, flags.csv) for a bundled year (goal, issue 12: under 3 s; each figure drawn once).
+
+The assessment is computed once, untimed (``run_assessment``, as ``quchi-stats report`` runs it);
+the timing is the whole ``write_report``, with its parts timed apart: the report's tables, the
+figures (PNG drawing and palette), the CJK font subset embedded in the page, the HTML templates,
+the workbook and the docx. The figures drawn per report are counted.
+
+Run: ``python benchmarks/bench_report.py`` (speed only; tests never assert time).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from _common import cli, median_time
+
+
+def run(year: int = 2018, repeats: int = 3) -> dict:
+    import quchi_stats.plots.fonts as fonts
+    import quchi_stats.report.build as build
+    from quchi_stats.assessment import run_assessment
+
+    a = run_assessment(year, history=(year == 2018))
+    spent = {"tables": 0.0, "figures": 0.0, "font": 0.0, "xlsx": 0.0, "docx": 0.0}
+    counts = {"figures": 0, "reports": 0}
+
+    def timed(key, fn):
+        def wrapper(*args, **kw):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                spent[key] += time.perf_counter() - t
+        return wrapper
+
+    real_png = build._figure_png
+
+    def figure(draw):
+        counts["figures"] += 1
+        return real_png(draw)
+
+    patches = [(build, "report_tables", timed("tables", build.report_tables)),
+               (build, "_figure_png", timed("figures", figure)),
+               (fonts, "font_face_css", timed("font", fonts.font_face_css)),
+               (build, "_xlsx_bytes", timed("xlsx", build._xlsx_bytes)),
+               (build, "docx_bytes", timed("docx", build.docx_bytes))]
+    saved = [(m, name, getattr(m, name)) for m, name, _ in patches]
+    with tempfile.TemporaryDirectory() as tmp:
+        def write():
+            counts["reports"] += 1
+            build.write_report(a, Path(tmp) / "r", force=True, synthetic=True)
+
+        try:
+            for m, name, fn in patches:
+                setattr(m, name, fn)
+            seconds = median_time(write, repeats=repeats, warmup=1)
+        finally:
+            for m, name, fn in saved:
+                setattr(m, name, fn)
+    n = counts["reports"]
+    return {"year": year, "seconds": seconds, "repeats": repeats,
+            "figures_per_report": counts["figures"] / n,
+            **{f"{k}_seconds": v / n for k, v in spent.items()}}
+
+
+def report(r: dict) -> str:
+    parts = "、".join(f"{k.removesuffix('_seconds')} {v:.2f} s" for k, v in r.items()
+                     if k.endswith("_seconds"))
+    return (f"7. yearly report ({r['year']}): write_report {r['seconds']:.2f} s (median of "
+            f"{r['repeats']}; goal < 3 s); {r['figures_per_report']:.0f} figures drawn per report\n"
+            f"   mean per report: {parts} (the rest: HTML templates, CSV, atomic write)")
+
+
+if __name__ == "__main__":
+    cli(run, report)
