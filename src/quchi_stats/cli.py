@@ -865,7 +865,7 @@ def _cmd_followup(args: argparse.Namespace) -> int:
         print(f"{args.year} 年没有镇 × 指标落在复核区间，不需要复核，未写出任何文件。")
         return 0
     for r in out.screened.itertuples():
-        where = (f"≤ α0 = {threshold_text(rule.alpha_futility)}，进入复核" if conditional
+        where = (f"≤ α0 = {threshold_text(rule.futility(r.indicator))}，进入复核" if conditional
                  else "落在复核区间")
         print(f"  {r.town} {r.label}：第一阶段单侧 {p_statement(r.p1)}，{where}")
     fd = out.draw
@@ -897,7 +897,7 @@ _MULTIPLICITY_ZH = {"holm": "Holm", "hochberg": "Hochberg", "bh": "Benjamini–H
 
 def _print_conditional_rule(out, labels: dict) -> None:
     """The conditional method's rule and decision, one line each (``followup``)."""
-    from .followup.rule import conditional_share
+    from .followup.rule import conditional_share, screen_levels_text
     from .sampling.draw import _FRAME_ZH, FRAME_NAMES
 
     rule, spec = out.rule, out.spec
@@ -905,7 +905,7 @@ def _print_conditional_rule(out, labels: dict) -> None:
                                    else f" {rule.households[f]} 户") for f in FRAME_NAMES)
     names = "、".join(labels.get(i, i) for i in rule.indicators)
     print(f"复核规则（第一阶段抽样时登记；条件检验法）：{names}；"
-          f"第一阶段单侧 P ≤ α0 = {rule.alpha_futility:g} 的镇 × 指标复核，P > α0 不复核；复核的镇在全部"
+          f"第一阶段单侧 P ≤ α0 = {screen_levels_text(rule, spec)} 的镇 × 指标复核，P > α0 不复核；复核的镇在全部"
           f"行政村（第一阶段入样与否）、复核指标所用的框中，从第一阶段未入户的户里每村每框抽取{per}"
           f"（不足时全部抽取），复核最多 {rule.max_extra_households} 户。")
     towns = out.estimates.loc[out.estimates["town"] != "全区", "town"].nunique()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..followup.combine import STAGE_ZH
-from ..followup.rule import frames_needed
+from ..followup.rule import frames_needed, screen_levels_text
 from ..io.schema import FRAMES as FRAME_LABELS
 from ..labels import threshold_text
 
@@ -67,7 +67,7 @@ def followup_context(a, table) -> dict[str, object]:
         frames = "、".join(FRAME_LABELS.get(f, f) for f in rule.census_frames)
         out |= {
             "labels": "、".join(spec.indicator(i).label for i in rule.indicators),
-            "futility": threshold_text(rule.alpha_futility),
+            "futility": screen_levels_text(rule, spec),
             "per_village": "、".join(f"{FRAME_LABELS.get(k, k)} {rule.households[k]} 户"
                                      for k in frames_needed(rule.indicators, spec)
                                      if k not in rule.census_frames),
