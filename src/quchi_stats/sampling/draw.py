@@ -332,7 +332,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     reg, vill, towns, _, alloc, notes = village_plan(register, plan)
     use_risk = plan.risk_factor > 1
     if use_risk:
-        risk = risk_flags(reg, plan.risk_factor)
+        risk = reg["_risk"].to_numpy(dtype=bool)
         risk_count = {"households": {"risk": 0, "other": 0}, "villages_split": 0}
 
     # row positions of every (town, village, frame), in 户编号 order
@@ -402,7 +402,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
                     risk_count["households"]["risk"] += n_risk
                     risk_count["households"]["other"] += N - n_risk
                     town_risk += n_risk
-                    n_r = risk_split(want, n_risk, N - n_risk, plan.risk_factor)
+                    n_r = risk_split(want, n_risk, N - n_risk, plan.risk_factor)  # as simulated
                     if n_r is not None:
                         subs = [(pos[flag], n_r), (pos[~flag], want - n_r)]
                         risk_count["villages_split"] += 1
@@ -576,7 +576,10 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
     Returns the register sorted by town, village and 户编号 with its ``frame``; one row per village
     (``town``, ``village``, ``n_registered`` — the πps size —, ``priority`` and the households of
     each frame ``households_<frame>``); the towns in order; villages per town; villages allocated per town;
-    and the notes on edge cases met so far.
+    and the notes on edge cases met so far. With ``plan.risk_factor > 1`` the register also has
+    ``_risk`` (:func:`risk_flags`) and each village ``households_non_registered_risk``, the risk
+    households of its non-registered frame (the draw and :func:`~quchi_stats.simulate.simulate_design`
+    share them, and :func:`risk_split`).
     """
     required = ["town", "village", "household_id", "household_size", "registered", "exit_year",
                 "priority_village"]
@@ -602,6 +605,12 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
              .unstack("frame", fill_value=0).reindex(columns=list(FRAME_NAMES), fill_value=0))
     for f in FRAME_NAMES:
         vill[f"households_{f}"] = sizes[f].to_numpy()
+    if plan.risk_factor > 1:
+        reg["_risk"] = risk_flags(reg, plan.risk_factor)
+        nr_risk = (reg["_risk"] & (reg["frame"] == "non_registered")).groupby(
+            [reg["town"], reg["village"]], sort=True).sum()
+        vill["households_non_registered_risk"] = nr_risk.reindex(
+            pd.MultiIndex.from_frame(vill[["town", "village"]])).fillna(0).astype(int).to_numpy()
     n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
     minimum = plan.min_villages_per_town
     floor_total = int(np.minimum(n_villages, minimum).sum())
