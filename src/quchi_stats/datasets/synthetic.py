@@ -493,11 +493,22 @@ def results_frame(district: District, year: int, sample: pd.DataFrame,
 
     A primary household is visited with probability ``response_rate``; otherwise it is recorded as
     无法入户 and the village-frame's reserves are tried in ``reserve_rank`` order (each visited with
-    the same probability), the first reached recorded as 替补.
+    the same probability), the first reached recorded as 替补. In a village whose non-registered
+    frame was split into risk households and the others (``risk_factor > 1``), each group uses
+    its own reserves.
     """
+    from ..sampling.draw import split_villages
+
     st = district.years[year].set_index(district.households["household_id"])
     rows: list[dict] = []
-    for (_, _, frame), grp in sample.groupby(["town", "village", "frame"], sort=False):
+    keys = [sample["town"], sample["village"], sample["frame"]]
+    split = split_villages(sample)
+    if split:  # the risk group in split villages; one group elsewhere
+        in_split = [(t, v) in split for t, v in zip(sample["town"], sample["village"], strict=True)]
+        keys.append(pd.Series(np.where(in_split, sample["risk"].fillna(False).astype(bool), False),
+                              index=sample.index))
+    for key, grp in sample.groupby(keys, sort=False):
+        frame = key[2]
         reserves = grp[grp["role"] == "reserve"].sort_values("reserve_rank")["household_id"].tolist()
         for hid in grp.loc[grp["role"] == "primary", "household_id"]:
             if rng.random() < response_rate:

@@ -54,7 +54,7 @@ from .sample_size import expected_margin
 from .selection import select, select_systematic
 
 __all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "risk_flags",
-           "risk_split", "village_plan"]
+           "risk_split", "split_villages", "village_plan"]
 
 #: The three household frames, in the order of :data:`quchi_stats.io.schema.FRAMES`.
 FRAME_NAMES: tuple[str, ...] = tuple(FRAMES)
@@ -534,6 +534,33 @@ def risk_flags(register: pd.DataFrame, factor: float = 2.0) -> np.ndarray:
                             column=LABELS_ZH[c]) from None
         out |= flag.fillna(False).to_numpy(dtype=bool)
     return out
+
+
+def split_villages(sample: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (town, village) pairs of a drawn sample whose non-registered frame was split into risk
+    households and the others (a draw with ``risk_factor > 1``; empty without a ``risk`` column).
+
+    Read from the sample alone: a split village has primaries in both groups, each group as many
+    as its rows record drawn (``n_households_sampled_in_frame_of_village``); in a village drawn as
+    one frame every row records the frame's whole number drawn, more than either group holds.
+
+    >>> s = pd.DataFrame({"town": "甲", "village": ["一", "一", "一", "二", "二"],
+    ...                   "frame": "non_registered", "role": "primary",
+    ...                   "risk": [True, False, False, True, False],
+    ...                   "n_households_sampled_in_frame_of_village": [1, 2, 2, 2, 2]})
+    >>> sorted(split_villages(s))
+    [('甲', '一')]
+    """
+    if "risk" not in sample or not len(sample):
+        return set()
+    nr = sample[(sample["frame"] == "non_registered").to_numpy() & sample["risk"].notna().to_numpy()
+                & (sample["role"] == "primary").to_numpy()]
+    if nr.empty:
+        return set()
+    g = nr.assign(_risk=nr["risk"].astype(bool)).groupby(["town", "village", "_risk"]).agg(
+        n=("role", "size"), want=("n_households_sampled_in_frame_of_village", "first"))
+    ok = (g["n"] == g["want"]).groupby(level=[0, 1]).agg(["all", "size"])
+    return {(t, v) for (t, v), r in ok.iterrows() if r["all"] and r["size"] == 2}
 
 
 def risk_split(n: int, n_risk: int, n_other: int, factor: float) -> int | None:
