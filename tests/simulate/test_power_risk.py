@@ -35,7 +35,7 @@ def test_subframes_are_those_of_the_draw(synthetic):
     draw_sample records, and the sub-frame's household sizes are those of its households in
     户编号 order (the list the systematic draw walks)."""
     plan = DesignPlan(year=YEAR, risk_factor=3.0)
-    d = _district(synthetic, plan)
+    d = _district(synthetic, plan, strata=True)
     names = synthetic.drop_duplicates(["town", "village"]).sort_values(["town", "village"])
     names = list(zip(names["town"], names["village"], strict=True))
     reg = synthetic.sort_values(["town", "village", "household_id"])
@@ -65,6 +65,9 @@ def test_subframes_are_those_of_the_draw(synthetic):
                 assert val[off[v]: off[v] + d.N[RISK_FRAME][v]].tolist() == (
                     size_of[own["household_id"]].astype(float).tolist())
     assert checked > 60
+    # the two-phase simulation (followup.simulate) keeps one non-registered frame
+    one = _district(synthetic, plan)
+    assert RISK_FRAME not in one.N and one.risk_frame is None
     assert (d.m[RISK_FRAME] > 0).sum() > 30  # most villages split
 
 
@@ -99,7 +102,7 @@ def _mse_ratio(reg: pd.DataFrame, ratio: float) -> float:
         plan = DesignPlan(year=YEAR, villages_total=8, risk_factor=k,
                           households_per_village={"registered": 2, "exited": 1,
                                                   "non_registered": 10})
-        d = _district(reg, plan)
+        d = _district(reg, plan, strata=True)
         rng = np.random.default_rng(13)
         idx, pi = _select(d, plan, 3000, rng)
         sim = _replicates(d, ("non_registered",), np.full(2, 0.9), 0.0, idx, pi, rng,

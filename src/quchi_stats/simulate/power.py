@@ -62,7 +62,7 @@ indicators not simulated count as compliant (p = 1).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -236,7 +236,12 @@ class _Frame:
 RISK_FRAME = "non_registered_risk"
 
 
-def _district(register: pd.DataFrame, plan: DesignPlan) -> _Frame:
+def _district(register: pd.DataFrame, plan: DesignPlan, *, strata: bool = False) -> _Frame:
+    """The district under ``plan``; with ``strata`` and ``plan.risk_factor > 1`` the
+    non-registered frame is split into risk sub-frames as the draw splits it (without, as the
+    two-phase simulation of :mod:`quchi_stats.followup.simulate` uses it, one frame)."""
+    if not strata and plan.risk_factor > 1:
+        plan = replace(plan, risk_factor=1.0)
     reg, vill, towns, _, alloc, _ = village_plan(register, plan)
     town_idx = {t: i for i, t in enumerate(towns)}
     village_town = vill["town"].map(town_idx).to_numpy()
@@ -809,7 +814,7 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
     if not 0 < shortfall < thr.min():
         raise ParameterError(f"The 'shortfall' parameter of {func} must be in (0, {thr.min()}). "
                              f"Got {shortfall!r}.")
-    d = _district(register, plan)
+    d = _district(register, plan, strata=True)
     T, K = len(d.towns), len(inds)
     base_default = {i.name: (1 + i.threshold) / 2 for i in inds}
     two = truth is None
