@@ -192,6 +192,13 @@ def test_optional_risk_columns_leave_the_rest_alone_and_raise_missed_among_risk(
     assert abs(missed[non].mean() - st_p["missed"].to_numpy()[non].mean()) < 0.01
 
 
+def test_risk_missed_ratio_below_one_is_refused():
+    from quchi_stats.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="risk_missed_ratio"):
+        generate_district(1, scale=0.05, risk_columns=True, risk_missed_ratio=0.5)
+
+
 def test_risk_columns_read_and_draw_with_risk_factor(tmp_path):
     """A data directory written with the risk columns reads through the contract and draws with
     risk households oversampled."""
