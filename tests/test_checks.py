@@ -248,3 +248,75 @@ def test_unlisted_towns_in_register_order():
     assert unlisted_towns(reg, ("甲镇",)) == ["乙镇", "丙镇", "丁镇"]
     assert unlisted_towns(reg, ()) == []  # no order given: nothing is left out
     assert unlisted_towns(reg, ["甲镇", "乙镇", "丙镇", "丁镇"]) == []
+
+
+# --- risk strata: a reserve stands in only for a primary of its own group ----------------------
+
+@pytest.fixture(scope="module")
+def risky(tmp_path_factory):
+    """A small synthetic district with the optional risk columns, drawn with risk_factor 3."""
+    from quchi_stats.datasets import write_district
+
+    root = tmp_path_factory.mktemp("risky")
+    write_district(root, scale=0.05, risk_columns=True, plan_overrides={"risk_factor": 3.0})
+    return root
+
+
+def _swap_in_reserve(root, dst, reserve_risk: bool):
+    """Copy the 2016 year and, in a split village, make an *other* primary 无法入户 and a reserve
+    of the risk group (``reserve_risk``) or of the other group its 替补. Returns the results row
+    (as the spreadsheet numbers it) and the household of the reserve."""
+    import pandas as pd
+
+    from quchi_stats.sampling.draw import split_villages
+
+    year = 2016
+    dst.mkdir()
+    for p in root.glob(f"*_{year}*"):
+        (shutil.copytree if p.is_dir() else shutil.copy)(p, dst / p.name)
+    s = pd.read_csv(dst / f"sample_{year}" / "sample.csv", encoding="utf-8-sig",
+                    dtype={"household_id": str})
+    res_path = dst / f"results_{year}.csv"
+    res = pd.read_csv(res_path, encoding="utf-8-sig", dtype=str)
+    visited = set(res["户编号"])
+    for town, village in sorted(split_villages(s.assign(risk=s["risk"].map(
+            {True: True, False: False, "True": True, "False": False})))):
+        g = s[(s["town"] == town) & (s["village"] == village) & (s["frame"] == "non_registered")]
+        prim = g[(g["role"] == "primary") & (g["risk"].astype(str) == "False")]
+        prim = prim[prim["household_id"].isin(
+            res.loc[res["入户状态"] == "完成", "户编号"])]
+        spare = g[(g["role"] == "reserve") & (g["risk"].astype(str) == str(reserve_risk))
+                  & ~g["household_id"].isin(visited)].sort_values("reserve_rank")
+        # the group's earlier reserves are unused too (reserves are used in order)
+        used = g[(g["role"] == "reserve") & (g["risk"].astype(str) == str(reserve_risk))
+                 & g["household_id"].isin(visited)]
+        if len(prim) and len(spare) and used.empty:
+            break
+    else:
+        raise AssertionError("no split village to plant the mistake in")
+    i = int(res.index[res["户编号"] == prim["household_id"].iloc[0]][0])
+    res.loc[i, "入户状态"] = "无法入户"
+    res.loc[i, res.columns.drop(["户编号", "年度", "入户状态"])] = None
+    hid = spare["household_id"].iloc[0]
+    res.loc[len(res)] = {"户编号": hid, "年度": str(year), "入户状态": "替补", "漏评": "否",
+                         "满意度": "满意"}
+    res.to_csv(res_path, index=False, encoding="utf-8-sig")
+    return len(res) + 1, hid
+
+
+def test_a_risk_reserve_for_another_household_is_named_by_row(risky, tmp_path):
+    row, hid = _swap_in_reserve(risky, tmp_path / "bad", reserve_risk=True)
+    problems = check_year(2016, tmp_path / "bad")
+    assert len(problems) == 1, [str(p) for p in problems]
+    p = problems[0]
+    assert (p.file, p.row, p.column, p.value) == ("results_2016.csv", row, "户编号", hid)
+    assert "风险户的备选户" in p.message and "其他户的正选户只能由其他户的备选户替补" in str(p)
+    assert "\n" not in str(p)
+    # the same swap with a reserve of the other group is right
+    _swap_in_reserve(risky, tmp_path / "good", reserve_risk=False)
+    assert check_year(2016, tmp_path / "good") == []
+
+
+def test_the_risk_drawn_years_pass_the_check(risky):
+    for year in (2016, 2018):   # 2018 with its 复核 sample (no risk column) appended
+        assert check_year(year, risky) == [], year

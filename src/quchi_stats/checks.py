@@ -11,7 +11,8 @@ A file whose structure cannot be read (an unknown encoding, a missing required c
 written twice) gives one problem and is not looked into further; otherwise each cell is parsed
 against its codebook and every bad cell is listed, then the rows that parsed are checked against
 the other files (households of the results in the sample, towns and villages in the register, the
-年度 of every row, reserves used no more than primaries missing).
+年度 of every row, reserves used no more than primaries missing — per risk group too, in a village whose
+non-registered frame a ``risk_factor > 1`` draw split into risk households and the others).
 """
 
 from __future__ import annotations
@@ -379,8 +380,9 @@ def check_year(year: int, data: str | Path | None = None, *, spec=None,
             problems += [Problem(f"followup_{year}/sample.csv", p.message, p.sheet, p.row,
                                  p.column, p.value) if p.file == "sample.csv" else p
                          for p in found]
-            matched = None if fu is None else pd.concat([matched, fu[matched.columns]],
-                                                         ignore_index=True)
+            # (a risk-oversampled phase 1 has a ``risk`` column the 复核 sample has not)
+            matched = None if fu is None else pd.concat(
+                [matched, fu.reindex(columns=matched.columns)], ignore_index=True)
         # the 复核 sheets of an entry workbook hold the follow-up sample's households only
         phases = (None if phase1 is None or (fu_sample.is_file() and fu is None)
                   else (phase1, fu, f"followup_{year}/sample.csv"))
@@ -497,8 +499,56 @@ def _check_results(path: Path, year: int, sample: pd.DataFrame | None,
         [full["town"], full["village"], full["frame"]]).sum()
     from .io.schema import FRAMES
 
-    for (town, village, frame), c in cells[cells["used"] > cells["missing"]].iterrows():
+    over = cells[cells["used"] > cells["missing"]]
+    for (town, village, frame), c in over.iterrows():
         problems.append(Problem(file, f"{town}{village}（{FRAMES.get(frame, frame)}）用了 "
                                       f"{int(c['used'])} 户备选户，但只有 {int(c['missing'])} 户正选户"
                                       "无法入户：替补多于所缺"))
+    if "risk" in sample:
+        problems += _risk_reserve_problems(sample, full, merged, missing, used,
+                                           set(over.index), file, status_label)
+    return problems
+
+
+def _risk_reserve_problems(sample: pd.DataFrame, full: pd.DataFrame, merged: pd.DataFrame,
+                           missing: pd.Series, used: pd.Series, over: set, file: str,
+                           status_label: str) -> list[Problem]:
+    """A risk-oversampled draw (``risk`` column): in a village whose non-registered frame was split
+    into risk households and the others, each sub-frame has its own reserves, so a reserve used
+    must stand in for a primary of its own group — the reserves used in a group beyond its primaries
+    not visited are listed, one row each (the last used, by 备选顺序). A village not split (one
+    frame, one probability) and a frame already over its primaries missing are left to the check
+    above."""
+    from .sampling.draw import split_villages
+
+    needed = ["frame", "role", "n_households_sampled_in_frame_of_village", "reserve_rank"]
+    if any(c not in sample for c in needed):
+        return []
+    split = {k for k in split_villages(sample) if (*k, "non_registered") not in over}
+    if not split:
+        return []
+    group = sample.drop_duplicates("household_id").set_index("household_id")["risk"]
+    sel = ((full["frame"] == "non_registered").to_numpy()
+           & full["household_id"].map(group).notna().to_numpy() & np.array(
+               [(t, v) in split for t, v in zip(full["town"], full["village"], strict=True)],
+               dtype=bool))
+    f = full[sel].assign(_risk=full.loc[sel, "household_id"].map(group).astype(bool).to_numpy(),
+                         _missing=missing[sel].to_numpy(), _used=used[sel].to_numpy())
+    rank = pd.to_numeric(sample.drop_duplicates("household_id").set_index("household_id")[
+        "reserve_rank"], errors="coerce")
+    where = merged.drop_duplicates("household_id").set_index("household_id")[["_sheet", "_row"]]
+    problems = []
+    for (town, village, is_risk), g in f.groupby(["town", "village", "_risk"], sort=False):
+        n_used, n_missing = int(g["_used"].sum()), int(g["_missing"].sum())
+        if n_used <= n_missing:
+            continue
+        ids = g.loc[g["_used"], "household_id"]
+        ids = ids.iloc[np.argsort(rank[ids].to_numpy(dtype=float), kind="stable")]
+        this, other = ("风险户", "其他户") if is_risk else ("其他户", "风险户")
+        for hid in ids.iloc[n_missing:]:
+            sheet, row = where.loc[hid, "_sheet"], int(where.loc[hid, "_row"])
+            problems.append(Problem(
+                file, f"是{town}{village}非建档立卡{this}的备选户，但该村{this}只有 {n_missing} 户正选户"
+                      f"无法入户，却用了 {n_used} 户{this}备选户：风险户与其他户分框抽取，"
+                      f"{other}的正选户只能由{other}的备选户替补", sheet, row, "户编号", str(hid)))
     return problems

@@ -159,6 +159,16 @@ def _plan_from_args(args: argparse.Namespace, **extra) -> object:
     return DesignPlan(**plan_kwargs)
 
 
+def _risk_options(sub: argparse.ArgumentParser, how: str) -> None:
+    """--risk-factor and --risk-ratio of ``power`` and ``plan`` (risk strata, issue 13)."""
+    sub.add_argument("--risk-factor", type=float, default=_plan_default("risk_factor"), metavar="K",
+                     help="非建档立卡户中风险户的入样概率为其他户的 K 倍（如 design --risk-factor；"
+                          f"默认 1，不加抽；台账须有风险户列）：{how}")
+    sub.add_argument("--risk-ratio", type=float, default=1.0, metavar="R",
+                     help="模拟假定风险户的漏评概率为同村其他户的 R 倍（同村漏评率不变；默认 1，"
+                          "即风险户与其他户相同，加抽只使权数不等）；只在 --risk-factor 大于 1 时起作用")
+
+
 def _register_path(args: argparse.Namespace, command: str) -> Path:
     from .io.datadir import DataDir
 
@@ -267,6 +277,8 @@ def _build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--reps", type=int, default=200,
                     help="模拟核对的重复次数（默认 200；0 = 不模拟）")
     pl.add_argument("--seed", type=int, default=0, help="模拟的随机种子（默认 0）")
+    _risk_options(pl, "计划（及对照的默认设计）沿用此值写入计划文件；解析搜索不考虑风险户加抽，"
+                      "模拟核对按它抽样")
     pl.add_argument("--out", type=Path, required=True, help="输出的抽样计划文件（.toml）")
     pl.set_defaults(func=_cmd_plan)
 
@@ -320,6 +332,7 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--compliant", type=float, help="达标镇的真实比率（默认：标准与 1 的中点）")
     w.add_argument("--indicators", help="模拟的指标，逗号分隔（默认四项比率）")
     w.add_argument("--seed", type=int, default=0, help="随机种子（默认 0）")
+    _risk_options(w, "模拟与抽样相同地按风险户和其他户分子框抽户")
     w.add_argument("--out", type=Path, help="把结果表写成 CSV（中文表头）")
     w.add_argument("--followup", action="store_true",
                    help="模拟整个两阶段复核（考核参数 [followup] 的规则，--spec 指定）：全部达标时和"
@@ -497,18 +510,27 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         icc.update(estimate_icc(data, args.year, spec=spec, indicators=rest))
     icc = {n: icc[n] for n in names}
     cost = CostModel(village=args.village_cost, household=args.household_cost)
+    from .sampling import DesignPlan
+
     result = optimise_plan(register, args.year, spec=spec, icc=icc, cost=cost,
                            budget_yuan=args.budget_yuan,
                            budget_households=args.budget_households, indicators=names,
-                           shortfall=args.shortfall)
+                           shortfall=args.shortfall,
+                           default=DesignPlan(year=args.year, risk_factor=args.risk_factor))
     if args.reps:
-        result = confirm_plan(register, result, reps=args.reps, seed=args.seed, spec=spec)
+        result = confirm_plan(register, result, reps=args.reps, seed=args.seed, spec=spec,
+                              risk_ratio=args.risk_ratio)
     print(result)
     print(_plan_table(result).to_string(index=False))
     up = result.settings["power_at_upper"]
     labels = dict(zip(result.table["indicator"], result.table["label"], strict=False))
     print("村内相关系数取区间上限时，成本最优设计的最弱镇把握度（解析）："
           + "、".join(f"{labels.get(k, k)} {v:.1%}" for k, v in up.items()))
+    if result.plan.risk_factor > 1:
+        print(f"风险户加抽 risk_factor = {result.plan.risk_factor:g}："
+              "计划和默认设计都沿用它（写入计划文件）；解析搜索不考虑加抽，"
+              + (f"模拟核对按它抽样（假定风险户漏评概率为其他户的 {args.risk_ratio:g} 倍）。"
+                 if args.reps else "未做模拟核对。"))
     if args.reps:
         print(f"模拟：{args.reps} 次重复（种子 {args.seed}），把握度的蒙特卡罗标准误约 "
               f"√(P(1−P)/{args.reps})，如 P = 20% 时 {(0.2 * 0.8 / args.reps) ** 0.5:.1%}。")
@@ -685,7 +707,7 @@ def _cmd_power(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.exists() and not args.force:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
-    plan = _plan_from_args(args, towns=spec.towns)
+    plan = _plan_from_args(args, towns=spec.towns, risk_factor=args.risk_factor)
     if args.followup:  # refuse a missing rule before reading the register
         _followup_rule(spec, [n.strip() for n in args.indicators.split(",") if n.strip()]
                        if args.indicators else None)
@@ -703,7 +725,8 @@ def _cmd_power(args: argparse.Namespace) -> int:
     bar = _ProgressBar("模拟") if sys.stderr.isatty() else None
     result = simulate_design(register, plan, spec=spec, indicators=names,
                              compliant=args.compliant, shortfall=args.shortfall, icc=args.icc,
-                             reps=args.reps, seed=args.seed, progress=bar)
+                             reps=args.reps, seed=args.seed, risk_ratio=args.risk_ratio,
+                             progress=bar)
     if bar is not None:
         bar.close()
     print(result)

@@ -542,8 +542,10 @@ def optimise_plan(register: pd.DataFrame, year: int, *, spec: AssessmentSpec | N
     objective : {"power", "variance"}
         Maximise the weakest power (default), or minimise the largest ``p0(1 − p0)/I_t``.
     default : DesignPlan, optional
-        The design to compare with (and whose other settings — selection method, reserves — the
-        plan keeps); default ``DesignPlan(year=year)``.
+        The design to compare with (and whose other settings — selection method, reserves,
+        ``risk_factor`` — the plan keeps); default ``DesignPlan(year=year)``. The analytic power
+        ignores ``risk_factor`` (risk households oversampled for 漏评): it is carried through to
+        the plan unchanged, not searched; :func:`confirm_plan` simulates it.
     max_per_frame : int
         Largest number of households per village and frame searched.
 
@@ -701,11 +703,18 @@ def _compare(register, plan, default, spec, icc_est, cost, budget, settings) -> 
 
 
 def confirm_plan(register: pd.DataFrame, result: PlanResult, *, reps: int = 200, seed: int = 0,
-                 spec: AssessmentSpec | None = None) -> PlanResult:
+                 spec: AssessmentSpec | None = None,
+                 risk_ratio: float | Mapping[str, float] = 1.0) -> PlanResult:
     """Simulate both designs of ``result`` with :func:`~quchi_stats.simulate.simulate_design`
     (``reps`` replicates, the planned ρ and shortfall) and add the simulated weakest and mean
     power and the familywise false-flag rate to the table (Monte Carlo SE of a power P:
-    √(P(1 − P)/reps))."""
+    √(P(1 − P)/reps)).
+
+    Both designs keep the ``risk_factor`` of the default design :func:`optimise_plan` was given
+    (the analytic search does not model the oversampling of risk households; it is carried
+    through unchanged); the simulation draws with it, risk households being ``risk_ratio`` times
+    as likely to be 漏评 as the others of their village (:func:`~quchi_stats.simulate.
+    simulate_design`)."""
     from .simulate import simulate_design
 
     spec = load_spec(result.plan.year) if spec is None else spec
@@ -715,7 +724,8 @@ def confirm_plan(register: pd.DataFrame, result: PlanResult, *, reps: int = 200,
     for tag, p in (("plan", result.plan), ("default", result.default)):
         sim = simulate_design(register, p, spec=spec, indicators=s["indicators"],
                               shortfall=s["shortfall"],
-                              icc={k: v.rho for k, v in result.icc.items()}, reps=reps, seed=seed)
+                              icc={k: v.rho for k, v in result.icc.items()}, reps=reps, seed=seed,
+                              risk_ratio=risk_ratio)
         g = sim.table.groupby("indicator", sort=False)["power"]
         sel = table["design"] == tag
         table.loc[sel, "sim_min_power"] = table.loc[sel, "indicator"].map(g.min()).to_numpy()

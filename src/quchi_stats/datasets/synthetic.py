@@ -22,6 +22,23 @@ every file says 合成数据. The facts it follows are those of ``shared/DOMAIN.
   village of 枫湾镇, 漏评 ~25 %);
   罗坑镇 missing its 2017 reduction target.
 
+Optional risk columns (``risk_columns=True``; off by default, so ``data_samples/`` is unchanged):
+the register then carries 低保, 危房, 大病/慢性病, 残疾 and 独居老人 (是/否; the columns of
+:data:`~quchi_stats.io.schema.RISK_COLUMNS` that ``design --risk-factor`` oversamples). They are
+static household facts drawn from their own random stream (``default_rng([seed, 13])``), so every
+other column, and every other random draw, is the same as without them: 低保 is 是 for a poor
+household of the 低保 category and for about 2 % of the others; 危房 about 2 %, 大病/慢性病 about 4 %,
+残疾 about 3 %, 独居老人 about 3 % of all households (about 13 % of the non-registered households are
+risk households, any flag 是). Their 漏评 probability is ``risk_missed_ratio`` (default 6) times
+that of the other households of their village (:data:`RISK_MISSED_RATIO`), the village's mean
+about kept: ``p_other = p / (s·r + 1 − s)`` and ``p_risk = min(r·p_other, 0.9)``, ``s`` the
+district share of risk households among the non-registered (about 13 %), so the town and district
+漏评 rates stay about as without the columns — mostly who is missed changes, and with it the
+income of a household that becomes, or stops being, a 漏评 household (in the 漏评 hotspot village,
+25 %, a risk household is missed with probability 0.9, the cap). The random draws are the same, so
+every other fact of every household is the same too. The truth files give the finite-population
+rates as always.
+
 Personal fields (户主姓名, 证件号码, 联系电话) are invented too: 证件号码 carry a deliberately wrong
 check digit and phone numbers start with 100, so none can be a real person's.
 """
@@ -34,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import check_int
+from ..errors import ParameterError, check_int
 from ..io.schema import CATEGORIES, LABELS_ZH, SATISFACTION_LEVELS, VISIT_STATUSES
 from ..io.writers import atomic_write_bytes, csv_bytes, neutralise_cell, write_csv
 from ..sampling.draw import DesignPlan, assign_frames
@@ -95,6 +112,12 @@ _HOTSPOT_TOWN = "枫湾镇"
 _TARGET_MISSED = {2017: "罗坑镇"}
 _SURNAMES = list("陈李黄张刘林何罗郑梁谢邓朱叶曾钟廖温赖邱")
 _GIVEN = list("建国华明强伟平军文金春秀英兰芳玉桂珍丽红永海生福")
+#: Share of households with each optional risk flag (``risk_columns=True``); 低保 also for every
+#: poor household of the 低保 category.
+RISK_SHARES = {"dibao": 0.02, "dilapidated_house": 0.02, "serious_illness": 0.04,
+               "disability": 0.03, "elderly_alone": 0.03}
+#: 漏评 probability of a risk household relative to another of its village (``risk_columns=True``).
+RISK_MISSED_RATIO = 6.0
 
 
 @dataclass(frozen=True)
@@ -115,7 +138,8 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def generate_district(seed: int = 20160101, *, scale: float = 1.0) -> District:
+def generate_district(seed: int = 20160101, *, scale: float = 1.0, risk_columns: bool = False,
+                      risk_missed_ratio: float = RISK_MISSED_RATIO) -> District:
     """Generate the synthetic district.
 
     Parameters
@@ -125,12 +149,23 @@ def generate_district(seed: int = 20160101, *, scale: float = 1.0) -> District:
     scale : float
         Multiplies the number of households per village (``scale=0.05`` gives a small district
         for fast tests; villages and towns stay as they are).
+    risk_columns : bool
+        Add the optional risk columns (低保, 危房, 大病/慢性病, 残疾, 独居老人) to the households
+        and the registers, with 漏评 more likely among risk households (see the module's
+        docstring). Off by default: the district is then exactly that of earlier versions.
+    risk_missed_ratio : float
+        With ``risk_columns``: a risk household's 漏评 probability relative to another household
+        of its village (>= 1).
 
     Returns
     -------
     District
     """
     seed = check_int("seed", seed, "generate_district", minimum=0)
+    r = risk_missed_ratio
+    if isinstance(r, bool) or not isinstance(r, int | float) or not 1 <= r < float("inf"):
+        raise ParameterError("The 'risk_missed_ratio' parameter of generate_district must be "
+                             f">= 1. Got {r!r:.40}.")
     rng = np.random.default_rng(seed)
 
     # --- villages -------------------------------------------------------------------------
@@ -231,7 +266,14 @@ def generate_district(seed: int = 20160101, *, scale: float = 1.0) -> District:
         "priority_village": villages["priority_village"].to_numpy()[vidx],
         "head_name": names, "id_number": id_number, "phone": phone, "vidx": vidx,
     })
-    years = {y: _year_state(households, villages, y, rng) for y in YEARS}
+    if risk_columns:  # their own stream: every other draw is as without them
+        rrng = np.random.default_rng([seed, 13])
+        for c, share in RISK_SHARES.items():
+            flag = rrng.random(N) < share
+            if c == "dibao":
+                flag |= category == "dibao"
+            households[c] = flag
+    years = {y: _year_state(households, villages, y, rng, float(r)) for y in YEARS}
     return District(households, villages, years, seed)
 
 
@@ -246,7 +288,7 @@ def _wrong_check_digits(body: np.ndarray) -> np.ndarray:
 
 
 def _year_state(hh: pd.DataFrame, villages: pd.DataFrame, year: int,
-                rng: np.random.Generator) -> pd.DataFrame:
+                rng: np.random.Generator, risk_ratio: float = RISK_MISSED_RATIO) -> pd.DataFrame:
     """Register state, incomes and latent truths of every household in ``year``."""
     N = len(hh)
     v = hh["vidx"].to_numpy()
@@ -267,6 +309,13 @@ def _year_state(hh: pd.DataFrame, villages: pd.DataFrame, year: int,
     p_wrong_id = _expit(_logit(0.02) + villages["eff_id"].to_numpy()[v])
     p_wrong_exit = np.where(digital, 0.20, _expit(_logit(0.01) + villages["eff_exit"].to_numpy()[v]))
     p_missed = np.where(hotspot, 0.25, _expit(_logit(0.005) + villages["eff_missed"].to_numpy()[v]))
+    if "dibao" in hh:  # risk households missed more often, the village's mean kept
+        risk = np.zeros(N, bool)
+        for c in RISK_SHARES:
+            risk |= hh[c].to_numpy(bool)
+        share = float(risk[~registered].mean()) if (~registered).any() else 0.0
+        p_other = p_missed / (share * risk_ratio + 1 - share)
+        p_missed = np.where(risk, np.minimum(risk_ratio * p_other, 0.9), p_other)
     town = hh["town"].to_numpy()
     base_sat = np.full(N, 0.965)
     for t, s in _LOW_SATISFACTION[year].items():
@@ -329,6 +378,9 @@ def register_frame(district: District, year: int) -> pd.DataFrame:
         "priority_village": np.where(hh["priority_village"], "是", "否"),
         "head_name": hh["head_name"], "id_number": hh["id_number"], "phone": hh["phone"],
     })
+    for c in RISK_SHARES:  # the optional risk columns (generate_district(risk_columns=True))
+        if c in hh:
+            out[c] = np.where(hh[c], "是", "否")
     out.loc[out["exit_year"] == 0, "exit_year"] = pd.NA
     return out
 
@@ -441,11 +493,22 @@ def results_frame(district: District, year: int, sample: pd.DataFrame,
 
     A primary household is visited with probability ``response_rate``; otherwise it is recorded as
     无法入户 and the village-frame's reserves are tried in ``reserve_rank`` order (each visited with
-    the same probability), the first reached recorded as 替补.
+    the same probability), the first reached recorded as 替补. In a village whose non-registered
+    frame was split into risk households and the others (``risk_factor > 1``), each group uses
+    its own reserves.
     """
+    from ..sampling.draw import split_villages
+
     st = district.years[year].set_index(district.households["household_id"])
     rows: list[dict] = []
-    for (_, _, frame), grp in sample.groupby(["town", "village", "frame"], sort=False):
+    keys = [sample["town"], sample["village"], sample["frame"]]
+    split = split_villages(sample)
+    if split:  # the risk group in split villages; one group elsewhere
+        in_split = [(t, v) in split for t, v in zip(sample["town"], sample["village"], strict=True)]
+        keys.append(pd.Series(np.where(in_split, sample["risk"].fillna(False).astype(bool), False),
+                              index=sample.index))
+    for key, grp in sample.groupby(keys, sort=False):
+        frame = key[2]
         reserves = grp[grp["role"] == "reserve"].sort_values("reserve_rank")["household_id"].tolist()
         for hid in grp.loc[grp["role"] == "primary", "household_id"]:
             if rng.random() < response_rate:
@@ -493,17 +556,19 @@ _XLSX_FILES = {"results_2017"}
 
 
 def write_district(out_dir: str | Path, *, seed: int = 20160101, scale: float = 1.0,
-                   plan_overrides: dict | None = None) -> list[Path]:
+                   plan_overrides: dict | None = None, risk_columns: bool = False) -> list[Path]:
     """Generate the district and write a complete data directory for 2016–2018.
 
     Registers, drawn samples (with manifests, drawn by :func:`quchi_stats.sampling.draw_sample`),
     field results, self-assessments, reduction targets and truths. ``register_2016.csv`` is GBK and
     ``results_2017.xlsx`` Excel, so every reader path is exercised. Existing files are replaced
-    (a generated directory is not an audit record).
+    (a generated directory is not an audit record). ``risk_columns=True`` adds the optional risk
+    columns to the registers (see :func:`generate_district`); ``plan_overrides`` may then set
+    ``risk_factor`` to draw the samples with risk households oversampled.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    district = generate_district(seed, scale=scale)
+    district = generate_district(seed, scale=scale, risk_columns=risk_columns)
     written: list[Path] = []
     for year in YEARS:
         rng = np.random.default_rng([seed, year])

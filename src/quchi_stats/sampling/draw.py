@@ -54,7 +54,7 @@ from .sample_size import expected_margin
 from .selection import select, select_systematic
 
 __all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "risk_flags",
-           "risk_split", "village_plan"]
+           "risk_split", "split_villages", "village_plan"]
 
 #: The three household frames, in the order of :data:`quchi_stats.io.schema.FRAMES`.
 FRAME_NAMES: tuple[str, ...] = tuple(FRAMES)
@@ -332,7 +332,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     reg, vill, towns, _, alloc, notes = village_plan(register, plan)
     use_risk = plan.risk_factor > 1
     if use_risk:
-        risk = risk_flags(reg, plan.risk_factor)
+        risk = reg["_risk"].to_numpy(dtype=bool)
         risk_count = {"households": {"risk": 0, "other": 0}, "villages_split": 0}
 
     # row positions of every (town, village, frame), in 户编号 order
@@ -402,7 +402,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
                     risk_count["households"]["risk"] += n_risk
                     risk_count["households"]["other"] += N - n_risk
                     town_risk += n_risk
-                    n_r = risk_split(want, n_risk, N - n_risk, plan.risk_factor)
+                    n_r = risk_split(want, n_risk, N - n_risk, plan.risk_factor)  # as simulated
                     if n_r is not None:
                         subs = [(pos[flag], n_r), (pos[~flag], want - n_r)]
                         risk_count["villages_split"] += 1
@@ -536,6 +536,33 @@ def risk_flags(register: pd.DataFrame, factor: float = 2.0) -> np.ndarray:
     return out
 
 
+def split_villages(sample: pd.DataFrame) -> set[tuple[str, str]]:
+    """The (town, village) pairs of a drawn sample whose non-registered frame was split into risk
+    households and the others (a draw with ``risk_factor > 1``; empty without a ``risk`` column).
+
+    Read from the sample alone: a split village has primaries in both groups, each group as many
+    as its rows record drawn (``n_households_sampled_in_frame_of_village``); in a village drawn as
+    one frame every row records the frame's whole number drawn, more than either group holds.
+
+    >>> s = pd.DataFrame({"town": "甲", "village": ["一", "一", "一", "二", "二"],
+    ...                   "frame": "non_registered", "role": "primary",
+    ...                   "risk": [True, False, False, True, False],
+    ...                   "n_households_sampled_in_frame_of_village": [1, 2, 2, 2, 2]})
+    >>> sorted(split_villages(s))
+    [('甲', '一')]
+    """
+    if "risk" not in sample or not len(sample):
+        return set()
+    nr = sample[(sample["frame"] == "non_registered").to_numpy() & sample["risk"].notna().to_numpy()
+                & (sample["role"] == "primary").to_numpy()]
+    if nr.empty:
+        return set()
+    g = nr.assign(_risk=nr["risk"].astype(bool)).groupby(["town", "village", "_risk"]).agg(
+        n=("role", "size"), want=("n_households_sampled_in_frame_of_village", "first"))
+    ok = (g["n"] == g["want"]).groupby(level=[0, 1]).agg(["all", "size"])
+    return {(t, v) for (t, v), r in ok.iterrows() if r["all"] and r["size"] == 2}
+
+
 def risk_split(n: int, n_risk: int, n_other: int, factor: float) -> int | None:
     """Risk households to draw when a village's non-registered frame of ``n_risk + n_other``
     households gets ``n``, so that a risk household's probability ``n_r/N_r`` is as near ``k``
@@ -576,7 +603,10 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
     Returns the register sorted by town, village and 户编号 with its ``frame``; one row per village
     (``town``, ``village``, ``n_registered`` — the πps size —, ``priority`` and the households of
     each frame ``households_<frame>``); the towns in order; villages per town; villages allocated per town;
-    and the notes on edge cases met so far.
+    and the notes on edge cases met so far. With ``plan.risk_factor > 1`` the register also has
+    ``_risk`` (:func:`risk_flags`) and each village ``households_non_registered_risk``, the risk
+    households of its non-registered frame (the draw and :func:`~quchi_stats.simulate.simulate_design`
+    share them, and :func:`risk_split`).
     """
     required = ["town", "village", "household_id", "household_size", "registered", "exit_year",
                 "priority_village"]
@@ -602,6 +632,12 @@ def village_plan(register: pd.DataFrame, plan: DesignPlan) -> tuple[
              .unstack("frame", fill_value=0).reindex(columns=list(FRAME_NAMES), fill_value=0))
     for f in FRAME_NAMES:
         vill[f"households_{f}"] = sizes[f].to_numpy()
+    if plan.risk_factor > 1:
+        reg["_risk"] = risk_flags(reg, plan.risk_factor)
+        nr_risk = (reg["_risk"] & (reg["frame"] == "non_registered")).groupby(
+            [reg["town"], reg["village"]], sort=True).sum()
+        vill["households_non_registered_risk"] = nr_risk.reindex(
+            pd.MultiIndex.from_frame(vill[["town", "village"]])).fillna(0).astype(int).to_numpy()
     n_villages = vill.groupby("town").size().reindex(towns).to_numpy()
     minimum = plan.min_villages_per_town
     floor_total = int(np.minimum(n_villages, minimum).sum())

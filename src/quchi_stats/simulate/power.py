@@ -45,6 +45,13 @@ p-value of that indicator is re-computed in it. With an explicit ``truth`` table
 scenario is simulated and ``flag_rate`` is reported for every cell. Every multiplicity family and
 method is evaluated on the same replicates (``familywise``, ``by_method``).
 
+Risk strata: with ``plan.risk_factor > 1`` each village's non-registered frame is split into its
+risk households and the others exactly as the draw splits it (:func:`~quchi_stats.sampling.draw.
+village_plan` flags the register's risk households, :func:`~quchi_stats.sampling.draw.risk_split`
+shares the village's households), each sub-frame drawn with its own numbers and weights
+``N_sub/m_sub``; ``risk_ratio`` says how much more often a risk household is 漏评 than another of
+its village (the village's rate kept), so the power for 漏评率 reflects the oversampling.
+
 Assumptions (stated in the result): every drawn household responds; village rates are beta with
 the town's mean and intra-village correlation ``icc``, households Bernoulli at their village's rate
 (whatever their size: 错退/漏评 are household facts counted by persons); the person-level truth
@@ -55,7 +62,7 @@ indicators not simulated count as compliant (p = 1).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,7 +74,7 @@ from ..estimation.intervals import one_sided_pvalue, proportion_interval
 from ..flags.thresholds import MULTIPLICITY_METHODS, adjust_rows
 from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
 from ..labels import column_labels
-from ..sampling.draw import FRAME_NAMES, DesignPlan, village_plan
+from ..sampling.draw import FRAME_NAMES, DesignPlan, risk_split, village_plan
 from ..sampling.selection import select_replicates
 from ..spec import AssessmentSpec, load_spec
 
@@ -159,6 +166,11 @@ class DesignPowerResult:
         head = (f"抽查设计模拟：{p.villages_total} 个村（{_ALLOCATION_ZH.get(p.village_allocation)}），"
                 f"每村抽{per}；{self.reps} 次重复（种子 {self.seed}，村内相关系数 ICC {icc}）")
         lines = [head]
+        if p.risk_factor > 1:
+            ratio = self.settings.get("risk_ratio") or {}
+            shown = "、".join(f"{k} {v:g}" for k, v in ratio.items() if v != 1) or "1（与其他户相同）"
+            lines.append(f"风险户加抽：非建档立卡户中风险户的入样概率约为其他户的 {p.risk_factor:g} 倍"
+                         f"（与抽样相同的子框划分）；假定风险户的漏评概率为同村其他户的倍数 {shown}")
         if "test" in self.settings:
             fam = ("每项指标的各镇" if self.settings.get("multiplicity_family") == "indicator"
                    else "全部镇 × 指标")
@@ -200,6 +212,17 @@ class _Frame:
     #: frame → (offsets (V,), sizes): the household sizes of each village's frame in list order
     #: (户编号), the order of the systematic draw
     sizes: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: risk strata (``plan.risk_factor > 1``): frame → the sub-frames drawn in its place
+    #: (``non_registered`` → the other/undivided part and :data:`RISK_FRAME`), the risk
+    #: households inside each sub-frame (V,), and the non-registered frame's whole size and risk
+    #: households per village (V,), for the risk households' higher 漏评 rate
+    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    risk_in: dict[str, np.ndarray] = field(default_factory=dict)
+    risk_frame: tuple[np.ndarray, np.ndarray] | None = None
+
+    def expand(self, frames: Sequence[str]) -> tuple[str, ...]:
+        """The (sub-)frames drawn for ``frames``."""
+        return tuple(p for f in frames for p in self.parts.get(f, (f,)))
 
     def mean_size(self, frame: str) -> np.ndarray:
         """(V,) mean household size of each village's frame (1 where the frame is empty)."""
@@ -209,7 +232,16 @@ class _Frame:
         return np.where(n > 0, tot / np.maximum(n, 1), 1.0)
 
 
-def _district(register: pd.DataFrame, plan: DesignPlan) -> _Frame:
+#: The sub-frame of the risk households of a village's non-registered frame (``risk_factor > 1``).
+RISK_FRAME = "non_registered_risk"
+
+
+def _district(register: pd.DataFrame, plan: DesignPlan, *, strata: bool = False) -> _Frame:
+    """The district under ``plan``; with ``strata`` and ``plan.risk_factor > 1`` the
+    non-registered frame is split into risk sub-frames as the draw splits it (without, as the
+    two-phase simulation of :mod:`quchi_stats.followup.simulate` uses it, one frame)."""
+    if not strata and plan.risk_factor > 1:
+        plan = replace(plan, risk_factor=1.0)
     reg, vill, towns, _, alloc, _ = village_plan(register, plan)
     town_idx = {t: i for i, t in enumerate(towns)}
     village_town = vill["town"].map(town_idx).to_numpy()
@@ -225,13 +257,32 @@ def _district(register: pd.DataFrame, plan: DesignPlan) -> _Frame:
     code = keys.get_indexer(pd.MultiIndex.from_frame(reg[["town", "village"]]))
     hh = pd.to_numeric(reg["household_size"], errors="coerce").to_numpy(float)
     hh = np.where(np.isfinite(hh) & (hh > 0), hh, 1.0)
+    label = reg["frame"].astype(str).to_numpy().astype(object)
+    parts: dict[str, tuple[str, ...]] = {}
+    risk_in: dict[str, np.ndarray] = {}
+    risk_frame = None
+    frames = list(FRAME_NAMES)
+    if plan.risk_factor > 1:  # the draw's split (village_plan, households_wanted, risk_split)
+        nr = "non_registered"
+        R = vill["households_non_registered_risk"].to_numpy().astype(np.int64)
+        n_r = np.array([risk_split(int(mm), int(r), int(n - r), plan.risk_factor) or 0
+                        for mm, r, n in zip(m[nr], R, N[nr], strict=True)], np.int64)
+        split = n_r > 0        # risk_split gives at least 1 when it splits, None otherwise
+        risk_frame = (N[nr].copy(), R)
+        label[(label == nr) & reg["_risk"].to_numpy(bool) & split[code]] = RISK_FRAME
+        N[RISK_FRAME], m[RISK_FRAME] = np.where(split, R, 0), n_r
+        N[nr], m[nr] = np.where(split, N[nr] - R, N[nr]), m[nr] - n_r
+        risk_in = {RISK_FRAME: N[RISK_FRAME], nr: np.where(split, 0, R)}
+        parts = {nr: (nr, RISK_FRAME)}
+        frames.append(RISK_FRAME)
     sizes = {}
-    for f in FRAME_NAMES:
-        sel = (reg["frame"] == f).to_numpy()
+    for f in frames:
+        sel = label == f
         order = np.argsort(code[sel], kind="stable")  # reg is in list order within each village
         off = np.concatenate(([0], np.cumsum(N[f])[:-1])).astype(np.int64)
         sizes[f] = (off, hh[sel][order])
-    return _Frame(towns, village_town, size, certain, n_drawn, N, m, sizes)
+    return _Frame(towns, village_town, size, certain, n_drawn, N, m, sizes, parts, risk_in,
+                  risk_frame)
 
 
 def _select(d: _Frame, plan: DesignPlan, reps: int,
@@ -325,7 +376,7 @@ def _village_counts_sim(d: _Frame, frames: Sequence[str], sim: dict, idx: np.nda
     W2 = np.zeros(idx.shape)
     WY = np.zeros(idx.shape)
     goods = {}
-    for f in frames:
+    for f in d.expand(frames):
         y, ms = sim["drawn"][f]
         w = np.where(ms > 0, np.append(d.N[f], 0)[idx] / np.maximum(ms, 1), 0.0)
         if sizes is None:
@@ -393,16 +444,30 @@ def _one_low_districts(base: tuple[np.ndarray, ...], low: tuple[np.ndarray, ...]
 
 def _replicates(d: _Frame, frames: Sequence[str], truth: np.ndarray, icc: float,
                 idx: np.ndarray, pi: np.ndarray, rng: np.random.Generator,
-                person: bool = False) -> dict[str, np.ndarray]:
+                person: bool = False, risk_ratio: float = 1.0) -> dict[str, np.ndarray]:
     """Estimates of one indicator for every town and replicate, and the finite-population truth.
 
     ``truth`` holds each town's rate (T,). Returns ``p_hat``, ``v``, ``n``, ``df``, ``true``
     (reps × T) and the households ``y``/``m`` drawn per village and frame (for the tests). With
     ``person``, ``true`` is the rate by persons: each village frame's good households counted at
     the frame's mean household size (the outcome is independent of the size).
+
+    With risk strata (``d.risk_frame``) a village's non-registered households are "bad" (漏评)
+    with probability ``q_r`` when they are risk households and ``q_o`` otherwise, ``q_r/q_o =
+    risk_ratio`` (``q_r`` at most 1) and the village's mean ``1 − rate`` kept:
+    ``q_o = q·N/(R·ratio + N − R)``, ``q_r = min(1, ratio·q_o)``, then ``q_o = (N·q − R·q_r)/(N − R)``.
     """
     reps, T, n_max = idx.shape
     rates = _village_rates(truth[d.village_town], icc, reps, rng)
+    q_risk = q_other = None
+    if d.risk_frame is not None:
+        Nt, Rt = (a.astype(float) for a in d.risk_frame)
+        q = 1.0 - rates
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q_o = q * Nt / np.maximum(Rt * risk_ratio + Nt - Rt, 1e-300)
+            q_risk = np.minimum(1.0, risk_ratio * q_o)
+            q_other = np.where(Nt > Rt, np.clip((Nt * q - Rt * q_risk) / np.maximum(Nt - Rt, 1),
+                                                0.0, 1.0), q_o)
     flat = idx.reshape(reps, -1)
     t_v = np.zeros((reps, T, n_max))
     x_v = np.zeros((reps, T, n_max))
@@ -410,9 +475,14 @@ def _replicates(d: _Frame, frames: Sequence[str], truth: np.ndarray, icc: float,
     pop_good = np.zeros((reps, T))
     pop_all = np.zeros(T)
     drawn = {}
-    for f in frames:
+    for f in d.expand(frames):
         N = d.N[f]
-        Y = rng.binomial(N[None, :], rates)                      # good households per village
+        if f in d.risk_in:   # risk households (R of the N) and the others at their own rates
+            R = d.risk_in[f]
+            Y = (rng.binomial(R[None, :], 1.0 - q_risk)
+                 + rng.binomial((N - R)[None, :], 1.0 - q_other))
+        else:
+            Y = rng.binomial(N[None, :], rates)                  # good households per village
         s_bar = d.mean_size(f) if person else np.ones(N.size)
         pop_good += np.stack([(Y[:, d.village_town == t] * s_bar[d.village_town == t]).sum(axis=1)
                               for t in range(T)], axis=1)
@@ -575,6 +645,24 @@ def _test_and_interval(sim: dict[str, np.ndarray], threshold: float, spec: Asses
     return pv, ci.lower.reshape(shape), ci.upper.reshape(shape)
 
 
+def _risk_ratios(ratio: float | Mapping[str, float], indicators: list[str]) -> list[float]:
+    """One risk ratio (>= 1) per simulated indicator (``simulate_design(risk_ratio=...)``)."""
+    if isinstance(ratio, Mapping):
+        unknown = set(ratio) - set(indicators)
+        if unknown:
+            raise ParameterError(f"The 'risk_ratio' parameter of simulate_design names indicators "
+                                 f"that are not simulated: {sorted(unknown)}.")
+        values = [ratio.get(i, 1.0) for i in indicators]
+    else:
+        values = [ratio] * len(indicators)
+    for v in values:
+        if (isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)
+                or not v >= 1):
+            raise ParameterError(
+                f"The 'risk_ratio' parameter of simulate_design must be >= 1. Got {v!r:.40}.")
+    return [float(v) for v in values]
+
+
 def _icc_values(icc: float | Mapping[str, float], indicators: list[str]) -> list[float]:
     """One intra-village correlation per simulated indicator, each checked to be in [0, 1)."""
     if isinstance(icc, Mapping):
@@ -632,7 +720,7 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
                     compliant: Any = None, shortfall: float | None = None,
                     truth: Any = None, icc: float | Mapping[str, float] = 0.05,
                     reps: int = 1000, seed: int = 0,
-                    family: str = "spec",
+                    family: str = "spec", risk_ratio: float | Mapping[str, float] = 1.0,
                     progress: Callable[[int, int], None] | None = None) -> DesignPowerResult:
     """Power to flag each town and the false-flag rate of a spot-check design, by simulation.
 
@@ -669,6 +757,17 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         With the spec's ``multiplicity_family = "all"``: the family is every town × indicator of
         the spec (default, as the report) or only the simulated tests. With ``"indicator"`` each
         indicator's towns are one family whatever this says.
+    risk_ratio : float or dict
+        With ``plan.risk_factor > 1`` (risk households oversampled for 漏评; the register must carry
+        a risk column): how many times as likely a risk household of the non-registered frame is
+        to be "bad" (漏评) as another of its village, the village's rate kept — one value for every
+        simulated indicator over that frame, or ``{indicator: value}`` (others 1). The households
+        are drawn as the draw draws them: each village's non-registered frame split into its risk
+        households and the others with the plan's numbers (:func:`~quchi_stats.sampling.draw.
+        risk_split`), each sub-frame with its own ``π`` and weight. Default 1: risk households no
+        different, so the oversampling only makes the weights unequal (power is lost, not gained).
+        Ignored when ``plan.risk_factor`` is 1 (the frame is not split; the village's count of
+        "bad" households is then what matters).
     progress : callable, optional
         Called as ``progress(done, reps)`` after each block (the CLI draws a bar with it).
 
@@ -709,12 +808,13 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
                              f"spec {list(by_name)}. Got {indicators}.")
     inds = [by_name[i] for i in indicators]
     iccs = _icc_values(icc, indicators)
+    ratios = _risk_ratios(risk_ratio, indicators)
     thr = np.array([i.threshold for i in inds])
     shortfall = spec.power_shortfall if shortfall is None else float(shortfall)
     if not 0 < shortfall < thr.min():
         raise ParameterError(f"The 'shortfall' parameter of {func} must be in (0, {thr.min()}). "
                              f"Got {shortfall!r}.")
-    d = _district(register, plan)
+    d = _district(register, plan, strata=True)
     T, K = len(d.towns), len(inds)
     base_default = {i.name: (1 + i.threshold) / 2 for i in inds}
     two = truth is None
@@ -727,7 +827,8 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
     m_family = T * (len(spec.indicators) if family == "spec" else K)
     model = spec.test_method == "beta-binomial"
     person = [ind.unit == "person" for ind in inds]
-    size_frames = sorted({f for ind, p in zip(inds, person, strict=True) if p for f in ind.frames})
+    size_frames = sorted({f for ind, p in zip(inds, person, strict=True) if p
+                          for f in d.expand(ind.frames)})
     acc = {k: np.zeros((T, K)) for k in ("flag", "flag_alt", "raw_alt", "cover", "width", "n",
                                          "cover_n")}
     combos = [(fam, meth) for fam in _FAMILIES for meth in MULTIPLICITY_METHODS]
@@ -745,10 +846,11 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         P_alt = np.empty((r, T, K))   # design test: every town low at once
         P_one = []                    # model test: (r, C, T) districts with town c low
         for j, ind in enumerate(inds):
-            sims = [_replicates(d, ind.frames, base[:, j], iccs[j], idx, pi, rng, person[j])]
+            sims = [_replicates(d, ind.frames, base[:, j], iccs[j], idx, pi, rng, person[j],
+                                ratios[j])]
             if two:
                 sims.append(_replicates(d, ind.frames, low[:, j], iccs[j], idx, pi, rng,
-                                        person[j]))
+                                        person[j], ratios[j]))
             if model:
                 counts = [_village_counts_sim(d, ind.frames, sim, idx,
                                               sizes if person[j] else None, rng) for sim in sims]
@@ -833,7 +935,13 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
     else:
         test = f"设计检验（{spec.interval_method}，deff 下限 {spec.deff_floor:g}）"
         unit = "按户计算比率"
+    risk_note = ""
+    if d.risk_frame is not None:
+        risk_note = (f"；风险户加抽 risk_factor = {plan.risk_factor:g}，风险户漏评概率为同村其他户的 "
+                     + "、".join(f"{r:g}" for r in dict.fromkeys(ratios)) + " 倍（risk_ratio）")
     settings = {"icc": dict(icc) if isinstance(icc, Mapping) else icc,
+                "risk_factor": plan.risk_factor,
+                "risk_ratio": dict(zip(indicators, ratios, strict=True)),
                 "shortfall": shortfall, "alpha": spec.alpha,
                 "multiplicity": spec.multiplicity,
                 "multiplicity_family": spec.multiplicity_family,
@@ -844,7 +952,7 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
                 "mean_rho": (dict(zip(indicators, (rho_sum / max(rho_n, 1)).tolist(),
                                       strict=True)) if model else None),
                 "assumptions": f"全部入户成功；{unit}；多重比较族为{family_size}"
-                               f"（{spec.multiplicity}）"}
+                               f"（{spec.multiplicity}）{risk_note}"}
     return DesignPowerResult(pd.DataFrame(rows), any_flag / reps if all_compliant else np.nan,
                              plan, reps, seed, settings, fw, pd.DataFrame(by))
 
