@@ -25,7 +25,7 @@ from _common import peak_rss_gib
 from quchi_stats.datasets.national import national_register, simulate_results
 from quchi_stats.design import SurveyDesign
 from quchi_stats.estimation import estimate_proportion
-from quchi_stats.flags import adjust_pvalues, classify
+from quchi_stats.flags import CLASS_SIGNIFICANT, adjust_pvalues, classify
 from quchi_stats.sampling import DesignPlan, draw_sample
 
 INDICATORS = {"identified_correctly": 0.98, "exit_correct": 0.98, "not_missed": 0.98,
@@ -57,7 +57,7 @@ def run(households: int = 30_000_000, towns: int = 30_000) -> dict:
             "sample_rows": len(drawn.sample), "town_estimates": len(est),
             "generate_s": t1 - t0, "draw_s": t2 - t1, "estimate_s": t3 - t2,
             "draw_and_estimate_s": t3 - t1, "peak_rss_gib": peak_rss_gib(),
-            "flagged": int((est["class"] == "显著偏低").sum()),
+            "flagged": int((est["class"] == CLASS_SIGNIFICANT).sum()),
             "finite_intervals": bool(np.isfinite(est[["ci_lower", "ci_upper"]]).all().all())}
 
 

@@ -30,6 +30,9 @@ def test_top_level_names_are_the_library_objects():
     assert qs.DesignPlan is DesignPlan and qs.draw_sample is draw_sample
     assert qs.run_assessment is run_assessment and qs.load_spec is load_spec
     assert qs.simulate_design is simulate_design
+    from quchi_stats.estimation import Fieldwork
+
+    assert qs.Fieldwork is Fieldwork  # the year's fieldwork (issue 12), lazily as the others
     assert issubclass(qs.DataError, qs.QuchiStatsError)
     assert qs.estimation.estimate_mean is qs.estimate_mean  # subpackages as attributes
 

@@ -114,3 +114,123 @@ def test_to_frame_chinese_uses_the_registry():
     design = SurveyDesign(data, strata="town", psu="village", weights="w")
     cols = estimate_proportion(design, "y", by="town", p0=0.5).to_frame(chinese=True).columns
     assert {"乡镇", "估计值", "单侧P值"} <= set(cols)
+
+
+# ---- codes in tables, words only where people read (issue 12: no display-string sentinels) ----
+
+def test_every_code_is_ascii_and_has_one_label():
+    import re
+
+    from quchi_stats.labels import CODE_LABELS
+
+    cjk = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
+    assert len(CODE_LABELS) >= 4
+    for kind, labels in CODE_LABELS.items():
+        assert set(labels) <= set(kind), kind.__name__
+        for code in kind:
+            assert code.value.isascii() and not cjk.search(code.value), code  # a code, not words
+            assert cjk.search(labels.get(code, "")), f"{kind.__name__}.{code.name} has no label"
+        assert len(set(labels.values())) == len(labels), f"two {kind.__name__} codes read alike"
+
+
+@pytest.mark.parametrize("kind", ["FunnelPosition", "LqasClass", "Stage", "Verdict"])
+def test_code_label_refuses_words_and_says_nothing_for_missing(kind):
+    import quchi_stats.labels as labels
+
+    enum = getattr(labels, kind)
+    table = labels.CODE_LABELS[enum]
+    code, words = next(iter(table.items()))
+    assert labels.code_label(enum, code.value) == words
+    with pytest.raises(ValueError):
+        labels.code_label(enum, words)  # a label never passes for a code
+    for missing in (None, math.nan, pd.NA, ""):
+        assert labels.code_label(enum, missing) == ""
+
+
+def test_followup_stages_are_the_registry_s_codes():
+    from quchi_stats.followup import combine
+    from quchi_stats.labels import Stage
+
+    constants = {v for k, v in vars(combine).items() if k.startswith("STAGE_")}
+    assert constants == {s.value for s in Stage}
+    assert not hasattr(combine, "STAGE_ZH")  # the words live in labels.STAGE_LABELS only
+    out = combine.stage_of(np.array([1e-6, 0.5, 0.01, 0.01]), np.array([np.nan, np.nan, np.nan, 0.2]),
+                           1e-4, 0.2)
+    assert out.tolist() == ["phase1", "futility", "pending", "combined"]
+
+
+def test_followup_headers_come_from_the_registry():
+    from quchi_stats.labels import column_labels
+    from quchi_stats.report.followup import FLAG_COLUMNS, FLAG_COLUMNS_ZH, PERCENT_COLUMNS, TABLE_COLUMNS
+
+    labels = column_labels("followup")
+    assert set(TABLE_COLUMNS) <= set(labels) and set(FLAG_COLUMNS) <= set(column_labels())
+    assert FLAG_COLUMNS_ZH == {c: column_labels()[c] for c in FLAG_COLUMNS}
+    assert FLAG_COLUMNS_ZH["followup_stage"] == labels["followup_stage"] == "判定阶段"
+    headers = [labels[c] for c in TABLE_COLUMNS]
+    assert len(set(headers)) == len(headers)
+    assert set(PERCENT_COLUMNS) <= set(headers)
+
+
+def test_funnel_and_lqas_tables_hold_codes():
+    from quchi_stats.flags import funnel_table, lqas_classify
+    from quchi_stats.labels import FunnelPosition, LqasClass
+
+    towns = pd.DataFrame({"town": list("ABCD"), "estimate": [0.95, 0.70, 0.99, 0.86],
+                          "n": 60, "n_eff": 60.0})
+    assert set(funnel_table(towns, 0.95)["position"]) <= {p.value for p in FunnelPosition}
+    assert set(lqas_classify([19, 3], [19, 19], 13, 19)) == {LqasClass.ACCEPTED, LqasClass.REJECTED}
+
+
+def _cjk_comparisons() -> list[str]:
+    """Every ``==``/``!=``/``in`` comparison and ``.isin(...)`` in the package's source with a
+    Chinese string literal on one side: where a display word would be used as a value."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import quchi_stats
+
+    cjk = re.compile(r"[\u3400-\u9fff]")
+
+    def words(node: ast.AST) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and cjk.search(node.value):
+            return [node.value]
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return [w for e in node.elts for w in words(e)]
+        return []
+
+    root = Path(quchi_stats.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            hits: list[str] = []
+            if isinstance(node, ast.Compare) and any(
+                    isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
+                hits = [w for x in (node.left, *node.comparators) for w in words(x)]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "isin":
+                hits = [w for a in node.args for w in words(a)]
+            found += [f"{path.relative_to(root).as_posix()}:{w}" for w in hits]
+    return found
+
+
+def test_no_display_word_is_compared_as_a_value():
+    """Tables hold codes (labels.Verdict, Stage, FunnelPosition, LqasClass, DISTRICT); a Chinese
+    literal compared with ``==``, ``!=`` or ``.isin`` is a sentinel coming back. The one exception:
+    the report's 说明 sheet, a key of the report's table set, not a value in a table."""
+    allowed = {"report/build.py:说明"}
+    assert set(_cjk_comparisons()) <= allowed, sorted(set(_cjk_comparisons()) - allowed)
+
+
+def test_the_scan_finds_a_sentinel(tmp_path, monkeypatch):
+    """The scan above can fail: a file comparing with 全区 is caught."""
+    import quchi_stats
+
+    pkg = tmp_path / "quchi_stats"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("", encoding="utf-8")
+    (pkg / "bad.py").write_text('x = t[t["town"] != "全区"]\ny = t["c"].isin(["达标"])\n',
+                                encoding="utf-8")
+    monkeypatch.setattr(quchi_stats, "__file__", str(pkg / "__init__.py"))
+    assert sorted(_cjk_comparisons()) == ["bad.py:全区", "bad.py:达标"]

@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "estimate_ratio": "estimation",
     "estimate_total": "estimation",
     "fieldwork_design": "estimation",
+    "Fieldwork": "estimation",
     "one_sided_pvalue": "estimation",
     "proportion_interval": "estimation",
     # the draw
@@ -91,6 +92,7 @@ __all__ = [
     "DesignPlan",
     "DrawResult",
     "EstimateResult",
+    "Fieldwork",
     "OutputExistsError",
     "OutputLockedError",
     "ParameterError",
@@ -144,6 +146,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .estimation import (
         CI_METHODS,
         EstimateResult,
+        Fieldwork,
         estimate_mean,
         estimate_proportion,
         estimate_ratio,

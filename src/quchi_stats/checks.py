@@ -27,6 +27,7 @@ import pandas as pd
 from .errors import DataError, QuchiStatsError, QuchiStatsWarning, mask_personal
 from .io.datadir import DataDir
 from .io.entry import ANSWER_COLUMNS, result_sheets
+from .io.readers import row_numbers
 from .io.schema import RESULTS, TABLES, VISIT_STATUSES
 
 __all__ = ["Problem", "check_year", "read_checked", "unlisted_towns"]
@@ -169,20 +170,6 @@ def _collect(path: Path, kind: str, sheet: str | None, encoding: str | None,
     return table, problems
 
 
-def _row_numbers(path: Path, kind: str, sheet: str | None, encoding: str | None, n: int,
-                 ) -> pd.Index:
-    """Spreadsheet row numbers of the ``n`` data rows of a table that read without error."""
-    from .io import readers as r
-
-    try:
-        cells = r._restore_quoted(r._read_raw(path, encoding, sheet)[0][1])
-        h = r._find_header(cells, TABLES[kind], path.name)
-        rows = np.asarray(cells.numbers[h + 1:], dtype=np.int64)
-    except Exception:  # pragma: no cover - the file read a moment ago
-        rows = np.array([])
-    return pd.Index(rows if len(rows) == n else np.arange(2, n + 2))
-
-
 def read_checked(path: str | Path, kind: str, *, sheet: str | None = None,
                  encoding: str | None = None) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Read one table, listing every problem instead of stopping at the first.
@@ -206,7 +193,7 @@ def read_checked(path: str | Path, kind: str, *, sheet: str | None = None,
                 table, problems = None, []
         return table, problems or [_from_error(exc, path.name, sheet)]
     if kind != "register":
-        table.index = _row_numbers(path, kind, sheet, encoding, len(table))
+        table.index = row_numbers(path, kind, sheet, encoding, len(table))
     return table, []
 
 

@@ -921,6 +921,7 @@ _MULTIPLICITY_ZH = {"holm": "Holm", "hochberg": "Hochberg", "bh": "Benjamini–H
 def _print_conditional_rule(out, labels: dict) -> None:
     """The conditional method's rule and decision, one line each (``followup``)."""
     from .followup.rule import conditional_share, screen_levels_text
+    from .labels import DISTRICT
     from .sampling.draw import _FRAME_ZH, FRAME_NAMES
 
     rule, spec = out.rule, out.spec
@@ -931,7 +932,7 @@ def _print_conditional_rule(out, labels: dict) -> None:
           f"第一阶段单侧 P ≤ α0 = {screen_levels_text(rule, spec)} 的镇 × 指标复核，P > α0 不复核；"
           f"复核的镇在全部行政村（第一阶段入样与否）、复核指标所用的框中，从第一阶段未入户的户里每村每框抽取{per}"
           f"（不足时全部抽取），复核最多 {rule.max_extra_households} 户。")
-    towns = out.estimates.loc[out.estimates["town"] != "全区", "town"].nunique()
+    towns = out.estimates.loc[out.estimates["town"] != DISTRICT, "town"].nunique()
     n_rule, n_pairs, share = conditional_share(rule, spec, towns)
     how = ("规则给定" if rule.alpha_share is not None
            else f"规则内的镇 × 指标 {n_rule} 个占多重比较族 {n_pairs} 个的比例")

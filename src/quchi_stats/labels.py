@@ -32,10 +32,11 @@ import math
 from decimal import Decimal
 from enum import StrEnum
 
-__all__ = ["ARTICLE_LABELS", "COLUMN_LABELS_ZH", "DISTRICT", "DISTRICT_UNNAMED", "DISTRICT_WORDS",
-           "FLAG_VERDICTS", "FRAME_LABELS_ZH", "P_FLOOR", "TABLE_LABELS_ZH", "VERDICT_LABELS", "Article",
-           "Verdict", "article_label", "column_labels", "district_label", "p_statement", "p_text",
-           "threshold_text", "verdict_label"]
+__all__ = ["ARTICLE_LABELS", "CODE_LABELS", "COLUMN_LABELS_ZH", "DISTRICT", "DISTRICT_UNNAMED",
+           "DISTRICT_WORDS", "FLAG_VERDICTS", "FRAME_LABELS_ZH", "FUNNEL_POSITION_LABELS", "LQAS_LABELS",
+           "P_FLOOR", "STAGE_LABELS", "TABLE_LABELS_ZH", "VERDICT_LABELS", "Article", "FunnelPosition",
+           "LqasClass", "Stage", "Verdict", "article_label", "code_label", "column_labels",
+           "district_label", "p_statement", "p_text", "threshold_text", "verdict_label"]
 
 # --------------------------------------------------------------------------------------------
 # the codes of the findings tables (quchi_stats.findings), and the one label each is shown with
@@ -102,6 +103,81 @@ def article_label(code: str) -> str:
     return ARTICLE_LABELS[Article(code)]
 
 
+# --------------------------------------------------------------------------------------------
+# the other codes tables hold (never their words), and the one label each is shown with
+
+class FunnelPosition(StrEnum):
+    """A town against its funnel's control limits (the funnel table's ``position`` column)."""
+
+    BELOW_998 = "below_998"  # below the lower 99.8 % limit
+    BELOW_95 = "below_95"    # below the lower 95 % limit (not the 99.8 % one)
+    WITHIN = "within"        # within the 95 % limits
+    ABOVE_95 = "above_95"    # above the upper 95 % limit
+
+
+FUNNEL_POSITION_LABELS = {
+    FunnelPosition.BELOW_998: "低于 99.8% 下限", FunnelPosition.BELOW_95: "低于 95% 下限",
+    FunnelPosition.WITHIN: "在控制限内", FunnelPosition.ABOVE_95: "高于 95% 上限",
+}
+
+
+class LqasClass(StrEnum):
+    """The LQAS decision of a town (:func:`quchi_stats.flags.lqas_classify`, the ``lqas`` column)."""
+
+    ACCEPTED = "accepted"          # successes reach the rule's d
+    REJECTED = "rejected"          # successes short of d
+    SHORT_SAMPLE = "short_sample"  # fewer households than the rule's n: its risks no longer hold
+
+
+LQAS_LABELS = {LqasClass.ACCEPTED: "达标", LqasClass.REJECTED: "未达标",
+               LqasClass.SHORT_SAMPLE: "样本不足"}
+
+
+class Stage(StrEnum):
+    """Where the two-phase 复核 decided a town × indicator (the ``stage`` and ``followup_stage``
+    columns; :mod:`quchi_stats.followup.combine`'s ``STAGE_*`` constants are these values)."""
+
+    PHASE1 = "phase1"              # p1 <= alpha1: decided at phase 1
+    FUTILITY = "futility"          # p1 > alpha0: no follow-up
+    COMBINED = "combined"          # followed up: the combination decides
+    PENDING = "pending"            # in the continuation region without phase-2 data: p2 = 1
+    EXHAUSTED = "exhausted"        # every village visited in phase 1: phase 1 alone
+    OUTSIDE = "outside_rule"       # the indicator is not in the rule: phase 1 alone
+    CONDITIONAL = "conditional"    # followed up: the conditional test decides
+    NOT_FOLLOWED = "not_followed"  # screened (conditional method) without phase-2 data
+
+
+STAGE_LABELS = {
+    Stage.PHASE1: "第一阶段判定", Stage.FUTILITY: "第一阶段不复核", Stage.COMBINED: "复核后合并判定",
+    Stage.PENDING: "应复核未复核（按 P2 = 1 合并）", Stage.EXHAUSTED: "第一阶段判定（全部村已入样）",
+    Stage.OUTSIDE: "不在复核规则内", Stage.CONDITIONAL: "复核判定（全镇实际比率）",
+    Stage.NOT_FOLLOWED: "应复核未复核（不判定为显著偏低）",
+}
+
+#: Every code type whose values readers see -> its labels, one per code (tests/test_labels.py checks
+#: each enum is covered). :class:`Article` is not here: only the articles that flag are worded
+#: (:data:`ARTICLE_LABELS`, :func:`article_label`).
+CODE_LABELS: dict[type[StrEnum], dict] = {
+    Verdict: VERDICT_LABELS, FunnelPosition: FUNNEL_POSITION_LABELS, LqasClass: LQAS_LABELS,
+    Stage: STAGE_LABELS,
+}
+
+
+def code_label(kind: type[StrEnum], code: object, missing: str = "") -> str:
+    """The words of ``code`` (a value of the StrEnum ``kind``) for readers; ``missing`` for a missing
+    value (None, NaN, pd.NA, ""). A value that is not a code of ``kind`` raises ValueError, so a
+    label never passes for a code.
+
+    >>> code_label(FunnelPosition, "below_998"), code_label(Stage, None), code_label(LqasClass, "accepted")
+    ('低于 99.8% 下限', '', '达标')
+    """
+    if code is None or type(code).__name__ == "NAType" or (isinstance(code, float) and math.isnan(code)):
+        return missing
+    if code == "":
+        return missing
+    return CODE_LABELS[kind][kind(code)]
+
+
 #: Canonical column -> its Chinese header, once for every table people read. (The input tables'
 #: own columns are labelled by their schema, :data:`quchi_stats.io.schema.LABELS_ZH`, which agrees.)
 COLUMN_LABELS_ZH: dict[str, str] = {
@@ -130,6 +206,12 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     # funnel plot
     "n_funnel": "漏斗图样本量", "n_icc": "模型有效样本量", "lower95": "95%下限", "upper95": "95%上限",
     "lower998": "99.8%下限", "upper998": "99.8%上限", "position": "位置",
+    # the two-phase 复核 (its table, and the columns it adds to the flags table)
+    "followup_stage": "判定阶段", "p_phase1": "第一阶段P值", "p_phase2": "复核P值",
+    "p_adjusted_two_phase": "两阶段合并校正后P值", "followup_villages": "复核新抽村数",
+    "followup_households": "复核入户数", "followup_visited": "复核实际走访户数",
+    "households_phase1": "第一阶段入户数", "extra_share": "复核增加比例",
+    "estimate_two_phase": "两阶段估计", "z": "合并Z值", "p_overall": "总体P值",
     # yearly targets
     "planned_exit_households": "计划脱贫户数", "planned_exit_persons": "计划脱贫人数",
     "exit_households": "登记退出户数", "exit_persons": "登记退出人数",
@@ -171,6 +253,8 @@ TABLE_LABELS_ZH: dict[str, dict[str, str]] = {
     "followup_power": {"flag_rate": "两阶段判定比例", "flag_rate_phase1": "仅第一阶段判定比例",
                        "followup_rate": "复核比例", "extra_households": "复核户数（平均）",
                        "phase1_households": "第一阶段户数（平均）"},
+    # the 复核 table: phase 1's estimate beside the two-phase interval
+    "followup": {"estimate": "第一阶段估计", "ci_lower": "两阶段置信下限", "ci_upper": "两阶段置信上限"},
 }
 
 #: The sampling frames (``frame`` codes) in words, as the input schema names them.

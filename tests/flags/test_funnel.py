@@ -8,6 +8,7 @@ import pytest
 
 from quchi_stats.errors import ParameterError
 from quchi_stats.flags import funnel_limits, funnel_table, overdispersion
+from quchi_stats.labels import FunnelPosition, code_label
 
 
 def test_exact_and_arcsine_lower_limits():
@@ -26,7 +27,9 @@ def test_table_positions_and_overdispersion():
                           "n": [60, 60, 60, 60], "n_eff": [60.0, 60, 60, 60]})
     t = funnel_table(towns, 0.95)
     assert t.set_index("town")["position"].to_dict() == {
-        "A": "在控制限内", "B": "低于 99.8% 下限", "C": "在控制限内", "D": "低于 95% 下限"}
+        "A": "within", "B": "below_998", "C": "within", "D": "below_95"}  # codes, not words
+    shown = t["position"].map(lambda c: code_label(FunnelPosition, c))
+    assert shown.tolist() == ["在控制限内", "低于 99.8% 下限", "在控制限内", "低于 95% 下限"]
     phi = overdispersion(towns["estimate"], towns["n"], 0.95)
     assert phi > 1
     wide = funnel_table(towns, 0.95, adjust_overdispersion=True)

@@ -514,3 +514,24 @@ def test_chromium_prints_the_report_on_a4(tmp_path, report_dir):
     bare.write_text(re.sub(r"@page \{[^}]*\}", "", page), encoding="utf-8")
     letter = _pdf_pages(_print(bare, tmp_path / "letter.pdf", tmp_path))
     assert letter and all(abs(w - 612) < 1 and abs(h - 792) < 1 for w, h in letter)
+
+
+def test_codes_in_the_tables_words_in_the_report(assessment_2018):
+    """The funnel's position and the LQAS decision are codes in the assessment's tables; the report's
+    tables show their labels (labels.FUNNEL_POSITION_LABELS, LQAS_LABELS), never the codes."""
+    from quchi_stats.flags import lqas_classify
+    from quchi_stats.labels import FUNNEL_POSITION_LABELS, LQAS_LABELS, FunnelPosition, LqasClass
+
+    a = assessment_2018
+    assert a.funnel
+    for f in a.funnel.values():
+        assert set(f["position"]) <= {p.value for p in FunnelPosition}
+    tables = report_tables(a)
+    shown = set(tables["漏斗图"]["位置"])
+    assert shown and shown <= set(FUNNEL_POSITION_LABELS.values())
+    est = a.estimates
+    lqas = dataclasses.replace(a, estimates=est.assign(lqas=lqas_classify(
+        np.round(est["estimate"] * est["n"]), est["n"], d=5, n_design=int(est["n"].median()))))
+    words = report_tables(lqas)["估计结果"]["LQAS判定"]
+    assert set(words) <= set(LQAS_LABELS.values())
+    assert list(words) == [LQAS_LABELS[LqasClass(c)] for c in lqas.estimates["lqas"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from quchi_stats.followup.combine import STAGE_ZH
+from quchi_stats.labels import STAGE_LABELS, Stage
 from quchi_stats.report.followup import FLAG_COLUMNS_ZH, flags_zh, followup_table
 
 
@@ -15,7 +15,12 @@ def test_followup_table_has_one_row_per_screened_pair_in_words(bundled_assessmen
     findings = a.followup.findings
     assert len(table) == len(findings) > 0
     assert list(table["乡镇"]) == list(findings["town"])
-    assert set(table["判定阶段"]) <= set(STAGE_ZH.values())  # codes are worded, never shown raw
+    assert list(table.columns) == [  # the headers people read, from the registry, in this order
+        "乡镇", "指标", "标准", "第一阶段估计", "第一阶段P值", "复核新抽村数", "复核入户数", "复核实际走访户数",
+        "第一阶段入户数", "复核增加比例", "复核P值", "两阶段估计", "两阶段置信下限", "两阶段置信上限",
+        "合并Z值", "总体P值", "校正后P值", "判定阶段", "判定"]
+    assert set(findings["stage"]) <= set(Stage)  # the data keep the codes
+    assert set(table["判定阶段"]) <= set(STAGE_LABELS.values())  # codes are worded, never shown raw
     # rates as the indicator shows them (错退率 and 漏评率 as 1 − rate), in [0, 1]
     for col in ("第一阶段估计", "两阶段估计", "两阶段置信下限", "两阶段置信上限"):
         assert table[col].between(0, 1).all(), col
@@ -32,4 +37,4 @@ def test_flags_columns_in_chinese():
     out = flags_zh(flags)
     assert list(out.columns) == ["town", FLAG_COLUMNS_ZH["followup_stage"], FLAG_COLUMNS_ZH["p_phase1"],
                                  FLAG_COLUMNS_ZH["followup_villages"]]
-    assert list(out[FLAG_COLUMNS_ZH["followup_stage"]]) == [STAGE_ZH["combined"], ""]
+    assert list(out[FLAG_COLUMNS_ZH["followup_stage"]]) == [STAGE_LABELS[Stage.COMBINED], ""]

@@ -52,8 +52,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ParameterError, check_int
-from ..io.schema import CATEGORIES, LABELS_ZH, SATISFACTION_LEVELS, VISIT_STATUSES
+from ..io.schema import CATEGORIES, LABELS_ZH, SATISFACTION_LEVELS, VISIT_STATUSES, YES_NO
 from ..io.writers import atomic_write_bytes, csv_bytes, neutralise_cell, write_csv
+from ..labels import DISTRICT
 from ..sampling.draw import DesignPlan, assign_frames
 from ..sampling.manifest import draw_from_file, write_sample
 
@@ -390,7 +391,7 @@ def truth_frame(district: District, year: int) -> pd.DataFrame:
     hh = district.households
     st = district.years[year]
     reg = register_frame(district, year)
-    reg_c = reg.assign(registered=reg["registered"] == "是")
+    reg_c = reg.assign(registered=reg["registered"].map(YES_NO).astype(bool))  # the file's 是/否
     frame = assign_frames(reg_c, year).to_numpy()
     size = hh["household_size"].to_numpy()
     sat_ok = st["satisfaction"].isin(["satisfied", "basically_satisfied"]).to_numpy()
@@ -407,8 +408,8 @@ def truth_frame(district: District, year: int) -> pd.DataFrame:
     problems = _injected(district, year)
     rows = []
     towns = [t for t in TOWNS if t in set(hh["town"])]
-    for scope in [*towns, "全区"]:
-        in_scope = np.ones(len(hh), bool) if scope == "全区" else (hh["town"] == scope).to_numpy()
+    for scope in [*towns, DISTRICT]:  # the total row: the same value as the estimates' (labels.DISTRICT)
+        in_scope = np.ones(len(hh), bool) if scope == DISTRICT else (hh["town"] == scope).to_numpy()
         for ind, (fr, y) in indicators.items():
             m = in_scope & np.isin(frame, fr)
             n_h = int(m.sum())
@@ -453,10 +454,10 @@ def self_report_frame(district: District, year: int, truth: pd.DataFrame,
     for 识别/退出/漏评, households for 认可度, as the spec counts them); the 数字脱贫 town claims 100 %
     exit accuracy."""
     rows = []
-    t = truth[truth["town"] != "全区"].set_index(["town", "indicator"])
+    t = truth[truth["town"] != DISTRICT].set_index(["town", "indicator"])
     unit = {"identification_accuracy": "person_rate", "exit_accuracy": "person_rate",
             "missed_rate": "person_rate", "satisfaction_rate": "household_rate"}
-    for town in dict.fromkeys(truth.loc[truth["town"] != "全区", "town"]):
+    for town in dict.fromkeys(truth.loc[truth["town"] != DISTRICT, "town"]):
         def good(ind: str, town: str = town) -> float:
             rate = float(t.loc[(town, ind), unit[ind]])
             rate = 1 - rate if ind == "missed_rate" else rate

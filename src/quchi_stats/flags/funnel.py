@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ParameterError, check_choice
+from ..labels import FunnelPosition
 
 __all__ = ["funnel_limits", "funnel_table", "overdispersion"]
 
@@ -82,7 +83,9 @@ def funnel_table(towns: pd.DataFrame, theta0: float, *, method: str = "exact",
     """Each town's position against the 95 % and 99.8 % limits at its effective n.
 
     ``towns`` needs ``estimate`` and ``n_eff``. Adds ``lower95``, ``upper95``, ``lower998``,
-    ``upper998`` and ``position`` (低于 99.8% 下限 / 低于 95% 下限 / 在控制限内 / 高于 95% 上限).
+    ``upper998`` and ``position``, a :class:`~quchi_stats.labels.FunnelPosition` code (``below_998``,
+    ``below_95``, ``within``, ``above_95``; readers see
+    :data:`~quchi_stats.labels.FUNNEL_POSITION_LABELS`: 低于 99.8% 下限 …).
 
     ``adjust_overdispersion``: ``False`` (default) draws the limits at ``min(n_eff, n)``, the
     town's own design-based effective size; ``True`` (or ``"winsorised"``) widens them by the
@@ -111,7 +114,8 @@ def funnel_table(towns: pd.DataFrame, theta0: float, *, method: str = "exact",
     est = out["estimate"].to_numpy()
     out["position"] = np.select(
         [est < out["lower998"], est < out["lower95"], est > out["upper95"]],
-        ["低于 99.8% 下限", "低于 95% 下限", "高于 95% 上限"], "在控制限内")
+        [FunnelPosition.BELOW_998.value, FunnelPosition.BELOW_95.value, FunnelPosition.ABOVE_95.value],
+        FunnelPosition.WITHIN.value)
     out.attrs["phi"] = phi
     out.attrs["theta0"] = theta0
     out.attrs["overdispersion"] = mode

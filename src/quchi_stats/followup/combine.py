@@ -34,7 +34,7 @@ from scipy import optimize, stats
 
 from ..errors import ParameterError
 from ..flags.thresholds import CLASS_SIGNIFICANT, adjust_family, classify
-from ..labels import DISTRICT
+from ..labels import DISTRICT, Stage
 from ..spec import AssessmentSpec, FollowupRule
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "STAGE_OUTSIDE",
     "STAGE_PENDING",
     "STAGE_PHASE1",
-    "STAGE_ZH",
     "combine_conditional",
     "combine_followup",
     "critical_value",
@@ -57,21 +56,16 @@ __all__ = [
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(96)
 
-#: Where a town × indicator was decided (``stage`` codes of :func:`combine_followup`).
-STAGE_PHASE1 = "phase1"  # p1 ≤ α1: decided at phase 1
-STAGE_FUTILITY = "futility"  # p1 > α0: no follow-up
-STAGE_COMBINED = "combined"  # followed up: the combination decides
-STAGE_PENDING = "pending"  # in the continuation region without phase-2 data: p2 = 1
-STAGE_EXHAUSTED = "exhausted"  # every village visited in phase 1: phase 1 alone
-STAGE_OUTSIDE = "outside_rule"  # the indicator is not in the rule: phase 1 alone
-STAGE_CONDITIONAL = "conditional"  # followed up: the conditional test decides
-STAGE_NOT_FOLLOWED = "not_followed"  # screened (conditional method) without phase-2 data
-#: The stage codes in Chinese, for the report.
-STAGE_ZH = {STAGE_PHASE1: "第一阶段判定", STAGE_FUTILITY: "第一阶段不复核",
-            STAGE_COMBINED: "复核后合并判定", STAGE_PENDING: "应复核未复核（按 P2 = 1 合并）",
-            STAGE_EXHAUSTED: "第一阶段判定（全部村已入样）", STAGE_OUTSIDE: "不在复核规则内",
-            STAGE_CONDITIONAL: "复核判定（全镇实际比率）",
-            STAGE_NOT_FOLLOWED: "应复核未复核（不判定为显著偏低）"}
+#: Where a town × indicator was decided (``stage`` codes of :func:`combine_followup`): the values of
+#: :class:`quchi_stats.labels.Stage`, whose words readers see are :data:`quchi_stats.labels.STAGE_LABELS`.
+STAGE_PHASE1 = Stage.PHASE1.value  # p1 ≤ α1: decided at phase 1
+STAGE_FUTILITY = Stage.FUTILITY.value  # p1 > α0: no follow-up
+STAGE_COMBINED = Stage.COMBINED.value  # followed up: the combination decides
+STAGE_PENDING = Stage.PENDING.value  # in the continuation region without phase-2 data: p2 = 1
+STAGE_EXHAUSTED = Stage.EXHAUSTED.value  # every village visited in phase 1: phase 1 alone
+STAGE_OUTSIDE = Stage.OUTSIDE.value  # the indicator is not in the rule: phase 1 alone
+STAGE_CONDITIONAL = Stage.CONDITIONAL.value  # followed up: the conditional test decides
+STAGE_NOT_FOLLOWED = Stage.NOT_FOLLOWED.value  # screened (conditional method) without phase-2 data
 
 
 def _check(alpha_stop: float, alpha_futility: float, w1: float, func: str) -> None:
@@ -157,8 +151,8 @@ def overall_pvalue(p1: np.ndarray, p2: np.ndarray | None, alpha_stop: float,
 
 def stage_of(p1: np.ndarray, p2: np.ndarray, alpha_stop: float,
              alpha_futility: float) -> np.ndarray:
-    """Where each test was decided (``STAGE_*`` codes; :data:`STAGE_ZH` gives the report's
-    words)."""
+    """Where each test was decided (``STAGE_*`` codes; :data:`quchi_stats.labels.STAGE_LABELS`
+    gives the report's words)."""
     p1 = np.asarray(p1, float)
     cont = (p1 > alpha_stop) & (p1 <= alpha_futility)
     return np.where(p1 <= alpha_stop, STAGE_PHASE1,

@@ -47,7 +47,7 @@ def continuation(estimates: pd.DataFrame, rule: FollowupRule,
 
     Examples
     --------
-    >>> est = pd.DataFrame({"town": ["甲", "乙", "丙", "全区"], "indicator": "s", "label": "认可度",
+    >>> est = pd.DataFrame({"town": ["甲", "乙", "丙", DISTRICT], "indicator": "s", "label": "认可度",
     ...                     "estimate": [.8, .85, .95, .9], "threshold": .9,
     ...                     "p_value": [.0001, .04, .6, .1]})
     >>> continuation(est, FollowupRule(indicators=("s",)))["town"].tolist()

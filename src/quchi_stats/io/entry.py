@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError, ParameterError
+from .readers import read_table, row_numbers
 from .schema import FRAMES, RESULTS, SATISFACTION_LEVELS, VISIT_STATUSES, order_towns
 from .writers import neutralise_cell
 
@@ -331,8 +332,6 @@ def result_rows(path: str | Path, *, encoding: str | None = None,
     ``_row`` counts the header as row 1 and no blank row unless ``exact_rows``, which reads every
     sheet once more for its true row numbers (a title above the header, blank rows): slower, for
     messages. An error this function raises always names the true row."""
-    from .readers import read_table
-
     path = Path(path)
     file = path.name
     sheets = result_sheets(path) if path.is_file() else None
@@ -345,13 +344,11 @@ def result_rows(path: str | Path, *, encoding: str | None = None,
                 parts.append((name, read_table(path, "results", sheet=name, columns=columns)))
             except DataError as exc:
                 raise _in_sheet(exc, file, name) from None
-    from ..checks import _row_numbers
-
     kept = []
     for sheet, table in parts:
         _answers_without_status(table, file, sheet)
         if exact_rows:  # the spreadsheet's row numbers (a title above the header, blank rows)
-            table = table.set_axis(_row_numbers(path, "results", sheet, encoding, len(table)))
+            table = table.set_axis(row_numbers(path, "results", sheet, encoding, len(table)))
         else:
             table = table.set_axis(pd.RangeIndex(2, len(table) + 2))
         t = table.loc[~_unvisited(table), [c for c in RESULTS.names if c in table]]

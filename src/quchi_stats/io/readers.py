@@ -35,7 +35,7 @@ from .schema import (
 )
 from .writers import restore_cell
 
-__all__ = ["check_columns", "detect_encoding", "load_columns", "normalize_text", "read_table"]
+__all__ = ["check_columns", "detect_encoding", "load_columns", "normalize_text", "read_table", "row_numbers"]
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -853,6 +853,20 @@ def _map_headers(raw: pd.DataFrame, schema: TableSchema, file: str,
         names = "、".join(f"{c.label}/{c.name}" for c in missing)
         raise DataError(f"缺少必需的列：{names}（{schema.label}）", file=file)
     return mapping
+
+
+def row_numbers(path: Path, kind: str, sheet: str | None, encoding: str | None, n: int) -> pd.Index:
+    """Spreadsheet row numbers of the ``n`` data rows of a ``kind`` table that read without error
+    (a title above the header and blank rows counted), for messages that name a row; 2, 3, … when
+    the file cannot be read again or its rows do not match ``n``. Used by
+    :func:`quchi_stats.checks.read_checked` and :func:`quchi_stats.io.entry.result_rows`."""
+    try:
+        cells = _restore_quoted(_read_raw(Path(path), encoding, sheet)[0][1])
+        h = _find_header(cells, TABLES[kind], Path(path).name)
+        rows = np.asarray(cells.numbers[h + 1:], dtype=np.int64)
+    except Exception:  # pragma: no cover - the file read a moment ago
+        rows = np.array([])
+    return pd.Index(rows if len(rows) == n else np.arange(2, n + 2))
 
 
 def read_table(path: str | Path, kind: str, *, encoding: str | None = None,

@@ -32,7 +32,15 @@ from ..flags import (
 )
 from ..io.schema import FRAMES, LABELS_ZH, ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
-from ..labels import column_labels, district_label, p_text, threshold_text
+from ..labels import (
+    FunnelPosition,
+    LqasClass,
+    code_label,
+    column_labels,
+    district_label,
+    p_text,
+    threshold_text,
+)
 from .docx import DOCX_NAME, docx_bytes, figures_in_html
 from .formats import P_VALUE
 from .formats import kind as column_kind
@@ -109,7 +117,7 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
             "n": int(r["n"]), "n_eff": r["n_eff"], "df": int(r["df"]),
             "deff": r["deff"], "p_value": r["p_value"], "p_adjusted": r["p_adjusted"],
             "class": r["class"], "power": r["power"], "method": r["method"],
-            **({"lqas": r["lqas"]} if "lqas" in r else {})})
+            **({"lqas": code_label(LqasClass, r["lqas"])} if "lqas" in r else {})})
     estimates = pd.DataFrame(rows)
     estimates = estimates.rename(columns=column_labels())
     flags = _zh(a.flags, ("town", "article", "item", "evidence", "consequence"))
@@ -144,7 +152,9 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
             district_level=f"{district_label(spec.county)}水平")
     if a.funnel:
         labels = {i.name: i.label for i in spec.indicators}
-        out["漏斗图"] = _zh(pd.concat([f.assign(label=labels[k]) for k, f in a.funnel.items()]), (
+        funnel = pd.concat([f.assign(label=labels[k]) for k, f in a.funnel.items()])
+        funnel["position"] = funnel["position"].map(lambda c: code_label(FunnelPosition, c))
+        out["漏斗图"] = _zh(funnel, (
             "label", "town", "estimate", "n", "n_eff", "n_icc", "n_funnel", "lower95", "upper95", "lower998",
             "upper998", "position"), "funnel")
     if len(a.targets):

@@ -6,24 +6,32 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..followup.combine import STAGE_ZH
 from ..followup.rule import frames_needed, screen_levels_text
 from ..io.schema import FRAMES as FRAME_LABELS
-from ..labels import threshold_text
+from ..labels import Stage, code_label, column_labels, threshold_text
 
-__all__ = ["FLAG_COLUMNS_ZH", "PERCENT_COLUMNS", "followup_context", "followup_table"]
+__all__ = ["FLAG_COLUMNS", "FLAG_COLUMNS_ZH", "PERCENT_COLUMNS", "TABLE_COLUMNS", "followup_context",
+           "followup_table"]
 
-#: Chinese headers of the columns :func:`~quchi_stats.followup.final.flag_columns` adds.
-FLAG_COLUMNS_ZH = {"followup_stage": "判定阶段", "p_phase1": "第一阶段P值", "p_phase2": "复核P值",
-                   "p_adjusted_two_phase": "两阶段合并校正后P值", "followup_villages": "复核新抽村数",
-                   "followup_households": "复核入户数"}
+#: The columns :func:`~quchi_stats.followup.final.flag_columns` adds to the flags table.
+FLAG_COLUMNS = ("followup_stage", "p_phase1", "p_phase2", "p_adjusted_two_phase", "followup_villages",
+                "followup_households")
+
+#: Their Chinese headers, from the label registry (:func:`quchi_stats.labels.column_labels`).
+FLAG_COLUMNS_ZH = {c: column_labels()[c] for c in FLAG_COLUMNS}
+
+#: The 复核 table's canonical columns, in order (headers: ``column_labels("followup")``).
+TABLE_COLUMNS = ("town", "label", "threshold", "estimate", "p_phase1", "followup_villages",
+                 "followup_households", "followup_visited", "households_phase1", "extra_share",
+                 "p_phase2", "estimate_two_phase", "ci_lower", "ci_upper", "z", "p_overall",
+                 "p_adjusted", "followup_stage", "class")
 
 
 def flags_zh(flags: pd.DataFrame) -> pd.DataFrame:
     """The flags table's 复核 columns in Chinese (stage codes in words, counts as integers)."""
     out = flags.copy()
     if "followup_stage" in out:
-        out["followup_stage"] = out["followup_stage"].map(STAGE_ZH).fillna("")
+        out["followup_stage"] = out["followup_stage"].map(lambda c: code_label(Stage, c))
     return out.rename(columns=FLAG_COLUMNS_ZH)
 
 
@@ -35,18 +43,13 @@ def followup_table(a) -> pd.DataFrame:
     for _, r in fu.findings.iterrows():
         ind = a.spec.indicator(r["indicator"])
         lo, hi = sorted((ind.shown(r["ci_lower"]), ind.shown(r["ci_upper"])))
-        rows.append({
-            "乡镇": r["town"], "指标": ind.label,
-            "标准": f"{ind.comparison} {ind.shown_threshold:.0%}",
-            "第一阶段估计": ind.shown(r["estimate"]), "第一阶段P值": r["p1"],
-            "复核新抽村数": int(r["villages"]), "复核入户数": int(r["households"]),
-            "复核实际走访户数": int(r["visited"]),
-            "第一阶段入户数": int(r["households_phase1"]), "复核增加比例": r["extra_share"],
-            "复核P值": r["p2"], "两阶段估计": ind.shown(r["estimate_two_phase"]),
-            "两阶段置信下限": lo, "两阶段置信上限": hi, "合并Z值": r["z"],
-            "总体P值": r["p_overall"], "校正后P值": r["p_adjusted"],
-            "判定阶段": STAGE_ZH.get(r["stage"], r["stage"]), "判定": r["class"]})
-    return pd.DataFrame(rows)
+        rows.append(dict(zip(TABLE_COLUMNS, (
+            r["town"], ind.label, f"{ind.comparison} {ind.shown_threshold:.0%}",
+            ind.shown(r["estimate"]), r["p1"], int(r["villages"]), int(r["households"]),
+            int(r["visited"]), int(r["households_phase1"]), r["extra_share"], r["p2"],
+            ind.shown(r["estimate_two_phase"]), lo, hi, r["z"], r["p_overall"], r["p_adjusted"],
+            code_label(Stage, r["stage"]), r["class"]), strict=True)))
+    return pd.DataFrame(rows).rename(columns=column_labels("followup"))
 
 
 def followup_context(a, table) -> dict[str, object]:
@@ -83,5 +86,6 @@ def followup_context(a, table) -> dict[str, object]:
     return out
 
 
-#: The 复核 table's columns the HTML shows as percentages.
-PERCENT_COLUMNS = ("第一阶段估计", "复核增加比例", "两阶段估计", "两阶段置信下限", "两阶段置信上限")
+#: The 复核 table's columns the HTML shows as percentages (their headers).
+PERCENT_COLUMNS = tuple(column_labels("followup")[c] for c in (
+    "estimate", "extra_share", "estimate_two_phase", "ci_lower", "ci_upper"))

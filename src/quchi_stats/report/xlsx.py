@@ -23,11 +23,13 @@ SUMMARY_SHEET = "摘要"
 def summary(tables: Mapping[str, pd.DataFrame], title: str) -> tuple[list[str], pd.DataFrame]:
     """The 摘要 sheet: lines above its table (title, warning, flagged towns, watch-list count)
     and the table of flags (乡镇, 条款, 事项, 依据, 处理建议), one line of evidence each."""
+    from .build import UNVERIFIED_ZH  # the report's note itself, not a search for its words
+
     flags = tables.get("标记", pd.DataFrame())
     watch = tables.get("需关注", pd.DataFrame())
     lines = [f"{title}（摘要）"]
     said = tables.get("说明")
-    if said is not None and len(said) and "未核验" in str(said.iloc[0, 0]):
+    if said is not None and len(said) and said.iloc[0, 0] == UNVERIFIED_ZH:
         lines.append(str(said.iloc[0, 0]))  # the unverified run says so on the first sheet too
     if len(flags):
         towns = list(dict.fromkeys(flags["乡镇"]))
