@@ -21,9 +21,9 @@ def written(tmp_path_factory, assessment_2018_shared):
     out = tmp_path_factory.mktemp("rep") / "2018"
     real, drawn = build._figure_png, []
 
-    def counting(draw):
+    def counting(draw, canvas=None):
         drawn.append(1)
-        return real(draw)
+        return real(draw, canvas)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(build, "_figure_png", counting)
