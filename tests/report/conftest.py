@@ -17,15 +17,29 @@ def assessment_2018_shared():
 
 @pytest.fixture(scope="session")
 def written(tmp_path_factory, assessment_2018_shared):
-    """The report set, with the number of figures drawn while writing it."""
-    out = tmp_path_factory.mktemp("rep") / "2018"
-    real, drawn = build._figure_png, []
+    """The report set, with the number of figures rendered (``_figure_png`` calls) and the plot
+    functions called (by name, once per call) while writing it."""
+    import quchi_stats.plots as plots
 
-    def counting(draw):
+    out = tmp_path_factory.mktemp("rep") / "2018"
+    real, drawn, plotted = build._figure_png, [], []
+
+    def counting(draw, canvas=None):
         drawn.append(1)
-        return real(draw)
+        return real(draw, canvas)
+
+    def counted(name):
+        fn = getattr(plots, name)
+
+        def plot(*args, **kw):
+            plotted.append(name)
+            return fn(*args, **kw)
+        return plot
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(build, "_figure_png", counting)
+        for name in ("forest_plot", "funnel_plot", "organ_pipe_plot", "trend_plot",
+                     "income_histogram", "power_curve"):
+            mp.setattr(plots, name, counted(name))
         write_report(assessment_2018_shared, out, synthetic=True)
-    return out, len(drawn)
+    return out, len(drawn), plotted

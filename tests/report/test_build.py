@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from fontTools.ttLib import TTFont
 from matplotlib import image
+from PIL import Image
 
 from quchi_stats.datasets import load_register
 from quchi_stats.errors import OutputExistsError
@@ -535,3 +536,39 @@ def test_codes_in_the_tables_words_in_the_report(assessment_2018):
     words = report_tables(lqas)["估计结果"]["LQAS判定"]
     assert set(words) <= set(LQAS_LABELS.values())
     assert list(words) == [LQAS_LABELS[LqasClass(c)] for c in lqas.estimates["lqas"]]
+
+
+def _forest_long_names(p, ax):
+    towns = ["新疆维吾尔自治区城关镇", "阿拉善左旗巴彦浩特镇", "全区"]
+    e = pd.DataFrame({"town": towns, "estimate": [0.95, 0.97, 0.96], "ci_lower": [0.9, 0.93, 0.94],
+                      "ci_upper": [0.99, 0.99, 0.98], "class": ["达标"] * 3})
+    return p.forest_plot(e, threshold=0.98, label="识别准确率", ax=ax)
+
+
+def _inside(fig) -> bool:
+    """Every drawn artist of ``fig`` (titles, tick labels, axis labels, legends) on its canvas."""
+    box, full = fig.get_tightbbox(fig.canvas.get_renderer()), fig.bbox_inches
+    eps = 1 / fig.dpi  # a pixel
+    return (box.x0 >= full.x0 - eps and box.y0 >= full.y0 - eps and box.x1 <= full.x1 + eps
+            and box.y1 <= full.y1 + eps)
+
+
+def test_figures_stay_on_their_canvas_and_do_not_depend_on_the_one_before(assessment_2018):
+    """The report's canvas (one per report, reused figure after figure) keeps long town names and
+    a legend beside the axes on the canvas, and draws each figure as a new canvas would."""
+    from quchi_stats.report.build import FIGURE_DPI, FIGURE_SIZE, FigureCanvas, organ_pipe_figures
+
+    pipes = [draw for _, _, draw in organ_pipe_figures(assessment_2018)][:2]
+    assert pipes
+    shared = FigureCanvas()
+    for draw in (_forest_long_names, *pipes, _forest_long_names):
+        png = shared.png(draw)
+        assert _inside(shared.figure)
+        assert png == FigureCanvas().png(draw)  # nothing of the figure before remains
+        with Image.open(io.BytesIO(png)) as im:
+            assert im.size == (round(FIGURE_SIZE[0] * FIGURE_DPI), round(FIGURE_SIZE[1] * FIGURE_DPI))
+    # the check can fail: without the layout, the long names run off the canvas's left edge
+    bare = FigureCanvas()
+    bare.figure.set_layout_engine("none")
+    bare.png(_forest_long_names)
+    assert not _inside(bare.figure)

@@ -82,12 +82,14 @@ def test_docx_tables_are_the_estimates(document, assessment_2018_shared):
 
 
 def test_docx_has_the_html_figures_drawn_once(written, document):
-    out, drawn = written
+    out, drawn, plotted = written
     page = (out / REPORT_NAME).read_text(encoding="utf-8")
     figures = figures_in_html(page)
     assert len(figures) >= 10
     assert len(document.inline_shapes) == len(figures)
     assert drawn == len(figures)  # the docx reused the HTML's PNGs
+    assert len(plotted) == len(figures)  # each figure's plot drawn once, by nothing else
+    assert {"forest_plot", "organ_pipe_plot", "trend_plot"} <= set(plotted)
     blobs = {r.target_part.blob for r in document.part.rels.values() if "image" in r.reltype}
     assert blobs == set(figures.values())
     captions = [p.text for p in document.paragraphs if re.match(r"图\d+ ", p.text)]

@@ -66,7 +66,7 @@ CHANGED = {"True": "是", "False": "否", "<NA>": "—"}
 @pytest.fixture
 def undrawn(monkeypatch):
     """Figures not drawn (their captions are the text; the drawing is tested elsewhere)."""
-    monkeypatch.setattr(build, "_figure_png", lambda draw: "iVBORw0KGgo=")
+    monkeypatch.setattr(build, "_figure_png", lambda draw, canvas=None: "iVBORw0KGgo=")
 
 
 def test_report_text_equals_the_f_string_renderer(bundled_assessments, undrawn):
