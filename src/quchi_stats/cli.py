@@ -695,7 +695,7 @@ def _followup_sample(root: Any, year: int) -> tuple[Any, Path | None]:
 
 def _cmd_power(args: argparse.Namespace) -> int:
     from .datasets import data_path
-    from .errors import OutputExistsError
+    from .errors import OutputExistsError, ParameterError
     from .io.readers import read_table
     from .io.writers import atomic_write_bytes, csv_bytes
     from .simulate import DEFAULT_INDICATORS, simulate_design
@@ -708,6 +708,11 @@ def _cmd_power(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{args.out} 已存在；如需替换，请加 --force。")
     spec = load_spec(args.spec if args.spec is not None else args.year, year=args.year)
     plan = _plan_from_args(args, towns=spec.towns, risk_factor=args.risk_factor)
+    if args.followup and (plan.risk_factor > 1 or args.risk_ratio != 1):
+        # the 复核 simulation draws phase 1 without risk strata: say so rather than ignore them
+        raise ParameterError("power --followup 尚不能模拟风险户加抽（--risk-factor、--risk-ratio）："
+                             "两阶段复核的模拟按不分风险户的第一阶段抽样；请去掉这两个选项，"
+                             "或不加 --followup 单独模拟第一阶段。")
     if args.followup:  # refuse a missing rule before reading the register
         _followup_rule(spec, [n.strip() for n in args.indicators.split(",") if n.strip()]
                        if args.indicators else None)

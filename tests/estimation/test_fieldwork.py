@@ -173,7 +173,7 @@ def test_more_substitutes_than_missing_primaries_is_an_error():
     extra = results.copy()
     extra.loc[extra["household_id"] == "h2", "visit_status"] = "completed"
     extra.loc[extra["household_id"] == "h3", "visit_status"] = "completed"
-    with pytest.raises(DataError, match="甲镇A（registered）用了 1 户备选户，但只有 0 户正选户无法入户"):
+    with pytest.raises(DataError, match="甲镇A（建档立卡户）用了 1 户备选户，但只有 0 户正选户无法入户"):
         fieldwork_design(sample, extra)
 
 
@@ -294,3 +294,64 @@ def test_fieldwork_skips_an_indicator_without_its_column(fieldwork_2018):
     assert not only.has_respondents("exited")
     with pytest.raises(DataError, match="没有任何有效入户记录"):
         only.design("exited")
+
+
+def _risk_draw(households: int, seed: int):
+    import dataclasses
+
+    from quchi_stats.sampling import draw_sample
+    from tests.sampling.test_risk import PLAN, risk_register
+
+    plan = dataclasses.replace(PLAN, households_per_village={"registered": 2, "exited": 1,
+                                                              "non_registered": households})
+    return draw_sample(risk_register().drop(columns=["_missed"]), plan, seed=seed).sample
+
+
+def _swap(sample, primary, reserve):
+    """Results: every primary completed, except ``primary`` (unreachable) replaced by ``reserve``."""
+    prim = sample.loc[sample["role"] == "primary", "household_id"]
+    res = pd.DataFrame({"household_id": prim, "visit_status": "completed",
+                        "missed": pd.array([False] * len(prim), dtype="boolean")})
+    res.loc[res["household_id"] == primary, ["visit_status", "missed"]] = ["unreachable", pd.NA]
+    extra = pd.DataFrame({"household_id": [reserve], "visit_status": ["substitute"],
+                          "missed": pd.array([True], dtype="boolean")})
+    return pd.concat([res, extra], ignore_index=True)
+
+
+def test_a_village_drawn_as_one_frame_is_one_class_whatever_the_risk():
+    """One non-registered household per village: the draw does not split the frame (one set of
+    reserves for both groups), so a reserve of the other group is a proper substitute and keeps
+    its weight (it was once given weight 0 by a class of its own group)."""
+    from quchi_stats.estimation import Fieldwork
+
+    for seed in range(50):
+        s = _risk_draw(1, seed)
+        nr = s[s["frame"] == "non_registered"]
+        for _, c in nr.groupby("village"):
+            p = c[c["role"] == "primary"]
+            other = c[(c["role"] == "reserve") & (c["risk"] != p["risk"].iloc[0])]
+            if len(other):
+                break
+        else:
+            continue
+        break
+    results = _swap(s, p["household_id"].iloc[0], other["household_id"].iloc[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", QuchiStatsWarning)  # no class left without respondents
+        data = Fieldwork(s, results, frames="non_registered").design().data
+    row = data[data["household_id"] == other["household_id"].iloc[0]]
+    assert row["nr_factor"].iloc[0] == 1 and row["weight_adj"].iloc[0] == row["base_weight"].iloc[0]
+
+
+def test_a_reserve_of_the_other_risk_group_cannot_replace_a_primary():
+    """In a village split by risk, each group replaces its own primaries only (as check says)."""
+    from quchi_stats.estimation import Fieldwork
+
+    s = _risk_draw(8, 1)
+    c = s[(s["frame"] == "non_registered")
+          & (s["village"] == s.loc[s["frame"] == "non_registered", "village"].iloc[0])]
+    risk = c["risk"].astype(bool)
+    results = _swap(s, c.loc[(c["role"] == "primary") & risk, "household_id"].iloc[0],
+                    c.loc[(c["role"] == "reserve") & ~risk, "household_id"].iloc[0])
+    with pytest.raises(DataError, match="（非建档立卡户·其他户）用了 1 户备选户，但只有 0 户"):
+        Fieldwork(s, results, frames="non_registered").design()

@@ -65,6 +65,15 @@ def test_power_followup_needs_a_rule(data_dir, capsys):
     assert len(err) == 1 and "没有 [followup] 复核规则" in err[0], err
 
 
+def test_power_followup_refuses_risk_strata_it_cannot_simulate(data_dir, tmp_path, capsys):
+    base = ["power", "--data", str(data_dir), "--year", "2018", "--spec",
+            str(_conditional_spec(tmp_path)), "--followup", "--reps", "5"]
+    for extra in (["--risk-factor", "3"], ["--risk-ratio", "6"]):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "power --followup 尚不能模拟风险户加抽" in err[0], err
+
+
 def test_power_followup_refuses_an_indicator_outside_the_rule(data_dir, tmp_path, capsys):
     argv = ["power", "--data", str(data_dir), "--year", "2018", "--spec",
             str(_conditional_spec(tmp_path)), "--followup", "--reps", "5",

@@ -29,7 +29,7 @@ from ..design import SurveyDesign
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice
 from ..io.schema import RESULTS, SAMPLE, TableSchema
 from ..labels import COLUMN_LABELS_ZH
-from ..sampling.draw import FRAME_NAMES
+from ..sampling.draw import _FRAME_ZH, FRAME_NAMES, split_villages
 
 __all__ = ["RESPONSE_LABELS_ZH", "Fieldwork", "fieldwork_design", "response_summary"]
 
@@ -86,14 +86,40 @@ def _merge(sample: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     primary = merged["role"] == "primary"
     missing = primary & (merged["visit_status"].isna() | (merged["visit_status"] == "unreachable"))
     used = ~primary & merged["visit_status"].isin(["substitute", "completed"])
-    key = [merged["town"], merged["village"], merged["frame"]]
+    # in a village whose non-registered frame was split by risk, each group is its own cell
+    key = [merged["town"], merged["village"], merged["frame"],
+           pd.Series(_risk_group(merged), index=merged.index)]
     cells = pd.DataFrame({"missing": missing, "used": used}).groupby(key).sum()
     over = cells[cells["used"] > cells["missing"]]
     if len(over):
-        (town, village, frame), row = next(iter(over.iterrows()))
-        raise DataError(f"{town}{village}（{frame}）用了 {int(row['used'])} 户备选户，但只有 "
-                        f"{int(row['missing'])} 户正选户无法入户：替补多于所缺")
+        (town, village, frame, group), row = next(iter(over.iterrows()))
+        raise DataError(f"{town}{village}（{_FRAME_ZH.get(frame, frame)}{_GROUP_ZH[group]}）用了 "
+                        f"{int(row['used'])} 户备选户，但只有 {int(row['missing'])} 户正选户无法入户："
+                        "替补多于所缺")
     return merged
+
+
+_GROUP_ZH = {"": "", "risk": "·风险户", "other": "·其他户"}
+
+
+def _risk_group(merged: pd.DataFrame) -> np.ndarray:
+    """Each row's risk group where it is a sampling cell of its own: ``"risk"`` or ``"other"`` for
+    the non-registered rows of a village whose frame the draw split by risk
+    (:func:`~quchi_stats.sampling.draw.split_villages`), ``""`` elsewhere (a village drawn as one
+    frame lists one set of reserves for both groups, so its groups are not cells)."""
+    out = np.full(len(merged), "", dtype=object)
+    if "risk" not in merged:
+        return out
+    split = split_villages(merged)
+    if not split:
+        return out
+    pairs = pd.MultiIndex.from_arrays([merged["town"].astype(str), merged["village"].astype(str)])
+    inside = (pairs.isin(list(split)) & (merged["frame"] == "non_registered").to_numpy()
+              & merged["risk"].notna().to_numpy())
+    flag = merged["risk"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    out[inside & flag] = "risk"
+    out[inside & ~flag] = "other"
+    return out
 
 
 def fieldwork_design(sample: pd.DataFrame, results: pd.DataFrame, *,
@@ -336,10 +362,11 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
     drawn_w = np.where(merged["_primary"], w, 0.0)
     resp_w = np.where(merged["_respondent"], w, 0.0)
     town_key = merged["town"].astype(str) + "\x1f" + merged["frame"].astype(str)
-    if "risk" in merged:  # a risk-oversampled draw: risk and other households are separate classes
-        sub = merged["risk"].astype("boolean")
-        town_key = town_key + np.where(sub.isna(), "", np.where(sub.fillna(False), "\x1f风险户",
-                                                                   "\x1f其他户"))
+    # a village split by risk: risk and other households are separate classes (and so, in the
+    # town fallback, are the town's split-village groups)
+    group = _risk_group(merged)
+    town_key = town_key + pd.Series(group, index=merged.index).map(
+        {"": "", "risk": "\x1f风险户", "other": "\x1f其他户"})
     village_key = town_key + "\x1f" + merged["village"].astype(str)
     key = town_key if nonresponse == "town" else village_key
     drawn = pd.Series(drawn_w).groupby(key.to_numpy()).transform("sum").to_numpy()
