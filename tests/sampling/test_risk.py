@@ -317,3 +317,23 @@ def test_cli_design_risk_factor_and_plan_file(tmp_path, capsys):
                  "--risk-factor", "3", "--out", str(tmp_path / "s4")]) != 0
     err = capsys.readouterr().err
     assert "台账没有风险户列" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_village_drawn_as_one_frame_lists_its_primary_before_its_reserves():
+    """With one non-registered household per village no frame is split: the village lists one
+    set, the primary first and then its reserves by rank, whatever their risk."""
+    import dataclasses
+
+    from quchi_stats.sampling.draw import split_villages
+
+    plan = dataclasses.replace(PLAN, households_per_village={"registered": 2, "exited": 1,
+                                                              "non_registered": 1})
+    mixed = 0
+    for seed in range(10):
+        s = draw_sample(risk_register().drop(columns=["_missed"]), plan, seed=seed).sample
+        assert not split_villages(s)
+        for _, c in s[s["frame"] == "non_registered"].groupby(["town", "village"], sort=False):
+            assert c["role"].tolist() == ["primary"] + ["reserve"] * (len(c) - 1)
+            assert c["reserve_rank"].iloc[1:].tolist() == list(range(1, len(c)))
+            mixed += c["risk"].nunique() > 1
+    assert mixed  # the check can fail: some villages hold both groups

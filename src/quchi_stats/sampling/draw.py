@@ -485,7 +485,11 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         flag = risk[take]
         sample["risk"] = pd.array(np.where(non_reg, flag, False), dtype="boolean")
         sample.loc[~non_reg, "risk"] = pd.NA
-        keys.append((non_reg & ~flag).astype(int))  # risk households first in their village
+        # risk households first in a village whose frame was split (each group lists its own
+        # primaries, then its reserves); a village drawn as one frame lists one set
+        split = split_villages(sample)
+        in_split = pd.MultiIndex.from_arrays([sample["town"], sample["village"]]).isin(list(split))
+        keys.append((non_reg & in_split & ~flag).astype(int))
         columns = [*SAMPLE_COLUMNS, "risk"]
         primary_risk = (cat["role"] == "primary") & non_reg & flag
         drawn_risk = pd.Series(primary_risk).groupby(sample["town"].to_numpy()).sum()
