@@ -102,6 +102,13 @@ def _merge(sample: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
 _GROUP_ZH = {"": "", "risk": "·风险户", "other": "·其他户"}
 
 
+def _cell_text(key: str) -> str:
+    """A weighting class key (town, frame code and, in a split village, risk group, joined by
+    ``\\x1f``) as people read it: 马坝镇·建档立卡户."""
+    town, frame, *rest = key.split("\x1f")
+    return "·".join([town, _FRAME_ZH.get(frame, frame), *rest])
+
+
 def _risk_group(merged: pd.DataFrame) -> np.ndarray:
     """Each row's risk group where it is a sampling cell of its own: ``"risk"`` or ``"other"`` for
     the non-registered rows of a village whose frame the draw split by risk
@@ -376,7 +383,7 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
         if empty.any():
             towns = sorted(set(town_key[empty]))
             _warn("以下乡镇×抽样框中有村没有任何有效样本，该镇改按镇×抽样框调整权数：" + "、".join(
-                t.replace("\x1f", "·") for t in towns))
+                _cell_text(t) for t in towns))
             collapse = town_key.isin(towns).to_numpy()
             drawn_t = pd.Series(drawn_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
             got_t = pd.Series(resp_w).groupby(town_key.to_numpy()).transform("sum").to_numpy()
@@ -386,7 +393,7 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
     if lost.any():
         where = sorted(set(town_key[lost]))
         _warn("以下乡镇×抽样框没有任何有效样本，无法估计：" + "、".join(
-            t.replace("\x1f", "·") for t in where))
+            _cell_text(t) for t in where))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(got > 0, drawn / np.where(got > 0, got, 1.0), np.nan)
 
