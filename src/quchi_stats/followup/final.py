@@ -259,6 +259,7 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
     ``households_phase2_answered``; pairs without phase-2 answers are left out.
     """
     from ..estimation import Fieldwork
+    from ..sampling.draw import split_villages
 
     cols = ["indicator", "town", "estimate_two_phase", "ci_lower", "ci_upper",
             "households_phase2_answered"]
@@ -268,6 +269,7 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
                     satisfied_levels=spec.satisfied_levels)
     fw2 = Fieldwork(sample2, results2, lonely_psu="certainty",
                     satisfied_levels=spec.satisfied_levels)
+    split = split_villages(sample1)
     rows = []
     for ind_name, sub in pairs.groupby("indicator", sort=False):
         ind = spec.indicator(ind_name)
@@ -290,10 +292,15 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
             r = ((wa * ma * ga).sum() + (wb * mb * gb).sum()) / M
             ua, ub = ma * (ga - r), mb * (gb - r)
             v_a = 0.0
-            # a risk-oversampled phase 1 drew each village's non-registered frame as two
-            # sub-frames (``risk``), each with its own n and N
-            cells = ["village", "frame", *(["risk"] if "risk" in a else [])]
-            for _, cell in a.assign(_u=ua).groupby(cells, sort=False, dropna=False):
+            # a risk-oversampled phase 1 drew the non-registered frame of a split village as two
+            # sub-frames (``risk``), each with its own n and N; other villages as one frame
+            grp = np.full(len(a), "", dtype=object)
+            if split:
+                inside = (pd.MultiIndex.from_arrays([a["town"], a["village"]]).isin(list(split))
+                          & (a["frame"] == "non_registered").to_numpy() & a["risk"].notna().to_numpy())
+                grp[inside] = np.where(a["risk"].astype("boolean").fillna(False).to_numpy(bool)[inside],
+                                       "risk", "other")
+            for _, cell in a.assign(_u=ua, _grp=grp).groupby(["village", "frame", "_grp"], sort=False):
                 n, big_n = len(cell), float(cell["n_households_in_frame_of_village"].iloc[0])
                 if n > 1 and big_n > n:
                     v_a += big_n ** 2 * (1 - n / big_n) * cell["_u"].var(ddof=1) / n
