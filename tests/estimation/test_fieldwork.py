@@ -355,3 +355,16 @@ def test_a_reserve_of_the_other_risk_group_cannot_replace_a_primary():
                     c.loc[(c["role"] == "reserve") & ~risk, "household_id"].iloc[0])
     with pytest.raises(DataError, match="（非建档立卡户·其他户）用了 1 户备选户，但只有 0 户"):
         Fieldwork(s, results, frames="non_registered").design()
+
+
+def test_two_stage_variance_is_refused_for_risk_sub_frames():
+    from quchi_stats.errors import ParameterError
+    from quchi_stats.estimation import Fieldwork
+
+    s = _risk_draw(8, 1)
+    prim = s.loc[s["role"] == "primary", "household_id"]
+    results = pd.DataFrame({"household_id": prim, "visit_status": "completed",
+                            "missed": pd.array([False] * len(prim), dtype="boolean")})
+    with pytest.raises(ParameterError, match="'stages' parameter of Fieldwork must be 'ultimate'"):
+        Fieldwork(s, results, frames="non_registered", stages="two-stage").design()
+    assert Fieldwork(s, results, frames="registered", stages="two-stage").design() is not None

@@ -297,7 +297,7 @@ class Fieldwork:
     def design(self, frames: str | Sequence[str] | None = None) -> SurveyDesign:
         """The design of the respondents of ``frames`` (default: all of this fieldwork's), built
         once; :class:`DataError` when none of them responded."""
-        key = self._frames(frames, "Fieldwork.design")
+        key = self.frames if frames is None else self._frames(frames, "Fieldwork.design")
         if key not in self._designs:
             self._designs[key] = self._build(key)
         return self._designs[key]
@@ -311,6 +311,12 @@ class Fieldwork:
         kwargs = {"strata": "town", "psu": "village", "weights": "weight_adj",
                   "lonely_psu": self.lonely_psu}
         if self.stages == "two-stage":
+            if "non_registered" in frames and split_villages(self.sample):
+                # a split village holds two sub-frames with their own N: a second-stage FPC per
+                # village cannot describe it (the ultimate-cluster variance is unaffected)
+                raise ParameterError("The 'stages' parameter of Fieldwork must be 'ultimate' for the "
+                                     "non-registered frame of a sample drawn with risk strata "
+                                     "(risk_factor > 1). Got 'two-stage'.")
             kwargs.update(fpc="n_villages_in_town", ssu="household_id",
                           fpc2="n_households_in_frame_of_village")
         with warnings.catch_warnings():
