@@ -33,7 +33,6 @@ from .flags import (
     CLASS_SIGNIFICANT,
     adjust_family,
     check_targets,
-    classify,
     compare_self_report,
     funnel_table,
     lqas_classify,
@@ -42,7 +41,7 @@ from .flags import (
     village_cluster_test,
     village_counts,
 )
-from .flags.thresholds import pooled_power_n
+from .flags.thresholds import pooled_power_n, verdicts
 from .flags.town_test import TownTestResult, town_test
 from .io.datadir import DataDir
 from .io.entry import read_results
@@ -103,7 +102,8 @@ class Assessment:
 
     def flagged_villages(self) -> pd.DataFrame:
         """The sampled villages of each town × indicator flagged under 第七条（四） (the town's
-        class is :data:`~quchi_stats.flags.CLASS_SIGNIFICANT`, as for its flag), in the order of
+        class is the code ``significant``, :data:`~quchi_stats.flags.CLASS_SIGNIFICANT`, as for its
+        flag), in the order of
         the estimates, with the town's estimate and interval: ``indicator``, ``town``,
         ``village``, ``households``, ``p_hat``, ``estimate``, ``ci_lower``, ``ci_upper``,
         ``threshold`` (good rates). Empty when nothing is flagged or no village rates are kept."""
@@ -148,8 +148,9 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
         else None
     est.loc[towns, "p_adjusted"] = adjust_family(est.loc[towns, "p_value"].to_numpy(), family,
                                                  spec.multiplicity)
-    # the verdict's words; the district rows are never tested (no adjusted p-value)
-    est["class"] = classify(est["estimate"], est["threshold"], est["p_adjusted"], spec.alpha)
+    # the verdict's code (labels.Verdict; readers see its words through the report); the district
+    # rows are never tested (no adjusted p-value)
+    est["class"] = verdicts(est["estimate"], est["threshold"], est["p_adjusted"], spec.alpha)
     if not power:
         est["power"] = np.nan
     else:

@@ -29,7 +29,7 @@ def test_holm_and_bh_match_r_p_adjust():
 
 def test_classes_never_flag_on_a_point_estimate():
     cls = classify([0.80, 0.85, 0.99], [0.9, 0.9, 0.9], [0.01, 0.2, 0.9], 0.05)
-    assert cls.tolist() == ["显著偏低", "低于标准但不显著", "达标"]
+    assert cls.tolist() == ["significant", "below", "compliant"]  # Verdict codes
 
 
 def test_power_by_exact_binomial_and_monotone():

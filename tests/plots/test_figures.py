@@ -14,7 +14,7 @@ from quchi_stats import plots
 def _est():
     return pd.DataFrame({"town": ["马坝镇", "大塘镇", "全区"], "estimate": [0.95, 0.80, 0.92],
                          "ci_lower": [0.90, 0.70, 0.90], "ci_upper": [0.99, 0.88, 0.94],
-                         "class": ["达标", "显著偏低", "达标"]})
+                         "class": ["compliant", "significant", "compliant"]})
 
 
 def test_forest_plot():
@@ -29,10 +29,32 @@ def test_forest_plot():
     plt.close("all")
 
 
+def test_forest_plot_colours_by_class_code():
+    """The intervals are coloured by the estimates' ``class`` codes (labels.Verdict); a word is no
+    code (grey), and without the column every interval is drawn as compliant."""
+    from matplotlib.colors import to_hex
+
+    from quchi_stats.plots.figures import _COLORS
+
+    def colours(e):
+        ax = plots.forest_plot(e, threshold=0.9)
+        return [to_hex(c) for c in ax.collections[0].get_colors()]
+
+    est = _est().assign(**{"class": ["compliant", "significant", "below"]})
+    assert colours(est) == [_COLORS["compliant"], _COLORS["significant"], _COLORS["below"]]
+    assert len(set(_COLORS.values())) == 3
+    assert colours(est.drop(columns="class")) == [_COLORS["compliant"]] * 3
+    assert colours(est.assign(**{"class": "显著偏低"})) == ["#555555"] * 3
+    plt.close("all")
+
+
 def test_funnel_trend_and_income_plots():
     towns = _est().iloc[:2].assign(n_funnel=[60.0, 40.0])
     ax = plots.funnel_plot(towns, 0.92, label="群众认可度")
     ax.figure.canvas.draw()
+    from quchi_stats.labels import DISTRICT  # the default word of the district's rate
+
+    assert f"{DISTRICT} 92.0%" in [t.get_text() for t in ax.get_legend().get_texts()]
     hist = pd.DataFrame({"year": [2016, 2017, 2018] * 2, "town": ["马坝镇"] * 3 + ["全区"] * 3,
                          "estimate": [0.9, 0.92, 0.95, 0.91, 0.93, 0.94]})
     ax = plots.trend_plot(hist, label="群众认可度", threshold=0.9)
@@ -65,7 +87,7 @@ def test_names_with_dollar_signs_are_drawn_as_written():
     ``$\\frac{$`` and would draw ``$x^2$`` as a formula)."""
     towns = ["$x^2$镇", "$\\frac{$村", "马坝镇"]
     est = pd.DataFrame({"town": towns, "estimate": [0.9, 0.8, 0.95], "ci_lower": [0.85, 0.7, 0.9],
-                        "ci_upper": [0.95, 0.9, 0.99], "class": ["达标", "显著偏低", "达标"],
+                        "ci_upper": [0.95, 0.9, 0.99], "class": ["compliant", "significant", "compliant"],
                         "n_funnel": [40.0, 50.0, 60.0]})
     hist = pd.DataFrame({"year": [2017, 2018] * 3, "town": [t for t in towns for _ in (0, 1)],
                          "estimate": [0.9, 0.92, 0.8, 0.85, 0.95, 0.96]})

@@ -117,7 +117,7 @@ def test_names_outside_gb2312_draw_real_glyphs():
 def test_figures_with_names_outside_gb2312_warn_nothing():
     est = pd.DataFrame({"town": [*NAMES, "全区"], "estimate": np.linspace(0.8, 0.95, 10),
                         "ci_lower": np.linspace(0.7, 0.9, 10), "ci_upper": np.linspace(0.9, 0.99, 10),
-                        "class": ["达标"] * 10, "n_funnel": np.linspace(30, 80, 10)})
+                        "class": ["compliant"] * 10, "n_funnel": np.linspace(30, 80, 10)})
     hist = pd.DataFrame({"year": [2017, 2018] * 10, "town": np.repeat(est["town"], 2),
                          "estimate": np.linspace(0.8, 0.95, 20)})
     with warnings.catch_warnings():

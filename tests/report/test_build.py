@@ -57,6 +57,34 @@ def test_files_and_tables(report_dir):
     assert next(iter(book)) == "摘要"
 
 
+def test_class_is_a_code_in_the_tables_and_words_where_people_read(report_dir, assessment_2018):
+    """The estimates' ``class`` holds the Verdict codes (ASCII, never a word); the report's table,
+    estimates.csv, the workbook and the HTML show the words of each row's code, row by row."""
+    from quchi_stats.flags import CLASS_FINE, CLASS_LOW, CLASS_SIGNIFICANT
+    from quchi_stats.labels import VERDICT_LABELS, Verdict
+
+    a = assessment_2018
+    codes = a.estimates["class"]
+    assert set(codes) <= {Verdict.SIGNIFICANT, Verdict.BELOW, Verdict.COMPLIANT}
+    assert all(c.isascii() for c in codes) and Verdict.SIGNIFICANT in set(codes)
+    assert (CLASS_SIGNIFICANT, CLASS_LOW, CLASS_FINE) == ("significant", "below", "compliant")
+    words = [VERDICT_LABELS[Verdict(c)] for c in codes]
+    assert list(report_tables(a)["估计结果"]["判定"]) == words
+    csv = pd.read_csv(report_dir / "estimates.csv", encoding="utf-8-sig")
+    assert list(csv["判定"]) == words
+    book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name="估计结果")
+    assert list(book["判定"]) == words
+    html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
+    assert "显著偏低</td>" in html and ">significant<" not in html and ">compliant<" not in html
+    # the two-phase 复核 keeps codes in its tables too, and its report table shows the words
+    fu = a.followup
+    assert set(fu.decisions["class"]) | set(fu.findings["class"]) <= set(Verdict)
+    from quchi_stats.report.followup import followup_table
+
+    assert list(followup_table(a)["判定"]) == [VERDICT_LABELS[Verdict(c)]
+                                               for c in fu.findings["class"]]
+
+
 def test_sections_flags_and_consequences(report_dir):
     html = (report_dir / REPORT_NAME).read_text(encoding="utf-8")
     for section in ("一、基本情况", "二、指标分析", "三、存在问题", "四、综合评价", "五、处理建议"):
@@ -133,7 +161,7 @@ def test_an_organ_pipe_figure_per_flagged_town_and_indicator(report_dir, assessm
     # nothing flagged under 第七条（四）: no villages, no figure
     from quchi_stats.report.build import organ_pipe_figures
 
-    calm = dataclasses.replace(a, estimates=a.estimates.assign(**{"class": "达标"}))
+    calm = dataclasses.replace(a, estimates=a.estimates.assign(**{"class": "compliant"}))
     assert calm.flagged_villages().empty and organ_pipe_figures(calm) == []
     assert dataclasses.replace(a, village_rates=pd.DataFrame()).flagged_villages().empty
 
@@ -541,7 +569,7 @@ def test_codes_in_the_tables_words_in_the_report(assessment_2018):
 def _forest_long_names(p, ax):
     towns = ["新疆维吾尔自治区城关镇", "阿拉善左旗巴彦浩特镇", "全区"]
     e = pd.DataFrame({"town": towns, "estimate": [0.95, 0.97, 0.96], "ci_lower": [0.9, 0.93, 0.94],
-                      "ci_upper": [0.99, 0.99, 0.98], "class": ["达标"] * 3})
+                      "ci_upper": [0.99, 0.99, 0.98], "class": ["compliant"] * 3})
     return p.forest_plot(e, threshold=0.98, label="识别准确率", ax=ax)
 
 

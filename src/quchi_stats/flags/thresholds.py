@@ -7,15 +7,17 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ParameterError, check_choice, check_probability
-from ..labels import VERDICT_LABELS, Verdict
+from ..labels import Verdict
 
 __all__ = ["CLASS_FINE", "CLASS_LOW", "CLASS_SIGNIFICANT", "MULTIPLICITY_METHODS", "adjust_family",
            "adjust_pvalues", "adjust_rows", "classify", "threshold_power", "verdicts"]
 
-#: The estimates' ``class`` column shows a town's verdict in these words (labels.VERDICT_LABELS).
-CLASS_SIGNIFICANT = VERDICT_LABELS[Verdict.SIGNIFICANT]  # 显著偏低
-CLASS_LOW = VERDICT_LABELS[Verdict.BELOW]  # 低于标准但不显著
-CLASS_FINE = VERDICT_LABELS[Verdict.COMPLIANT]  # 达标
+#: The codes the estimates' ``class`` column holds (:class:`~quchi_stats.labels.Verdict` values;
+#: readers see their words, :data:`~quchi_stats.labels.VERDICT_LABELS`, through the report and
+#: ``labels.code_label``). Kept as names for callers; new code may use ``Verdict`` directly.
+CLASS_SIGNIFICANT = Verdict.SIGNIFICANT.value  # "significant", shown 显著偏低
+CLASS_LOW = Verdict.BELOW.value  # "below", shown 低于标准但不显著
+CLASS_FINE = Verdict.COMPLIANT.value  # "compliant", shown 达标
 #: Adjustments of :func:`adjust_pvalues` (R's ``p.adjust`` names: holm, hochberg, BH, none).
 MULTIPLICITY_METHODS = ("holm", "hochberg", "bh", "none")
 
@@ -151,14 +153,16 @@ def verdicts(estimate: np.ndarray, threshold: np.ndarray, p_adjusted: np.ndarray
 
 def classify(estimate: np.ndarray, threshold: np.ndarray, p_adjusted: np.ndarray,
              alpha: float) -> np.ndarray:
-    """显著偏低 (adjusted p < alpha), 低于标准但不显著 (estimate below the threshold), or 达标:
-    the words of :func:`verdicts`.
+    """The same codes as :func:`verdicts` (:data:`CLASS_SIGNIFICANT`, :data:`CLASS_LOW`,
+    :data:`CLASS_FINE`): the name is kept for callers. The codes are values, not words: readers
+    see them through :func:`quchi_stats.labels.code_label` (显著偏低, 低于标准但不显著, 达标).
 
     A town is never flagged on a point estimate alone: only the first class is a flag.
+
+    >>> classify([0.8, 0.95], [0.9, 0.9], [0.01, 0.5], 0.05).tolist()
+    ['significant', 'compliant']
     """
-    codes = verdicts(estimate, threshold, p_adjusted, alpha)
-    return np.select([codes == v.value for v in (Verdict.SIGNIFICANT, Verdict.BELOW)],
-                     [CLASS_SIGNIFICANT, CLASS_LOW], CLASS_FINE)
+    return verdicts(estimate, threshold, p_adjusted, alpha)
 
 
 def pooled_power_n(n: np.ndarray, deff_district: float, df: np.ndarray,
@@ -171,6 +175,6 @@ def pooled_power_n(n: np.ndarray, deff_district: float, df: np.ndarray,
 
 
 def summarise(table: pd.DataFrame) -> pd.Series:
-    """Counts of each class."""
+    """Counts of each class code of ``table`` (significant, below, compliant)."""
     return table["class"].value_counts().reindex([CLASS_SIGNIFICANT, CLASS_LOW, CLASS_FINE],
                                                  fill_value=0)

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import ParameterError
-from ..flags.thresholds import CLASS_SIGNIFICANT, adjust_family, classify
+from ..flags.thresholds import CLASS_SIGNIFICANT, adjust_family, verdicts
 from ..labels import DISTRICT, Stage
 from ..spec import AssessmentSpec, FollowupRule
 
@@ -190,7 +190,8 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
         One row per town × indicator: ``p1``, ``p2``, ``z`` (after a follow-up), ``stage`` (a
         ``STAGE_*`` code),
         ``p_overall``, ``p_adjusted`` (the spec's adjustment of the overall p-values within the
-        family) and ``class`` (显著偏低 when ``p_adjusted < alpha``).
+        family) and ``class`` (a :class:`~quchi_stats.labels.Verdict` code: ``significant``, shown
+        显著偏低, when ``p_adjusted < alpha``).
     """
     est = phase1_estimates[phase1_estimates["town"] != DISTRICT]
     out = est[["indicator", "town", "estimate", "threshold"]].copy().reset_index(drop=True)
@@ -216,7 +217,7 @@ def combine_followup(phase1_estimates: pd.DataFrame, phase2_results: pd.DataFram
                                      STAGE_OUTSIDE))
     family = out["indicator"].to_numpy() if spec.multiplicity_family == "indicator" else None
     out["p_adjusted"] = adjust_family(out["p_overall"].to_numpy(), family, spec.multiplicity)
-    out["class"] = classify(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)
+    out["class"] = verdicts(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)
     out["flag"] = out["class"] == CLASS_SIGNIFICANT
     return out
 
@@ -279,7 +280,7 @@ def combine_conditional(phase1_estimates: pd.DataFrame, stage2: pd.DataFrame | N
                           None if family is None else family[part], spec.multiplicity)
         adj[part] = np.minimum(a / frac, 1.0)
     out["p_adjusted"] = adj
-    out["class"] = classify(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)
+    out["class"] = verdicts(out["estimate"], out["threshold"], out["p_adjusted"], spec.alpha)
     out["flag"] = out["class"] == CLASS_SIGNIFICANT
     out.attrs["share"] = share
     return out

@@ -9,12 +9,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from ..flags.funnel import funnel_limits
+from ..labels import DISTRICT, Verdict
 from .fonts import drawable
 
 __all__ = ["forest_plot", "funnel_plot", "income_histogram", "organ_pipe_plot", "power_curve",
            "trend_plot"]
 
-_COLORS = {"显著偏低": "#c0392b", "低于标准但不显著": "#e67e22", "达标": "#2c7fb8"}
+#: The forest plot's colour of each ``class`` code (:class:`~quchi_stats.labels.Verdict`).
+_COLORS = {Verdict.SIGNIFICANT.value: "#c0392b", Verdict.BELOW.value: "#e67e22",
+           Verdict.COMPLIANT.value: "#2c7fb8"}
 
 
 def _plain(text: object) -> str:
@@ -37,10 +40,12 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 def forest_plot(estimates: pd.DataFrame, *, threshold: float, label: str = "",
                 complement: bool = False, ax: Axes | None = None) -> Axes:
-    """Towns (and 全区) with their intervals and the threshold line.
+    """Towns (and the district's total row) with their intervals and the threshold line.
 
     ``estimates``: rows of one indicator with ``town``, ``estimate``, ``ci_lower``, ``ci_upper``
-    and optionally ``class``. ``complement=True`` plots ``1 − rate`` (错退率, 漏评率).
+    and optionally ``class`` (the :class:`~quchi_stats.labels.Verdict` codes of the estimates
+    table: each interval is coloured by its code; without it, as ``compliant``).
+    ``complement=True`` plots ``1 − rate`` (错退率, 漏评率).
     """
     ax = _axes(ax, (7, 0.45 * len(estimates) + 1.2))
     e = estimates.reset_index(drop=True)
@@ -50,7 +55,8 @@ def forest_plot(estimates: pd.DataFrame, *, threshold: float, label: str = "",
     if complement:
         est, lo, hi, thr = 1 - est, 1 - hi, 1 - lo, 1 - threshold
     y = np.arange(len(e))[::-1]
-    colors = [_COLORS.get(c, "#555555") for c in e.get("class", ["达标"] * len(e))]
+    codes = e["class"] if "class" in e else [Verdict.COMPLIANT.value] * len(e)
+    colors = [_COLORS.get(c, "#555555") for c in codes]
     ax.hlines(y, lo, hi, colors=colors, lw=2)
     ax.scatter(est, y, c=colors, zorder=3, s=28)
     ax.axvline(thr, color="#7f7f7f", ls="--", lw=1)
@@ -62,11 +68,12 @@ def forest_plot(estimates: pd.DataFrame, *, threshold: float, label: str = "",
 
 
 def funnel_plot(towns: pd.DataFrame, theta0: float, *, label: str = "",
-                method: str = "exact", district: str = "全区", ax: Axes | None = None) -> Axes:
+                method: str = "exact", district: str = DISTRICT, ax: Axes | None = None) -> Axes:
     """Towns against 95 % and 99.8 % limits around the district rate, on effective sample size.
 
     ``towns`` needs ``town``, ``estimate`` and ``n_funnel`` (or ``n_eff``). ``district`` names the
-    district's rate in the legend (全县, 全区, 全市: :func:`quchi_stats.labels.district_label`).
+    district's rate in the legend (全县, 全区, 全市: :func:`quchi_stats.labels.district_label`;
+    by default :data:`quchi_stats.labels.DISTRICT`).
     """
     ax = _axes(ax, (7, 4.5))
     towns, label = towns.assign(town=_names(towns["town"])), drawable(label, "指标")
@@ -139,11 +146,12 @@ def organ_pipe_plot(villages: pd.DataFrame, *, threshold: float, ci_lower: float
 
 
 def trend_plot(history: pd.DataFrame, *, label: str = "", threshold: float | None = None,
-               complement: bool = False, district: str = "全区", ax: Axes | None = None) -> Axes:
+               complement: bool = False, district: str = DISTRICT, ax: Axes | None = None) -> Axes:
     """One line per town over the years, with the district as a thick line.
 
     ``history``: rows of one indicator with ``year``, ``town``, ``estimate``; the row whose
-    ``town`` is ``district`` is the district's (the report passes the word its readers see).
+    ``town`` is ``district`` is the district's (by default :data:`quchi_stats.labels.DISTRICT`, the
+    total row's value in the tables; the report passes the word its readers see).
     """
     ax = _axes(ax, (7, 4.5))
     district = drawable(district, "乡镇")

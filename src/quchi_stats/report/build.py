@@ -27,14 +27,13 @@ from ..flags import (
     BETWEEN_BOUNDARY,
     BETWEEN_ESTIMATED,
     BETWEEN_FIT_FAILED,
-    CLASS_LOW,
-    CLASS_SIGNIFICANT,
 )
 from ..io.schema import FRAMES, LABELS_ZH, ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
 from ..labels import (
     FunnelPosition,
     LqasClass,
+    Verdict,
     code_label,
     column_labels,
     district_label,
@@ -104,7 +103,10 @@ def _zh(frame: pd.DataFrame, columns: tuple[str, ...], table: str | None = None,
 
 def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
     """The report's tables with Chinese headers: 估计结果 (estimates), 标记 (flags), and the rest.
-    Every header comes from the label registry (:func:`quchi_stats.labels.column_labels`)."""
+    Every header comes from the label registry (:func:`quchi_stats.labels.column_labels`), and
+    every code a table holds is shown in its words (the estimates' ``class`` codes as
+    显著偏低/低于标准但不显著/达标, :func:`quchi_stats.labels.code_label`): these tables are what
+    people read (HTML, xlsx, docx, estimates.csv, flags.csv, the notebooks)."""
     spec = a.spec
     rows = []
     for _, r in a.estimates.iterrows():
@@ -116,7 +118,7 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
             f"{ind.shown_threshold:.0%}", "unit": "人" if ind.unit == "person" else "户",
             "n": int(r["n"]), "n_eff": r["n_eff"], "df": int(r["df"]),
             "deff": r["deff"], "p_value": r["p_value"], "p_adjusted": r["p_adjusted"],
-            "class": r["class"], "power": r["power"], "method": r["method"],
+            "class": code_label(Verdict, r["class"]), "power": r["power"], "method": r["method"],
             **({"lqas": code_label(LqasClass, r["lqas"])} if "lqas" in r else {})})
     estimates = pd.DataFrame(rows)
     estimates = estimates.rename(columns=column_labels())
@@ -559,7 +561,7 @@ def report_context(a: Assessment, tables: Mapping[str, pd.DataFrame], *,
                            "table": table(tables["收入集中检验"]), "figures": figures}
     towns = [t for t in est["town"].unique() if t != DISTRICT]
     flagged_towns = set(a.flags["town"]) if len(a.flags) else set()
-    low = est[(est["class"] == CLASS_LOW) & (est["town"] != DISTRICT)]
+    low = est[(est["class"] == Verdict.BELOW) & (est["town"] != DISTRICT)]
     ctx["evaluation"] = [
         {"town": t, "articles": "、".join(sorted(set(a.flags.loc[a.flags["town"] == t, "article"])))
          if t in flagged_towns else "", "n_low": int((low["town"] == t).sum())} for t in towns]
@@ -569,7 +571,7 @@ def report_context(a: Assessment, tables: Mapping[str, pd.DataFrame], *,
         {"town": t, "what": "、".join(a.flags.loc[a.flags["town"] == t, "item"]),
          "consequences": "；".join(sorted(set(a.flags.loc[a.flags["town"] == t, "consequence"])))}
         for t in sorted(flagged_towns, key=lambda x: towns.index(x) if x in towns else 99)]
-    ctx["significant"] = int((est["class"] == CLASS_SIGNIFICANT).sum())
+    ctx["significant"] = int((est["class"] == Verdict.SIGNIFICANT).sum())
     return ctx
 
 

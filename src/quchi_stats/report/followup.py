@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..followup.rule import frames_needed, screen_levels_text
 from ..io.schema import FRAMES as FRAME_LABELS
-from ..labels import Stage, code_label, column_labels, threshold_text
+from ..labels import Stage, Verdict, code_label, column_labels, threshold_text
 
 __all__ = ["FLAG_COLUMNS", "FLAG_COLUMNS_ZH", "PERCENT_COLUMNS", "TABLE_COLUMNS", "followup_context",
            "followup_table"]
@@ -48,7 +48,7 @@ def followup_table(a) -> pd.DataFrame:
             ind.shown(r["estimate"]), r["p1"], int(r["villages"]), int(r["households"]),
             int(r["visited"]), int(r["households_phase1"]), r["extra_share"], r["p2"],
             ind.shown(r["estimate_two_phase"]), lo, hi, r["z"], r["p_overall"], r["p_adjusted"],
-            code_label(Stage, r["stage"]), r["class"]), strict=True)))
+            code_label(Stage, r["stage"]), code_label(Verdict, r["class"])), strict=True)))
     return pd.DataFrame(rows).rename(columns=column_labels("followup"))
 
 
