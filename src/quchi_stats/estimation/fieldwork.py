@@ -29,7 +29,7 @@ from ..design import SurveyDesign
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice
 from ..io.schema import RESULTS, SAMPLE, TableSchema
 from ..labels import COLUMN_LABELS_ZH
-from ..sampling.draw import _FRAME_ZH, FRAME_NAMES, split_villages
+from ..sampling.draw import _FRAME_ZH, FRAME_NAMES, risk_groups, split_villages
 
 __all__ = ["RESPONSE_LABELS_ZH", "Fieldwork", "fieldwork_design", "response_summary"]
 
@@ -88,7 +88,7 @@ def _merge(sample: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     used = ~primary & merged["visit_status"].isin(["substitute", "completed"])
     # in a village whose non-registered frame was split by risk, each group is its own cell
     key = [merged["town"], merged["village"], merged["frame"],
-           pd.Series(_risk_group(merged), index=merged.index)]
+           pd.Series(risk_groups(merged), index=merged.index)]
     cells = pd.DataFrame({"missing": missing, "used": used}).groupby(key).sum()
     over = cells[cells["used"] > cells["missing"]]
     if len(over):
@@ -107,26 +107,6 @@ def _cell_text(key: str) -> str:
     ``\\x1f``) as people read it: 马坝镇·建档立卡户."""
     town, frame, *rest = key.split("\x1f")
     return "·".join([town, _FRAME_ZH.get(frame, frame), *rest])
-
-
-def _risk_group(merged: pd.DataFrame) -> np.ndarray:
-    """Each row's risk group where it is a sampling cell of its own: ``"risk"`` or ``"other"`` for
-    the non-registered rows of a village whose frame the draw split by risk
-    (:func:`~quchi_stats.sampling.draw.split_villages`), ``""`` elsewhere (a village drawn as one
-    frame lists one set of reserves for both groups, so its groups are not cells)."""
-    out = np.full(len(merged), "", dtype=object)
-    if "risk" not in merged:
-        return out
-    split = split_villages(merged)
-    if not split:
-        return out
-    pairs = pd.MultiIndex.from_arrays([merged["town"].astype(str), merged["village"].astype(str)])
-    inside = (pairs.isin(list(split)) & (merged["frame"] == "non_registered").to_numpy()
-              & merged["risk"].notna().to_numpy())
-    flag = merged["risk"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    out[inside & flag] = "risk"
-    out[inside & ~flag] = "other"
-    return out
 
 
 def fieldwork_design(sample: pd.DataFrame, results: pd.DataFrame, *,
@@ -377,7 +357,7 @@ def _adjustment(merged: pd.DataFrame, nonresponse: str) -> np.ndarray:
     town_key = merged["town"].astype(str) + "\x1f" + merged["frame"].astype(str)
     # a village split by risk: risk and other households are separate classes (and so, in the
     # town fallback, are the town's split-village groups)
-    group = _risk_group(merged)
+    group = risk_groups(merged)
     town_key = town_key + pd.Series(group, index=merged.index).map(
         {"": "", "risk": "\x1f风险户", "other": "\x1f其他户"})
     village_key = town_key + "\x1f" + merged["village"].astype(str)

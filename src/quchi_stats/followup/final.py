@@ -259,7 +259,7 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
     ``households_phase2_answered``; pairs without phase-2 answers are left out.
     """
     from ..estimation import Fieldwork
-    from ..sampling.draw import split_villages
+    from ..sampling.draw import risk_groups, split_villages
 
     cols = ["indicator", "town", "estimate_two_phase", "ci_lower", "ci_upper",
             "households_phase2_answered"]
@@ -294,12 +294,7 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
             v_a = 0.0
             # a risk-oversampled phase 1 drew the non-registered frame of a split village as two
             # sub-frames (``risk``), each with its own n and N; other villages as one frame
-            grp = np.full(len(a), "", dtype=object)
-            if split:
-                inside = (pd.MultiIndex.from_arrays([a["town"], a["village"]]).isin(list(split))
-                          & (a["frame"] == "non_registered").to_numpy() & a["risk"].notna().to_numpy())
-                grp[inside] = np.where(a["risk"].astype("boolean").fillna(False).to_numpy(bool)[inside],
-                                       "risk", "other")
+            grp = risk_groups(a, split)
             for _, cell in a.assign(_u=ua, _grp=grp).groupby(["village", "frame", "_grp"], sort=False):
                 n, big_n = len(cell), float(cell["n_households_in_frame_of_village"].iloc[0])
                 if n > 1 and big_n > n:

@@ -54,7 +54,7 @@ from .sample_size import expected_margin
 from .selection import select, select_systematic
 
 __all__ = ["FRAME_NAMES", "DesignPlan", "DrawResult", "assign_frames", "draw_sample", "risk_flags",
-           "risk_split", "split_villages", "village_plan"]
+           "risk_groups", "risk_split", "split_villages", "village_plan"]
 
 #: The three household frames, in the order of :data:`quchi_stats.io.schema.FRAMES`.
 FRAME_NAMES: tuple[str, ...] = tuple(FRAMES)
@@ -487,9 +487,7 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
         sample.loc[~non_reg, "risk"] = pd.NA
         # risk households first in a village whose frame was split (each group lists its own
         # primaries, then its reserves); a village drawn as one frame lists one set
-        split = split_villages(sample)
-        in_split = pd.MultiIndex.from_arrays([sample["town"], sample["village"]]).isin(list(split))
-        keys.append((non_reg & in_split & ~flag).astype(int))
+        keys.append((risk_groups(sample) == "other").astype(int))
         columns = [*SAMPLE_COLUMNS, "risk"]
         primary_risk = (cat["role"] == "primary") & non_reg & flag
         drawn_risk = pd.Series(primary_risk).groupby(sample["town"].to_numpy()).sum()
@@ -565,6 +563,35 @@ def split_villages(sample: pd.DataFrame) -> set[tuple[str, str]]:
         n=("role", "size"), want=("n_households_sampled_in_frame_of_village", "first"))
     ok = (g["n"] == g["want"]).groupby(level=[0, 1]).agg(["all", "size"])
     return {(t, v) for (t, v), r in ok.iterrows() if r["all"] and r["size"] == 2}
+
+
+def risk_groups(table: pd.DataFrame,
+                split: set[tuple[str, str]] | None = None) -> np.ndarray:
+    """Each row's risk group where it is a sampling cell of its own: ``"risk"`` or ``"other"`` for
+    the non-registered rows of a village whose frame the draw split (``split``, by default
+    :func:`split_villages` of ``table``), ``""`` elsewhere (a village drawn as one frame lists one
+    set of reserves for both groups, so its groups are not cells). ``table`` needs ``town``,
+    ``village``, ``frame`` and, for any group, ``risk``.
+
+    >>> s = pd.DataFrame({"town": "甲", "village": ["一", "一", "二"], "frame": "non_registered",
+    ...                   "risk": [True, False, True]})
+    >>> risk_groups(s, split={("甲", "一")}).tolist()
+    ['risk', 'other', '']
+    """
+    out = np.full(len(table), "", dtype=object)
+    if "risk" not in table:
+        return out
+    if split is None:
+        split = split_villages(table)
+    if not split:
+        return out
+    pairs = pd.MultiIndex.from_arrays([table["town"].astype(str), table["village"].astype(str)])
+    inside = (pairs.isin(list(split)) & (table["frame"] == "non_registered").to_numpy()
+              & table["risk"].notna().to_numpy())
+    flag = table["risk"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    out[inside & flag] = "risk"
+    out[inside & ~flag] = "other"
+    return out
 
 
 def risk_split(n: int, n_risk: int, n_other: int, factor: float) -> int | None:
