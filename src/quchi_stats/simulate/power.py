@@ -645,16 +645,21 @@ def _test_and_interval(sim: dict[str, np.ndarray], threshold: float, spec: Asses
     return pv, ci.lower.reshape(shape), ci.upper.reshape(shape)
 
 
+def _per_indicator(value: Any, indicators: list[str], name: str, default: float) -> list:
+    """``value`` (one value, or {indicator: value} with ``default`` for the others) as one value
+    per simulated indicator, unchecked; a mapping naming an indicator not simulated is refused."""
+    if not isinstance(value, Mapping):
+        return [value] * len(indicators)
+    unknown = set(value) - set(indicators)
+    if unknown:
+        raise ParameterError(f"The '{name}' parameter of simulate_design names indicators that are "
+                             f"not simulated: {sorted(unknown)}.")
+    return [value.get(i, default) for i in indicators]
+
+
 def _risk_ratios(ratio: float | Mapping[str, float], indicators: list[str]) -> list[float]:
     """One risk ratio (>= 1) per simulated indicator (``simulate_design(risk_ratio=...)``)."""
-    if isinstance(ratio, Mapping):
-        unknown = set(ratio) - set(indicators)
-        if unknown:
-            raise ParameterError(f"The 'risk_ratio' parameter of simulate_design names indicators "
-                                 f"that are not simulated: {sorted(unknown)}.")
-        values = [ratio.get(i, 1.0) for i in indicators]
-    else:
-        values = [ratio] * len(indicators)
+    values = _per_indicator(ratio, indicators, "risk_ratio", 1.0)
     for v in values:
         if (isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v)
                 or not v >= 1):
@@ -665,14 +670,7 @@ def _risk_ratios(ratio: float | Mapping[str, float], indicators: list[str]) -> l
 
 def _icc_values(icc: float | Mapping[str, float], indicators: list[str]) -> list[float]:
     """One intra-village correlation per simulated indicator, each checked to be in [0, 1)."""
-    if isinstance(icc, Mapping):
-        unknown = set(icc) - set(indicators)
-        if unknown:
-            raise ParameterError(f"The 'icc' parameter of simulate_design names indicators that "
-                                 f"are not simulated: {sorted(unknown)}.")
-        values = [icc.get(i, 0.05) for i in indicators]
-    else:
-        values = [icc] * len(indicators)
+    values = _per_indicator(icc, indicators, "icc", 0.05)
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1:
