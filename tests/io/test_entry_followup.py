@@ -192,22 +192,30 @@ def test_a_household_visited_in_both_phases_is_refused(two_phase, tmp_path):
     assert any(ws.title in p and "第一阶段已入户" in p for p in _check(data))
 
 
-def test_a_household_drawn_again_takes_its_followup_row(tmp_path):
-    """The conditional method may draw again a household phase 1 did not observe: its 复核 row
-    replaces its phase-1 row (无法入户), as the CSV's one updated row does."""
+def _book(tmp_path, phase1: list[list], phase2: list[list], title: str | None = None):
+    """results_2018.xlsx with a 马坝镇 sheet (``title`` row above the header if given) of
+    ``phase1`` rows and its 复核 sheet of ``phase2`` rows (户编号, 年度, 入户状态, 满意度)."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "马坝镇"
     head = ["户编号", "年度", "入户状态", "满意度"]
-    ws.append(head)
-    ws.append(["4402051002010001", YEAR, "完成", "满意"])
-    ws.append(["4402051002010002", YEAR, "无法入户", None])
+    for row in ([[title]] if title else []) + [head, *phase1]:
+        ws.append(row)
     ws2 = wb.create_sheet(FOLLOWUP_SHEET_PREFIX + "马坝镇")
-    ws2.append(head)
-    ws2.append(["4402051002010002", YEAR, "完成", "不满意"])
-    ws2.append(["4402051002010003", YEAR, "完成", "满意"])
+    for row in [head, *phase2]:
+        ws2.append(row)
     path = tmp_path / f"results_{YEAR}.xlsx"
     wb.save(path)
+    return path
+
+
+def test_a_household_drawn_again_takes_its_followup_row(tmp_path):
+    """The conditional method may draw again a household phase 1 did not observe: its 复核 row
+    replaces its phase-1 row (无法入户), as the CSV's one updated row does."""
+    path = _book(tmp_path, [["4402051002010001", YEAR, "完成", "满意"],
+                            ["4402051002010002", YEAR, "无法入户", None]],
+                 [["4402051002010002", YEAR, "完成", "不满意"],
+                  ["4402051002010003", YEAR, "完成", "满意"]])
     got = read_results(path)
     assert got["household_id"].tolist() == ["4402051002010001", "4402051002010002",
                                             "4402051002010003"]
@@ -253,20 +261,11 @@ def test_fieldlist_followup_writes_the_form_and_the_list(tmp_path):
 
 def test_a_visit_in_both_phases_names_the_true_rows(tmp_path):
     """A title row above the header: the message names the spreadsheet's own row numbers."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "马坝镇"
-    head = ["户编号", "年度", "入户状态", "满意度"]
-    ws.append(["马坝镇 2018 年入户核查结果"])
-    ws.append(head)
-    ws.append(["4402051002010001", YEAR, "完成", "满意"])
-    ws.append(["4402051002010002", YEAR, "替补", "满意"])
-    ws2 = wb.create_sheet(FOLLOWUP_SHEET_PREFIX + "马坝镇")
-    ws2.append(head)
-    ws2.append(["4402051002010003", YEAR, "完成", "满意"])
-    ws2.append(["4402051002010002", YEAR, "完成", "不满意"])
-    path = tmp_path / f"results_{YEAR}.xlsx"
-    wb.save(path)
-    with pytest.raises(DataError, match=f"results_{YEAR}.xlsx，工作表“{ws2.title}”，第 3 行，列“户编号”："
+    path = _book(tmp_path, [["4402051002010001", YEAR, "完成", "满意"],
+                            ["4402051002010002", YEAR, "替补", "满意"]],
+                 [["4402051002010003", YEAR, "完成", "满意"],
+                  ["4402051002010002", YEAR, "完成", "不满意"]],
+                 title="马坝镇 2018 年入户核查结果")
+    with pytest.raises(DataError, match=f"results_{YEAR}.xlsx，工作表“{FOLLOWUP_SHEET_PREFIX}马坝镇”，第 3 行，列“户编号”："
                                         "户编号“4402051002010002”第一阶段已入户（工作表“马坝镇”第 4 行：替补）"):
         read_results(path)
