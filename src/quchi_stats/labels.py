@@ -33,10 +33,11 @@ from decimal import Decimal
 from enum import StrEnum
 
 __all__ = ["ARTICLE_LABELS", "CODE_LABELS", "COLUMN_LABELS_ZH", "DISTRICT", "DISTRICT_UNNAMED",
-           "DISTRICT_WORDS", "FLAG_VERDICTS", "FRAME_LABELS_ZH", "FUNNEL_POSITION_LABELS", "LQAS_LABELS",
-           "P_FLOOR", "STAGE_LABELS", "TABLE_LABELS_ZH", "VERDICT_LABELS", "Article", "FunnelPosition",
-           "LqasClass", "Stage", "Verdict", "article_label", "code_label", "column_labels",
-           "district_label", "p_statement", "p_text", "threshold_text", "verdict_label"]
+           "DISTRICT_WORDS", "FLAG_VERDICTS", "FRAME_LABELS_ZH", "FRAME_SHORT_LABELS_ZH",
+           "FUNNEL_POSITION_LABELS", "LQAS_LABELS", "P_FLOOR", "STAGE_LABELS", "TABLE_LABELS_ZH",
+           "VERDICT_LABELS", "Article", "FunnelPosition", "LqasClass", "Stage", "Verdict", "article_label",
+           "code_label", "column_labels", "district_label", "p_statement", "p_text", "threshold_text",
+           "verdict_label"]
 
 # --------------------------------------------------------------------------------------------
 # the codes of the findings tables (quchi_stats.findings), and the one label each is shown with
@@ -260,6 +261,13 @@ TABLE_LABELS_ZH: dict[str, dict[str, str]] = {
 #: The sampling frames (``frame`` codes) in words, as the input schema names them.
 FRAME_LABELS_ZH: dict[str, str] = {
     "registered": "建档立卡户（未在当年退出）",
+    "exited": "当年退出户",
+    "non_registered": "非建档立卡户",
+}
+
+#: The frames' short names in running text (messages, the rule and design lines).
+FRAME_SHORT_LABELS_ZH: dict[str, str] = {
+    "registered": "建档立卡户",
     "exited": "当年退出户",
     "non_registered": "非建档立卡户",
 }

@@ -65,7 +65,7 @@ from scipy import special, stats
 
 from . import __version__
 from .errors import DataError, ParameterError, QuchiStatsWarning
-from .labels import column_labels
+from .labels import FRAME_SHORT_LABELS_ZH, column_labels
 from .sampling.allocation import allocate
 from .sampling.draw import FRAME_NAMES, DesignPlan, village_plan
 from .sampling.selection import inclusion_probabilities
@@ -84,7 +84,7 @@ MAX_PLAN_BYTES = 200_000
 #: Largest number of households per village and frame searched.
 MAX_PER_FRAME = 60
 
-_FRAME_ZH = {"registered": "建档立卡户", "exited": "当年退出户", "non_registered": "非建档立卡户"}
+_FRAME_ZH = FRAME_SHORT_LABELS_ZH  # one spelling: the label registry
 
 
 # --------------------------------------------------------------------------------------------

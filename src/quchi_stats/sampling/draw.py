@@ -41,6 +41,7 @@ import pandas as pd
 
 from ..errors import DataError, ParameterError, check_choice, check_int, check_probability
 from ..io.schema import ALLOCATION_LABELS_ZH, FRAMES, LABELS_ZH, RISK_COLUMNS, order_towns
+from ..labels import FRAME_SHORT_LABELS_ZH
 from ..plan_options import (
     ALLOCATION_METHODS,
     HOUSEHOLD_METHODS,
@@ -708,4 +709,4 @@ def _per_town(value: float | dict[str, float], towns: list[str], name: str) -> n
     return np.array([float(value[t]) for t in towns])
 
 
-_FRAME_ZH = {"registered": "建档立卡户", "exited": "当年退出户", "non_registered": "非建档立卡户"}
+_FRAME_ZH = FRAME_SHORT_LABELS_ZH  # one spelling: the label registry

@@ -73,7 +73,7 @@ from ..errors import ParameterError, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
 from ..flags.thresholds import MULTIPLICITY_METHODS, adjust_rows
 from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
-from ..labels import column_labels
+from ..labels import FRAME_SHORT_LABELS_ZH, column_labels
 from ..sampling.draw import FRAME_NAMES, DesignPlan, risk_split, village_plan
 from ..sampling.selection import select_replicates
 from ..spec import AssessmentSpec, load_spec
@@ -91,7 +91,7 @@ CHUNK = 500
 #: ... fewer for a large register, so a block's village arrays stay near this many values.
 _BLOCK_VALUES = 4_000_000
 
-_FRAME_ZH = {"registered": "建档立卡户", "exited": "当年退出户", "non_registered": "非建档立卡户"}
+_FRAME_ZH = FRAME_SHORT_LABELS_ZH  # one spelling: the label registry
 _ALLOCATION_ZH = {"equal": "等量分配", "proportional": "按村数比例分配", "sqrt": "平方根分配",
                   "neyman": "Neyman 分配"}
 
