@@ -87,16 +87,43 @@ def single_phase_copy(dst, src=None):
 
 
 @pytest.fixture(scope="session")
-def bundled_assessments():
-    """The assessment of each bundled year (``data_samples/``), computed once for the session and
+def bundled_assessments(tmp_path_factory):
+    """The assessment of each bundled year (``data_samples/``), computed once for the test run and
     shared by every test that reads it (an :class:`Assessment` is frozen; tests derive variants
     with ``dataclasses.replace``). 2018 with its trend (2016–2017) and every year with the power
     column, as the ``report`` command runs them; computed with numeric RuntimeWarnings as errors
-    (from any module, not only quchi_stats's), which tests/flags/test_eb_districts.py checks."""
-    import warnings
+    (from any module, not only quchi_stats's), which tests/flags/test_eb_districts.py checks.
 
-    from quchi_stats.assessment import run_assessment
+    Under pytest-xdist the first worker that needs them computes them and pickles them beside the
+    workers' temporary directories, under a file lock; the others load that file (about 25 s of
+    CPU saved per worker). Without xdist, or without ``fcntl`` (Windows), it is computed here."""
+    import pickle
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        return {y: run_assessment(y, history=(y == 2018)) for y in (2016, 2017, 2018)}
+    def compute():
+        import warnings
+
+        from quchi_stats.assessment import run_assessment
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            return {y: run_assessment(y, history=(y == 2018)) for y in (2016, 2017, 2018)}
+
+    import os
+
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on the project's CI
+        return compute()
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return compute()  # one process: nothing to share (and basetemp's parent outlives the run)
+    root = tmp_path_factory.getbasetemp().parent  # pytest-N/, shared by this run's workers only
+    path = root / "bundled_assessments.pickle"
+    with open(root / "bundled_assessments.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_file():
+            return pickle.loads(path.read_bytes())
+        computed = compute()
+        part = path.with_suffix(".part")
+        part.write_bytes(pickle.dumps(computed))
+        part.replace(path)
+        return computed
