@@ -535,7 +535,9 @@ def _clusters(fw: Fieldwork, spec: AssessmentSpec) -> pd.DataFrame:
     for ind in spec.indicators:
         if ind.good != "no":
             continue
-        c = village_cluster_test(fw.design(ind.frames).data, ind.column).assign(
+        data = fw.design(ind.frames).data
+        # risk households drawn at a higher rate: the reference rate per risk group (flags/clusters.py)
+        c = village_cluster_test(data, ind.column, group="risk" if "risk" in data else None).assign(
             indicator=ind.name, label=ind.label)
         clusters = pd.concat([clusters, c], ignore_index=True)
     return clusters
