@@ -317,6 +317,7 @@ def test_cli_design_risk_factor_and_plan_file(tmp_path, capsys):
                  "--risk-factor", "3", "--out", str(tmp_path / "s4")]) != 0
     err = capsys.readouterr().err
     assert "台账没有风险户列" in err and len(err.strip().splitlines()) == 1
+    assert "register_2018.csv：台账没有风险户列" in err  # the message names the register's file
 
 
 def test_a_village_drawn_as_one_frame_lists_its_primary_before_its_reserves():

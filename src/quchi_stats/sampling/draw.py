@@ -513,6 +513,19 @@ def draw_sample(register: pd.DataFrame, plan: DesignPlan, seed: int) -> DrawResu
     return DrawResult(sample, allocation, tuple(notes), plan, seed, risk_record)
 
 
+def require_risk_columns(register: pd.DataFrame, factor: float,
+                         file: str | None = None) -> list[str]:
+    """The optional risk columns ``register`` has; none raises :class:`DataError` naming ``file``
+    (the register's file name, where known) and ``factor``."""
+    present = [c for c in RISK_COLUMNS if c in register]
+    if not present:
+        names = "、".join(LABELS_ZH[c] for c in RISK_COLUMNS)
+        raise DataError(f"台账没有风险户列（{names}，至少要有一列），不能按 risk_factor = {factor:g} "
+                        "加抽风险户；请在台账中加入这些列，或不用 --risk-factor（risk_factor = 1）",
+                        file=file)
+    return present
+
+
 def risk_flags(register: pd.DataFrame, factor: float = 2.0) -> np.ndarray:
     """Whether each household of ``register`` is a risk household: any of the optional risk
     columns (低保, 危房, 大病/慢性病, 残疾, 独居老人; :data:`~quchi_stats.io.schema.RISK_COLUMNS`)
@@ -523,11 +536,7 @@ def risk_flags(register: pd.DataFrame, factor: float = 2.0) -> np.ndarray:
     >>> risk_flags(pd.DataFrame({"dibao": [True, False, None], "disability": [False, None, True]}))
     array([ True, False,  True])
     """
-    present = [c for c in RISK_COLUMNS if c in register]
-    if not present:
-        names = "、".join(LABELS_ZH[c] for c in RISK_COLUMNS)
-        raise DataError(f"台账没有风险户列（{names}，至少要有一列），不能按 risk_factor = {factor:g} "
-                        "加抽风险户；请在台账中加入这些列，或不用 --risk-factor（risk_factor = 1）")
+    present = require_risk_columns(register, factor)
     out = np.zeros(len(register), dtype=bool)
     for c in present:
         try:

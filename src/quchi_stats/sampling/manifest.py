@@ -25,7 +25,7 @@ from ..errors import DataError, OutputExistsError, QuchiStatsError, Verification
 from ..io.readers import read_table
 from ..io.schema import RISK_COLUMNS
 from ..io.writers import atomic_write_bytes, csv_bytes, file_sha256, write_json
-from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample
+from .draw import MAX_SEED, DesignPlan, DrawResult, draw_sample, require_risk_columns
 
 __all__ = ["MANIFEST_FIELDS", "VerifyReport", "WriteOutcome", "check_manifest", "draw_from_file",
            "manifest_rule", "new_seed", "read_manifest", "register_options", "rule_sha256",
@@ -44,6 +44,8 @@ def draw_from_file(register_path: str | Path, plan: DesignPlan, seed: int, *,
                    columns: dict[str, str] | None = None) -> DrawResult:
     """Read a register file and draw the sample (what ``quchi-stats design`` does)."""
     register = read_table(register_path, "register", encoding=encoding, sheet=sheet, columns=columns)
+    if plan.risk_factor > 1:  # said here, where the file's name is known
+        require_risk_columns(register, plan.risk_factor, file=Path(register_path).name)
     return draw_sample(register, plan, seed)
 
 
