@@ -272,3 +272,22 @@ def test_conditional_no_qualifying_town(tmp_path, capsys):
     assert "条件检验" in out and "不需要复核，未写出任何文件" in out
     assert not (data / "followup_2018").exists()
     assert not any(p.name.startswith(".followup_2018") for p in data.iterdir())
+
+
+def test_rerun_on_the_bundled_year_with_its_seed_changes_nothing(tmp_path, capsys):
+    """The bundled results file holds both phases (the 复核 rows appended after the draw): a re-run
+    with the manifest's seed is the same draw (the phase-1 rows are what it depended on) and
+    leaves the audit record as it was; without the seed the refusal names both seeds."""
+    data = tmp_path / "data"
+    shutil.copytree(data_path(), data)
+    folder = data / "followup_2018"
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    seed = json.loads(before["manifest.json"])["seed"]
+    args = ["followup", "--year", "2018", "--data", str(data), "--spec", str(data / "spec_2018.toml")]
+    assert main([*args, "--seed", str(seed)]) == 0
+    assert "已存在且与本次抽样完全相同，未改动" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert main([*args, "--seed", str(seed + 1)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"清单记录的随机种子是 {seed}，本次是 {seed + 1}" in err and err.count("\n") == 0
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before

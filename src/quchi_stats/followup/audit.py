@@ -163,6 +163,21 @@ def phase1_rows_sha256(results: pd.DataFrame, sample1: pd.DataFrame,
     return _sha(csv_bytes(rows.reset_index(drop=True)))
 
 
+def _same_draw(recorded: Any, record: dict[str, Any]) -> bool:
+    """Whether an existing follow-up manifest records the draw ``record`` describes. The results
+    file's own SHA-256 and the tool's version may differ: the 复核 results are appended to the same
+    file after the draw, and a later version may re-draw the same sample; what the draw depended
+    on (the phase-1 rows, by ``phase1_rows_sha256``) must not."""
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("results"), dict):
+        return False
+
+    def drop(m: dict[str, Any]) -> dict[str, Any]:
+        return {k: ({kk: vv for kk, vv in v.items() if kk != "sha256"} if k == "results" else v)
+                for k, v in m.items() if k != "version"}
+
+    return drop(recorded) == drop(record)
+
+
 def observed_sha256(observed: list[str]) -> str:
     """SHA-256 of the sorted household ids phase 1 observed, one per line (UTF-8)."""
     from ..sampling.manifest import _sha
@@ -311,13 +326,16 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
             from ..sampling.manifest import _load_json
 
             if (sample_path.exists() and sample_path.read_bytes() == payload
-                    and _load_json(mpath) == record):
+                    and _same_draw(_load_json(mpath), record)):
                 stage.discard()
                 return FollowupOutcome(est, screened, exhausted, fd, rule, out, True,
                                        unchanged=True, spec_alpha=spec_obj.alpha, spec=spec_obj)
             if not force:
-                raise OutputExistsError(f"{out} 中已有复核样本，与本次不同；复核样本是审计记录，不会被覆盖。"
-                                        f"如确需替换，请加 --force。")
+                was = _load_json(mpath).get("seed") if mpath.exists() else None
+                hint = (f"（清单记录的随机种子是 {was}，本次是 {seed}：重新抽取同一样本请加 --seed {was}）"
+                        if isinstance(was, int) and was != seed else "")
+                raise OutputExistsError(f"{out} 中已有复核样本，与本次不同{hint}；复核样本是审计记录，"
+                                        f"不会被覆盖。如确需替换，请加 --force。")
         new = stage.path
         if (out / "replaced").is_dir():
             shutil.copytree(out / "replaced", new / "replaced", copy_function=shutil.copy2)
