@@ -9,6 +9,7 @@ import pandas as pd
 from ..followup.rule import frames_needed, screen_levels_text
 from ..io.schema import FRAMES as FRAME_LABELS
 from ..labels import Stage, Verdict, code_label, column_labels, threshold_text
+from .render import prose
 
 __all__ = ["FLAG_COLUMNS", "FLAG_COLUMNS_ZH", "PERCENT_COLUMNS", "TABLE_COLUMNS", "flags_worded",
            "followup_context", "followup_table"]
@@ -64,8 +65,7 @@ def followup_context(a, table) -> dict[str, object]:
     p1_total = int(a.overview.get("primary", 0))
     out: dict[str, object] = {
         "method": rule.method, "table": table, "alpha": threshold_text(spec.alpha),
-        "family": ("每个指标的各镇为一族" if spec.multiplicity_family == "indicator"
-                   else "全部 镇×指标 为一族"),
+        "family": prose("family_text", family=spec.multiplicity_family),  # as the methods say it
         "towns": len(towns), "villages": int(towns["villages"].sum()), "households": extra,
         "phase1": p1_total, "extra_share": f"{extra / p1_total:.1%}" if p1_total else ""}
     if rule.method == "conditional":
