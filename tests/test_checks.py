@@ -134,7 +134,7 @@ def test_absent_optional_files_are_said_and_the_report_names_the_checks_not_made
     assert "第九条" in said and "第七条（一）" in said
     a = run_assessment(YEAR, d, history=False, power=False)  # notes, not power
     assert any("第九条" in n for n in a.notes) and any("第七条（一）" in n for n in a.notes)
-    notes = report_tables(a)["说明"]["说明"].tolist()
+    notes = report_tables(a)["notes"]["note"].tolist()
     assert notes == list(a.notes)
     html = build_html(a)
     assert "本报告未进行的检查" in html and "第九条" in html and "第七条（一）" in html

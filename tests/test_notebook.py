@@ -17,9 +17,12 @@ from quchi_stats.errors import DataError, NotebookExecutionError
 from quchi_stats.notebook import (
     INSTALL_HINT,
     TEMPLATE,
+    WARNING_COLUMNS_ZH,
     notebook_dict,
     overview_table,
+    recorded_warnings,
     truth_comparison,
+    warnings_table,
     write_notebook,
 )
 from quchi_stats.spec import write_spec
@@ -96,6 +99,8 @@ def test_another_county_and_real_data(tmp_path, real_dir):
     nb = nbformat.reads(text, as_version=4)
     assert nb.cells[0].source.startswith("# 某某县 2018 年度")
     assert "曲江" not in text
+    assert "全区" not in text  # the county level is 全县 (the spec's county), in the narrative too
+    assert any("与全县水平比较" in c.source for c in nb.cells if c.cell_type == "markdown")
     assert "合成数据" not in nb.cells[0].source and "参数_2018.toml" in nb.cells[0].source
     assert not any("synthetic-only" in c.metadata.get("tags", []) for c in nb.cells)
     injected = next(c for c in nb.cells if c.id == "injected-parameters")
@@ -200,3 +205,40 @@ def test_inputs_are_checked_before_running(tmp_path, real_dir, capsys):
     assert "sample_2018" in err and "results_2018" in err
     assert "笔记本未生成：请改正以上问题后重新运行" in err
     assert not out.exists()
+
+
+def test_warnings_are_recorded_and_shown_as_a_table_without_paths():
+    """The notebook shows the library's warnings (the counted repairs) as a table of source and
+    message, never the developer's install path, and never drops one."""
+    import warnings
+
+    from quchi_stats.errors import QuchiStatsWarning
+
+    path = "/home/dev/work/quchi_stats/src/quchi_stats/followup/conditional.py"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a silencing filter outside is not obeyed inside
+        with recorded_warnings() as caught:
+            for _ in range(2):
+                warnings.warn_explicit("以下乡镇×抽样框改按镇×抽样框调整权数：甲镇·建档立卡户",
+                                       QuchiStatsWarning, path, 234)
+            warnings.warn_explicit("跳过 2 行标题", UserWarning,
+                                   "C:\\Users\\dev\\quchi_stats\\io\\readers.py", 10)
+            warnings.warn_explicit("某个库的提示", DeprecationWarning, "/opt/x/other_lib/mod.py", 1)
+    t = warnings_table(caught)
+    assert list(t.columns) == list(WARNING_COLUMNS_ZH) == ["来源", "信息", "次数"]
+    assert t.to_dict("records")[0] == {
+        "来源": "quchi_stats.followup.conditional",
+        "信息": "以下乡镇×抽样框改按镇×抽样框调整权数：甲镇·建档立卡户", "次数": 2}
+    assert len(t) == 3 and t["次数"].sum() == 4  # every warning counted, none dropped
+    assert not t["来源"].str.contains("/|\\\\|dev|home", regex=True).any(), t["来源"].tolist()
+    assert t["来源"].iloc[2] == "mod.py"
+    assert warnings_table([]).empty and list(warnings_table([]).columns) == ["来源", "信息", "次数"]
+
+
+def test_template_shows_the_repairs_of_reading_and_checking():
+    nb = _template()
+    by_id = {c["id"]: _src(c) for c in nb["cells"]}
+    calls = [src for src in by_id.values() if "run_assessment(" in src or "check_year(" in src]
+    assert len(calls) == 2
+    for src in calls:  # each call that reads the input records its warnings and shows the table
+        assert "with recorded_warnings() as caught:" in src and "warnings_table(caught)" in src

@@ -323,7 +323,7 @@ def test_report_tables_guard_raises(monkeypatch, tmp_path):
         warnings.simplefilter("ignore")
         a = run_assessment(2018, tmp_path, power=False)  # the tables' columns only
     assert report_tables(a)
-    monkeypatch.setattr(schema, "PERSONAL_COLUMNS", schema.PERSONAL_COLUMNS | {"乡镇"})
+    monkeypatch.setattr(schema, "PERSONAL_COLUMNS", schema.PERSONAL_COLUMNS | {"town"})
     with pytest.raises(PersonalDataError, match="报告表“.+”含有个人信息列（乡镇）"):
         report_tables(a)
 

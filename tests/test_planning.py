@@ -291,3 +291,19 @@ def test_analytic_power_tracks_the_reports_test(p0, p1, m, k):
     an = _power_from_info(np.array([n]), p0, p1, stats.t.isf(a, df), np.array([n]))[0]
     se = math.sqrt(sim.mean() * (1 - sim.mean()) / (2000 * 5))
     assert abs(an - sim.mean()) <= 0.07 + 4 * se
+
+
+def test_plan_summary_names_the_whole_county_as_the_spec_does(small_register):
+    """The summary's first line says 全区/全县/… after the spec's county (labels.district_label),
+    not a fixed 全区."""
+    import dataclasses
+
+    cost = CostModel(village=500.0, household=50.0)
+    said = {}
+    for county in ("曲江区", "某某县", ""):
+        spec = dataclasses.replace(SPEC, county=county)
+        res = optimise_plan(small_register, 2018, spec=spec, icc=0.05, cost=cost, budget_yuan=9000,
+                            indicators=["satisfaction_rate"], shortfall=0.2)
+        said[county] = str(res).splitlines()[0]
+    assert "：全区 " in said["曲江区"] and "：全县 " in said["某某县"]
+    assert "：全县（区） " in said[""] and "全区" not in said["某某县"]

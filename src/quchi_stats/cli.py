@@ -259,7 +259,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     pl = command("plan", "year", "data", "spec", "force", "encoding", "register",
                  help="在预算内选出成本最优的单阶段抽查设计，写出抽样计划文件",
-                 description="按每村费用、每户费用和预算，选出全区抽村数（各镇等量分配）和每村各抽样框"
+                 description="按每村费用、每户费用和预算，选出全县（区）抽村数（各镇等量分配）和每村各抽样框"
                              "抽户数，使一个镇比标准低 --shortfall 时最弱镇被判定偏低的把握度最大；"
                              "村内相关系数按指标给出（--icc）或由数据目录中往年的抽查结果估计。"
                              "用解析近似搜索，再用模拟（--reps 次）核对所选设计和默认设计。")

@@ -35,9 +35,10 @@ from enum import StrEnum
 __all__ = ["ARTICLE_LABELS", "CODE_LABELS", "COLUMN_LABELS_ZH", "DISTRICT", "DISTRICT_UNNAMED",
            "DISTRICT_WORDS", "FLAG_VERDICTS", "FRAME_LABELS_ZH", "FRAME_SHORT_LABELS_ZH",
            "FUNNEL_POSITION_LABELS", "LQAS_LABELS", "P_FLOOR", "STAGE_LABELS", "TABLE_LABELS_ZH",
+           "TABLE_TITLES_ZH",
            "VERDICT_LABELS", "Article", "FunnelPosition", "LqasClass", "Stage", "Verdict", "article_label",
-           "code_label", "column_labels", "district_label", "p_statement", "p_text", "threshold_text",
-           "verdict_label"]
+           "code_label", "column_labels", "district_label", "p_statement", "p_text",
+           "table_column_labels", "table_title", "threshold_text", "verdict_label"]
 
 # --------------------------------------------------------------------------------------------
 # the codes of the findings tables (quchi_stats.findings), and the one label each is shown with
@@ -198,6 +199,8 @@ COLUMN_LABELS_ZH: dict[str, str] = {
     "factor": "平均调整系数",
     # records left out (rejects.csv)
     "column": "列", "reason": "原因",
+    # the report's notes, and the mark of a run that did not verify its sample
+    "note": "说明", "sample_verified": "样本核验",
     # empirical-Bayes shrinkage
     "eb_estimate": "收缩估计", "eb_lower": "收缩下限", "eb_upper": "收缩上限",
     "prob_below": "低于标准的后验概率", "households": "样本户数", "own_weight": "本镇数据权重",
@@ -257,6 +260,40 @@ TABLE_LABELS_ZH: dict[str, dict[str, str]] = {
     # the 复核 table: phase 1's estimate beside the two-phase interval
     "followup": {"estimate": "第一阶段估计", "ci_lower": "两阶段置信下限", "ci_upper": "两阶段置信上限"},
 }
+
+#: The report's tables (:func:`quchi_stats.report.report_tables`): English key -> the Chinese
+#: title readers see (the workbook's sheet, the CSV's and the notebook's table). A key that is also
+#: a key of :data:`TABLE_LABELS_ZH` reads its headers there (:func:`table_column_labels`).
+TABLE_TITLES_ZH: dict[str, str] = {
+    "notes": "说明", "estimates": "估计结果", "flags": "标记", "watch": "需关注",
+    "followup": "两阶段复核", "shrinkage": "收缩估计", "funnel": "漏斗图", "targets": "减贫任务",
+    "bunching": "收入集中检验", "self_report": "自评对照", "changes": "年度变化",
+    "rejects": "未计入的记录", "response": "应答情况",
+}
+
+
+def table_title(key: str) -> str:
+    """The Chinese title of the report's table ``key``: ``table_title("estimates")`` is 估计结果."""
+    if key not in TABLE_TITLES_ZH:
+        raise ValueError(f"The 'key' parameter of table_title must be one of "
+                         f"{sorted(TABLE_TITLES_ZH)}. Got {key!r}.")
+    return TABLE_TITLES_ZH[key]
+
+
+def table_column_labels(key: str, county: str | None = None) -> dict[str, str]:
+    """Canonical column -> Chinese header in the report's table ``key`` (a key of
+    :data:`TABLE_TITLES_ZH`): :func:`column_labels` of the table, and the headers that depend on
+    the spec's ``county`` (``district_level``: 全区水平, 全县水平 …).
+
+    >>> table_column_labels("shrinkage", "某某县")["district_level"]
+    '全县水平'
+    >>> table_column_labels("bunching")["p_value"], table_column_labels("estimates")["p_value"]
+    ('P值', '单侧P值')
+    """
+    table_title(key)  # a known table
+    return {**column_labels(key if key in TABLE_LABELS_ZH else None),
+            "district_level": f"{district_label(county)}水平"}
+
 
 #: The sampling frames (``frame`` codes) in words, as the input schema names them.
 FRAME_LABELS_ZH: dict[str, str] = {

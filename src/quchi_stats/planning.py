@@ -65,7 +65,7 @@ from scipy import special, stats
 
 from . import __version__
 from .errors import DataError, ParameterError, QuchiStatsWarning
-from .labels import FRAME_SHORT_LABELS_ZH, column_labels
+from .labels import DISTRICT_UNNAMED, FRAME_SHORT_LABELS_ZH, column_labels, district_label
 from .sampling.allocation import allocate
 from .sampling.draw import FRAME_NAMES, DesignPlan, village_plan
 from .sampling.selection import inclusion_probabilities
@@ -443,6 +443,9 @@ class PlanResult:
         ``shortfall``, ``indicators``, ``objective``, ``alpha``, ``family_size``,
         ``budget_households`` (when the budget was given in households), ``reps``/``seed`` of
         the confirmation, ``power_at_upper`` (the plan's weakest power at the upper ρ limits).
+    district : str
+        What the summary calls the whole county: the spec's county level (全区, 全县, 全市;
+        :func:`quchi_stats.labels.district_label`), 全县（区） when the spec names none.
     """
 
     plan: DesignPlan
@@ -453,6 +456,7 @@ class PlanResult:
     cost: CostModel
     budget: float
     settings: dict[str, Any] = field(default_factory=dict)
+    district: str = DISTRICT_UNNAMED
 
     def to_frame(self, *, chinese: bool = False) -> pd.DataFrame:
         if not chinese:
@@ -465,7 +469,8 @@ class PlanResult:
         p = self.plan
         per = "、".join(f"{_FRAME_ZH[f]} {p.households_per_village[f]} 户" for f in FRAME_NAMES)
         s = self.settings
-        lines = [f"成本最优设计（{p.year} 年）：全区 {p.villages_total} 个村（各镇等量分配），每村抽{per}；"
+        lines = [f"成本最优设计（{p.year} 年）：{self.district} {p.villages_total} 个村（各镇等量分配），"
+                 f"每村抽{per}；"
                  f"预算 {self.budget:,.0f} 元（每村 {self.cost.village:g} 元，每户 "
                  f"{self.cost.household:g} 元）",
                  f"目标：一个镇的一项指标比标准低 {s['shortfall'] * 100:g} 个百分点时，最弱镇被判定偏低的"
@@ -699,7 +704,7 @@ def _compare(register, plan, default, spec, icc_est, cost, budget, settings) -> 
                 .to_dict(), "cost_plan": expected_cost(register, plan, cost),
                 "cost_default": expected_cost(register, default, cost)}
     return PlanResult(plan, default, pd.DataFrame(rows), pd.concat(towns, ignore_index=True),
-                      icc_est, cost, budget, settings)
+                      icc_est, cost, budget, settings, district_label(spec.county))
 
 
 def confirm_plan(register: pd.DataFrame, result: PlanResult, *, reps: int = 200, seed: int = 0,

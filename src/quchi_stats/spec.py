@@ -294,10 +294,11 @@ SPEC_FIELDS: tuple[Field, ...] = (
           "多重比较校正的族：all（全部 镇×指标 为一族，控制全年的误判）| indicator（每个指标的各镇为一族）",
           default="all", choices=MULTIPLICITY_FAMILIES),
     Field("test_method", "choice",
-          "各镇“低于标准”的检验和区间：beta-binomial（借用全区村内相关系数，默认）"
+          "各镇“低于标准”的检验和区间：beta-binomial（借用全县（区）村内相关系数，默认）"
           "| design（各镇自身设计效应）",
           default="beta-binomial", choices=TEST_METHODS),
-    Field("interval_method", "choice", "置信区间方法（全区估计；test_method = \"design\" 时也用于各镇）",
+    Field("interval_method", "choice",
+          "置信区间方法（全县（区）估计；test_method = \"design\" 时也用于各镇）",
           default="jeffreys", choices=_ci_methods),
     Field("level", "number", "置信水平", default=0.95, lo=0.5, hi=1, hi_open=True),
     Field("power_shortfall", "number", "把握度按真实比率比标准低多少计算", default=0.05, lo=0,

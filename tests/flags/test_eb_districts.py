@@ -41,8 +41,8 @@ def _check_table(a) -> dict[str, str]:
             assert status == BETWEEN_BOUNDARY
             assert t["eb_estimate"].nunique() == 1
             assert t[["eb_lower", "eb_upper", "prob_below"]].isna().all().all()
-    sheet = report_tables(a)["收缩估计"]
-    assert set(sheet["镇间差异"]) <= {eb_status(c, a.spec.county) for c in EB_STATUS_ZH}
+    sheet = report_tables(a)["shrinkage"]
+    assert set(sheet["between_status"]) <= {eb_status(c, a.spec.county) for c in EB_STATUS_ZH}
     return statuses
 
 

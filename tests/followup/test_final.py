@@ -19,7 +19,7 @@ from quchi_stats.flags.thresholds import CLASS_SIGNIFICANT, adjust_family
 from quchi_stats.followup import draw_followup
 from quchi_stats.followup.draw import followup_frame
 from quchi_stats.followup.final import two_phase_weights
-from quchi_stats.report.build import report_tables
+from quchi_stats.report.build import report_tables, zh_tables
 from quchi_stats.sampling.draw import DesignPlan
 from quchi_stats.sampling.manifest import manifest_rule, read_manifest
 from quchi_stats.spec import load_spec
@@ -80,7 +80,7 @@ def test_bundled_2018_is_decided_on_both_phases(assessment):
     # the flags table keeps its columns and adds the 复核 ones; the report has its sheet
     assert list(a.flags.columns[:5]) == ORIGINAL_FLAG_COLUMNS
     assert {"followup_stage", "p_phase1", "p_phase2"} <= set(a.flags.columns)
-    tables = report_tables(a)
+    tables = zh_tables(report_tables(a), a.spec.county)
     sheet = tables["两阶段复核"]
     assert len(sheet) == len(f) and {"第一阶段P值", "复核P值", "复核入户数", "判定"} <= set(sheet.columns)
     assert list(tables["标记"].columns[:5]) == ["乡镇", "条款", "事项", "依据", "处理建议"]
@@ -136,7 +136,7 @@ def test_followup_without_qualifying_town_reports_as_today(tmp_path, capsys):
         a = run_assessment(2018, data, history=False)
     assert a.followup is None
     assert list(a.flags.columns) == ORIGINAL_FLAG_COLUMNS
-    assert "两阶段复核" not in report_tables(a)
+    assert "followup" not in report_tables(a)
     sig = a.estimates[(a.estimates["class"] == CLASS_SIGNIFICANT)]
     f4 = a.flags[a.flags["article"] == "第七条（四）"]
     assert len(f4) == len(sig)

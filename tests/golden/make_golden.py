@@ -20,10 +20,12 @@ YEARS = (2016, 2017, 2018)
 def golden_tables(assessment) -> dict[str, bytes]:
     """The two files the report writes, as bytes (the report's own renderer)."""
     from quchi_stats.io.writers import csv_bytes
-    from quchi_stats.report.build import report_tables
+    from quchi_stats.report.build import report_tables, zh_table
 
     tables = report_tables(assessment)
-    return {"estimates.csv": csv_bytes(tables["估计结果"]), "flags.csv": csv_bytes(tables["标记"])}
+    county = assessment.spec.county
+    return {"estimates.csv": csv_bytes(zh_table("estimates", tables["estimates"], county)),
+            "flags.csv": csv_bytes(zh_table("flags", tables["flags"], county))}
 
 
 def main() -> None:

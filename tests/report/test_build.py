@@ -69,7 +69,7 @@ def test_class_is_a_code_in_the_tables_and_words_where_people_read(report_dir, a
     assert all(c.isascii() for c in codes) and Verdict.SIGNIFICANT in set(codes)
     assert (CLASS_SIGNIFICANT, CLASS_LOW, CLASS_FINE) == ("significant", "below", "compliant")
     words = [VERDICT_LABELS[Verdict(c)] for c in codes]
-    assert list(report_tables(a)["估计结果"]["判定"]) == words
+    assert list(report_tables(a)["estimates"]["class"]) == words
     csv = pd.read_csv(report_dir / "estimates.csv", encoding="utf-8-sig")
     assert list(csv["判定"]) == words
     book = pd.read_excel(report_dir / "考核报告.xlsx", sheet_name="估计结果")
@@ -81,7 +81,7 @@ def test_class_is_a_code_in_the_tables_and_words_where_people_read(report_dir, a
     assert set(fu.decisions["class"]) | set(fu.findings["class"]) <= set(Verdict)
     from quchi_stats.report.followup import followup_table
 
-    assert list(followup_table(a)["判定"]) == [VERDICT_LABELS[Verdict(c)]
+    assert list(followup_table(a)["class"]) == [VERDICT_LABELS[Verdict(c)]
                                                for c in fu.findings["class"]]
 
 
@@ -235,7 +235,7 @@ def test_existing_report_is_kept_without_force(report_dir, assessment_2018):
     with pytest.raises(OutputExistsError, match="--force"):
         write_report(assessment_2018, report_dir)
     assert (report_dir / REPORT_NAME).read_bytes() == before
-    assert set(report_tables(assessment_2018)) >= {"估计结果", "标记"}
+    assert set(report_tables(assessment_2018)) >= {"estimates", "flags"}
     assert "合成数据" not in build_html(assessment_2018, synthetic=False)
 
 
@@ -262,8 +262,8 @@ def test_unverified_run_says_so_on_the_first_screen_and_in_every_table(tmp_path,
         assert len(t) and (t["样本核验"] == "未核验（--no-verify）").all()
     # a verified run carries none of it
     assert "未核验" not in build_html(assessment_2018)
-    assert "说明" not in report_tables(assessment_2018)
-    assert "样本核验" not in report_tables(assessment_2018)["估计结果"]
+    assert "notes" not in report_tables(assessment_2018)
+    assert "sample_verified" not in report_tables(assessment_2018)["estimates"]
 
 
 def test_force_replaces_the_report_as_one_set(tmp_path, assessment_2018, monkeypatch):
@@ -485,15 +485,15 @@ def test_the_total_row_is_named_after_the_spec_county(assessment_2018):
     words = " ".join(p.text for p in d.paragraphs)
     assert "全县" in cells and DISTRICT not in cells and "全区" not in words
     raw = report_tables(a)
-    assert (raw["估计结果"]["乡镇"] == DISTRICT).any()  # what estimates.csv writes: unchanged
+    assert (raw["estimates"]["town"] == DISTRICT).any()  # what estimates.csv writes: unchanged
     for county, word in (("某某县", "全县"), ("乐昌市", "全市"), ("曲江区", "全区"), ("", "全县（区）"),
                          ("某某旗", "全县（区）")):
         shown = shown_tables(raw, county)
-        for name in ("估计结果", "年度变化"):
-            rows = shown[name]["乡镇"]
-            assert (rows == word).sum() == (raw[name]["乡镇"] == DISTRICT).sum() > 0, (county, name)
-            assert list(rows[raw[name]["乡镇"] != DISTRICT]) == list(
-                raw[name]["乡镇"][raw[name]["乡镇"] != DISTRICT])  # the towns as they were
+        for name in ("estimates", "changes"):
+            rows = shown[name]["town"]
+            assert (rows == word).sum() == (raw[name]["town"] == DISTRICT).sum() > 0, (county, name)
+            assert list(rows[raw[name]["town"] != DISTRICT]) == list(
+                raw[name]["town"][raw[name]["town"] != DISTRICT])  # the towns as they were
 
 
 def test_qujiang_keeps_quanqu_in_every_output(report_dir):
@@ -556,12 +556,12 @@ def test_codes_in_the_tables_words_in_the_report(assessment_2018):
     for f in a.funnel.values():
         assert set(f["position"]) <= {p.value for p in FunnelPosition}
     tables = report_tables(a)
-    shown = set(tables["漏斗图"]["位置"])
+    shown = set(tables["funnel"]["position"])
     assert shown and shown <= set(FUNNEL_POSITION_LABELS.values())
     est = a.estimates
     lqas = dataclasses.replace(a, estimates=est.assign(lqas=lqas_classify(
         np.round(est["estimate"] * est["n"]), est["n"], d=5, n_design=int(est["n"].median()))))
-    words = report_tables(lqas)["估计结果"]["LQAS判定"]
+    words = report_tables(lqas)["estimates"]["lqas"]
     assert set(words) <= set(LQAS_LABELS.values())
     assert list(words) == [LQAS_LABELS[LqasClass(c)] for c in lqas.estimates["lqas"]]
 

@@ -13,7 +13,7 @@ import pytest
 from docx.oxml.ns import qn
 
 import quchi_stats.report.build as build
-from quchi_stats.report import REPORT_NAME, report_tables
+from quchi_stats.report import REPORT_NAME, report_tables, zh_table
 from quchi_stats.report.docx import DOCX_NAME, docx_bytes, figures_in_html
 
 SECTIONS = ["一、考核结论", "二、观察名单", "三、抽查情况", "四、方法说明", "五、分乡镇结果"]
@@ -58,7 +58,7 @@ def test_docx_conclusions_name_the_flagged_towns(document, assessment_2018_share
 
 
 def test_docx_tables_are_the_estimates(document, assessment_2018_shared):
-    est = report_tables(assessment_2018_shared)["估计结果"]
+    est = zh_table("estimates", report_tables(assessment_2018_shared)["estimates"])
     per_indicator = [t for t in document.tables if t.rows[0].cells[1].text == "估计值"]
     assert len(per_indicator) == est["指标"].nunique()
     for t, (label, sub) in zip(per_indicator, est.groupby("指标", sort=False), strict=True):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import pandas as pd
 
 from quchi_stats.labels import STAGE_LABELS, Stage
-from quchi_stats.report.followup import FLAG_COLUMNS_ZH, flags_zh, followup_table
+from quchi_stats.report.build import zh_table
+from quchi_stats.report.followup import FLAG_COLUMNS_ZH, TABLE_COLUMNS, flags_worded, followup_table
 
 
 def test_followup_table_has_one_row_per_screened_pair_in_words(bundled_assessments):
     a = bundled_assessments[2018]
-    table = followup_table(a)
+    assert list(followup_table(a).columns) == list(TABLE_COLUMNS)  # canonical until shown
+    table = zh_table("followup", followup_table(a))
     findings = a.followup.findings
     assert len(table) == len(findings) > 0
     assert list(table["乡镇"]) == list(findings["town"])
@@ -34,7 +36,7 @@ def test_followup_table_has_one_row_per_screened_pair_in_words(bundled_assessmen
 def test_flags_columns_in_chinese():
     flags = pd.DataFrame({"town": ["甲镇", "乙镇"], "followup_stage": ["combined", None],
                           "p_phase1": [0.01, None], "followup_villages": [4, None]})
-    out = flags_zh(flags)
-    assert list(out.columns) == ["town", FLAG_COLUMNS_ZH["followup_stage"], FLAG_COLUMNS_ZH["p_phase1"],
+    out = zh_table("flags", flags_worded(flags))
+    assert list(out.columns) == ["乡镇", FLAG_COLUMNS_ZH["followup_stage"], FLAG_COLUMNS_ZH["p_phase1"],
                                  FLAG_COLUMNS_ZH["followup_villages"]]
     assert list(out[FLAG_COLUMNS_ZH["followup_stage"]]) == [STAGE_LABELS[Stage.COMBINED], ""]

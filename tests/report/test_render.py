@@ -129,19 +129,21 @@ def test_rejects_name_frames_and_columns_in_words(assessment_2018_shared):
     rejects = pd.DataFrame({"household_id": ["X1", "X2"], "frame": ["registered", "exited"],
                             "column": ["identified_correctly", "exit_correct"], "reason": ["缺少", "缺少"]})
     a = dataclasses.replace(assessment_2018_shared, rejects=rejects)
-    t = build.report_tables(a)["未计入的记录"]
+    t = build.zh_table("rejects", build.report_tables(a)["rejects"])
     assert list(t.columns) == ["户编号", "抽样框", "列", "原因"]
     assert list(t["抽样框"]) == ["建档立卡户（未在当年退出）", "当年退出户"]
     assert list(t["列"]) == ["识别准确", "退出准确"]
 
 
 def test_table_cells_for_readers():
-    frame = pd.DataFrame({"乡镇": ["甲镇", "乙镇"], "标记": [True, False], "说明": ["a", None],
-                          "实际/预期": [float("inf"), float("nan")], "样本户数": [3, 4]})
-    t = build._table(frame, nowrap=frozenset({"甲镇"}))
+    frame = pd.DataFrame({"town": ["甲镇", "乙镇"], "flag": [True, False], "note": ["a", None],
+                          "excess_ratio": [float("inf"), float("nan")], "n": [3, 4]})
+    headers = build.table_column_labels("bunching")
+    t = build._table(frame, headers, nowrap=frozenset({"甲镇"}))
     assert t.rows == (("甲镇", "是", "a", "—", "3"), ("乙镇", "否", "—", "—", "4"))
+    assert t.header == ("乡镇", "标记", "说明", "实际/预期", "样本户数")  # headers given last
     assert {"乡镇", "甲镇"} <= t.nowrap
-    assert build._table(frame[["实际/预期"]], ("实际/预期",)).rows == (("—",), ("—",))
+    assert build._table(frame[["excess_ratio"]], headers, ("excess_ratio",)).rows == (("—",), ("—",))
 
 
 def test_every_report_header_is_the_label_registry_s(bundled_assessments):
@@ -153,7 +155,7 @@ def test_every_report_header_is_the_label_registry_s(bundled_assessments):
 
     registry = {h for t in (None, *TABLE_LABELS_ZH) for h in column_labels(t).values()}
     a = bundled_assessments[2018]
-    tables = build.report_tables(a)
+    tables = build.zh_tables(build.report_tables(a), a.spec.county)
     followup = set(tables.pop("两阶段复核").columns) if "两阶段复核" in tables else set()
     others = {*FLAG_COLUMNS_ZH.values(), "说明", "样本核验", "全区水平"}
     stray = {(name, c) for name, t in tables.items() for c in t.columns if c not in registry | others}

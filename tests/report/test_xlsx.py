@@ -14,7 +14,7 @@ import pytest
 
 from quchi_stats.io.schema import FRAMES
 from quchi_stats.io.writers import xlsx_bytes
-from quchi_stats.report import report_tables
+from quchi_stats.report import report_tables, zh_tables
 from quchi_stats.report.formats import EXCEL_FORMATS, RATE
 
 
@@ -43,7 +43,7 @@ def test_summary_sheet_comes_first_with_the_flags(book, assessment_2018_shared):
 
 
 def test_number_formats_frozen_bold_headers_and_widths(book, assessment_2018_shared):
-    tables = report_tables(assessment_2018_shared)
+    tables = zh_tables(report_tables(assessment_2018_shared))
     for name in tables:
         ws = book[name[:31]]
         assert ws.freeze_panes == "A2", name
@@ -118,8 +118,8 @@ def test_readable_workbook_keeps_text_out_of_formulas():
 def test_summary_without_flags_or_watch():
     from quchi_stats.report.xlsx import summary, workbook_bytes
 
-    empty = {"标记": pd.DataFrame(columns=["乡镇", "条款", "事项", "依据", "处理建议"]),
-             "需关注": pd.DataFrame(columns=["乡镇", "事项", "依据"])}
+    empty = {"flags": pd.DataFrame(columns=["town", "article", "item", "evidence", "consequence"]),
+             "watch": pd.DataFrame(columns=["town", "item", "evidence"])}
     lines, table = summary(empty, "某县 2020 年度扶贫开发工作成效考核报告")
     assert lines[1].startswith("被标记的镇：无") and lines[2] == "需关注：0 项。"
     assert table.empty and list(table.columns) == ["乡镇", "条款", "事项", "依据", "处理建议"]

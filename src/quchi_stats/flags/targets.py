@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..labels import VERDICT_LABELS, Verdict
+from ..labels import Verdict
 
 __all__ = ["check_targets"]
 
@@ -45,8 +45,9 @@ def check_targets(register: pd.DataFrame, targets: pd.DataFrame, year: int,
     upper_p = out["verified_persons_upper"].astype(float)
     out["verified_short"] = ((upper_h < out["planned_exit_households"]).fillna(False)
                              | (upper_p < out["planned_exit_persons"]).fillna(False)).astype(bool)
-    # the flag's words (labels.VERDICT_LABELS); the decision is the two boolean columns
-    out["flag"] = np.where(out["registered_short"], VERDICT_LABELS[Verdict.REGISTERED_SHORT],
-                           np.where(out["verified_short"], VERDICT_LABELS[Verdict.VERIFIED_SHORT],
-                                    ""))
+    # the flag as a code (labels.Verdict, worded by the report): registered_short, else
+    # verified_short, else None (no shortfall); the decision is the two boolean columns
+    out["flag"] = pd.Series(np.where(out["registered_short"], Verdict.REGISTERED_SHORT.value,
+                                     np.where(out["verified_short"], Verdict.VERIFIED_SHORT.value,
+                                              None)), index=out.index, dtype=object)
     return out.reset_index()

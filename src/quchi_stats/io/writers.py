@@ -149,7 +149,8 @@ def _has_carriage_return(frame: pd.DataFrame) -> bool:
 
 
 def xlsx_bytes(sheets: Mapping[str, pd.DataFrame], *,
-               number_format: Callable[[str, pd.Series], str | None] | None = None,
+               number_format: Callable[[str, pd.Series], str | None]
+               | Mapping[str, Mapping[str, str | None]] | None = None,
                readable: bool = False,
                preamble: Mapping[str, Sequence[str]] | None = None) -> bytes:
     """An .xlsx workbook, one sheet per table (name cut to Excel's 31 characters), no index.
@@ -164,7 +165,9 @@ def xlsx_bytes(sheets: Mapping[str, pd.DataFrame], *,
     sheets : mapping of sheet name to DataFrame
     number_format : callable, optional
         ``number_format(header, column)`` gives the Excel number format of a column's cells
-        (``"0.0%"``, ``"#,##0"``) or None to leave them General. The values are not changed.
+        (``"0.0%"``, ``"#,##0"``) or None to leave them General; or, as a mapping, each sheet's
+        formats by header (``{sheet: {header: format}}``; a header not named is left General).
+        The values are not changed.
     readable : bool
         Lay the workbook out for people: bold, frozen header row, column widths fitted to the
         text (a CJK character counts as two), long text wrapped, booleans as 是/否, ±inf as ``—``.
@@ -201,7 +204,9 @@ def xlsx_bytes(sheets: Mapping[str, pd.DataFrame], *,
             header = top + 1  # 1-based row of the header
             if number_format is not None:
                 for j, col in enumerate(table.columns, start=1):
-                    fmt = number_format(str(col), table.iloc[:, j - 1])
+                    fmt = (number_format.get(name, {}).get(str(col))
+                           if isinstance(number_format, Mapping)
+                           else number_format(str(col), table.iloc[:, j - 1]))
                     if fmt is None:
                         continue
                     for (cell,) in ws.iter_rows(min_row=header + 1, min_col=j, max_col=j):

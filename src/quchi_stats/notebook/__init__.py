@@ -19,7 +19,11 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -34,8 +38,9 @@ from ..errors import (
     mask_personal,
 )
 
-__all__ = ["EXECUTION_MODULES", "INSTALL_HINT", "TEMPLATE", "notebook_dict", "overview_table",
-           "require_execution", "truth_comparison", "write_notebook"]
+__all__ = ["EXECUTION_MODULES", "INSTALL_HINT", "TEMPLATE", "WARNING_COLUMNS_ZH", "notebook_dict",
+           "overview_table", "recorded_warnings", "require_execution", "truth_comparison",
+           "warnings_table", "write_notebook"]
 
 TEMPLATE = Path(__file__).with_name("yearly_analysis.ipynb")
 """The yearly notebook's template (nbformat 4 JSON, no outputs)."""
@@ -79,6 +84,61 @@ def overview_table(a) -> pd.DataFrame:
     t = pd.DataFrame({zh: [ov[key]] for key, zh in OVERVIEW_ZH if key in ov},
                      index=pd.Index([a.year], name="年度"))
     return t
+
+
+#: The headers of :func:`warnings_table`: where a warning was raised (a module, never a path), what
+#: it says, and how often it was said.
+WARNING_COLUMNS_ZH = ("来源", "信息", "次数")
+
+
+@contextmanager
+def recorded_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Record every warning raised in the ``with`` block (the counted repairs of reading the
+    input, a weighting class merged …), each time it is raised, instead of printing it: the
+    notebook shows them as a table (:func:`warnings_table`), never silences them. Filters outside
+    the block are restored when it ends.
+
+    >>> with recorded_warnings() as caught:
+    ...     warnings.warn("跳过 2 行标题")
+    >>> [str(w.message) for w in caught]
+    ['跳过 2 行标题']
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # every warning recorded, none printed or dropped
+        yield caught
+
+
+def _source_module(filename: str) -> str:
+    """The module a warning came from, without the install path: ``…/site-packages/quchi_stats/
+    followup/conditional.py`` is ``quchi_stats.followup.conditional`` (on any system's path); a
+    file outside a package we know is named by its file name alone."""
+    parts = [p for p in re.split(r"[\\/]", filename) if p]
+    if parts and parts[-1].endswith(".py"):
+        parts[-1] = parts[-1][:-3]
+    for root in ("quchi_stats", "pandas", "numpy", "scipy", "matplotlib"):
+        if root in parts:
+            i = len(parts) - 1 - parts[::-1].index(root)
+            return ".".join(p for p in parts[i:] if p != "__init__")
+    return re.split(r"[\\/]", filename)[-1]
+
+
+def warnings_table(caught: Sequence[warnings.WarningMessage]) -> pd.DataFrame:
+    """The warnings :func:`recorded_warnings` caught, one row per distinct (source, message) in
+    the order first raised, with how often each was raised: 来源 (the module, never the path on
+    this computer), 信息 (the message: a repair says how many households it concerned) and 次数.
+
+    >>> with recorded_warnings() as caught:
+    ...     for _ in range(2):
+    ...         warnings.warn("统一了 3 户的数值写法")
+    >>> warnings_table(caught).to_dict("records")  # doctest: +ELLIPSIS
+    [{'来源': '...', '信息': '统一了 3 户的数值写法', '次数': 2}]
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for w in caught:
+        key = (_source_module(w.filename), " ".join(str(w.message).split()))
+        counts[key] = counts.get(key, 0) + 1
+    return pd.DataFrame([(src, msg, n) for (src, msg), n in counts.items()],
+                        columns=list(WARNING_COLUMNS_ZH))
 
 
 def _problems_zh(text: object) -> str:
@@ -150,10 +210,11 @@ def notebook_dict(year: int, data: str | Path, out: str | Path, *,
                   spec: str | Path | None = None) -> dict:
     """The yearly notebook of ``data`` for ``year``, unexecuted, as nbformat 4 JSON data.
 
-    The template's ``{{title}}``, ``{{year}}`` and ``{{data_note}}`` are filled in (the title names
-    the spec's county), cells tagged ``synthetic-only`` are kept only when ``data`` holds the
-    year's truth file, and the parameters are injected after the ``parameters`` cell, with paths
-    relative to the folder of ``out`` (where the notebook runs).
+    The template's ``{{title}}``, ``{{year}}``, ``{{data_note}}`` and ``{{district}}`` are filled in
+    (the title names the spec's county; ``{{district}}`` is its level, 全区, 全县 …), cells tagged
+    ``synthetic-only`` are kept only when ``data`` holds the year's truth file, and the parameters
+    are injected after the ``parameters`` cell, with paths relative to the folder of ``out``
+    (where the notebook runs).
 
     Examples
     --------
@@ -166,6 +227,7 @@ def notebook_dict(year: int, data: str | Path, out: str | Path, *,
     spec = None
     """
     from ..io.datadir import DataDir
+    from ..labels import district_label
     from ..spec import load_spec
 
     year = check_int("year", year, "notebook_dict", minimum=2000)
@@ -183,7 +245,8 @@ def notebook_dict(year: int, data: str | Path, out: str | Path, *,
     else:
         where = f"考核参数文件 `{Path(spec).name}`" if spec is not None else f"内置的 {year} 年度考核参数"
         note = f"> 数据目录 `{data.resolve().name}/`；{where}。"
-    fill = {"{{title}}": title, "{{year}}": str(year), "{{data_note}}": note}
+    fill = {"{{title}}": title, "{{year}}": str(year), "{{data_note}}": note,
+            "{{district}}": district_label(loaded.county)}  # 全区, 全县 … as the report says it
     nb = _template()
     cells = []
     for cell in nb["cells"]:

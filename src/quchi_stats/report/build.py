@@ -35,27 +35,27 @@ from ..labels import (
     LqasClass,
     Verdict,
     code_label,
-    column_labels,
     district_label,
     p_text,
+    table_column_labels,
+    table_title,
     threshold_text,
 )
 from .docx import DOCX_NAME, docx_bytes, figures_in_html
 from .formats import P_VALUE
 from .formats import kind as column_kind
-from .render import TEMPLATES, Table, png_data, render
+from .render import TEMPLATES, Table, png_data, prose, render
 
 __all__ = ["REPORT_FILES", "REPORT_NAME", "UNVERIFIED_ZH", "build_html", "first_screen_html",
            "organ_pipe_figures", "report_tables", "shown_district", "shown_tables",
-           "write_report"]
+           "write_report", "zh_table", "zh_tables"]
 
 REPORT_NAME = "考核报告.html"
 REPORT_FILES = (REPORT_NAME, "考核报告.xlsx", DOCX_NAME, "estimates.csv", "flags.csv", "rejects.csv")
 """What a report folder holds: the folder is replaced as one set, and refused if it holds more."""
 
-UNVERIFIED_ZH = ("未核验抽样清单：本报告生成时跳过了抽查样本与抽样清单（manifest.json）的核对（--no-verify，"
-                 "verify=False），无法确认所用样本就是当年抽取、未经改动的样本；在核验通过之前，"
-                 "本报告的估计和标记不能作为考核依据。")
+UNVERIFIED_ZH = prose("unverified")
+"""What a report says first when its sample was not verified (``templates/prose.txt``)."""
 
 #: What the empirical-Bayes table says about the between-town level (flags.shrinkage codes);
 #: ``{district}`` is the total row's word (:func:`quchi_stats.labels.district_label`).
@@ -71,7 +71,7 @@ def eb_status(code: str, county: str | None) -> str:
     return EB_STATUS_ZH[code].format(district=district_label(county))
 
 
-def shown_district(frame: pd.DataFrame, county: str | None, column: str = "乡镇") -> pd.DataFrame:
+def shown_district(frame: pd.DataFrame, county: str | None, column: str = "town") -> pd.DataFrame:
     """``frame`` with the district's total row (:data:`~quchi_stats.assessment.DISTRICT` in
     ``column``) named as readers of the county's report call it: 全县, 全区, 全市 or 全县（区）
     (:func:`quchi_stats.labels.district_label`). Only for display: estimates.csv and the code keep
@@ -85,28 +85,36 @@ def shown_district(frame: pd.DataFrame, county: str | None, column: str = "乡�
 
 def shown_tables(tables: Mapping[str, pd.DataFrame], county: str | None) -> dict[str, pd.DataFrame]:
     """:func:`report_tables` as the HTML page, the workbook and the docx show them: the total row's
-    乡镇 by :func:`shown_district` (the CSV files keep the tables as they are)."""
-    return {name: shown_district(t, county) for name, t in tables.items()}
+    ``town`` by :func:`shown_district` (the CSV files keep the tables as they are). Keys and
+    columns stay English."""
+    return {key: shown_district(t, county) for key, t in tables.items()}
+
+
+def zh_table(key: str, frame: pd.DataFrame, county: str | None = None) -> pd.DataFrame:
+    """The report's table ``key`` (English columns) under its Chinese headers: the last step
+    before a table is written or shown (:func:`quchi_stats.labels.table_column_labels`)."""
+    return frame.rename(columns=table_column_labels(key, county))
+
+
+def zh_tables(tables: Mapping[str, pd.DataFrame], county: str | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`report_tables` (or :func:`shown_tables`) as readers see them: each table under its
+    Chinese title (:func:`quchi_stats.labels.table_title`, the workbook's sheet name) with Chinese
+    headers (:func:`zh_table`), in the same order."""
+    return {table_title(key): zh_table(key, t, county) for key, t in tables.items()}
 
 
 def _pct(x: float, digits: int = 1) -> str:
     return "—" if _missing(x) else f"{x * 100:.{digits}f}%"
 
 
-def _zh(frame: pd.DataFrame, columns: tuple[str, ...], table: str | None = None, **fixed: str) -> pd.DataFrame:
-    """``frame`` with ``columns`` under their headers of the label registry
-    (:func:`quchi_stats.labels.column_labels`); ``fixed`` gives a header the registry cannot
-    (one that depends on the spec)."""
-    labels = column_labels(table)
-    return frame.rename(columns={c: fixed.get(c) or labels[c] for c in (*columns, *fixed)})
-
-
 def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
-    """The report's tables with Chinese headers: 估计结果 (estimates), 标记 (flags), and the rest.
-    Every header comes from the label registry (:func:`quchi_stats.labels.column_labels`), and
-    every code a table holds is shown in its words (the estimates' ``class`` codes as
+    """The report's tables, keyed by English identifiers (``estimates``, ``flags``, ``watch``,
+    ``response`` …, :data:`quchi_stats.labels.TABLE_TITLES_ZH`) with canonical English columns.
+    Every code a table holds is shown in its words (the estimates' ``class`` codes as
     显著偏低/低于标准但不显著/达标, :func:`quchi_stats.labels.code_label`): these tables are what
-    people read (HTML, xlsx, docx, estimates.csv, flags.csv, the notebooks)."""
+    people read. Their Chinese titles and headers are given last, where a table is written or shown
+    (:func:`zh_table`, :func:`zh_tables`: HTML, xlsx, docx, estimates.csv, flags.csv, the
+    notebooks)."""
     spec = a.spec
     rows = []
     for _, r in a.estimates.iterrows():
@@ -121,75 +129,55 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
             "class": code_label(Verdict, r["class"]), "power": r["power"], "method": r["method"],
             **({"lqas": code_label(LqasClass, r["lqas"])} if "lqas" in r else {})})
     estimates = pd.DataFrame(rows)
-    estimates = estimates.rename(columns=column_labels())
-    flags = _zh(a.flags, ("town", "article", "item", "evidence", "consequence"))
+    flags = a.flags
     if a.followup is not None:  # the two-phase 复核's columns, added after the usual ones
-        from .followup import flags_zh
+        from .followup import flags_worded
 
-        flags = flags_zh(flags)
-    watch = _zh(a.watch, ("town", "item", "evidence"))
-    out = {"估计结果": estimates, "标记": flags, "需关注": watch}
+        flags = flags_worded(flags)
+    out = {"estimates": estimates, "flags": flags, "watch": a.watch}
     if a.followup is not None:
         from .followup import followup_table
 
-        out["两阶段复核"] = followup_table(a)
+        out["followup"] = followup_table(a)
     if a.notes:
-        out = {"说明": pd.DataFrame({"说明": list(a.notes)}), **out}
+        out = {"notes": pd.DataFrame({"note": list(a.notes)}), **out}
     if not a.verified:
-        said = list(out["说明"]["说明"]) if "说明" in out else []
-        out = {"说明": pd.DataFrame({"说明": [UNVERIFIED_ZH, *said]}),
-               **{k: v for k, v in out.items() if k != "说明"}}
-        for name in ("估计结果", "标记"):
-            out[name] = out[name].assign(样本核验="未核验（--no-verify）")
+        said = list(out["notes"]["note"]) if "notes" in out else []
+        out = {"notes": pd.DataFrame({"note": [UNVERIFIED_ZH, *said]}),
+               **{k: v for k, v in out.items() if k != "notes"}}
+        for key in ("estimates", "flags"):
+            out[key] = out[key].assign(sample_verified=prose("unverified_cell"))
     if len(a.shrinkage):
         labels = {i.name: i.label for i in spec.indicators}
-        eb = a.shrinkage.assign(indicator=a.shrinkage["indicator"].map(labels))
+        eb = a.shrinkage.rename(columns={"indicator": "label"})  # the indicator's label, not its code
+        eb["label"] = eb["label"].map(labels)
         if "between_status" in eb:
             eb["between_status"] = eb["between_status"].map(lambda c: eb_status(c, spec.county))
-        out["收缩估计"] = _zh(eb, (
-            "town", "estimate", "n_star", "eb_estimate", "eb_lower", "eb_upper", "prob_below",
-            "households", "own_weight", "between_status", "icc", "icc_lower", "icc_upper",
-            "icc_homogeneity_p", "rho_between", "between_p"), "shrinkage",
-            indicator=column_labels()["label"],  # the indicator's label, not its code
-            district_level=f"{district_label(spec.county)}水平")
+        out["shrinkage"] = eb
     if a.funnel:
         labels = {i.name: i.label for i in spec.indicators}
         funnel = pd.concat([f.assign(label=labels[k]) for k, f in a.funnel.items()])
         funnel["position"] = funnel["position"].map(lambda c: code_label(FunnelPosition, c))
-        out["漏斗图"] = _zh(funnel, (
-            "label", "town", "estimate", "n", "n_eff", "n_icc", "n_funnel", "lower95", "upper95", "lower998",
-            "upper998", "position"), "funnel")
-    if len(a.targets):
-        out["减贫任务"] = _zh(a.targets, (
-            "town", "planned_exit_households", "planned_exit_persons", "exit_households",
-            "exit_persons", "verified_households", "verified_households_lower",
-            "verified_households_upper", "verified_persons", "verified_persons_lower",
-            "verified_persons_upper", "registered_short", "verified_short", "flag"), "targets")
+        out["funnel"] = funnel
+    if len(a.targets):  # the flag's code in words (labels.Verdict); no shortfall is a blank cell
+        out["targets"] = a.targets.assign(
+            flag=a.targets["flag"].map(lambda c: code_label(Verdict, c)))
     if len(a.bunching):
-        out["收入集中检验"] = _zh(a.bunching, (
-            "town", "exits", "in_window", "expected", "excess", "excess_ratio", "p_value",
-            "p_adjusted"), "bunching")
+        out["bunching"] = a.bunching
     if len(a.self_report):
-        out["自评对照"] = _zh(a.self_report.drop(columns=["indicator"]), (
-            "town", "label", "reported", "reported_good", "estimate", "ci_lower", "ci_upper",
-            "above_upper", "p_value", "p_adjusted", "flag"), "self_report")
+        out["self_report"] = a.self_report.drop(columns=["indicator"])
     if len(a.changes):
-        out["年度变化"] = _zh(a.changes, (
-            "indicator", "town", "label", "previous", "current", "change", "ci_lower", "ci_upper",
-            "significant"), "changes")
+        out["changes"] = a.changes
     if len(a.rejects):  # frames and columns in words, as people read them (not their codes)
-        rejects = a.rejects.assign(**{
+        out["rejects"] = a.rejects.assign(**{
             c: a.rejects[c].map(lambda v, names=names: names.get(v, v))
             for c, names in (("frame", FRAMES), ("column", LABELS_ZH)) if c in a.rejects})
-        out["未计入的记录"] = _zh(rejects, ("household_id", "frame", "column", "reason"))
     response = a.response
     if "frame" in response:  # the frames in words (io.schema.FRAMES), as people read them
         response = response.assign(frame=response["frame"].map(lambda f: FRAMES.get(f, f)))
-    out["应答情况"] = _zh(response, (
-        "town", "frame", "primary", "completed", "unreachable", "no_record", "substitute",
-        "respondents", "response_rate", "factor"))
-    for name, t in out.items():  # the tables above never carry personal columns: make sure
-        ensure_no_personal_columns(t.columns, f"报告表“{name}”")
+    out["response"] = response
+    for key, t in out.items():  # the tables above never carry personal columns: make sure
+        ensure_no_personal_columns(t.columns, f"报告表“{table_title(key)}”")
     return out
 
 
@@ -271,45 +259,28 @@ def _figure(draw, caption: str, canvas: FigureCanvas) -> dict[str, str]:
     return {"png": png_data(_figure_png(draw, canvas)), "caption": caption}
 
 
-_MULTIPLICITY_ZH = {"holm": "Holm", "hochberg": "Hochberg", "bh": "Benjamini–Hochberg",
-                    "none": "不校正"}
-
-
 #: The county's name in the report when the spec names none (``county`` left empty).
 COUNTY_UNNAMED = "本县（区）"
 
 
 def report_title(a: Assessment) -> str:
     """The report's title: the spec's county (or a neutral word when the spec names none)."""
-    return f"{a.spec.county or COUNTY_UNNAMED} {a.year} 年度扶贫开发工作成效考核报告"
+    return prose("title", county=a.spec.county or COUNTY_UNNAMED, year=a.year)
 
 
 def methods_text(spec, est: pd.DataFrame) -> str:
-    """The paragraph that says how towns were estimated, tested and adjusted (one place)."""
+    """The paragraph that says how towns were estimated, tested and adjusted (one place; worded
+    by ``templates/prose.txt``)."""
+    icc: list[str] = []
     if spec.test_method == "beta-binomial":
         towns = est[est["town"] != DISTRICT]
         rho = towns.groupby("label", sort=False)["rho"].first() if "rho" in towns else pd.Series()
-        icc = "、".join(f"{k} {v:.3f}" for k, v in rho.items())
-        district = district_label(spec.county)
-        how = ("各镇比率的点估计按复杂抽样设计加权计算（错退率、漏评率、识别准确率按人，群众认可度和“两不愁三保障”按户）。"
-               f"判断一个镇是否“低于标准”用 beta-二项模型：同一指标的村内相关系数由{district}各镇的抽查村共同估计"
-               f"（{icc}），镇内只估计该镇的比率；单侧似然比检验以 t 分布（自由度 = 抽查村数 − 镇数）计 P 值，"
-               f"{spec.level:.0%} 置信区间是同一似然给出的区间，与检验一致："
-               f"未校正的单侧 P < {threshold_text(spec.alpha)} 恰好等于单侧 {1 - spec.alpha:.0%} 上限低于标准。"
-               f"只抽到一个村的镇借用{district}的村内相关，区间不会比两个村时更窄。")
-    else:
-        how = ("各指标的估计按复杂抽样设计计算（线性化方差，分域保留全部设计，自由度 = 该镇抽中村数 − 1），"
-               f"置信区间为 {spec.level:.0%} {spec.interval_method} 区间。")
-    family = ("每个指标的各镇为一族" if spec.multiplicity_family == "indicator"
-              else "全部 镇×指标 为一族")
-    method = _MULTIPLICITY_ZH.get(spec.multiplicity, spec.multiplicity)
-    controls = ("每一族内至少误判一个达标镇的概率不超过 "
-                f"{threshold_text(spec.alpha)}" if spec.multiplicity in ("holm", "hochberg")
-                else "每一族内被判定的镇中误判的期望比例不超过 "
-                f"{threshold_text(spec.alpha)}" if spec.multiplicity == "bh" else "每个检验各自的误判概率")
-    return (how + f"多重比较：{family}，用 {method} 方法校正，控制{controls}；校正后 P < {threshold_text(spec.alpha)} 判为“显著偏低”。"
-            f"“把握度”是真实比率比标准低 {spec.power_shortfall:.0%} 时本样本能判定偏低的概率："
-            "把握度低时，“未被标记”不能理解为“没有问题”。")
+        icc = [f"{k} {v:.3f}" for k, v in rho.items()]
+    return prose("methods", beta_binomial=spec.test_method == "beta-binomial", icc=icc,
+                 district=district_label(spec.county), level=f"{spec.level:.0%}",
+                 interval_method=spec.interval_method, family=spec.multiplicity_family,
+                 multiplicity=spec.multiplicity, alpha=threshold_text(spec.alpha),
+                 confidence=f"{1 - spec.alpha:.0%}", shortfall=f"{spec.power_shortfall:.0%}")
 
 
 def _missing(value: object) -> bool:
@@ -327,10 +298,13 @@ def _cell(value: object) -> str:
     return "—" if _missing(value) else str(value)
 
 
-def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = (), nowrap: frozenset[str] = frozenset()) -> Table:
-    """``frame`` as the page's table: rates in ``pct_cols`` as percentages, P values as
-    :func:`~quchi_stats.labels.p_text` writes them, other decimals with three significant digits,
-    missing numbers as ``—``; cells in ``nowrap`` (town names) and the 乡镇 header kept on one line."""
+def _table(frame: pd.DataFrame, headers: Mapping[str, str], pct_cols: tuple[str, ...] = (),
+           nowrap: frozenset[str] = frozenset()) -> Table:
+    """``frame`` (canonical columns) as the page's table under ``headers`` (canonical column ->
+    Chinese header, :func:`quchi_stats.labels.table_column_labels`): rates in ``pct_cols`` as
+    percentages, P values as :func:`~quchi_stats.labels.p_text` writes them, other decimals with
+    three significant digits, missing numbers as ``—``; cells in ``nowrap`` (town names) and the
+    town's header kept on one line."""
     columns = []
     for c in frame.columns:
         col = frame[c]
@@ -343,7 +317,8 @@ def _table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = (), nowrap: frozense
         else:
             columns.append([_cell(x) for x in col])
     rows = tuple(zip(*columns, strict=True)) if columns else ()
-    return Table(tuple(str(c) for c in frame.columns), rows, nowrap | {"乡镇"})
+    return Table(tuple(str(headers.get(c, c)) for c in frame.columns), rows,
+                 nowrap | {headers.get("town", "town")})
 
 
 def _font_note(a: Assessment, body: str) -> str:
@@ -428,8 +403,7 @@ def first_screen_html(a: Assessment) -> str:
     return render("first_screen.html", **first_screen_context(a))
 
 
-ORGAN_PIPE_NOTE = ("每个柱子是一个抽查村的比率，柱宽与该村应答户数成比例，村按比率从高到低排列；"
-                   "虚线为标准，灰带为本镇的置信区间，实线为本镇估计。")
+ORGAN_PIPE_NOTE = prose("organ_pipe_note")
 
 #: Below this power a town × indicator's "no flag" is not read as "no problem" (四、综合评价).
 LOW_POWER = 0.5
@@ -467,26 +441,26 @@ def _indicator_context(a: Assessment, ind, tables: Mapping[str, pd.DataFrame], t
     district = district_label(spec.county)
     est = a.estimates
     sub = est[est["indicator"] == ind.name]
-    t = tables["估计结果"]
-    t = t[t["指标"] == ind.label][["乡镇", "估计值", "置信下限", "置信上限", "样本户数", "自由度",
-                                    "设计效应", "校正后P值", "判定", "把握度"]]
+    t = tables["estimates"]
+    t = t[t["label"] == ind.label][["town", "estimate", "ci_lower", "ci_upper", "n", "df", "deff",
+                                    "p_adjusted", "class", "power"]]
     rows = shown_district(sub, spec.county, "town")  # the total row as readers call it
     out: dict[str, object] = {
         "label": ind.label, "reported_as": ind.reported_as, "source": ind.source,
-        "table": table(t, ("估计值", "置信下限", "置信上限", "把握度")),
+        "table": table("estimates", t, ("estimate", "ci_lower", "ci_upper", "power")),
         "forest": _figure(lambda p, ax, sub=rows, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
             ax=ax), f"{y} 年各镇{ind.label}及置信区间", canvas),
         "eb_status": "", "eb_table": None, "figures": []}
-    if "收缩估计" in tables:
+    if "shrinkage" in tables:
         status = a.shrinkage.loc[a.shrinkage["indicator"] == ind.name, "between_status"]
-        eb = tables["收缩估计"]
-        eb = eb[(eb["指标"] == ind.label) & (eb["低于标准的后验概率"] >= 0.5)]
+        eb = tables["shrinkage"]
+        eb = eb[(eb["label"] == ind.label) & (eb["prob_below"] >= 0.5)]
         if len(status) and status.iloc[0] != BETWEEN_ESTIMATED:
             out["eb_status"] = eb_status(status.iloc[0], spec.county)
         elif len(eb):
-            cols = ("抽查估计", "收缩估计", "收缩下限", "收缩上限", "低于标准的后验概率")
-            out["eb_table"] = table(eb[["乡镇", *cols]], cols)
+            cols = ("estimate", "eb_estimate", "eb_lower", "eb_upper", "prob_below")
+            out["eb_table"] = table("shrinkage", eb[["town", *cols]], cols)
     figures = out["figures"]
     if ind.name in a.funnel and ind.name == "satisfaction_rate":
         f = a.funnel[ind.name]
@@ -511,8 +485,8 @@ def report_context(a: Assessment, tables: Mapping[str, pd.DataFrame], *,
     nowrap = _town_names(a)
     canvas = FigureCanvas()
 
-    def table(frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> Table:
-        return _table(frame, pct_cols, nowrap)
+    def table(key: str, frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> Table:
+        return _table(frame, table_column_labels(key, spec.county), pct_cols, nowrap)
 
     ov = a.overview
     ctx: dict[str, object] = {
@@ -524,28 +498,29 @@ def report_context(a: Assessment, tables: Mapping[str, pd.DataFrame], *,
             **{k: ov[k] for k in ("towns", "villages", "sampled_villages", "primary", "visited")},
             **{k: f"{ov[k]:,}" for k in ("households", "registered", "exits")},
             "rejects": ov.get("rejects") or 0},
-        "response": table(tables["应答情况"], ("正选应答率",)),
+        "response": table("response", tables["response"], ("response_rate",)),
         "methods": methods_text(spec, est),
         "indicators": [_indicator_context(a, ind, tables, table, canvas) for ind in spec.indicators
                        if (est["indicator"] == ind.name).any()],
         "changes": None, "followup": None,
-        "flags": table(tables["标记"]) if len(a.flags) else None,
+        "flags": table("flags", tables["flags"]) if len(a.flags) else None,
         "organ_pipes": [], "organ_pipe_note": ORGAN_PIPE_NOTE,
-        "watch": table(tables["需关注"]) if len(a.watch) else None,
+        "watch": table("watch", tables["watch"]) if len(a.watch) else None,
         "bunching": None,
-        "targets": table(tables["减贫任务"]) if "减贫任务" in tables else None,
-        "self_report": table(tables["自评对照"], ("自评值", "自评（正向比率）", "核实估计（正向比率）",
-                                                  "置信下限", "置信上限")) if "自评对照" in tables else None,
+        "targets": table("targets", tables["targets"]) if "targets" in tables else None,
+        "self_report": table("self_report", tables["self_report"], (
+            "reported", "reported_good", "estimate", "ci_lower", "ci_upper"))
+        if "self_report" in tables else None,
     }
-    if "年度变化" in tables:
-        ch = tables["年度变化"]
-        sig = ch[ch["变化显著"]]
-        ctx["changes"] = {"table": table(sig.drop(columns=["指标代码"]), (
-            "上年估计", "本年估计", "变化", "变化置信下限", "变化置信上限")) if len(sig) else None}
+    if "changes" in tables:
+        ch = tables["changes"]
+        sig = ch[ch["significant"]]
+        ctx["changes"] = {"table": table("changes", sig.drop(columns=["indicator"]), (
+            "previous", "current", "change", "ci_lower", "ci_upper")) if len(sig) else None}
     if a.followup is not None:
         from .followup import PERCENT_COLUMNS, followup_context
 
-        ctx["followup"] = followup_context(a, table(tables["两阶段复核"], PERCENT_COLUMNS))
+        ctx["followup"] = followup_context(a, table("followup", tables["followup"], PERCENT_COLUMNS))
     if len(a.flags):
         ctx["organ_pipes"] = [_figure(draw, caption, canvas)
                                for _, caption, draw in organ_pipe_figures(a)]
@@ -558,7 +533,7 @@ def report_context(a: Assessment, tables: Mapping[str, pd.DataFrame], *,
                 inc, window=spec.bunching_window, title=f"{town} {y} 年退出户收入分布", ax=ax),
                 f"{town}退出户人均收入与退出线之差", canvas))
         ctx["bunching"] = {"exit_line": f"{spec.exit_line:.0f}", "window": f"{spec.bunching_window:.0f}",
-                           "table": table(tables["收入集中检验"]), "figures": figures}
+                           "table": table("bunching", tables["bunching"]), "figures": figures}
     towns = [t for t in est["town"].unique() if t != DISTRICT]
     flagged_towns = set(a.flags["town"]) if len(a.flags) else set()
     low = est[(est["class"] == Verdict.BELOW) & (est["town"] != DISTRICT)]
@@ -590,10 +565,10 @@ def build_html(a: Assessment, *, synthetic: bool = False,
     return render("report.html", title=report_title(a), css=css, body=body)
 
 
-def _xlsx_bytes(tables: dict[str, pd.DataFrame], title: str) -> bytes:
+def _xlsx_bytes(tables: Mapping[str, pd.DataFrame], title: str, county: str | None) -> bytes:
     from .xlsx import workbook_bytes  # 摘要 first, formats for readers; cells never formulas
 
-    return workbook_bytes(tables, title)
+    return workbook_bytes(tables, title, county)
 
 
 def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
@@ -617,12 +592,13 @@ def write_report(a: Assessment, out_dir: str | Path, *, force: bool = False,
         tables = report_tables(a)
         shown = shown_tables(tables, a.spec.county)  # the total row as readers call it
         page = build_html(a, synthetic=synthetic, tables=shown)
+        county = a.spec.county
         files = [
-            ("estimates.csv", csv_bytes(tables["估计结果"])),
-            *([("rejects.csv", csv_bytes(tables["未计入的记录"]))] if "未计入的记录" in tables
-              else []),
-            ("flags.csv", csv_bytes(tables["标记"])),
-            ("考核报告.xlsx", _xlsx_bytes(shown, report_title(a))),
+            ("estimates.csv", csv_bytes(zh_table("estimates", tables["estimates"], county))),
+            *([("rejects.csv", csv_bytes(zh_table("rejects", tables["rejects"], county)))]
+              if "rejects" in tables else []),
+            ("flags.csv", csv_bytes(zh_table("flags", tables["flags"], county))),
+            ("考核报告.xlsx", _xlsx_bytes(shown, report_title(a), county)),
             (REPORT_NAME, page.encode("utf-8")),
             (DOCX_NAME, docx_bytes(a, shown, synthetic=synthetic, drawn=figures_in_html(page))),
         ]

@@ -24,8 +24,9 @@ import pandas as pd
 
 from ..assessment import Assessment
 from ..io.schema import ensure_no_personal_columns
-from ..labels import district_label
+from ..labels import district_label, table_column_labels
 from .formats import shown
+from .render import prose
 
 __all__ = ["DOCX_NAME", "docx_bytes", "figures_in_html"]
 
@@ -134,15 +135,18 @@ def _para(doc, text: str, *, indent: bool = True, bold_lead: str = "", size: flo
     return p
 
 
-def _table(doc, frame: pd.DataFrame, columns: Sequence[str], *, right: Sequence[str] = ()) -> None:
-    """``frame[columns]`` as a table: bold header repeated on each page, rows kept whole,
-    text left and numbers right, each value as :func:`~quchi_stats.report.formats.shown` gives it."""
+def _table(doc, frame: pd.DataFrame, columns: Sequence[str], headers: Mapping[str, str], *,
+           right: Sequence[str] = (), key: str | None = None) -> None:
+    """``frame[columns]`` (canonical columns of the report's table ``key``) as a table under
+    ``headers`` (canonical column -> Chinese header): bold header repeated on each page, rows kept
+    whole, text left and numbers right, each value as :func:`~quchi_stats.report.formats.shown`
+    gives it."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
 
     cols = [c for c in columns if c in frame.columns]
-    ensure_no_personal_columns(cols, "考核报告.docx 的表格")
+    ensure_no_personal_columns([headers.get(c, c) for c in cols], "考核报告.docx 的表格")
     style = doc.styles["表格（四号）" if len(cols) <= 6 else "表格（小四）"].style_id
     table = doc.add_table(rows=1 + len(frame), cols=len(cols))
     table.style = "Table Grid"
@@ -160,7 +164,7 @@ def _table(doc, frame: pd.DataFrame, columns: Sequence[str], *, right: Sequence[
         p = head[j].paragraphs[0]
         p._p.style = style  # the id itself: python-docx's lookup by style costs 5 ms a cell
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        p.add_run(str(c)).bold = True
+        p.add_run(str(headers.get(c, c))).bold = True
     values = frame[cols].to_numpy(dtype=object)
     for i, row in enumerate(values, start=1):
         cells = table.rows[i].cells
@@ -168,7 +172,7 @@ def _table(doc, frame: pd.DataFrame, columns: Sequence[str], *, right: Sequence[
             p = cells[j].paragraphs[0]
             p._p.style = style
             p.alignment = WD_ALIGN_PARAGRAPH.RIGHT if numeric[j] else WD_ALIGN_PARAGRAPH.LEFT
-            p.add_run(shown(v, c))
+            p.add_run(shown(v, c, key))  # by the canonical column (formats.KINDS)
 
 
 def _figure(doc, png: bytes, caption: str, number: int) -> None:
@@ -180,7 +184,7 @@ def _figure(doc, png: bytes, caption: str, number: int) -> None:
     pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
     pic.paragraph_format.line_spacing = 1.0  # the body's exact 28 pt would clip the picture
     pic.paragraph_format.keep_with_next = True  # with its caption
-    p = _para(doc, f"图{number}  {caption}", indent=False, size=SIHAO)
+    p = _para(doc, prose("figure_caption", number=number, caption=caption), indent=False, size=SIHAO)
     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
@@ -232,21 +236,23 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
     doc.core_properties.comments = ""
     doc.add_paragraph(title, style="Title").alignment = WD_ALIGN_PARAGRAPH.CENTER
     if not a.verified:
-        _para(doc, UNVERIFIED_ZH, bold_lead="特别说明：")
+        _para(doc, UNVERIFIED_ZH, bold_lead=prose("lead_unverified"))
     if synthetic:
-        _para(doc, "本报告使用合成数据（quchi_stats 生成的模拟数据），仅用于演示和检验方法，不反映任何真实乡镇的情况。",
-              bold_lead="说明：")
+        _para(doc, prose("synthetic"), bold_lead=prose("lead_synthetic"))
     for note in a.notes:
-        _para(doc, note, bold_lead="本报告未进行的检查：")
+        _para(doc, note, bold_lead=prose("lead_note"))
     n_fig = n_tab = 0
 
-    def table(frame: pd.DataFrame, columns: Sequence[str], caption: str, **kw) -> None:
+    def table(key: str, frame: pd.DataFrame, columns: Sequence[str], caption: str,
+              extra: Mapping[str, str] | None = None, **kw) -> None:
         nonlocal n_tab
         n_tab += 1
-        p = _para(doc, f"表{n_tab}  {caption}", indent=False, size=SIHAO)
+        p = _para(doc, prose("table_caption", number=n_tab, caption=caption), indent=False,
+                  size=SIHAO)
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
         p.paragraph_format.keep_with_next = True
-        _table(doc, frame, columns, **kw)
+        _table(doc, frame, columns, {**table_column_labels(key, spec.county), **(extra or {})},
+               key=key, **kw)
 
     def figure(draw, caption: str) -> None:
         nonlocal n_fig
@@ -256,64 +262,67 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
             _figure(doc, png if png is not None else _png(draw), caption, n_fig)
 
     # 一、考核结论
-    doc.add_heading("一、考核结论", level=1)
+    doc.add_heading(prose("docx_heading", number=1), level=1)
     flags = a.flags
     if len(flags):
         towns = a.flagged_towns
-        _para(doc, f"{y} 年度抽查发现 {len(towns)} 个镇存在考核办法第七条（或第九条）所列情形："
-                   f"{'、'.join(towns)}。按第八条，建议如下处理。")
+        _para(doc, prose("flagged_docx", year=y, n_towns=len(towns), towns=list(towns)))
         i = 0
         for town in towns:
             for _, f in flags[flags["town"] == town].iterrows():
                 i += 1
-                evidence = str(f["evidence"]).rstrip("。")
-                _para(doc, f"{f['article']}，{f['item']}。依据：{evidence}。{f['consequence']}。",
-                      bold_lead=f"{i}. {town}：")
+                _para(doc, prose("flag_line", article=f["article"], item=f["item"],
+                                 evidence=str(f["evidence"]).rstrip("。"),
+                                 consequence=f["consequence"]),
+                      bold_lead=prose("flag_lead", number=i, town=town))
     else:
-        _para(doc, "未发现符合第七条所列情形、且有统计证据支持的问题。")
-    _para(doc, "所有标记均有统计检验支持，不以点估计单独作为标记依据。")
+        _para(doc, prose("no_flags_docx"))
+    _para(doc, prose("flags_are_tested"))
 
     # 二、观察名单
-    doc.add_heading("二、观察名单", level=1)
+    doc.add_heading(prose("docx_heading", number=2), level=1)
     if len(a.watch):
-        _para(doc, f"以下 {len(a.watch)} 项证据尚不足以标记，建议组织复核入户，并在下年度抽查中适当增加这些镇的抽查村数和户数：")
-        table(tables["需关注"], ("乡镇", "事项", "依据"), "需要关注的镇和村")
+        _para(doc, prose("watch_docx", n=len(a.watch)))
+        table("watch", tables["watch"], ("town", "item", "evidence"), prose("watch_caption"))
     else:
-        _para(doc, "无。")
+        _para(doc, prose("nothing"))
 
     # 三、抽查情况
-    doc.add_heading("三、抽查情况", level=1)
+    doc.add_heading(prose("docx_heading", number=3), level=1)
     ov = a.overview
     if ov:
-        _para(doc, f"{district} {ov['towns']} 个有扶贫任务的镇、{ov['villages']} 个行政村、{ov['households']:,} 户农户；"
-                   f"截至 {y} 年底建档立卡 {ov['registered']:,} 户，当年退出 {ov['exits']:,} 户。本年度抽查 "
-                   f"{ov['sampled_villages']} 个行政村、正选 {ov['primary']} 户，实际走访（含替补）{ov['visited']} 户。"
-                   "各镇的应答情况如下表。")
-    table(tables["应答情况"], ("乡镇", "抽样框", "正选户", "正选完成", "无法入户", "替补完成", "有效样本", "正选应答率"),
-          f"{y} 年各镇抽查应答情况")
+        _para(doc, prose("overview_docx", district=district, year=y, **{
+            k: ov[k] for k in ("towns", "villages", "sampled_villages", "primary", "visited")},
+            **{k: f"{ov[k]:,}" for k in ("households", "registered", "exits")}))
+    table("response", tables["response"], ("town", "frame", "primary", "completed", "unreachable",
+                                            "substitute", "respondents", "response_rate"),
+          prose("response_caption", year=y))
     if ov.get("rejects"):
-        _para(doc, f"有 {ov['rejects']} 户已入户但缺少所属抽样框的核查结果，未计入相应指标，清单见 rejects.csv。")
+        _para(doc, prose("rejects_docx", n=ov["rejects"]))
 
     # 四、方法说明
-    doc.add_heading("四、方法说明", level=1)
+    doc.add_heading(prose("docx_heading", number=4), level=1)
     _para(doc, methods_text(spec, est))
 
     # 五、分乡镇结果
-    doc.add_heading("五、分乡镇结果", level=1)
-    shown_est = tables["估计结果"]
+    doc.add_heading(prose("docx_heading", number=5), level=1)
+    shown_est = tables["estimates"]
     k = 0
     for ind in spec.indicators:
         sub = est[est["indicator"] == ind.name]
         if sub.empty:
             continue
         k += 1
-        doc.add_heading(f"（{_ordinal(k)}）{ind.label}（标准：{ind.reported_as}）", level=2)
-        t = shown_est[shown_est["指标"] == ind.label]
-        interval = [f"{shown(lo, '置信下限')}–{shown(hi, '置信上限')}"
-                    for lo, hi in zip(t["置信下限"], t["置信上限"], strict=True)]
-        level = f"{spec.level:.0%}置信区间"
-        table(t.assign(**{level: interval}), ("乡镇", "估计值", level, "样本户数", "校正后P值", "判定"),
-              f"{y} 年各镇{ind.label}", right=(level,))
+        doc.add_heading(prose("indicator_heading", ordinal=_ordinal(k), label=ind.label,
+                              reported_as=ind.reported_as), level=2)
+        t = shown_est[shown_est["label"] == ind.label]
+        interval = [f"{shown(lo, 'ci_lower')}–{shown(hi, 'ci_upper')}"
+                    for lo, hi in zip(t["ci_lower"], t["ci_upper"], strict=True)]
+        table("estimates", t.assign(interval=interval),
+              ("town", "estimate", "interval", "n", "p_adjusted", "class"),
+              prose("estimates_caption", year=y, label=ind.label),
+              extra={"interval": prose("interval_header", level=f"{spec.level:.0%}")},
+              right=("interval",))
         rows = shown_district(sub, spec.county, "town")  # the total row as readers call it
         figure(lambda p, ax, sub=rows, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
@@ -332,7 +341,7 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
 
     if pipes := organ_pipe_figures(a):
         k += 1
-        doc.add_heading(f"（{_ordinal(k)}）被标记镇的抽查村", level=2)
+        doc.add_heading(prose("organ_pipe_heading", ordinal=_ordinal(k)), level=2)
         _para(doc, ORGAN_PIPE_NOTE)
         for _, caption, draw in pipes:
             figure(draw, caption)
@@ -340,16 +349,15 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
         low = a.bunching[a.bunching["p_adjusted"] < spec.alpha]["town"].tolist()
         if low:
             k += 1
-            doc.add_heading(f"（{_ordinal(k)}）“数字脱贫”检验", level=2)
-            _para(doc, f"退出线（{spec.exit_line:.0f} 元）上方 {spec.bunching_window:.0f} 元以内的退出户多于平滑分布预期的镇，"
-                       "其有劳动能力退出户的人均收入分布如下。")
+            doc.add_heading(prose("bunching_heading", ordinal=_ordinal(k)), level=2)
+            _para(doc, prose("bunching_docx", exit_line=f"{spec.exit_line:.0f}",
+                             window=f"{spec.bunching_window:.0f}"))
             for town in low:
                 inc = a.incomes[a.incomes["town"] == town]["relative_income"].to_numpy()
                 figure(lambda p, ax, inc=inc, town=town: p.income_histogram(
                     inc, window=spec.bunching_window, title=f"{town} {y} 年退出户收入分布", ax=ax),
                     f"{town}退出户人均收入与退出线之差")
-    _para(doc, f"注：{district}一行为{district}合计。估计值、置信区间为达标方向的比率；“校正后P值”小于 0.001 时记为"
-               "“< 0.001”。完整的表格见考核报告.xlsx。", size=SIHAO)
+    _para(doc, prose("footnote_docx", district=district), size=SIHAO)
     buf = io.BytesIO()
     doc.save(buf)
     return buf.getvalue()

@@ -9,9 +9,10 @@ import pandas as pd
 from ..followup.rule import frames_needed, screen_levels_text
 from ..io.schema import FRAMES as FRAME_LABELS
 from ..labels import Stage, Verdict, code_label, column_labels, threshold_text
+from .render import prose
 
-__all__ = ["FLAG_COLUMNS", "FLAG_COLUMNS_ZH", "PERCENT_COLUMNS", "TABLE_COLUMNS", "followup_context",
-           "followup_table"]
+__all__ = ["FLAG_COLUMNS", "FLAG_COLUMNS_ZH", "PERCENT_COLUMNS", "TABLE_COLUMNS", "flags_worded",
+           "followup_context", "followup_table"]
 
 #: The columns :func:`~quchi_stats.followup.final.flag_columns` adds to the flags table.
 FLAG_COLUMNS = ("followup_stage", "p_phase1", "p_phase2", "p_adjusted_two_phase", "followup_villages",
@@ -27,17 +28,19 @@ TABLE_COLUMNS = ("town", "label", "threshold", "estimate", "p_phase1", "followup
                  "p_adjusted", "followup_stage", "class")
 
 
-def flags_zh(flags: pd.DataFrame) -> pd.DataFrame:
-    """The flags table's 复核 columns in Chinese (stage codes in words, counts as integers)."""
+def flags_worded(flags: pd.DataFrame) -> pd.DataFrame:
+    """The flags table with its 复核 stage codes in words (columns stay canonical; their headers
+    are :data:`FLAG_COLUMNS_ZH`)."""
     out = flags.copy()
     if "followup_stage" in out:
         out["followup_stage"] = out["followup_stage"].map(lambda c: code_label(Stage, c))
-    return out.rename(columns=FLAG_COLUMNS_ZH)
+    return out
 
 
 def followup_table(a) -> pd.DataFrame:
-    """One row per screened town × indicator, Chinese headers; rates as the indicator shows them
-    (错退率 and 漏评率 as 1 − rate), fractions (the HTML shows percentages)."""
+    """One row per screened town × indicator, canonical columns (:data:`TABLE_COLUMNS`; headers:
+    ``column_labels("followup")``); rates as the indicator shows them (错退率 and 漏评率 as
+    1 − rate), fractions (the HTML shows percentages)."""
     fu = a.followup
     rows = []
     for _, r in fu.findings.iterrows():
@@ -49,7 +52,7 @@ def followup_table(a) -> pd.DataFrame:
             int(r["visited"]), int(r["households_phase1"]), r["extra_share"], r["p2"],
             ind.shown(r["estimate_two_phase"]), lo, hi, r["z"], r["p_overall"], r["p_adjusted"],
             code_label(Stage, r["stage"]), code_label(Verdict, r["class"])), strict=True)))
-    return pd.DataFrame(rows).rename(columns=column_labels("followup"))
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
 def followup_context(a, table) -> dict[str, object]:
@@ -62,8 +65,7 @@ def followup_context(a, table) -> dict[str, object]:
     p1_total = int(a.overview.get("primary", 0))
     out: dict[str, object] = {
         "method": rule.method, "table": table, "alpha": threshold_text(spec.alpha),
-        "family": ("每个指标的各镇为一族" if spec.multiplicity_family == "indicator"
-                   else "全部 镇×指标 为一族"),
+        "family": prose("family_text", family=spec.multiplicity_family),  # as the methods say it
         "towns": len(towns), "villages": int(towns["villages"].sum()), "households": extra,
         "phase1": p1_total, "extra_share": f"{extra / p1_total:.1%}" if p1_total else ""}
     if rule.method == "conditional":
@@ -86,6 +88,5 @@ def followup_context(a, table) -> dict[str, object]:
     return out
 
 
-#: The 复核 table's columns the HTML shows as percentages (their headers).
-PERCENT_COLUMNS = tuple(column_labels("followup")[c] for c in (
-    "estimate", "extra_share", "estimate_two_phase", "ci_lower", "ci_upper"))
+#: The 复核 table's columns the HTML shows as percentages.
+PERCENT_COLUMNS = ("estimate", "extra_share", "estimate_two_phase", "ci_lower", "ci_upper")

@@ -22,7 +22,8 @@ from functools import cache
 import jinja2
 from markupsafe import Markup
 
-__all__ = ["TEMPLATES", "Table", "environment", "png_data", "render"]
+__all__ = ["PROSE", "TEMPLATES", "Table", "environment", "png_data", "prose", "render",
+           "text_environment"]
 
 TEMPLATES = "templates"
 """The folder of ``quchi_stats.report`` that holds the templates (package data)."""
@@ -38,6 +39,34 @@ def environment() -> jinja2.Environment:
         loader=jinja2.PackageLoader("quchi_stats.report", TEMPLATES),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True)
+
+
+@cache
+def text_environment() -> jinja2.Environment:
+    """The environment of the plain-text templates (``*.txt``): the report's sentences, which the
+    docx, the workbook and the HTML page all use. No markup is made there, so nothing is escaped
+    (a sentence is text, escaped by the HTML template it is placed in, as any other value); an
+    undefined name raises."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("quchi_stats.report", TEMPLATES),
+        autoescape=False, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+PROSE = "prose.txt"
+"""The report's sentences (``templates/prose.txt``): one macro per sentence or paragraph."""
+
+
+def prose(name: str, /, **context: object) -> str:
+    """The sentence (or paragraph) ``name`` of :data:`PROSE` with ``context``, as plain text: the
+    macro's lines joined without their line breaks and indentation, so that a long sentence can be
+    wrapped in the template (Chinese text has no spaces between words).
+
+    >>> prose("no_flags_docx")
+    '未发现符合第七条所列情形、且有统计证据支持的问题。'
+    """
+    macro = getattr(text_environment().get_template(PROSE).module, name)
+    text = str(macro(**context))
+    return "".join(line.strip() for line in text.splitlines())
 
 
 def render(name: str, /, **context: object) -> Markup:
