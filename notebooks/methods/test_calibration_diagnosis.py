@@ -133,6 +133,11 @@ def run(icc, V, H, p0, sizes, unit, reps, seed, kinds=("orig", "obs", "ml", "loo
         cov = np.mean((lo <= truth) & (truth <= hi))
         print(f"  {kind:5s} rho mean {np.mean(rr):.3f} size {100*size:.2f} (SE {100*se:.2f}) cov {100*cov:.1f} "
               f"up<truth {100*np.mean(hi < truth):.2f} lo>truth {100*np.mean(lo > truth):.2f} width {np.mean(hi-lo):.4f}  [{time.time()-t0:.1f}s]")
+        if kind == "orig":  # size by quartile of the district's ρ̂
+            rej = (stats.t.cdf(z, df) < .05).reshape(R, T)
+            q = np.quantile(rr, [0, .25, .5, .75, 1])
+            print("        size by quartile of rho_hat:", " / ".join(
+                f"{100 * rej[(rr >= a) & (rr <= b)].mean():.1f}" for a, b in zip(q[:-1], q[1:])))
 
 def _main_variants():
     a = sys.argv[1:]
