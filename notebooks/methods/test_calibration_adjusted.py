@@ -153,3 +153,20 @@ elif __name__ == "__main__" and len(sys.argv) == 3:
     run(sys.argv[1], int(sys.argv[2]))
 elif __name__ == "__main__" and sys.argv[1:] == ["--report"]:
     print(report())
+
+
+# %% [markdown]
+# A random subset of the whole 432-cell grid (150 districts per cell, seed 20261208, cells in the
+# random order of `order_seed=1`, run for 9 minutes; `test_calibration_adjusted_grid.csv`):
+#
+#     timeout 540 nice python notebooks/methods/test_calibration_adjusted.py grid
+
+
+# %%
+def grid_subset() -> pd.DataFrame:
+    return calibration_grid(reps=150, seed=20261208, order_seed=1, adjusted=True,
+                            path=HERE / "test_calibration_adjusted_grid.csv")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["grid"]:
+    grid_subset()
