@@ -12,7 +12,7 @@
 #
 # Scratch study (not part of the package; it patches private functions of
 # `flags/town_test.py` to swap the estimator of ρ). Each run draws `reps` districts of one cell
-# with the calibration simulator's `_draw` (seeded `np.random.default_rng(seed)`; seeds 11 and 12,
+# with the calibration simulator's `_draw` (seeded `np.random.default_rng(seed)`; seeds 11, 12 and 13,
 # never the grid's) and tests every town against p0 with the default likelihood ratio at
 #
 # * `orig`: the Cox–Reid adjusted ML ρ̂ (the default), `obs`: Cox–Reid with the observed
