@@ -412,3 +412,13 @@ def test_fuzzed_field_values_load_valid_or_raise_our_error(tmp_path_factory, tar
         assert len(ind.label) <= 200 and ind.column in RESULT_COLUMNS
     if spec.lqas_rule:
         assert 1 <= spec.lqas_rule["d"] <= spec.lqas_rule["n"]
+
+
+def test_test_method_adjusted_is_accepted_and_a_near_miss_refused(tmp_path):
+    text = _SPEC_TEXT.replace('test_method = "beta-binomial"', 'test_method = "beta-binomial-adjusted"')
+    assert 'test_method = "beta-binomial-adjusted"' in text
+    p = _write(tmp_path, text)
+    assert load_spec(p, year=2018).test_method == "beta-binomial-adjusted"
+    p = _write(tmp_path, text.replace("beta-binomial-adjusted", "beta-binomial-adj"))
+    with pytest.raises(DataError, match="test_method 应为 beta-binomial、beta-binomial-adjusted、design 之一"):
+        load_spec(p, year=2018)

@@ -42,6 +42,7 @@ from .flags import (
     village_counts,
 )
 from .flags.thresholds import pooled_power_n, verdicts
+from .flags.town_test import TEST_METHODS as MODEL_TEST_METHODS
 from .flags.town_test import TownTestResult, town_test
 from .io.datadir import DataDir
 from .io.entry import read_results
@@ -155,7 +156,7 @@ def estimate_indicators(sample: pd.DataFrame, results: pd.DataFrame, spec: Asses
         est["power"] = np.nan
     else:
         est["power"] = _analytic_power(est, towns, spec)
-    if power and spec.test_method == "beta-binomial":
+    if power and spec.test_method in MODEL_TEST_METHODS:
         _model_power(est, towns, fw, spec)
     est["n_star"] = est.pop("n_star")  # the last column, as before
     return est, (fw.response if spec.indicators else pd.DataFrame())
@@ -178,7 +179,7 @@ def _estimate_indicator(d: SurveyDesign, ind: Indicator, spec: AssessmentSpec,
     overall = estimate_proportion(d, "_good", **kw)
     # n_star: the effective count each interval used, kept by the result (moved last later)
     towns = by_town.to_frame().assign(n_star=by_town.n_star)
-    if spec.test_method == "beta-binomial":
+    if spec.test_method in MODEL_TEST_METHODS:
         towns, res = _model_test(towns, d, ind, spec)
         if models is not None:
             models[ind.name] = res
@@ -225,7 +226,7 @@ def _model_power(est: pd.DataFrame, towns: pd.Series, fw: Fieldwork,
                          p1=max(ind.threshold - spec.power_shortfall, 0.0),
                          alpha_level=spec.alpha / max(fam, 1),
                          df=int(est.loc[rows, "test_df"].iloc[0]), reps=1000,
-                         refit_reps=30, seed=0)
+                         refit_reps=30, seed=0, method=spec.test_method)
         est.loc[rows, "power"] = (est.loc[rows, "town"]
                                   .map(pw.set_index("town")["power"]).to_numpy())
 
@@ -249,10 +250,10 @@ def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
                                                    "ci_lower", "ci_upper", "n_icc", "villages",
                                                    "rho", "df"]), np.nan, 1, vc)
         out = towns.assign(p_value=np.nan, ci_lower=np.nan, ci_upper=np.nan,
-                           method="beta-binomial", p_ml=np.nan, rho=np.nan, test_df=np.nan,
+                           method=spec.test_method, p_ml=np.nan, rho=np.nan, test_df=np.nan,
                            upper_one_sided=np.nan, n_star=np.nan)
         return out, res
-    res = town_test(vc, ind.threshold, level=spec.level)
+    res = town_test(vc, ind.threshold, level=spec.level, method=spec.test_method)
     t = res.to_frame().set_index("town")
     one = res.conf_int(1 - 2 * spec.alpha).set_index("town")["ci_upper"]
     out = towns.copy()
@@ -260,7 +261,7 @@ def _model_test(towns: pd.DataFrame, d: SurveyDesign, ind: Indicator,
     out["ci_lower"] = key.map(t["ci_lower"]).to_numpy()
     out["ci_upper"] = key.map(t["ci_upper"]).to_numpy()
     out["p_value"] = key.map(t["p_value"]).to_numpy()
-    out["method"] = "beta-binomial"
+    out["method"] = spec.test_method
     out["p_ml"] = key.map(t["p_ml"]).to_numpy()
     out["rho"] = res.rho
     out["test_df"] = res.df

@@ -219,7 +219,7 @@ def _ci_methods() -> tuple[str, ...]:
 
 _MONEY = {"lo": 0, "lo_open": True, "hi": 100_000}
 #: How a town is tested against its standard (第七条（四）) and its interval computed.
-TEST_METHODS = ("beta-binomial", "design")
+TEST_METHODS = ("beta-binomial", "beta-binomial-adjusted", "design")
 #: Multiplicity families of the 第七条（四） tests.
 MULTIPLICITY_FAMILIES = ("all", "indicator")
 #: Every key of a spec file, declared once: the loader checks a file against these (unknown keys,
@@ -295,6 +295,7 @@ SPEC_FIELDS: tuple[Field, ...] = (
           default="all", choices=MULTIPLICITY_FAMILIES),
     Field("test_method", "choice",
           "各镇“低于标准”的检验和区间：beta-binomial（借用全县（区）村内相关系数，默认）"
+          "| beta-binomial-adjusted（村内相关系数用方差分析估计，全满/全空的镇用 mid-p 界）"
           "| design（各镇自身设计效应）",
           default="beta-binomial", choices=TEST_METHODS),
     Field("interval_method", "choice",

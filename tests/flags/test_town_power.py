@@ -82,3 +82,29 @@ def test_held_rho_and_its_correction():
         model_power(u, rho=0.0, p0=0.9, p1=0.8, alpha_level=0.01, df=8, reps=10, refit_reps=11)
     with pytest.raises(ParameterError, match="'rho' parameter"):
         model_power(u, rho=1.0, p0=0.9, p1=0.8, alpha_level=0.01, df=8)
+
+
+def test_model_power_re_estimates_rho_as_the_chosen_test_method(monkeypatch):
+    import importlib
+
+    tt = importlib.import_module("quchi_stats.flags.town_test")
+    calls = []
+    real = tt.anova_rho_batch
+
+    def spy(*args):
+        calls.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(tt, "anova_rho_batch", spy)
+    u = pd.DataFrame({"town": np.repeat(["甲", "乙", "丙"], 30),
+                      "village": [f"{t}{i // 10}" for t in "甲乙丙" for i in range(30)], "w": 1.0})
+    kw = {"rho": 0.1, "p0": 0.9, "p1": 0.7, "alpha_level": 0.05, "df": 6, "reps": 200,
+          "refit_reps": 50, "seed": 2}
+    a = model_power(u, **kw)
+    assert calls == []  # the default re-estimates ρ by the Cox–Reid fit
+    b = model_power(u, **kw, method="beta-binomial-adjusted")
+    assert sum(calls) == 50 * 3  # one district per town and re-estimated replicate
+    # the same replicates with ρ held: only the re-estimated correction may differ
+    np.testing.assert_allclose(a["power"] - a["correction"], b["power"] - b["correction"])
+    with pytest.raises(ParameterError, match="'method' parameter of model_power"):
+        model_power(u, **kw, method="design")

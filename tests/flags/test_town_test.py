@@ -6,11 +6,16 @@ Its size and power on the calibration grid are measured in notebooks/methods/tes
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from quchi_stats.errors import ParameterError
 from quchi_stats.flags import below_test, fit_village_icc, town_test
-from quchi_stats.flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
+from quchi_stats.flags.town_test import (
+    anova_rho_batch,
+    fit_rho_batch,
+    town_bounds_batch,
+    town_lr_batch,
+)
 
 
 def _district(seed=3, towns=9, villages=5, m=10, p=0.9, rho=0.05):
@@ -106,3 +111,83 @@ def test_parameters_are_checked():
         town_test(v, 0.9, df=0)
     with pytest.raises(ParameterError, match="'p0' parameter"):
         town_test(v, 1.2)
+
+
+# --- test_method = "beta-binomial-adjusted" ---------------------------------------------------
+
+def _anova_icc(v: pd.DataFrame) -> float:
+    """The textbook one-way ANOVA ICC of villages within towns (Fleiss 1981, ch. 13), written
+    out from the mean squares."""
+    ssb = ssw = dfb = dfw = n0num = 0.0
+    for _, t in v.groupby("town"):
+        pv, m = t["y"] / t["m"], t["m"]
+        ph = t["y"].sum() / m.sum()
+        ssb += float((m * (pv - ph) ** 2).sum())
+        ssw += float((m * pv * (1 - pv)).sum())
+        dfb += len(t) - 1
+        dfw += float((m - 1).sum())
+        n0num += float(m.sum() - (m**2).sum() / m.sum())
+    msb, msw, n0 = ssb / dfb, ssw / dfw, n0num / dfb
+    return max((msb - msw) / (msb + (n0 - 1) * msw), 0.0)
+
+
+def test_adjusted_rho_is_the_anova_estimator_and_batches_equal_single_districts():
+    a, b = _district(seed=1, rho=0.2), _district(seed=2, m=7, rho=0.1)
+    b = b.assign(m=b["m"] + np.arange(len(b)) % 3)  # unequal villages
+    ra = town_test(a, 0.9, method="beta-binomial-adjusted")
+    rb = town_test(b, 0.9, method="beta-binomial-adjusted")
+    assert ra.rho == pytest.approx(_anova_icc(a), rel=1e-12) and ra.rho > 0
+    assert rb.rho == pytest.approx(_anova_icc(b), rel=1e-12)
+    both = pd.concat([a, b], ignore_index=True)
+    g = np.repeat(np.arange(18), 5)
+    rep = np.repeat([0, 1], 9)
+    rho = anova_rho_batch(both["y"].to_numpy(float), both["m"].to_numpy(float), g, rep, 2)
+    np.testing.assert_allclose(rho, [ra.rho, rb.rho], rtol=1e-12)
+    # at the same ρ the adjusted test is the default's likelihood ratio (only ρ̂ and the exact
+    # bounds at full/empty towns differ)
+    same = town_test(a, 0.9, rho=ra.rho).to_frame()
+    np.testing.assert_allclose(ra.to_frame()["p_value"], same["p_value"], rtol=1e-12)
+    # no contrast between villages, or one village per town: ρ̂ = 0
+    flat = pd.DataFrame({"town": ["甲", "甲", "乙", "乙"], "y": [9.0, 9, 8, 8], "m": 10.0})
+    assert town_test(flat, 0.9, method="beta-binomial-adjusted").rho == 0.0
+    lone = pd.DataFrame({"town": ["甲", "乙"], "y": [9.0, 3], "m": 10.0})
+    assert town_test(lone, 0.9, method="beta-binomial-adjusted").rho == 0.0
+
+
+@pytest.mark.parametrize("p0", [0.9, 0.98, 0.1])
+def test_adjusted_test_rejects_exactly_when_its_one_sided_bound_is_below_the_standard(p0):
+    """Duality of the adjusted method, with a full town (p̂ = 1, mid-p lower bound) and an empty
+    one (p̂ = 0: mid-p p-value and upper bound) among ordinary towns."""
+    v = _district(seed=5, p=0.85)
+    v.loc[v["town"] == "镇0", "y"] = v.loc[v["town"] == "镇0", "m"]
+    v.loc[v["town"] == "镇1", "y"] = 0.0
+    alpha = 0.05
+    res = town_test(v, p0, method="beta-binomial-adjusted")
+    t = res.to_frame().set_index("town")
+    upper = res.conf_int(1 - 2 * alpha).set_index("town")["ci_upper"]
+    assert ((t["p_value"] < alpha) == (upper[t.index] < p0)).all()
+    for town, u in upper.items():
+        if 0 < u < 1:
+            p_at = town_test(v[v["town"] == town], u, rho=res.rho, df=res.df,
+                             method="beta-binomial-adjusted").to_frame()["p_value"].iloc[0]
+            assert p_at == pytest.approx(alpha, abs=1e-6)
+    # the empty town's p-value is the mid-p ½ P(every village empty | p0, ρ̂)
+    s = (1 - res.rho) / res.rho
+    m = v.loc[v["town"] == "镇1", "m"].to_numpy()
+    exact = np.exp(np.sum(special.gammaln(s * (1 - p0) + m) - special.gammaln(s * (1 - p0))
+                          - special.gammaln(s + m) + special.gammaln(s)))
+    assert t.loc["镇1", "p_value"] == pytest.approx(exact / 2, rel=1e-9)
+    # the full town's lower bound is mid-p: ½ P(every village full | lower) = (1 − level)/2
+    lo = t.loc["镇0", "ci_lower"]
+    m0 = v.loc[v["town"] == "镇0", "m"].to_numpy()
+    full = np.exp(np.sum(special.gammaln(s * lo + m0) - special.gammaln(s * lo)
+                         - special.gammaln(s + m0) + special.gammaln(s)))
+    assert full / 2 == pytest.approx(0.025, rel=1e-6)
+    # below the likelihood-ratio bound of the default method (where P(all full) = exp(−t²/2) ≈ 0.13)
+    default = town_test(v, p0, rho=res.rho).to_frame().set_index("town")
+    assert lo < default.loc["镇0", "ci_lower"]
+
+
+def test_method_is_checked():
+    with pytest.raises(ParameterError, match="'method' parameter of town_test"):
+        town_test(_district(), 0.9, method="beta-binomial-adj")

@@ -122,6 +122,8 @@ def test_sentences_live_in_the_prose_template(phrase):
 @pytest.mark.parametrize(("test_method", "multiplicity", "family", "said"), [
     ("beta-binomial", "holm", "all", ("beta-二项模型", "用 Holm 方法校正", "全部 镇×指标 为一族",
                                       "至少误判一个达标镇的概率不超过 0.05")),
+    ("beta-binomial-adjusted", "holm", "all", ("beta-二项模型", "单因素方差分析估计：错退率 0.123",
+                                               "按 mid-p 计算", "全部 镇×指标 为一族")),
     ("design", "bh", "indicator", ("线性化方差", "用 Benjamini–Hochberg 方法校正",
                                    "每个指标的各镇为一族", "误判的期望比例不超过 0.05")),
     ("design", "none", "all", ("用 不校正 方法校正", "控制每个检验各自的误判概率；")),
@@ -142,6 +144,7 @@ def test_methods_paragraph_words_the_spec(test_method, multiplicity, family, sai
         assert s in text, s
     if test_method == "beta-binomial":
         assert "（错退率 0.123）" in text and "由全县各镇的抽查村共同估计" in text
+        assert "mid-p" not in text and "方差分析" not in text
 
 
 def test_prose_is_plain_text_escaped_where_the_page_places_it():

@@ -33,6 +33,7 @@ def test_both_methods_are_those_of_the_report(unit):
     rng = np.random.default_rng(11)
     sim = _draw(frame, 0.9, 0.1, 3, 6, unit == "person", 3, rng)
     new = _new_method(sim, 0.9, 0.95, True)
+    adj = _new_method(sim, 0.9, 0.95, True, "beta-binomial-adjusted")
     old = _old_method(sim, 0.9, 0.95, 1.0, True)
     R, T, V, m = sim["good"].shape
     for r in range(R):
@@ -44,10 +45,13 @@ def test_both_methods_are_those_of_the_report(unit):
                                  sim["size"][r, t, v, i], float(sim["good"][r, t, v, i])))
         data = pd.DataFrame(rows, columns=["town", "village", "w", "persons", "good"])
         size = "persons" if unit == "person" else None
-        res = town_test(village_counts(data, "good", weight="w", size=size), 0.9).to_frame()
-        np.testing.assert_allclose(res["p_value"], new["p_value"][r], rtol=1e-6, atol=1e-9)
-        np.testing.assert_allclose(res["ci_lower"], new["lower"][r], atol=1e-9)
-        np.testing.assert_allclose(res["ci_upper"], new["upper"][r], atol=1e-9)
+        vc = village_counts(data, "good", weight="w", size=size)
+        for method, got in (("beta-binomial", new), ("beta-binomial-adjusted", adj)):
+            res = town_test(vc, 0.9, method=method).to_frame()
+            np.testing.assert_allclose(res["p_value"], got["p_value"][r], rtol=1e-6, atol=1e-9)
+            np.testing.assert_allclose(res["ci_lower"], got["lower"][r], atol=1e-9)
+            np.testing.assert_allclose(res["ci_upper"], got["upper"][r], atol=1e-9)
+            assert res["rho"].iloc[0] == pytest.approx(got["rho"][r], abs=1e-12)
         design = SurveyDesign(data, strata="town", psu="village", weights="w")
         est = estimate_proportion(design, "good", by="town", denominator=size, method="jeffreys",
                                   level=0.95, p0=0.9, deff_floor=1.0).to_frame()
@@ -84,6 +88,27 @@ def test_size_of_the_new_test_within_monte_carlo_bounds():
     assert total == pytest.approx(1.0)
     assert r["width_new"] < r["width_old"]
     assert abs(r["truth_mean"] - 0.9) < 0.01
+
+
+def test_adjusted_test_is_not_liberal_in_a_cell_where_the_default_is():
+    """ρ 0.2, 8 villages × 20 households, p0 0.98 (equal villages, household rates): with 1,000
+    districts the default test rejects 6.2–6.9 % at nominal 5 % (test_calibration_confirm.csv,
+    test_calibration_adjusted.csv), the adjusted one 3.8–4.1 % (test_calibration_adjusted.csv).
+
+    150 districts = 1,350 town tests. Binomial SE of a 4 % rate: 0.53 points (somewhat more, as
+    a district's towns share ρ̂), so [2.5 %, 6 %] is about 3 SE each side of 4 %. The paired
+    check is sharper: on the same replicates the two tests disagree in about 3 % of the towns,
+    almost all rejected by the default only; the SE of the difference is ≈ 0.45 points, so
+    "at least 0.8 points fewer" holds for a true difference of 2.4 points with > 99.9 %
+    and fails if the adjustment did nothing. ρ̂'s mean over 150 districts has SE ≈ 0.006
+    (its sd across districts ≈ 0.07)."""
+    r = simulate_cell(0.2, 8, 20, 0.98, reps=150, seed=7, power=False, adjusted=True)
+    assert r["tests"] == 1350 and r["failed_adj"] == 0
+    assert 0.025 <= r["size_adj"] <= 0.06
+    assert r["size_adj"] < r["size_new"] - 0.008
+    assert r["rho_mean_adj"] < r["rho_mean"] - 0.05  # the Cox–Reid fit overshoots 0.2 (≈ 0.3)
+    assert abs(r["rho_mean_adj"] - 0.2) < 0.05
+    assert r["upper_below_adj"] <= 0.025 and r["coverage_adj"] >= 0.935
 
 
 def test_power_scenario_rejects_more_and_person_level_runs():

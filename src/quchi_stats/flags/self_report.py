@@ -20,7 +20,7 @@ from ..estimation.intervals import one_sided_pvalue
 from ..labels import DISTRICT
 from ..spec import AssessmentSpec
 from .thresholds import adjust_pvalues
-from .town_test import town_test
+from .town_test import TEST_METHODS, town_test
 
 #: Self-report columns that hold an error rate rather than a good rate.
 SELF_REPORT_ERROR_RATES = frozenset({"missed_rate"})
@@ -55,10 +55,11 @@ def compare_self_report(estimates: pd.DataFrame, self_report: pd.DataFrame,
             # the contract's self-report columns are good rates except 漏评率 (an error rate)
             good = 1 - reported if ind.self_report in SELF_REPORT_ERROR_RATES else reported
             p0 = float(np.clip(good, 1e-9, 1 - 1e-9))
-            model = (models or {}).get(ind.name) if spec.test_method == "beta-binomial" else None
+            model = (models or {}).get(ind.name) if spec.test_method in TEST_METHODS else None
             if model is not None:
                 vc = model.villages[model.villages["town"] == e["town"]]
-                pv = town_test(vc, p0, rho=model.rho, df=model.df).table["p_value"].iloc[0]
+                pv = town_test(vc, p0, rho=model.rho, df=model.df,
+                               method=model.method).table["p_value"].iloc[0]
             else:
                 pv = one_sided_pvalue(e["estimate"], e["se"] ** 2, max(e["n"], 1), e["df"], p0,
                                       method=spec.interval_method, level_for_n=spec.level,

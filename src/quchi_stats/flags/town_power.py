@@ -15,7 +15,7 @@ Which ρ is used inside the simulated test matters, because the report's test es
 whole district and refers the signed root to t with villages − towns df:
 
 * ``refit=True`` re-estimates ρ in every replicate district with
-  :func:`~quchi_stats.flags.town_test.fit_rho_batch`, the low town among compliant ones (one
+  :func:`~quchi_stats.flags.town_test.fitrho_batch`, the low town among compliant ones (one
   district per town and replicate) — the test exactly as the report and
   :func:`~quchi_stats.simulate.simulate_design` run it;
 * ``refit=False`` (default) holds ρ at the plug-in ``ρ̂`` and keeps the t reference. Each town's
@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataError, ParameterError, check_int, check_probability
+from ..errors import DataError, ParameterError, check_choice, check_int, check_probability
 from .betabinomial import RHO_MAX
-from .town_test import fit_rho_batch, town_lr_batch
+from .town_test import TEST_METHODS, rho_batch, town_lr_batch
 
 __all__ = ["model_power", "unit_weights"]
 
@@ -86,7 +86,8 @@ def _draw_village_counts(rng: np.random.Generator, reps: int, mean_v: np.ndarray
     return m_v * np.clip(wy.reshape(reps, V) / W, 0.0, 1.0)
 
 
-def _refit_hits(rng, r, p1, pc, rho, p0, crit, hv, w, W, m_v, vt, T, y_low) -> np.ndarray:
+def _refit_hits(rng, r, p1, pc, rho, p0, crit, hv, w, W, m_v, vt, T, y_low,
+                method: str = "beta-binomial") -> np.ndarray:
     """(r, T) hits of the report's test with ρ re-estimated in every district where town c is low
     (its villages from ``y_low``) and every other town compliant (a fresh draw at ``pc``)."""
     V = m_v.size
@@ -97,7 +98,7 @@ def _refit_hits(rng, r, p1, pc, rho, p0, crit, hv, w, W, m_v, vt, T, y_low) -> n
     g = (np.arange(D)[:, None] * T + vt[None, :]).ravel()
     rep_of_group = np.repeat(np.arange(D), T)
     mm = np.tile(m_v, D)
-    rho_hat = fit_rho_batch(y.ravel(), mm, g, rep_of_group, D)
+    rho_hat = rho_batch(method, y.ravel(), mm, g, rep_of_group, D)
     z, _ = town_lr_batch(y.ravel(), mm, g, D * T, rho_hat[rep_of_group], np.full(D * T, p0))
     z = z.reshape(r, T, T)
     return z[:, np.arange(T), np.arange(T)] < crit
@@ -105,7 +106,8 @@ def _refit_hits(rng, r, p1, pc, rho, p0, crit, hv, w, W, m_v, vt, T, y_low) -> n
 
 def model_power(units: pd.DataFrame, *, rho: float, p0: float, p1: float, alpha_level: float,
                 df: int, reps: int = 1000, seed: int = 0, refit_reps: int = 0,
-                p_compliant: float | None = None) -> pd.DataFrame:
+                p_compliant: float | None = None,
+                method: str = "beta-binomial") -> pd.DataFrame:
     """Each town's power to be flagged by the beta-binomial test at one-sided level
     ``alpha_level`` when its true rate is ``p1`` and every other town is compliant.
 
@@ -128,11 +130,13 @@ def model_power(units: pd.DataFrame, *, rho: float, p0: float, p1: float, alpha_
     seed : int
     refit_reps : int
         On the first ``refit_reps`` of those replicates, also run the test with ρ re-estimated
-        (one district per town, :func:`fit_rho_batch`), and add the mean paired difference
+        (one district per town, :func:`fitrho_batch`), and add the mean paired difference
         (re-estimated − held), pooled over the towns, to every town's power. ``refit_reps =
         reps`` with one town gives the re-estimated test's power itself. 0: no correction.
     p_compliant : float, optional
         True rate of the other towns in the re-estimated districts; default (1 + p0)/2.
+    method : {"beta-binomial", "beta-binomial-adjusted"}
+        The test's ``test_method``: how ρ is re-estimated (:func:`~.town_test.town_test`).
 
     Returns
     -------
@@ -166,6 +170,7 @@ def model_power(units: pd.DataFrame, *, rho: float, p0: float, p1: float, alpha_
     reps = check_int("reps", reps, func, minimum=1)
     seed = check_int("seed", seed, func, minimum=0)
     refit_reps = check_int("refit_reps", refit_reps, func, minimum=0)
+    method = check_choice("method", method, TEST_METHODS, func)
     if refit_reps > reps:
         raise ParameterError(f"The 'refit_reps' parameter of {func} must be <= reps ({reps}). "
                              f"Got {refit_reps}.")
@@ -201,7 +206,7 @@ def model_power(units: pd.DataFrame, *, rho: float, p0: float, p1: float, alpha_
         for a in range(0, max(k, 0), step):
             b = min(k, a + step)
             refit = _refit_hits(rng, b - a, p1, pc, rho, p0, crit, hv, w, W, m_v, vt, T,
-                                y_low[a:b])
+                                y_low[a:b], method)
             diff.append(refit.astype(float) - held[a:b])
         done += r
     power = hits / reps

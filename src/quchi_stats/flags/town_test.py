@@ -37,16 +37,25 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..errors import ParameterError, check_probability
+from ..errors import ParameterError, check_choice, check_probability
 from .betabinomial import RHO_MAX, ConvergenceError, _codes
 
 __all__ = [
+    "TEST_METHODS",
     "TownTestResult",
+    "anova_rho_batch",
     "fit_rho_batch",
+    "rho_batch",
     "town_bounds_batch",
     "town_lr_batch",
+    "town_pvalue_batch",
     "town_test",
 ]
+
+#: The model-based town tests (the spec's ``test_method`` values other than ``"design"``):
+#: ``"beta-binomial"`` (ρ by Cox–Reid adjusted ML) and ``"beta-binomial-adjusted"`` (ρ by the
+#: pooled one-way ANOVA estimator, mid-p bounds at a town whose every village is full or empty).
+TEST_METHODS = ("beta-binomial", "beta-binomial-adjusted")
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 _S_BINOMIAL = 1e5  # precision (1 − ρ)/ρ above which the binomial form is used (ρ < 1e-5:
@@ -189,6 +198,46 @@ def fit_rho_batch(y: np.ndarray, m: np.ndarray, g: np.ndarray, rep_of_group: np.
     return np.where(at0 >= best - 1e-7, 0.0, rho)
 
 
+def anova_rho_batch(y: np.ndarray, m: np.ndarray, g: np.ndarray, rep_of_group: np.ndarray,
+                    n_reps: int) -> np.ndarray:
+    """The district intra-village correlation of each replicate by the pooled one-way analysis of
+    variance of villages within towns (Fleiss 1981, ch. 13; Donner 1986, Int. Stat. Rev.
+    54:67–82; Ridout, Demétrio & Firth 1999, Biometrics 55:137–148), truncated to [0, RHO_MAX]:
+
+        ρ̂ = (MSB − MSW) / (MSB + (n₀ − 1) MSW),
+        MSB = Σ_h Σ_v m_v (p̂_v − p̂_h)² / Σ_h (V_h − 1),  MSW = Σ_h Σ_v m_v p̂_v (1 − p̂_v) / Σ_h Σ_v (m_v − 1),
+        n₀ = Σ_h (M_h − Σ_v m_v² / M_h) / Σ_h (V_h − 1),
+
+    with ``p̂_v = y_v/m_v`` and ``p̂_h = Σ y_v / M_h``. A ratio of unbiased mean squares: nearly
+    unbiased whatever the shape of the village rates' distribution, where the Cox–Reid adjusted
+    likelihood of :func:`fit_rho_batch` overshoots for rates near 1 and large villages (0.30 for a
+    true 0.20 at p 0.98, 8 villages × 20 households; docs/flags.md). ``0`` when the district
+    has no between-village contrast (every town one village) or no within-village variation.
+    """
+    n_groups = int(rep_of_group.size)
+    M = np.bincount(g, weights=m, minlength=n_groups)
+    Y = np.bincount(g, weights=y, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pv = np.where(m > 0, y / m, 0.0)
+        ph = np.where(M > 0, Y / np.where(M > 0, M, 1.0), 0.0)
+    nv = np.bincount(g, minlength=n_groups)
+    ssb = np.bincount(rep_of_group, weights=np.bincount(g, weights=m * (pv - ph[g]) ** 2,
+                                                         minlength=n_groups), minlength=n_reps)
+    ssw = np.bincount(g, weights=m * pv * (1.0 - pv), minlength=n_groups)
+    ssw = np.bincount(rep_of_group, weights=ssw, minlength=n_reps)
+    dfb = np.bincount(rep_of_group, weights=np.maximum(nv - 1, 0), minlength=n_reps)
+    dfw = np.bincount(rep_of_group, weights=np.bincount(g, weights=m - 1.0, minlength=n_groups),
+                      minlength=n_reps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m2 = np.bincount(g, weights=m * m, minlength=n_groups)
+        n0g = np.where(M > 0, M - m2 / np.where(M > 0, M, 1.0), 0.0)
+        n0 = np.bincount(rep_of_group, weights=n0g, minlength=n_reps) / dfb
+        msb, msw = ssb / dfb, ssw / dfw
+        rho = (msb - msw) / (msb + (n0 - 1.0) * msw)
+    ok = (dfb > 0) & (dfw > 0) & np.isfinite(rho)
+    return np.clip(np.where(ok, rho, 0.0), 0.0, RHO_MAX)
+
+
 def _precision(rho_group: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.where(rho_group > 0, (1.0 - rho_group) / np.maximum(rho_group, 1e-300), np.inf)
@@ -204,30 +253,66 @@ def town_lr_batch(y, m, g, n_groups, rho_group, p0_group) -> tuple[np.ndarray, n
     return np.sign(p_hat - p0_group) * np.sqrt(lr), p_hat
 
 
-def town_bounds_batch(y, m, g, n_groups, rho_group, crit, *, iters: int = 42
+def town_bounds_batch(y, m, g, n_groups, rho_group, crit, *, iters: int = 42,
+                      boundary_tail: float | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Likelihood-ratio bounds ``{p : 2 (ℓ(p̂) − ℓ(p)) ≤ crit²}`` of each group, by bisection on
     each side of the ML mean (the profile log-likelihood of ``p`` is unimodal). Returns (lower,
-    upper, p̂); ``crit`` may be per group."""
+    upper, p̂); ``crit`` may be per group.
+
+    With ``boundary_tail`` (the one-sided tail of the bound, ``(1 − level)/2``), a group whose
+    every count is full (``p̂ = 1``) gets the mid-p lower bound ``{p : ½ P(all full | p, ρ) ≥
+    boundary_tail}`` (``ℓ(p) ≥ log(2 · boundary_tail)``: ℓ(1) = 0 and ℓ is the log-probability of
+    the counts), and one whose every count is empty the mid-p upper bound. The sampling
+    distribution of the signed root has an atom there, and the likelihood-ratio bound, where
+    ``P(all full) = exp(−crit²/2)`` ≈ 0.13, misses the truth far more often than
+    ``boundary_tail`` (Brown, Cai & DasGupta 2001, §4.1, for the binomial); the exact bound
+    (``P(all full) = boundary_tail``: Clopper–Pearson's at ρ = 0) is conservative, the mid-p one
+    (Lancaster 1961; Berry & Armitage 1995) keeps the tail at ``boundary_tail`` on average."""
     s_g = _precision(rho_group)
     p_hat, l_hat = _profile(y, m, g, n_groups, s_g)
-    cut = l_hat - np.broadcast_to(np.asarray(crit, float), (n_groups,)) ** 2 / 2.0
+    half = np.broadcast_to(np.asarray(crit, float), (n_groups,)) ** 2 / 2.0
+    cut = l_hat - half
+    cuts = [cut, cut]  # lower side, upper side
+    if boundary_tail is not None:
+        midp = l_hat + np.log(2.0 * boundary_tail)
+        cuts = [np.where(p_hat >= 1.0, midp, cut), np.where(p_hat <= 0.0, midp, cut)]
 
-    def above(p):  # is ℓ(p) ≥ cut, per group
+    def above(p, cut):  # is ℓ(p) ≥ cut, per group
         ll = np.bincount(g, weights=_loglik(y, m, p[g], s_g[g]), minlength=n_groups)
         return ll >= cut
 
     bounds = []
-    for side in (0.0, 1.0):
+    for side, cut in zip((0.0, 1.0), cuts, strict=True):
         inside, outside = p_hat.copy(), np.full(n_groups, side)
-        done = above(outside)  # the whole side is inside the interval
+        done = above(outside, cut)  # the whole side is inside the interval
         for _ in range(iters):
             mid = (inside + outside) / 2
-            ok = above(mid)
+            ok = above(mid, cut)
             inside = np.where(ok, mid, inside)
             outside = np.where(ok, outside, mid)
         bounds.append(np.where(done, side, outside))
     return bounds[0], bounds[1], p_hat
+
+
+def town_pvalue_batch(z: np.ndarray, p_hat: np.ndarray, df: float, *,
+                      method: str = "beta-binomial") -> np.ndarray:
+    """One-sided p-values of "below p0" from the signed roots ``z`` (:func:`town_lr_batch`):
+    ``t_df(z)``; with ``method = "beta-binomial-adjusted"`` a town whose every count is empty
+    (``p̂ = 0``) gets the mid-p ``½ P(all empty | p0, ρ) = ½ exp(−z²/2)`` instead, the test dual
+    to the mid-p upper bound of :func:`town_bounds_batch` with ``boundary_tail = alpha``."""
+    p = stats.t.cdf(z, df)
+    if method == "beta-binomial-adjusted":
+        p = np.where(p_hat <= 0.0, 0.5 * np.exp(-np.square(z) / 2.0), p)
+    return p
+
+
+def rho_batch(method: str, y, m, g, rep_of_group, n_reps) -> np.ndarray:
+    """The district ρ of each replicate as ``method`` estimates it: :func:`anova_rho_batch` for
+    ``"beta-binomial-adjusted"``, else :func:`fit_rho_batch`."""
+    if method == "beta-binomial-adjusted":
+        return anova_rho_batch(y, m, g, rep_of_group, n_reps)
+    return fit_rho_batch(y, m, g, rep_of_group, n_reps)
 
 
 @dataclass(frozen=True)
@@ -242,14 +327,17 @@ class TownTestResult:
     rho: float
     df: int
     villages: pd.DataFrame
+    method: str = "beta-binomial"
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Likelihood-ratio interval of each town at ``level`` (t quantile with ``df``)."""
+        """Likelihood-ratio interval of each town at ``level`` (t quantile with ``df``; mid-p at
+        a full or empty town with ``method = "beta-binomial-adjusted"``)."""
         level = check_probability("level", level, "TownTestResult.conf_int")
         y, m, g, towns = _codes(self.villages)
         k = len(towns)
         crit = stats.t.ppf((1 + level) / 2, self.df)
-        lo, hi, _ = town_bounds_batch(y, m, g, k, np.full(k, self.rho), crit)
+        lo, hi, _ = town_bounds_batch(y, m, g, k, np.full(k, self.rho), crit,
+                                      boundary_tail=_tail(self.method, level))
         return pd.DataFrame({"town": towns, "ci_lower": lo, "ci_upper": hi})
 
     def to_frame(self) -> pd.DataFrame:
@@ -258,13 +346,19 @@ class TownTestResult:
         return self.table.copy()
 
 
+def _tail(method: str, level: float) -> float | None:
+    """The one-sided tail of the mid-p bound at a full/empty town (adjusted method only)."""
+    return (1.0 - level) / 2.0 if method == "beta-binomial-adjusted" else None
+
+
 def pooled_df(villages: pd.DataFrame) -> int:
     """Degrees of freedom of the district ρ: villages − towns (at least 1)."""
     return max(int(len(villages)) - int(villages["town"].nunique()), 1)
 
 
 def town_test(villages: pd.DataFrame, p0: float, *, rho: float | None = None,
-              level: float = 0.95, df: int | None = None) -> TownTestResult:
+              level: float = 0.95, df: int | None = None,
+              method: str = "beta-binomial") -> TownTestResult:
     """Test every town of ``villages`` against ``p0`` and give its interval at ``level``.
 
     Parameters
@@ -275,11 +369,16 @@ def town_test(villages: pd.DataFrame, p0: float, *, rho: float | None = None,
     p0 : float
         The standard ("good" rate); small p-values say the town is below it.
     rho : float, optional
-        The district intra-village correlation; default its Cox–Reid adjusted ML estimate.
+        The district intra-village correlation; default its estimate by ``method``.
     level : float
         Level of the two-sided interval.
     df : int, optional
         Degrees of freedom of the t reference; default villages − towns.
+    method : {"beta-binomial", "beta-binomial-adjusted"}
+        ``"beta-binomial"``: ρ by the Cox–Reid adjusted likelihood (:func:`fit_rho_batch`);
+        ``"beta-binomial-adjusted"``: ρ by the pooled ANOVA estimator (:func:`anova_rho_batch`)
+        and mid-p bounds (and p-value) at a town whose every count is full (empty) — the
+        small-sample correction of docs/flags.md ("Calibration of the town test").
 
     Examples
     --------
@@ -293,10 +392,11 @@ def town_test(villages: pd.DataFrame, p0: float, *, rho: float | None = None,
     """
     p0 = check_probability("p0", p0, "town_test")
     level = check_probability("level", level, "town_test")
+    method = check_choice("method", method, TEST_METHODS, "town_test")
     y, m, g, towns = _codes(villages)
     k = len(towns)
     if rho is None:
-        rho = float(fit_rho_batch(y, m, g, np.zeros(k, np.intp), 1)[0])
+        rho = float(rho_batch(method, y, m, g, np.zeros(k, np.intp), 1)[0])
     if not 0 <= rho <= RHO_MAX:
         raise ParameterError(f"The 'rho' parameter of town_test must be in [0, {RHO_MAX}]. "
                              f"Got {rho}.")
@@ -306,11 +406,12 @@ def town_test(villages: pd.DataFrame, p0: float, *, rho: float | None = None,
     rho_g = np.full(k, float(rho))
     z, p_ml = town_lr_batch(y, m, g, k, rho_g, np.full(k, p0))
     crit = stats.t.ppf((1 + level) / 2, df)
-    lo, hi, _ = town_bounds_batch(y, m, g, k, rho_g, crit)
+    lo, hi, _ = town_bounds_batch(y, m, g, k, rho_g, crit, boundary_tail=_tail(method, level))
     n_villages = np.bincount(g, minlength=k)
     n_icc = np.bincount(g, weights=m / (1.0 + (m - 1.0) * rho), minlength=k)
     table = pd.DataFrame({"town": towns, "p_ml": p_ml, "p0": p0, "z": z,
-                          "p_value": stats.t.cdf(z, df), "ci_lower": lo, "ci_upper": hi,
+                          "p_value": town_pvalue_batch(z, p_ml, df, method=method),
+                          "ci_lower": lo, "ci_upper": hi,
                           "n_icc": n_icc, "villages": n_villages, "rho": float(rho),
                           "df": df})
-    return TownTestResult(table, float(rho), df, villages)
+    return TownTestResult(table, float(rho), df, villages, method)

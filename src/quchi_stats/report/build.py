@@ -272,11 +272,13 @@ def methods_text(spec, est: pd.DataFrame) -> str:
     """The paragraph that says how towns were estimated, tested and adjusted (one place; worded
     by ``templates/prose.txt``)."""
     icc: list[str] = []
-    if spec.test_method == "beta-binomial":
+    model = spec.test_method in ("beta-binomial", "beta-binomial-adjusted")
+    if model:
         towns = est[est["town"] != DISTRICT]
         rho = towns.groupby("label", sort=False)["rho"].first() if "rho" in towns else pd.Series()
         icc = [f"{k} {v:.3f}" for k, v in rho.items()]
-    return prose("methods", beta_binomial=spec.test_method == "beta-binomial", icc=icc,
+    return prose("methods", beta_binomial=model, adjusted=spec.test_method == "beta-binomial-adjusted",
+                 icc=icc,
                  district=district_label(spec.county), level=f"{spec.level:.0%}",
                  interval_method=spec.interval_method, family=spec.multiplicity_family,
                  multiplicity=spec.multiplicity, alpha=threshold_text(spec.alpha),

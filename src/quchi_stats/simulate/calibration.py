@@ -52,7 +52,13 @@ from scipy import special, stats
 from ..errors import ParameterError, check_choice, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
 from ..flags.betabinomial import ConvergenceError
-from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
+from ..flags.town_test import (
+    anova_rho_batch,
+    fit_rho_batch,
+    town_bounds_batch,
+    town_lr_batch,
+    town_pvalue_batch,
+)
 from ..sampling.selection import select_replicates
 
 __all__ = ["GOALS", "GRID", "attainable_levels", "calibration_grid", "code_version",
@@ -159,8 +165,11 @@ def _draw(frame: np.ndarray, p: float, icc: float, villages: int, households: in
     return {"good": good, "size": size, "w": w, "truth": num / den, "y": y}
 
 
-def _new_method(sim: dict, p0: float, level: float, interval: bool) -> dict[str, np.ndarray]:
-    """The beta-binomial town test through village effective counts (as ``village_counts``).
+def _new_method(sim: dict, p0: float, level: float, interval: bool,
+                method: str = "beta-binomial") -> dict[str, np.ndarray]:
+    """The beta-binomial town test through village effective counts (as ``village_counts``);
+    ``method = "beta-binomial-adjusted"``: ρ by the pooled ANOVA estimator and mid-p bounds at a
+    full or empty town (as ``town_test(method=...)``).
 
     A replicate district whose fit raises :class:`~quchi_stats.flags.ConvergenceError` (found by
     halving the batch) gets NaN p-values and bounds and is counted in ``failed``: the report would
@@ -174,6 +183,7 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool) -> dict[str,
     pv = np.clip(swy / sw, 0.0, 1.0)
     df = T * V - T
     crit = stats.t.ppf((1 + level) / 2, df)
+    adjusted = method == "beta-binomial-adjusted"
     out = {"p_value": np.full((R, T), np.nan), "rho": np.full(R, np.nan)}
     if interval:
         out["lower"], out["upper"] = np.full((R, T), np.nan), np.full((R, T), np.nan)
@@ -184,17 +194,20 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool) -> dict[str,
         g = np.repeat(np.arange(k * T), V)
         rep = np.repeat(np.arange(k), T)
         try:
-            rho = fit_rho_batch(yv, mm, g, rep, k)
-            z, _ = town_lr_batch(yv, mm, g, k * T, rho[rep], np.full(k * T, p0))
+            rho = (anova_rho_batch(yv, mm, g, rep, k) if adjusted
+                   else fit_rho_batch(yv, mm, g, rep, k))
+            z, p_ml = town_lr_batch(yv, mm, g, k * T, rho[rep], np.full(k * T, p0))
             if interval:
-                lo, hi, _ = town_bounds_batch(yv, mm, g, k * T, rho[rep], crit)
+                lo, hi, _ = town_bounds_batch(yv, mm, g, k * T, rho[rep], crit,
+                                              boundary_tail=(1 - level) / 2 if adjusted
+                                              else None)
         except ConvergenceError:
             if k > 1:
                 run(reps[: k // 2])
                 run(reps[k // 2:])
             return
         out["rho"][reps] = rho
-        out["p_value"][reps] = stats.t.cdf(z, df).reshape(k, T)
+        out["p_value"][reps] = town_pvalue_batch(z, p_ml, df, method=method).reshape(k, T)
         if interval:
             out["lower"][reps], out["upper"][reps] = lo.reshape(k, T), hi.reshape(k, T)
 
@@ -261,7 +274,8 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
                   sizes: str = "equal", unit: str = "household", reps: int = 1000,
                   shift: float = 0.10, towns: int = 9, villages_in_town: int = 20,
                   equal_size: int = 100, alpha: float = 0.05, level: float = 0.95,
-                  deff_floor: float = 1.0, seed: int = 0, power: bool = True) -> dict:
+                  deff_floor: float = 1.0, seed: int = 0, power: bool = True,
+                  adjusted: bool = False) -> dict:
     """Size, power and interval scores of the new and the old town test in one cell.
 
     Parameters
@@ -283,6 +297,9 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
         replicates: the same cell gives the same numbers whatever grid it is run in.
     power : bool
         Also simulate the ``p0 − shift`` scenario.
+    adjusted : bool
+        Also run ``test_method = "beta-binomial-adjusted"`` on the same replicates (columns with
+        the suffix ``_adj``, and ``rho_mean_adj``, ``failed_adj``).
 
     Returns
     -------
@@ -333,7 +350,13 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
     row["truth_mean"] = float(sim["truth"].mean())
     row["failed_new"] = new["failed"]
     row["failed_new_power"] = np.nan
-    for name, res in (("new", new), ("old", old)):
+    methods = [("new", new), ("old", old)]
+    if adjusted:
+        adj = _new_method(sim, p0, level, True, "beta-binomial-adjusted")
+        row["rho_mean_adj"] = float(np.nanmean(adj["rho"]))
+        row["failed_adj"] = adj["failed"]
+        methods.append(("adj", adj))
+    for name, res in methods:
         row[f"size_{name}"] = _rate(res["p_value"], alpha)
         row[f"power_{name}"] = np.nan
         row.update({f"{k}_{name}": v for k, v in _scores(res, sim["truth"]).items()})
@@ -344,6 +367,9 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
         row["power_new"] = _rate(alt["p_value"], alpha)
         row["failed_new_power"] = alt["failed"]
         row["power_old"] = _rate(_old_method(sim, p0, level, deff_floor, False)["p_value"], alpha)
+        if adjusted:
+            row["power_adj"] = _rate(_new_method(sim, p0, level, False,
+                                                 "beta-binomial-adjusted")["p_value"], alpha)
     return row
 
 

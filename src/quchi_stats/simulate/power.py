@@ -72,7 +72,13 @@ from scipy import stats
 from ..errors import ParameterError, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
 from ..flags.thresholds import MULTIPLICITY_METHODS, adjust_rows
-from ..flags.town_test import fit_rho_batch, town_bounds_batch, town_lr_batch
+from ..flags.town_test import (
+    TEST_METHODS,
+    rho_batch,
+    town_bounds_batch,
+    town_lr_batch,
+    town_pvalue_batch,
+)
 from ..labels import FRAME_SHORT_LABELS_ZH, column_labels
 from ..sampling.draw import FRAME_NAMES, DesignPlan, risk_split, village_plan
 from ..sampling.selection import select_replicates
@@ -402,12 +408,15 @@ def _village_counts_sim(d: _Frame, frames: Sequence[str], sim: dict, idx: np.nda
 
 
 def _bb_tests(y: np.ndarray, m: np.ndarray, present: np.ndarray, p0: float,
-              level: float | None = None) -> tuple[np.ndarray, ...]:
+              level: float | None = None, method: str = "beta-binomial"
+              ) -> tuple[np.ndarray, ...]:
     """The report's beta-binomial test of every town of every district (D, T, n_max villages):
     ρ̂ per district (:func:`~quchi_stats.flags.town_test.fit_rho_batch`), the signed root
     (:func:`town_lr_batch`) referred to t with villages − towns df, and with ``level`` the
     likelihood bounds (:func:`town_bounds_batch`). Returns p-values (D, T; NaN for a town without
-    villages), lower and upper bounds (or None) and ρ̂ (D,)."""
+    villages), lower and upper bounds (or None) and ρ̂ (D,). ``method`` is the spec's
+    ``test_method`` (``"beta-binomial-adjusted"``: ρ̂ by :func:`anova_rho_batch`, mid-p bounds at
+    a full or empty town)."""
     D, T, _ = y.shape
     n_groups = D * T
     gid = np.broadcast_to(np.arange(n_groups).reshape(D, T, 1), y.shape)
@@ -417,14 +426,16 @@ def _bb_tests(y: np.ndarray, m: np.ndarray, present: np.ndarray, p0: float,
     nv = present.sum(axis=2)
     has = (nv > 0).ravel()
     df = np.maximum(nv.sum(axis=1) - (nv > 0).sum(axis=1), 1)[rep_of_group]
-    rho = fit_rho_batch(yy, mm, gg, rep_of_group, D)
+    rho = rho_batch(method, yy, mm, gg, rep_of_group, D)
     rho_g = rho[rep_of_group]
-    z, _ = town_lr_batch(yy, mm, gg, n_groups, rho_g, np.full(n_groups, p0))
-    pv = np.where(has, stats.t.cdf(z, df), np.nan).reshape(D, T)
+    z, p_ml = town_lr_batch(yy, mm, gg, n_groups, rho_g, np.full(n_groups, p0))
+    pv = np.where(has, town_pvalue_batch(z, p_ml, df, method=method), np.nan).reshape(D, T)
     if level is None:
         return pv, None, None, rho
     crit = stats.t.ppf((1 + level) / 2, df)
-    lo, hi, _ = town_bounds_batch(yy, mm, gg, n_groups, rho_g, crit)
+    lo, hi, _ = town_bounds_batch(yy, mm, gg, n_groups, rho_g, crit,
+                                  boundary_tail=(1 - level) / 2
+                                  if method == "beta-binomial-adjusted" else None)
     return (pv, np.where(has, lo, np.nan).reshape(D, T), np.where(has, hi, np.nan).reshape(D, T),
             rho)
 
@@ -823,7 +834,7 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
         raise ParameterError(f"The 'compliant' rates of {func} must be at least the thresholds "
                              f"{dict(zip(indicators, thr, strict=True))}.")
     m_family = T * (len(spec.indicators) if family == "spec" else K)
-    model = spec.test_method == "beta-binomial"
+    model = spec.test_method in TEST_METHODS
     person = [ind.unit == "person" for ind in inds]
     size_frames = sorted({f for ind, p in zip(inds, person, strict=True) if p
                           for f in d.expand(ind.frames)})
@@ -852,11 +863,12 @@ def simulate_design(register: pd.DataFrame, plan: DesignPlan, *,
             if model:
                 counts = [_village_counts_sim(d, ind.frames, sim, idx,
                                               sizes if person[j] else None, rng) for sim in sims]
-                pv, lo, hi, rho = _bb_tests(*counts[0], thr[j], spec.level)
+                pv, lo, hi, rho = _bb_tests(*counts[0], thr[j], spec.level, spec.test_method)
                 P[:, :, j] = pv
                 rho_sum[j] += rho.sum()
                 if two:
-                    pc = _bb_tests(*_one_low_districts(counts[0], counts[1]), thr[j])[0]
+                    pc = _bb_tests(*_one_low_districts(counts[0], counts[1]), thr[j],
+                                   method=spec.test_method)[0]
                     P_one.append(pc.reshape(r, T, T))
             else:
                 pv, lo, hi = _test_and_interval(sims[0], thr[j], spec)
