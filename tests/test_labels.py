@@ -234,3 +234,14 @@ def test_the_scan_finds_a_sentinel(tmp_path, monkeypatch):
                                 encoding="utf-8")
     monkeypatch.setattr(quchi_stats, "__file__", str(pkg / "__init__.py"))
     assert sorted(_cjk_comparisons()) == ["bad.py:全区", "bad.py:达标"]
+
+
+def test_eb_status_and_unit_labels_cover_their_codes():
+    from quchi_stats.flags import shrinkage
+    from quchi_stats.labels import EB_STATUS_LABELS_ZH, UNIT_LABELS_ZH, table_title
+    from quchi_stats.spec import load_spec
+
+    codes = {v for k, v in vars(shrinkage).items() if k.startswith("BETWEEN_")}
+    assert set(EB_STATUS_LABELS_ZH) == codes and len(codes) == 3
+    assert {ind.unit for ind in load_spec(2018).indicators} <= set(UNIT_LABELS_ZH)
+    assert table_title("summary") == "摘要"

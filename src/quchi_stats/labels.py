@@ -32,13 +32,41 @@ import math
 from decimal import Decimal
 from enum import StrEnum
 
-__all__ = ["ARTICLE_LABELS", "CODE_LABELS", "COLUMN_LABELS_ZH", "DISTRICT", "DISTRICT_UNNAMED",
-           "DISTRICT_WORDS", "FLAG_VERDICTS", "FRAME_LABELS_ZH", "FRAME_SHORT_LABELS_ZH",
-           "FUNNEL_POSITION_LABELS", "LQAS_LABELS", "P_FLOOR", "STAGE_LABELS", "TABLE_LABELS_ZH",
-           "TABLE_TITLES_ZH",
-           "VERDICT_LABELS", "Article", "FunnelPosition", "LqasClass", "Stage", "Verdict", "article_label",
-           "code_label", "column_labels", "district_label", "p_statement", "p_text",
-           "table_column_labels", "table_title", "threshold_text", "verdict_label"]
+__all__ = [
+    "ARTICLE_LABELS",
+    "CODE_LABELS",
+    "COLUMN_LABELS_ZH",
+    "DISTRICT",
+    "DISTRICT_UNNAMED",
+    "DISTRICT_WORDS",
+    "EB_STATUS_LABELS_ZH",
+    "FLAG_VERDICTS",
+    "FRAME_LABELS_ZH",
+    "FRAME_SHORT_LABELS_ZH",
+    "FUNNEL_POSITION_LABELS",
+    "LQAS_LABELS",
+    "P_FLOOR",
+    "STAGE_LABELS",
+    "TABLE_LABELS_ZH",
+    "TABLE_TITLES_ZH",
+    "UNIT_LABELS_ZH",
+    "VERDICT_LABELS",
+    "Article",
+    "FunnelPosition",
+    "LqasClass",
+    "Stage",
+    "Verdict",
+    "article_label",
+    "code_label",
+    "column_labels",
+    "district_label",
+    "p_statement",
+    "p_text",
+    "table_column_labels",
+    "table_title",
+    "threshold_text",
+    "verdict_label",
+]
 
 # --------------------------------------------------------------------------------------------
 # the codes of the findings tables (quchi_stats.findings), and the one label each is shown with
@@ -264,11 +292,23 @@ TABLE_LABELS_ZH: dict[str, dict[str, str]] = {
 #: The report's tables (:func:`quchi_stats.report.report_tables`): English key -> the Chinese
 #: title readers see (the workbook's sheet, the CSV's and the notebook's table). A key that is also
 #: a key of :data:`TABLE_LABELS_ZH` reads its headers there (:func:`table_column_labels`).
+#: What the empirical-Bayes table says about the between-town level, by the status codes of
+#: :mod:`quchi_stats.flags.shrinkage` (``BETWEEN_*``); ``{district}`` is the total row's word
+#: (:func:`district_label`).
+EB_STATUS_LABELS_ZH: dict[str, str] = {
+    "estimated": "镇间差异已估计",
+    "boundary": "镇间差异不显著，收缩估计等于{district}水平",
+    "fit_failed": "模型拟合未收敛，未给出收缩估计",
+}
+
+#: The unit an indicator counts (``Indicator.unit``), as a measure word.
+UNIT_LABELS_ZH: dict[str, str] = {"person": "人", "household": "户"}
+
 TABLE_TITLES_ZH: dict[str, str] = {
     "notes": "说明", "estimates": "估计结果", "flags": "标记", "watch": "需关注",
     "followup": "两阶段复核", "shrinkage": "收缩估计", "funnel": "漏斗图", "targets": "减贫任务",
     "bunching": "收入集中检验", "self_report": "自评对照", "changes": "年度变化",
-    "rejects": "未计入的记录", "response": "应答情况",
+    "rejects": "未计入的记录", "response": "应答情况", "summary": "摘要",
 }
 
 

@@ -24,13 +24,13 @@ from markupsafe import Markup
 from ..assessment import DISTRICT, Assessment
 from ..errors import OutputExistsError
 from ..flags import (
-    BETWEEN_BOUNDARY,
     BETWEEN_ESTIMATED,
-    BETWEEN_FIT_FAILED,
 )
 from ..io.schema import FRAMES, LABELS_ZH, ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
 from ..labels import (
+    EB_STATUS_LABELS_ZH,
+    UNIT_LABELS_ZH,
     FunnelPosition,
     LqasClass,
     Verdict,
@@ -57,13 +57,8 @@ REPORT_FILES = (REPORT_NAME, "考核报告.xlsx", DOCX_NAME, "estimates.csv", "f
 UNVERIFIED_ZH = prose("unverified")
 """What a report says first when its sample was not verified (``templates/prose.txt``)."""
 
-#: What the empirical-Bayes table says about the between-town level (flags.shrinkage codes);
-#: ``{district}`` is the total row's word (:func:`quchi_stats.labels.district_label`).
-EB_STATUS_ZH = {
-    BETWEEN_ESTIMATED: "镇间差异已估计",
-    BETWEEN_BOUNDARY: "镇间差异不显著，收缩估计等于{district}水平",
-    BETWEEN_FIT_FAILED: "模型拟合未收敛，未给出收缩估计",
-}
+#: The empirical-Bayes status words by code (the label registry's, re-exported here).
+EB_STATUS_ZH = EB_STATUS_LABELS_ZH
 
 
 def eb_status(code: str, county: str | None) -> str:
@@ -123,7 +118,7 @@ def report_tables(a: Assessment) -> dict[str, pd.DataFrame]:
         rows.append({
             "year": a.year, "label": ind.label, "town": r["town"], "estimate": ind.shown(r["estimate"]),
             "ci_lower": lo, "ci_upper": hi, "level": r["level"], "threshold": f"{ind.comparison} "
-            f"{ind.shown_threshold:.0%}", "unit": "人" if ind.unit == "person" else "户",
+            f"{ind.shown_threshold:.0%}", "unit": UNIT_LABELS_ZH[ind.unit],
             "n": int(r["n"]), "n_eff": r["n_eff"], "df": int(r["df"]),
             "deff": r["deff"], "p_value": r["p_value"], "p_adjusted": r["p_adjusted"],
             "class": code_label(Verdict, r["class"]), "power": r["power"], "method": r["method"],

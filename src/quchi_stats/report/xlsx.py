@@ -19,7 +19,7 @@ from .render import prose
 
 __all__ = ["SUMMARY_COLUMNS", "SUMMARY_SHEET", "summary", "workbook_bytes"]
 
-SUMMARY_SHEET = "摘要"
+SUMMARY_SHEET = table_title("summary")
 
 #: The flags' columns the 摘要 sheet shows.
 SUMMARY_COLUMNS = ("town", "article", "item", "evidence", "consequence")
