@@ -213,8 +213,10 @@ class FigureCanvas:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
+        from ..plots.layout import OnePassTightLayout  # layout="tight", measured once
+
         self._canvas = FigureCanvasAgg(Figure(figsize=FIGURE_SIZE, dpi=FIGURE_DPI,
-                                              layout="tight"))
+                                              layout=OnePassTightLayout()))
 
     @property
     def figure(self):
