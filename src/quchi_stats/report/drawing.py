@@ -16,6 +16,7 @@ the warnings it met are given again here.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import warnings
@@ -43,7 +44,11 @@ def split(n: int, here_extra: int = 5) -> int:
 
 
 def _child(conn, draw_one: Callable[[int], str], indices: Sequence[int]) -> None:
-    """In the forked process: draw ``indices`` and send ``("ok", pngs, warnings)`` or ``("failed",)``."""
+    """In the forked process: draw ``indices`` and send ``("ok", pngs, warnings)`` or ``("failed",)``.
+
+    The collector is off here: a collection walks every object of the copied process, which makes
+    the kernel copy the pages it touches; this short-lived process frees what it drew on exit."""
+    gc.disable()
     try:
         with warnings.catch_warnings(record=True) as caught:  # the caller's filters kept
             pngs = [draw_one(i) for i in indices]
