@@ -204,10 +204,9 @@ class FigureCanvas:
 
     Made per report (:func:`build_html`, :func:`report_context`), never shared between calls. Each
     figure gets a new Axes on the cleared figure, so nothing of one figure reaches the next; what the
-    canvas keeps is
-    its renderer, and with it matplotlib's cache of text extents (per renderer): the towns' names,
-    tick labels and legend words that recur in every figure are measured once per report instead
-    of once per figure. The pixels are those of a new figure (tested).
+    canvas keeps is its renderer, and with it matplotlib's cache of text extents (per renderer): the
+    towns' names, tick labels and legend words that recur in every figure are measured once per
+    report instead of once per figure. The pixels are those of a new figure (tested).
     """
 
     def __init__(self) -> None:
