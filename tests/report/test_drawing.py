@@ -85,3 +85,15 @@ def test_report_figures_drawn_forked_are_those_drawn_one_by_one(forking, assessm
     assert seen == [""] * len(draws)
     serial = FigureCanvas()
     assert [str(q) for q in queued] == [str(serial.later(d)) for d in draws]
+
+
+def test_no_fork_without_a_free_core_or_with_other_threads(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+    assert not drawing.can_fork()  # both cores busy: drawn here
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.5, 0.5))
+    assert drawing.can_fork() == (threading.active_count() == 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert not drawing.can_fork()
