@@ -216,3 +216,47 @@ def test_strata_keys_of_every_bit_pattern(names):
                      lonely_psu="remove")
     np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
     np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
+
+
+def test_strata_of_different_lengths_compared_per_psu_as_strings_are():
+    """pyarrow strata of different lengths in one chunk are compared row by row with their PSU's
+    by pyarrow (take + equal, no hash): the same codes, labels and errors as object strings, for
+    slices of a frame (a buffer offset), empty strings, NUL bytes and missing values too."""
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(12)
+    labels = np.array(["镇1", "镇10", "镇2", "", "a\x00", "a", "新疆维吾尔自治区城关镇", "Z镇"], dtype=object)
+    village = rng.integers(0, 60, 3000) * 5 + 3
+    town = labels[village % len(labels)]
+    for sl in (slice(None), slice(17, None), slice(4, 2990)):
+        df = pd.DataFrame({"town": pd.Series(town, dtype="str"), "village": village,
+                           "w": 1.0}).iloc[sl]
+        assert df["town"].array.__arrow_array__().num_chunks == 1
+        obj = df.assign(town=df["town"].astype(object))
+        d = SurveyDesign(df, strata="town", psu="village", weights="w")
+        o = SurveyDesign(obj, strata="town", psu="village", weights="w")
+        np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
+        np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
+        np.testing.assert_array_equal(d.stratum_code, o.stratum_code)
+        for other in ("a", "镇10"):  # a prefix of a\x00; a label one byte longer than 镇1
+            clash = df.copy()
+            v = clash["village"].iloc[5]
+            rows = np.flatnonzero(clash["village"].to_numpy() == v)
+            i = rows[len(rows) // 2]
+            if clash["town"].iloc[i] == other:
+                continue
+            clash.iloc[i, 0] = other  # a row of the village in another town
+            with pytest.raises(DataError, match="出现在多个层中") as as_objects:
+                SurveyDesign(clash.assign(town=clash["town"].astype(object)), strata="town",
+                             psu="village", weights="w")
+            with pytest.raises(DataError) as as_arrow:
+                SurveyDesign(clash, strata="town", psu="village", weights="w")
+            assert str(as_arrow.value) == str(as_objects.value)  # the same row named
+        missing = df.copy()
+        missing.iloc[7, 0] = None
+        assert missing["town"].isna().sum() == 1
+        with pytest.raises(DataError, match="抽样设计列不能为空") as as_objects:
+            SurveyDesign(missing.assign(town=missing["town"].astype(object)), strata="town",
+                         psu="village", weights="w")
+        with pytest.raises(DataError) as as_arrow:
+            SurveyDesign(missing, strata="town", psu="village", weights="w")
+        assert str(as_arrow.value) == str(as_objects.value)

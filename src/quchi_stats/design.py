@@ -44,6 +44,18 @@ def _arrow_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return codes, labels[order], rank
 
 
+def _one_arrow_chunk(values: pd.Series):
+    """The pyarrow array of strings held by pyarrow (pandas' ``str`` or ``string[pyarrow]``) in
+    one chunk with no missing value; None for any other column."""
+    array = values.array
+    if not (isinstance(array, pd.arrays.ArrowStringArray) and hasattr(array, "__arrow_array__")):
+        return None
+    chunked = array.__arrow_array__()
+    if chunked.num_chunks != 1 or chunked.null_count or len(chunked) == 0:
+        return None
+    return chunked.chunk(0)
+
+
 def _fixed_width_keys(values: pd.Series) -> tuple[int, list[np.ndarray]] | None:
     """Exact integer keys of pyarrow strings that all have the same length L in bytes (1 to 16,
     no missing value): L and one ``uint64`` per row holding its bytes (L <= 8), or two holding
@@ -192,6 +204,19 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
         rank = np.empty(order.size, dtype=np.intp)
         rank[order] = np.arange(order.size)
         return rank[code], text[order]
+    whole = _one_arrow_chunk(col)
+    if whole is not None:
+        # other pyarrow strings with no missing value: each row compared with its PSU's by
+        # pyarrow (take + equal: no hash over the rows); only the PSUs' strings are decoded
+        import pyarrow.compute as pc
+
+        one = np.empty(n_psu, dtype=np.intp)
+        one[p_code] = np.arange(p_code.size)  # a row of each PSU (as first[p_code] = raw keeps)
+        same = pc.equal(whole, whole.take(np.take(one, p_code)))
+        if not pc.all(same).as_py():
+            _clash(data, psu, int(np.argmin(same.to_numpy(zero_copy_only=False))))
+        psu_stratum, labels, _ = _codes(pd.Series(whole.take(one).to_pylist(), dtype=object))
+        return psu_stratum, labels
     labels_of = None  # the labels of raw, when raw holds codes
     rank = None  # raw's codes → sorted codes, when they are not sorted
     arrow = _arrow_codes(col)

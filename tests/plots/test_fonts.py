@@ -190,3 +190,29 @@ def test_any_place_name_draws_without_matplotlib_warnings(name):
             + "不在内置字体中，图中将显示为方框"]
     else:
         assert caught == []
+
+
+def test_font_subset_keeps_the_fonts_bounds_and_every_glyph_within_them():
+    """The subset keeps the bundled font's font-wide bounds (not recomputed from the kept glyphs:
+    issue 12, speed): they must bound every kept glyph, and the line metrics are the font's."""
+    from fontTools.pens.boundsPen import BoundsPen
+
+    text = "曲江区石塱镇馬壩鎮、群众认可度 95.1%（置信区间）"
+    sub = TTFont(io.BytesIO(font_subset(text)))
+    with TTFont(FONT_PATH, lazy=True) as full:
+        assert (sub["head"].xMin, sub["head"].yMin, sub["head"].xMax, sub["head"].yMax) == (
+            full["head"].xMin, full["head"].yMin, full["head"].xMax, full["head"].yMax)
+        for attr in ("ascent", "descent", "lineGap"):
+            assert getattr(sub["hhea"], attr) == getattr(full["hhea"], attr)
+    head, glyphs = sub["head"], sub.getGlyphSet()
+    drawn = 0
+    for name in sub.getGlyphOrder():
+        pen = BoundsPen(glyphs)
+        glyphs[name].draw(pen)
+        if pen.bounds is None:  # a space
+            continue
+        x0, y0, x1, y1 = pen.bounds
+        assert head.xMin <= x0 and head.yMin <= y0 and x1 <= head.xMax and y1 <= head.yMax, name
+        assert glyphs[name].width <= sub["hhea"].advanceWidthMax
+        drawn += 1
+    assert drawn > 20

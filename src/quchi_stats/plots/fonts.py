@@ -101,19 +101,28 @@ def font_subset(text: str) -> bytes:
     Deterministic: the same characters give the same bytes (timestamps are not recalculated;
     WOFF compresses with zlib at a fixed level). WOFF2 would be ~30 % smaller but needs the
     ``brotli`` package, which is not a dependency.
+
+    Two things make it cheaper (about 40 % of the time; issue 12) without changing a glyph: the
+    bundled font has no hints (``tools/make_font_subset.py`` removed them), so none are looked for
+    (``hinting=True`` keeps what is there: nothing; the same bytes); and the font-wide bounds
+    (``head``'s box, ``hhea``/``vhea``'s extremes, the CFF ``FontBBox``) are kept as the bundled
+    font has them instead of being recomputed from every kept glyph's outline (three passes over
+    the outlines, half the time): they then bound every glyph of the font, those of the subset
+    included, which is all a renderer reads from them (line metrics — ascender, descender, line
+    gap — are not recomputed either way).
     """
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
     chars = {ord(c) for c in text} | set(range(0x20, 0x7F))
     opts = subset.Options()
-    opts.hinting = False
+    opts.hinting = True  # the font has none: nothing to strip (hinting=False executes every glyph)
     opts.layout_features = list(_LAYOUT_FEATURES)
     opts.name_IDs = ["*"]  # keep the copyright and licence records (SIL OFL)
     opts.name_languages = ["*"]
     opts.notdef_outline = True
     opts.flavor = "woff"
-    with TTFont(FONT_PATH, recalcTimestamp=False, lazy=True) as font:
+    with TTFont(FONT_PATH, recalcTimestamp=False, recalcBBoxes=False, lazy=True) as font:
         sub = subset.Subsetter(opts)
         sub.populate(unicodes=sorted(chars & font_codepoints()))
         sub.subset(font)

@@ -185,19 +185,59 @@ FIGURE_DPI = 110
 class FigureCanvas:
     """One Agg canvas on which a report's figures are drawn, one after another.
 
-    Made per report (:func:`report_context`), never shared between calls. Each figure gets a new
-    Axes on the cleared figure, so nothing of one figure reaches the next; what the canvas keeps is
-    its renderer, and with it matplotlib's cache of text extents (per renderer): the towns' names,
-    tick labels and legend words that recur in every figure are measured once per report instead
-    of once per figure. The pixels are those of a new figure (tested).
+    Made per report (:func:`build_html`, :func:`report_context`), never shared between calls. Each
+    figure gets a new Axes on the cleared figure, so nothing of one figure reaches the next; what the
+    canvas keeps is its renderer, and with it matplotlib's cache of text extents (per renderer): the
+    towns' names, tick labels and legend words that recur in every figure are measured once per
+    report instead of once per figure. The pixels are those of a new figure (tested).
     """
 
     def __init__(self) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
+        from ..plots.layout import OnePassTightLayout  # layout="tight", measured once
+
         self._canvas = FigureCanvasAgg(Figure(figsize=FIGURE_SIZE, dpi=FIGURE_DPI,
-                                              layout="tight"))
+                                              layout=OnePassTightLayout()))
+        self._queued: list = []  # the report's figures (draw functions), in the page's order
+        self._drawn: dict[int, str] = {}  # their base64 PNGs, once drawn
+        self._blank = False  # while drawing(): a figure not drawn yet is shown empty
+
+    def later(self, draw) -> QueuedFigure:
+        """``draw`` queued: drawn by :meth:`drawing`, or when first shown (:class:`QueuedFigure`)."""
+        self._queued.append(draw)
+        return QueuedFigure(self, len(self._queued) - 1)
+
+    def base64(self, i: int) -> str:
+        """The ``i``-th queued figure as base64 PNG (drawn now if it was not yet; empty while
+        :meth:`drawing` runs)."""
+        if i not in self._drawn:
+            if self._blank:
+                return ""
+            self._drawn[i] = _figure_png(self._queued[i], self)
+        return self._drawn[i]
+
+    def drawing(self, meanwhile):
+        """``meanwhile()``'s result, the queued figures drawn alongside: part in a forked process
+        (:func:`~quchi_stats.report.drawing.draw_forked`) while ``meanwhile`` runs here, the
+        queued figures shown empty meanwhile (it may render the page for its text). Same bytes
+        as drawing them one by one."""
+        from .drawing import draw_forked
+
+        todo = [i for i in range(len(self._queued)) if i not in self._drawn]
+
+        def blank():
+            self._blank = True
+            try:
+                return meanwhile()
+            finally:
+                self._blank = False
+
+        result, pngs = draw_forked(lambda j: _figure_png(self._queued[todo[j]], self), len(todo),
+                                   blank)
+        self._drawn.update(zip(todo, pngs, strict=True))
+        return result
 
     @property
     def figure(self):
@@ -248,10 +288,25 @@ def _palette_png(rgba) -> bytes:
     return out.getvalue()
 
 
-def _figure(draw, caption: str, canvas: FigureCanvas) -> dict[str, str]:
-    """A figure for the templates' ``figure`` macro: drawn once (:func:`_figure_png`, on the
-    report's ``canvas``), with its caption."""
-    return {"png": png_data(_figure_png(draw, canvas)), "caption": caption}
+class QueuedFigure:
+    """A figure of a :class:`FigureCanvas`' queue as the templates show it: its base64 PNG
+    (checked by :func:`~quchi_stats.report.render.png_data`), drawn once."""
+
+    def __init__(self, canvas: FigureCanvas, index: int) -> None:
+        self._canvas, self._index = canvas, index
+
+    def __html__(self) -> str:
+        data = self._canvas.base64(self._index)
+        return png_data(data) if data else ""
+
+    __str__ = __html__
+
+
+def _figure(draw, caption: str, canvas: FigureCanvas) -> dict[str, object]:
+    """A figure for the templates' ``figure`` macro: queued on the report's ``canvas``, drawn
+    once (:func:`_figure_png`, by :meth:`FigureCanvas.drawing` or when first shown), with its
+    caption."""
+    return {"png": canvas.later(draw), "caption": caption}
 
 
 #: The county's name in the report when the spec names none (``county`` left empty).
@@ -473,14 +528,15 @@ def _indicator_context(a: Assessment, ind, tables: Mapping[str, pd.DataFrame], t
 
 
 def report_context(a: Assessment, tables: Mapping[str, pd.DataFrame], *,
-                   synthetic: bool = False) -> dict[str, object]:
+                   synthetic: bool = False, canvas: FigureCanvas | None = None) -> dict[str, object]:
     """What ``templates/report_body.html`` shows: plain data (text, numbers formatted for readers,
-    tables as rows, drawn figures); ``tables`` are :func:`shown_tables`. The figures are drawn here,
-    once each, on one :class:`FigureCanvas` for the report."""
+    tables as rows, figures); ``tables`` are :func:`shown_tables`. The figures are queued on one
+    :class:`FigureCanvas` for the report (``canvas``, or a new one), drawn once each when first
+    shown or by :meth:`FigureCanvas.drawing`."""
     spec, y = a.spec, a.year
     est = a.estimates
     nowrap = _town_names(a)
-    canvas = FigureCanvas()
+    canvas = canvas or FigureCanvas()
 
     def table(key: str, frame: pd.DataFrame, pct_cols: tuple[str, ...] = ()) -> Table:
         return _table(frame, table_column_labels(key, spec.county), pct_cols, nowrap)
@@ -556,9 +612,19 @@ def build_html(a: Assessment, *, synthetic: bool = False,
 
     if tables is None:
         tables = shown_tables(report_tables(a), a.spec.county)
-    body = render("report_body.html", **report_context(a, tables, synthetic=synthetic))
-    body += _font_note(a, body)
-    css = Markup(CSS.replace("{font_face}", font_face_css(body)))  # ours: the page's font subset
+    canvas = FigureCanvas()
+    context = report_context(a, tables, synthetic=synthetic, canvas=canvas)
+
+    def page_text() -> tuple[str, str]:
+        # the page with its figures still empty: their data (base64) adds no character to the
+        # font, and _font_note reads only text (issue 12: the figures are drawn meanwhile)
+        text = render("report_body.html", **context)
+        note = _font_note(a, text)
+        return note, font_face_css(text + note)
+
+    note, font_face = canvas.drawing(page_text)
+    body = render("report_body.html", **context) + note
+    css = Markup(CSS.replace("{font_face}", font_face))  # ours: the page's font subset
     return render("report.html", title=report_title(a), css=css, body=body)
 
 
