@@ -112,7 +112,8 @@ PROSE_FILE = REPORT / "templates" / "prose.txt"
 @pytest.mark.parametrize("phrase", [
     "多重比较", "村内相关系数由", "未核验抽样清单", "本报告使用合成数据", "所有标记均有统计检验支持",
     "建议组织复核入户", "个有扶贫任务的镇", "完整的表格见考核报告.xlsx", "被标记的镇：", "需关注：",
-    "每个柱子是一个抽查村的比率", "年度扶贫开发工作成效考核报告", "各镇为一族", "镇×指标 为一族"])
+    "每个柱子是一个抽查村的比率", "年度扶贫开发工作成效考核报告", "各镇为一族", "镇×指标 为一族",
+    "各抽查村比率（柱宽为应答户数）", "漏斗图（与", "及置信区间", " 年度变化"])
 def test_sentences_live_in_the_prose_template(phrase):
     assert phrase in PROSE_FILE.read_text(encoding="utf-8")
     for name in ("build.py", "docx.py", "xlsx.py", "followup.py"):

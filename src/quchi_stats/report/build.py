@@ -470,7 +470,7 @@ def organ_pipe_figures(a: Assessment) -> list[tuple[str, str, object]]:
     for (ind_name, town), g in v.groupby(["indicator", "town"], sort=False):
         ind = a.spec.indicator(ind_name)
         r = g.iloc[0]
-        caption = f"{a.year} 年{town}{ind.label}：各抽查村比率（柱宽为应答户数）、本镇置信区间与标准"
+        caption = prose("caption_organ_pipe", year=a.year, town=town, label=ind.label)
         out.append((town, caption, lambda p, ax, g=g, r=r, ind=ind, town=town: p.organ_pipe_plot(
             g, threshold=r["threshold"], ci_lower=r["ci_lower"], ci_upper=r["ci_upper"],
             estimate=r["estimate"], label=ind.label, town=town,
@@ -502,7 +502,7 @@ def _indicator_context(a: Assessment, ind, tables: Mapping[str, pd.DataFrame], t
         "table": table("estimates", t, ("estimate", "ci_lower", "ci_upper", "power")),
         "forest": _figure(lambda p, ax, sub=rows, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
-            ax=ax), f"{y} 年各镇{ind.label}及置信区间", canvas),
+            ax=ax), prose("caption_forest", year=y, label=ind.label), canvas),
         "eb_status": "", "eb_table": None, "figures": []}
     if "shrinkage" in tables:
         status = a.shrinkage.loc[a.shrinkage["indicator"] == ind.name, "between_status"]
@@ -518,12 +518,13 @@ def _indicator_context(a: Assessment, ind, tables: Mapping[str, pd.DataFrame], t
         f = a.funnel[ind.name]
         figures.append(_figure(lambda p, ax, f=f, ind=ind: p.funnel_plot(
             f, f.attrs["theta0"], label=ind.label, district=district, ax=ax),
-            f"{ind.label}漏斗图（与{district}水平比较）", canvas))
+            prose("caption_funnel", label=ind.label, district=district), canvas))
     if len(a.history) and a.history["year"].nunique() > 1:
         h = shown_district(a.history[a.history["indicator"] == ind.name], spec.county, "town")
         figures.append(_figure(lambda p, ax, h=h, ind=ind: p.trend_plot(
             h, label=ind.label, threshold=ind.threshold, district=district,
-            complement=ind.display == "complement", ax=ax), f"{ind.label} 年度变化", canvas))
+            complement=ind.display == "complement", ax=ax), prose("caption_trend", label=ind.label),
+            canvas))
     return out
 
 

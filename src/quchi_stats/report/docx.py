@@ -326,17 +326,18 @@ def docx_bytes(a: Assessment, tables: dict[str, pd.DataFrame] | None = None, *,
         rows = shown_district(sub, spec.county, "town")  # the total row as readers call it
         figure(lambda p, ax, sub=rows, ind=ind: p.forest_plot(
             sub, threshold=ind.threshold, label=ind.label, complement=ind.display == "complement",
-            ax=ax), f"{y} 年各镇{ind.label}及置信区间")
+            ax=ax), prose("caption_forest", year=y, label=ind.label))
         if ind.name in a.funnel and ind.name == "satisfaction_rate":
             fun = a.funnel[ind.name]
             figure(lambda p, ax, f=fun, ind=ind: p.funnel_plot(
                 f, f.attrs["theta0"], label=ind.label, district=district, ax=ax),
-                f"{ind.label}漏斗图（与{district}水平比较）")
+                prose("caption_funnel", label=ind.label, district=district))
         if len(a.history) and a.history["year"].nunique() > 1:
             h = shown_district(a.history[a.history["indicator"] == ind.name], spec.county, "town")
             figure(lambda p, ax, h=h, ind=ind: p.trend_plot(
                 h, label=ind.label, threshold=ind.threshold, district=district,
-                complement=ind.display == "complement", ax=ax), f"{ind.label} 年度变化")
+                complement=ind.display == "complement", ax=ax),
+                prose("caption_trend", label=ind.label))
     from .build import ORGAN_PIPE_NOTE, organ_pipe_figures  # the HTML's figures of the flagged villages
 
     if pipes := organ_pipe_figures(a):
