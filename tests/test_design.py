@@ -183,12 +183,7 @@ def test_strata_of_one_byte_length_compared_as_integers_as_strings_are(size):
     for sl in (slice(None), slice(13, None), slice(5, 1995)):
         df = pd.DataFrame({"town": pd.Series(town, dtype="str"), "village": village,
                            "w": 1.0}).iloc[sl]
-        obj = df.assign(town=df["town"].astype(object))
-        d = SurveyDesign(df, strata="town", psu="village", weights="w")
-        o = SurveyDesign(obj, strata="town", psu="village", weights="w")
-        np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
-        np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
-        np.testing.assert_array_equal(d.stratum_code, o.stratum_code)
+        _codes_as_objects_do(df)
         clash = df.copy()
         rows = np.flatnonzero(clash["village"].to_numpy() == clash["village"].iloc[3])
         other = labels[(clash["village"].iloc[3] + 1) % 7]
@@ -199,6 +194,16 @@ def test_strata_of_one_byte_length_compared_as_integers_as_strings_are(size):
         with pytest.raises(DataError) as as_keys:
             SurveyDesign(clash, strata="town", psu="village", weights="w")
         assert str(as_keys.value) == str(as_objects.value)  # the same row named
+
+
+def _codes_as_objects_do(df: pd.DataFrame) -> None:
+    """``df``'s pyarrow ``town`` strata code as the same strings held as Python objects do."""
+    obj = df.assign(town=df["town"].astype(object))
+    d = SurveyDesign(df, strata="town", psu="village", weights="w")
+    o = SurveyDesign(obj, strata="town", psu="village", weights="w")
+    np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
+    np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
+    np.testing.assert_array_equal(d.stratum_code, o.stratum_code)
 
 
 @pytest.mark.parametrize("names", [["马坝镇"], ["ab镇镇", "cb镇镇"], ["镇镇镇镇镇"], ["x"]],
@@ -231,12 +236,7 @@ def test_strata_of_different_lengths_compared_per_psu_as_strings_are():
         df = pd.DataFrame({"town": pd.Series(town, dtype="str"), "village": village,
                            "w": 1.0}).iloc[sl]
         assert df["town"].array.__arrow_array__().num_chunks == 1
-        obj = df.assign(town=df["town"].astype(object))
-        d = SurveyDesign(df, strata="town", psu="village", weights="w")
-        o = SurveyDesign(obj, strata="town", psu="village", weights="w")
-        np.testing.assert_array_equal(d.stratum_labels, o.stratum_labels)
-        np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
-        np.testing.assert_array_equal(d.stratum_code, o.stratum_code)
+        _codes_as_objects_do(df)
         for other in ("a", "镇10"):  # a prefix of a\x00; a label one byte longer than 镇1
             clash = df.copy()
             v = clash["village"].iloc[5]

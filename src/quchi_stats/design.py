@@ -65,13 +65,9 @@ def _fixed_width_keys(values: pd.Series) -> tuple[int, list[np.ndarray]] | None:
     of a sample (town names of equal length, as a county's often are) are then compared row by
     row as integers. Two rows have equal keys exactly when their strings are equal.
     """
-    array = values.array
-    if not (isinstance(array, pd.arrays.ArrowStringArray) and hasattr(array, "__arrow_array__")):
+    chunk = _one_arrow_chunk(values)
+    if chunk is None:
         return None
-    chunked = array.__arrow_array__()
-    if chunked.num_chunks != 1 or chunked.null_count or len(chunked) == 0:
-        return None
-    chunk = chunked.chunk(0)
     buffers = chunk.buffers()
     if len(buffers) != 3 or str(chunk.type) not in ("string", "large_string"):
         return None
