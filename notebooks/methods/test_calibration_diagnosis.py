@@ -33,12 +33,18 @@ from scipy import special, stats
 from quchi_stats.simulate import calibration as C
 import importlib; TT = importlib.import_module("quchi_stats.flags.town_test")
 
+def _shapes(rho_rep, rep_of_group):
+    """Each group's ρ (0 below the binomial switch) and beta-binomial shape s = (1 − ρ)/ρ."""
+    rho_g = rho_rep[rep_of_group]
+    rho_g = np.where(rho_g < 1.0 / (1.0 + TT._S_BINOMIAL), 0.0, rho_g)
+    with np.errstate(divide="ignore"):
+        s_g = np.where(rho_g > 0, (1.0 - rho_g) / np.maximum(rho_g, 1e-300), np.inf)
+    return rho_g, s_g
+
+
 def crit_factory(kind):
     def _criterion(y, m, g, n_groups, rep_of_group, n_reps, rho_rep, start=None):
-        rho_g = rho_rep[rep_of_group]
-        rho_g = np.where(rho_g < 1.0 / (1.0 + TT._S_BINOMIAL), 0.0, rho_g)
-        with np.errstate(divide="ignore"):
-            s_g = np.where(rho_g > 0, (1.0 - rho_g) / np.maximum(rho_g, 1e-300), np.inf)
+        rho_g, s_g = _shapes(rho_rep, rep_of_group)
         p, ll = TT._profile(y, m, g, n_groups, s_g, start=start)
         if kind == "ql":
             info = np.bincount(g, weights=m / (1.0 + (m - 1.0) * rho_g[g]), minlength=n_groups)
@@ -148,10 +154,7 @@ def _main_variants():
 # %% the full profile likelihood ratio (ρ re-maximised under H0)
 def make_crit(fixed, p_fixed):
     def _criterion(y, m, g, n_groups, rep_of_group, n_reps, rho_rep, start=None):
-        rho_g = rho_rep[rep_of_group]
-        rho_g = np.where(rho_g < 1.0 / (1.0 + TT._S_BINOMIAL), 0.0, rho_g)
-        with np.errstate(divide="ignore"):
-            s_g = np.where(rho_g > 0, (1.0 - rho_g) / np.maximum(rho_g, 1e-300), np.inf)
+        rho_g, s_g = _shapes(rho_rep, rep_of_group)
         p, ll = TT._profile(y, m, g, n_groups, s_g, start=start)
         p = np.where(fixed, p_fixed, p)
         llf = np.bincount(g, weights=TT._loglik(y, m, p[g], s_g[g]), minlength=n_groups)
