@@ -201,6 +201,8 @@ def midp_size(icc: float, villages: int, households: int, p0: float, *, sizes: s
         row[f"{name}_exact"] = float(np.mean(exact < alpha))
         if prefix == "":
             row["rho_mean_adj"] = float(np.mean(adj["rho"]))
+            for k in ("coverage", "upper_below", "lower_above"):  # every row has every column
+                row[f"{k}_adj"] = row[f"{k}_midp"] = np.nan
             if coverage and math.comb(households + villages, villages) <= COVERAGE_MAX_CONFIGS:
                 ad = _new_method(sim, p0, 0.95, True, "beta-binomial-adjusted")
                 truth = sim["truth"]
@@ -344,7 +346,10 @@ def run_size(seed: int, reps: int, which: str = "low", coverage: bool = False) -
                       sizes=str(c.sizes), reps=reps, seed=seed, coverage=coverage)
         r["set"] = which
         rows.append(r)
-        pd.DataFrame([r]).to_csv(out, mode="a", index=False, header=not out.exists())
+        frame = pd.DataFrame([r])
+        if out.exists():  # the file's column order
+            frame = frame.reindex(columns=pd.read_csv(out, nrows=0).columns)
+        frame.to_csv(out, mode="a", index=False, header=not out.exists())
         print(f"{c.icc} {c.villages}x{c.households} {c.p0} {c.sizes}: adj {r['size_adj']:.4f}"
               f" midp {r['size_midp']:.4f} exact {r['size_exact']:.4f}", flush=True)
     return pd.DataFrame(rows)
@@ -379,13 +384,33 @@ elif __name__ == "__main__" and sys.argv[1:] == ["attainable"]:
 # ## Summaries
 
 # %%
+def read_confirm(path: Path | None = None) -> pd.DataFrame:
+    """`test_calibration_midp_confirm.csv`. Its first run (code before every row had every
+    column) appended the rows without coverage (more than 300 configurations) with 14 fields
+    under the 20-field header; they are read by their own keys."""
+    import csv
+
+    path = path or HERE / "test_calibration_midp_confirm.csv"
+    short = ["icc", "villages", "households", "p0", "sizes", "unit", "reps", "seed", "size_adj",
+             "size_midp", "size_exact", "rho_mean_adj", "code_version", "set"]
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    head = rows[0]
+    recs = [dict(zip(head if len(r) == len(head) else short, r, strict=True)) for r in rows[1:]]
+    t = pd.DataFrame(recs, columns=head).replace("", np.nan)
+    num = [c for c in head if c not in ("sizes", "unit", "code_version", "set")]
+    t[num] = t[num].astype(float)
+    t[["villages", "households", "reps", "seed"]] = t[["villages", "households", "reps",
+                                                       "seed"]].astype(int)
+    return t
+
+
 def summary(path: Path | None = None) -> pd.DataFrame:
     """Per seed × set × test: cells, min / median / max size, cells below 3.5 %, in [3.5 %, 6 %],
     above 6 % and above 6.5 %, and (where measured) mean / min coverage and max upper-bound
     misses."""
-    t = pd.concat([pd.read_csv(p) for p in ([path] if path else
-                   [HERE / "test_calibration_midp.csv", HERE / "test_calibration_midp_confirm.csv"])
-                   if Path(p).exists()], ignore_index=True)
+    t = pd.concat([pd.read_csv(path or HERE / "test_calibration_midp.csv"), read_confirm()],
+                  ignore_index=True)
     rows = []
     for (seed, which, reps), g in t.groupby(["seed", "set", "reps"]):
         for test in ("adj", "exact", "midp"):
@@ -414,7 +439,7 @@ def report(choice: int = 20261209, confirm: int = 20261210) -> str:
     confirmation seed with the coverage of the adjusted interval and of the mid-p confidence set
     (where measured), and the attainable levels (total count; configurations)."""
     a = pd.read_csv(HERE / "test_calibration_midp.csv")
-    c = pd.read_csv(HERE / "test_calibration_midp_confirm.csv")
+    c = read_confirm()
     att = pd.read_csv(HERE / "test_calibration_attainable.csv")
     grid = pd.read_csv(HERE / "test_calibration_adjusted_grid.csv")
     k4 = ["icc", "villages", "households", "p0"]
@@ -431,16 +456,19 @@ def report(choice: int = 20261209, confirm: int = 20261210) -> str:
                   f"({confirm}) | upper < truth adj. → mid-p | attainable: total count | "
                   "configurations |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in g.sort_values(["p0", "villages", "households", "icc"]).itertuples():
-            cov = (f"{100 * r.coverage_adj_c:.1f} → {100 * r.coverage_midp:.1f}"
+            cov = (f"{100 * r.coverage_adj:.1f} → {100 * r.coverage_midp:.1f}"
                    if hasattr(r, "coverage_midp") and pd.notna(r.coverage_midp) else "—")
-            ub = (f"{100 * r.upper_below_adj_c:.1f} → {100 * r.upper_below_midp:.1f}"
+            ub = (f"{100 * r.upper_below_adj:.1f} → {100 * r.upper_below_midp:.1f}"
                   if hasattr(r, "upper_below_midp") and pd.notna(r.upper_below_midp) else "—")
             conf = "—"
-            if pd.notna(r.in_band):
-                band = {True: "in band", False: "**none in band**"}.get(r.in_band, "undecided")
-                lo = "" if pd.isna(r.below_band) else f"{100 * r.below_band:.2f}"
+            if pd.notna(r.free_configs):
                 hi = "> 11" if pd.isna(r.above_band) else f"{100 * r.above_band:.2f}"
-                conf = f"{lo} / {hi}, {band}"
+                if r.in_band is True or r.in_band == "True":
+                    conf = f"in band ({100 * r.in_band_min:.2f}–{100 * r.in_band_max:.2f})"
+                elif r.in_band is False or r.in_band == "False":
+                    conf = f"**none in band**: {100 * r.below_band:.2f} / {hi}"
+                else:
+                    conf = "undecided (search limit)"
             tot = ("—" if pd.isna(r.total_below) else
                    f"{100 * r.total_below:.2f} / {100 * r.total_above:.2f}")
             lines.append(
