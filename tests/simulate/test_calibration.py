@@ -193,7 +193,11 @@ def test_town_test_converges_when_the_district_rho_is_zero():
 def test_a_district_whose_fit_fails_is_isolated_and_counted(monkeypatch):
     """A ConvergenceError in one replicate district leaves that district out (NaN, counted in
     ``failed``) and every other district's numbers as they are."""
-    import quchi_stats.simulate.calibration as cal
+    import importlib
+
+    # the module (``quchi_stats.flags.town_test`` as an attribute is the function): the ρ fit the
+    # simulator reaches through rho_batch
+    tt = importlib.import_module("quchi_stats.flags.town_test")
     from quchi_stats.flags import ConvergenceError
 
     sim = _draw(district_frame("equal", towns=3, villages_in_town=6), 0.9, 0.1, 3, 5, False, 6,
@@ -201,7 +205,7 @@ def test_a_district_whose_fit_fails_is_isolated_and_counted(monkeypatch):
     clean = _new_method(sim, 0.9, 0.95, True)
     per = 3 * 3  # villages per replicate district
     g = sim["good"].sum(-1).reshape(6, per).astype(float)  # household-level: y_v = count
-    real = cal.fit_rho_batch
+    real = tt.fit_rho_batch
 
     def failing(y, m, g_, rep, n_reps, **kw):
         chunks = y.reshape(n_reps, per)
@@ -209,7 +213,7 @@ def test_a_district_whose_fit_fails_is_isolated_and_counted(monkeypatch):
             raise ConvergenceError("模拟的未收敛")
         return real(y, m, g_, rep, n_reps, **kw)
 
-    monkeypatch.setattr(cal, "fit_rho_batch", failing)
+    monkeypatch.setattr(tt, "fit_rho_batch", failing)
     out = _new_method(sim, 0.9, 0.95, True)
     assert out["failed"] == 1 and clean["failed"] == 0
     assert np.isnan(out["p_value"][4]).all() and np.isnan(out["upper"][4]).all()

@@ -15,7 +15,7 @@ Which ρ is used inside the simulated test matters, because the report's test es
 whole district and refers the signed root to t with villages − towns df:
 
 * ``refit=True`` re-estimates ρ in every replicate district with
-  :func:`~quchi_stats.flags.town_test.fitrho_batch`, the low town among compliant ones (one
+  :func:`~quchi_stats.flags.town_test.fit_rho_batch`, the low town among compliant ones (one
   district per town and replicate) — the test exactly as the report and
   :func:`~quchi_stats.simulate.simulate_design` run it;
 * ``refit=False`` (default) holds ρ at the plug-in ``ρ̂`` and keeps the t reference. Each town's
@@ -130,7 +130,7 @@ def model_power(units: pd.DataFrame, *, rho: float, p0: float, p1: float, alpha_
     seed : int
     refit_reps : int
         On the first ``refit_reps`` of those replicates, also run the test with ρ re-estimated
-        (one district per town, :func:`fitrho_batch`), and add the mean paired difference
+        (one district per town, :func:`fit_rho_batch`), and add the mean paired difference
         (re-estimated − held), pooled over the towns, to every town's power. ``refit_reps =
         reps`` with one town gives the re-estimated test's power itself. 0: no correction.
     p_compliant : float, optional

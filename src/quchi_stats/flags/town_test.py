@@ -45,6 +45,7 @@ __all__ = [
     "TownTestResult",
     "anova_rho_batch",
     "fit_rho_batch",
+    "mid_p_tail",
     "rho_batch",
     "town_bounds_batch",
     "town_lr_batch",
@@ -337,7 +338,7 @@ class TownTestResult:
         k = len(towns)
         crit = stats.t.ppf((1 + level) / 2, self.df)
         lo, hi, _ = town_bounds_batch(y, m, g, k, np.full(k, self.rho), crit,
-                                      boundary_tail=_tail(self.method, level))
+                                      boundary_tail=mid_p_tail(self.method, level))
         return pd.DataFrame({"town": towns, "ci_lower": lo, "ci_upper": hi})
 
     def to_frame(self) -> pd.DataFrame:
@@ -346,8 +347,10 @@ class TownTestResult:
         return self.table.copy()
 
 
-def _tail(method: str, level: float) -> float | None:
-    """The one-sided tail of the mid-p bound at a full/empty town (adjusted method only)."""
+def mid_p_tail(method: str, level: float) -> float | None:
+    """The one-sided tail of the mid-p bound at a full/empty town (``boundary_tail`` of
+    :func:`town_bounds_batch`) for ``method`` at two-sided ``level``: ``(1 − level)/2`` for
+    ``"beta-binomial-adjusted"``, None (the likelihood-ratio bound) otherwise."""
     return (1.0 - level) / 2.0 if method == "beta-binomial-adjusted" else None
 
 
@@ -406,7 +409,7 @@ def town_test(villages: pd.DataFrame, p0: float, *, rho: float | None = None,
     rho_g = np.full(k, float(rho))
     z, p_ml = town_lr_batch(y, m, g, k, rho_g, np.full(k, p0))
     crit = stats.t.ppf((1 + level) / 2, df)
-    lo, hi, _ = town_bounds_batch(y, m, g, k, rho_g, crit, boundary_tail=_tail(method, level))
+    lo, hi, _ = town_bounds_batch(y, m, g, k, rho_g, crit, boundary_tail=mid_p_tail(method, level))
     n_villages = np.bincount(g, minlength=k)
     n_icc = np.bincount(g, weights=m / (1.0 + (m - 1.0) * rho), minlength=k)
     table = pd.DataFrame({"town": towns, "p_ml": p_ml, "p0": p0, "z": z,

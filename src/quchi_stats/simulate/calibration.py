@@ -53,8 +53,8 @@ from ..errors import ParameterError, check_choice, check_int, check_probability
 from ..estimation.intervals import one_sided_pvalue, proportion_interval
 from ..flags.betabinomial import ConvergenceError
 from ..flags.town_test import (
-    anova_rho_batch,
-    fit_rho_batch,
+    mid_p_tail,
+    rho_batch,
     town_bounds_batch,
     town_lr_batch,
     town_pvalue_batch,
@@ -183,7 +183,6 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool,
     pv = np.clip(swy / sw, 0.0, 1.0)
     df = T * V - T
     crit = stats.t.ppf((1 + level) / 2, df)
-    adjusted = method == "beta-binomial-adjusted"
     out = {"p_value": np.full((R, T), np.nan), "rho": np.full(R, np.nan)}
     if interval:
         out["lower"], out["upper"] = np.full((R, T), np.nan), np.full((R, T), np.nan)
@@ -194,13 +193,11 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool,
         g = np.repeat(np.arange(k * T), V)
         rep = np.repeat(np.arange(k), T)
         try:
-            rho = (anova_rho_batch(yv, mm, g, rep, k) if adjusted
-                   else fit_rho_batch(yv, mm, g, rep, k))
+            rho = rho_batch(method, yv, mm, g, rep, k)
             z, p_ml = town_lr_batch(yv, mm, g, k * T, rho[rep], np.full(k * T, p0))
             if interval:
                 lo, hi, _ = town_bounds_batch(yv, mm, g, k * T, rho[rep], crit,
-                                              boundary_tail=(1 - level) / 2 if adjusted
-                                              else None)
+                                              boundary_tail=mid_p_tail(method, level))
         except ConvergenceError:
             if k > 1:
                 run(reps[: k // 2])

@@ -74,6 +74,7 @@ from ..estimation.intervals import one_sided_pvalue, proportion_interval
 from ..flags.thresholds import MULTIPLICITY_METHODS, adjust_rows
 from ..flags.town_test import (
     TEST_METHODS,
+    mid_p_tail,
     rho_batch,
     town_bounds_batch,
     town_lr_batch,
@@ -434,8 +435,7 @@ def _bb_tests(y: np.ndarray, m: np.ndarray, present: np.ndarray, p0: float,
         return pv, None, None, rho
     crit = stats.t.ppf((1 + level) / 2, df)
     lo, hi, _ = town_bounds_batch(yy, mm, gg, n_groups, rho_g, crit,
-                                  boundary_tail=(1 - level) / 2
-                                  if method == "beta-binomial-adjusted" else None)
+                                  boundary_tail=mid_p_tail(method, level))
     return (pv, np.where(has, lo, np.nan).reshape(D, T), np.where(has, hi, np.nan).reshape(D, T),
             rho)
 
