@@ -26,6 +26,7 @@ from ..errors import OutputExistsError
 from ..flags import (
     BETWEEN_ESTIMATED,
 )
+from ..flags.town_test import TEST_METHODS as MODEL_TEST_METHODS
 from ..io.schema import FRAMES, LABELS_ZH, ensure_no_personal_columns
 from ..io.writers import atomic_write_bytes, csv_bytes
 from ..labels import (
@@ -322,7 +323,7 @@ def methods_text(spec, est: pd.DataFrame) -> str:
     """The paragraph that says how towns were estimated, tested and adjusted (one place; worded
     by ``templates/prose.txt``)."""
     icc: list[str] = []
-    model = spec.test_method in ("beta-binomial", "beta-binomial-adjusted")
+    model = spec.test_method in MODEL_TEST_METHODS
     if model:
         towns = est[est["town"] != DISTRICT]
         rho = towns.groupby("label", sort=False)["rho"].first() if "rho" in towns else pd.Series()
