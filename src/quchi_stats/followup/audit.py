@@ -325,13 +325,14 @@ def run_followup(year: int, data: str | Path, *, spec: str | Path | None = None,
         if sample_path.exists() or mpath.exists():
             from ..sampling.manifest import _load_json
 
+            recorded = _load_json(mpath)  # None when missing or unreadable
             if (sample_path.exists() and sample_path.read_bytes() == payload
-                    and _same_draw(_load_json(mpath), record)):
+                    and _same_draw(recorded, record)):
                 stage.discard()
                 return FollowupOutcome(est, screened, exhausted, fd, rule, out, True,
                                        unchanged=True, spec_alpha=spec_obj.alpha, spec=spec_obj)
             if not force:
-                was = _load_json(mpath).get("seed") if mpath.exists() else None
+                was = recorded.get("seed") if isinstance(recorded, dict) else None
                 hint = (f"（清单记录的随机种子是 {was}，本次是 {seed}：重新抽取同一样本请加 --seed {was}）"
                         if isinstance(was, int) and was != seed else "")
                 raise OutputExistsError(f"{out} 中已有复核样本，与本次不同{hint}；复核样本是审计记录，"
