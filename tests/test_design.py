@@ -229,13 +229,23 @@ def test_strata_keys_of_every_bit_pattern(names):
     np.testing.assert_array_equal(d.psu_stratum, o.psu_stratum)
 
 
-def test_strata_of_different_lengths_compared_per_psu_as_strings_are():
+@pytest.mark.parametrize("long_label", [True, False],
+                         ids=["a label of 33 bytes: take + equal", "all of 12 bytes or less: views"])
+def test_strata_of_different_lengths_compared_per_psu_as_strings_are(long_label, monkeypatch):
     """pyarrow strata of different lengths in one chunk are compared row by row with their PSU's
-    by pyarrow (take + equal, no hash): the same codes, labels and errors as object strings, for
-    slices of a frame (a buffer offset), empty strings, NUL bytes and missing values too."""
+    (as Arrow string views when the PSUs' strings have at most 12 bytes, else by pyarrow's take +
+    equal; no hash): the same codes, labels and errors as object strings, for slices of a frame
+    (a buffer offset), empty strings, NUL bytes, labels of exactly 12 bytes, a long label that
+    starts as a short one, and missing values too."""
     pytest.importorskip("pyarrow")
+    from quchi_stats import design as design_module
+
+    views = []  # the views read (None where pyarrow has none)
+    monkeypatch.setattr(design_module, "_string_views", lambda chunk, read=design_module.
+                        _string_views: views.append(read(chunk)) or views[-1])
     rng = np.random.default_rng(12)
-    labels = np.array(["镇1", "镇10", "镇2", "", "a\x00", "a", "新疆维吾尔自治区城关镇", "Z镇"], dtype=object)
+    labels = np.array(["镇1", "镇10", "镇2", "", "a\x00", "a", "新疆维吾尔自治区城关镇" if long_label
+                       else "城关镇镇", "Z镇"], dtype=object)
     village = rng.integers(0, 60, 3000) * 5 + 3
     town = labels[village % len(labels)]
     for sl in (slice(None), slice(17, None), slice(4, 2990)):
@@ -243,7 +253,8 @@ def test_strata_of_different_lengths_compared_per_psu_as_strings_are():
                            "w": 1.0}).iloc[sl]
         assert df["town"].array.__arrow_array__().num_chunks == 1
         _codes_as_objects_do(df)
-        for other in ("a", "镇10"):  # a prefix of a\x00; a label one byte longer than 镇1
+        # a prefix of a\x00; a label one byte longer than 镇1; 13 bytes starting as 城关镇镇 does
+        for other in ("a", "镇10", "城关镇镇a"):
             clash = df.copy()
             v = clash["village"].iloc[5]
             rows = np.flatnonzero(clash["village"].to_numpy() == v)
@@ -256,3 +267,42 @@ def test_strata_of_different_lengths_compared_per_psu_as_strings_are():
         missing.iloc[7, 0] = None
         assert missing["town"].isna().sum() == 1
         _same_error_as_objects(missing, "抽样设计列不能为空")
+    assert (len(views) > 0 and all(v is not None for v in views)) is not long_label
+
+
+@pytest.mark.parametrize("dtype", [pd.StringDtype("python", na_value=np.nan), object],
+                         ids=["str without pyarrow", "object"])
+def test_python_strings_compared_by_object_then_by_value(dtype):
+    """Python strings: a row holding the very object its PSU's first row holds has its stratum
+    (a file's reader gives equal strings one object); the others are compared by value. Shared
+    objects, equal strings in distinct objects, a clash and a missing value give the codes and
+    the row a comparison of every row gives."""
+    rng = np.random.default_rng(7)
+    names = np.array(["镇1", "镇10", "镇2", "乙镇"], dtype=object)
+    village = rng.integers(0, 30, 800) * 3 + 1
+    town = names[village % 4]  # four objects shared by 800 rows
+    copies = rng.random(800) < 0.3
+    town[copies] = ["".join(list(t)) for t in town[copies]]  # equal strings, other objects
+    df = pd.DataFrame({"town": pd.Series(town, dtype=dtype), "village": village, "w": 1.0})
+    held = df["town"].to_numpy()
+    assert 4 < len({id(t) for t in held}) < 400  # shared objects and copies both there
+    d = SurveyDesign(df, strata="town", psu="village", weights="w")
+    codes, labels = pd.factorize(pd.Series(town.astype(str)), sort=True)
+    np.testing.assert_array_equal(d.stratum_code, codes)
+    np.testing.assert_array_equal(d.stratum_labels, np.asarray(labels))
+
+    def first_bad_row(values: pd.Series) -> int:
+        first = values.groupby(df["village"]).transform("first")
+        return int(np.flatnonzero((values != first).to_numpy())[0]) + 2
+
+    for row, other in ((500, names), (650, ["".join(list(n)) for n in names])):
+        clash = df.copy()
+        v = clash.loc[row, "village"]
+        clash.loc[row, "town"] = other[(v % 4 + 1) % 4]  # another town's (shared or own) object
+        expected = first_bad_row(clash["town"].astype(object))
+        with pytest.raises(DataError, match=f"第 {expected} 行.*PSU“{v}”出现在多个层中"):
+            SurveyDesign(clash, strata="town", psu="village", weights="w")
+    missing = df.copy()
+    missing.loc[321, "town"] = None
+    with pytest.raises(DataError, match="第 323 行，列“town”：抽样设计列不能为空"):
+        SurveyDesign(missing, strata="town", psu="village", weights="w")

@@ -7,7 +7,9 @@ object is frozen: the codes and counts every variance computation needs are deri
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -114,6 +116,57 @@ def _fixed_width_text(size: int, keys: list[np.ndarray]) -> np.ndarray:
     return np.array([r.decode("utf-8") for r in raw], dtype=object)
 
 
+def _first_rows(codes_of, n: int, k: int) -> np.ndarray:
+    """The first row of each code 0..k−1 among ``n`` rows (``n`` for a code without a row);
+    ``codes_of(a, b)`` gives the codes of rows a..b−1 (−1: none). The rows are read in growing
+    chunks until every code has been seen: a sample lists its towns and villages early, so a
+    million rows are rarely all read."""
+    first = np.full(k + 1, n, dtype=np.intp)  # slot 0: rows without a code
+    a, b = 0, min(n, 4096)
+    while a < n:
+        np.minimum.at(first, codes_of(a, b) + 1, np.arange(a, b))
+        if (first[1:] < n).all():
+            break
+        a, b = b, min(n, 8 * b)
+    return first[1:]
+
+
+def _object_addresses(values: np.ndarray) -> np.ndarray:
+    """The addresses of the objects of an object array, as integers: a view of its pointers (no
+    copy; the view keeps ``values`` alive). Two equal addresses are one object."""
+    values = np.ascontiguousarray(values)
+    pointers = (ctypes.c_void_p * values.size).from_address(values.__array_interface__["data"][0])
+    pointers.owner = values  # the pointers' memory is values'
+    return np.frombuffer(pointers, dtype=np.uintp)
+
+
+#: The longest string (in UTF-8 bytes) an Arrow string view holds inside itself.
+_INLINE_BYTES = 12
+
+
+def _string_views(chunk) -> np.ndarray | None:
+    """Each row's Arrow string view of a pyarrow string array (16 bytes: the length, then a
+    string of at most 12 bytes itself, padded with zeros; a longer one's first bytes and place)
+    as one ``V16`` element; None where pyarrow has no string views (before 16) or the machine
+    is big-endian.
+
+    The Arrow columnar format keeps a string of at most 12 bytes inside its view, so a row whose
+    view equals that of a string of at most 12 bytes holds that string, and a row whose view
+    differs holds another (a longer string's view differs from every short one's)."""
+    if sys.byteorder != "little":
+        return None
+    import pyarrow as pa
+
+    try:
+        views = chunk.cast(pa.string_view())
+    except (AttributeError, NotImplementedError, pa.ArrowException):
+        return None
+    buffers = views.buffers()
+    if len(buffers) < 2 or buffers[1] is None:
+        return None
+    return np.frombuffer(buffers[1], dtype="V16", count=len(views), offset=16 * views.offset)
+
+
 def _codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``pd.factorize(values, sort=True)``: codes 0..k−1 of the distinct values in sorted order
     (−1 where missing), those values and, when they came for free, the rows of each (else None).
@@ -170,49 +223,47 @@ def _clash(data: pd.DataFrame, psu: str, i: int) -> None:
 def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
                     p_code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The stratum code of each PSU and the strata labels (sorted, as ``pd.factorize`` sorts),
-    reading the strata column once: each PSU takes the stratum of one of its rows, every row is
+    reading the strata column once: each PSU takes the stratum of its first row, every row is
     compared with its PSU's, and only the PSUs' strata are factorised — not one value per row.
     Missing strata and PSUs in several strata raise, naming the first such row."""
     col = data[strata]
     n_psu = int(p_code.max()) + 1
+    # the first row of each PSU: a few thousand rows read, not a scatter over all of them
+    firsts = _first_rows(lambda a, b: p_code[a:b], p_code.size, n_psu)
     fixed = _fixed_width_keys(col)
     if fixed is not None:
         # pyarrow strings of one length: compared as integers, no hash over the rows
         size, keys = fixed
-        firsts, differ = [], None
+        differ = None
         for key in keys:
-            first = np.empty(n_psu, dtype=key.dtype)
-            first[p_code] = key
-            bad = np.take(first, p_code) != key  # np.take: faster than first[p_code]
+            bad = np.take(key[firsts], p_code) != key  # np.take: faster than key[firsts][p_code]
             differ = bad if differ is None else differ | bad
-            firsts.append(first)
         if differ.any():
             _clash(data, psu, int(np.argmax(differ)))
-        # the PSUs' keys coded (few distinct), their strings decoded and sorted
-        # (pd.factorize, not _codes: the keys may pass int64's range, in any order)
-        code = pd.factorize(firsts[0])[0]
-        if len(firsts) == 2:
-            code = _combine(code, pd.factorize(firsts[1])[0], n_psu)
-        one = np.zeros(int(code.max()) + 1, dtype=np.intp)
-        one[code] = np.arange(n_psu)  # a PSU of each distinct key
-        text = _fixed_width_text(size, [f[one] for f in firsts])
-        order = np.argsort(text, kind="stable")  # Python's order of str, as pandas sorts
-        rank = np.empty(order.size, dtype=np.intp)
-        rank[order] = np.arange(order.size)
-        return rank[code], text[order]
+        return _codes(pd.Series(_fixed_width_text(size, [key[firsts] for key in keys])))[:2]
     whole = _one_arrow_chunk(col)
+    views = None
     if whole is not None:
-        # other pyarrow strings with no missing value: each row compared with its PSU's by
-        # pyarrow (take + equal: no hash over the rows); only the PSUs' strings are decoded
         import pyarrow.compute as pc
 
-        one = np.empty(n_psu, dtype=np.intp)
-        one[p_code] = np.arange(p_code.size)  # a row of each PSU (as first[p_code] = raw keeps)
-        same = pc.equal(whole, whole.take(np.take(one, p_code)))
+        psu_strings = whole.take(firsts)
+        if pc.max(pc.binary_length(psu_strings)).as_py() <= _INLINE_BYTES:
+            views = _string_views(whole)
+    if views is not None:
+        # pyarrow strings, the PSUs' first rows' of at most 12 bytes: each row's view compared
+        # with its PSU's as two integers (no hash, no string copied); the PSUs' strings decoded
+        differ = np.take(views[firsts], p_code).view("<u8")
+        differ ^= views.view("<u8")
+        if differ.any():
+            _clash(data, psu, int(np.argmax(differ.reshape(-1, 2).any(axis=1))))
+        return _codes(pd.Series(psu_strings.to_pylist(), dtype=object))[:2]
+    if whole is not None:
+        # longer pyarrow strings with no missing value: each row compared with its PSU's by
+        # pyarrow (take + equal: no hash over the rows); only the PSUs' strings are decoded
+        same = pc.equal(whole, whole.take(np.take(firsts, p_code)))
         if not pc.all(same).as_py():
             _clash(data, psu, int(np.argmin(same.to_numpy(zero_copy_only=False))))
-        psu_stratum, labels, _ = _codes(pd.Series(whole.take(one).to_pylist(), dtype=object))
-        return psu_stratum, labels
+        return _codes(pd.Series(psu_strings.to_pylist(), dtype=object))[:2]
     labels_of = None  # the labels of raw, when raw holds codes
     rank = None  # raw's codes → sorted codes, when they are not sorted
     arrow = _arrow_codes(col)
@@ -231,9 +282,16 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
     else:
         # object columns may hold values that do not compare (pd.NA): factorise them
         raw, labels_of, _ = _codes(col)  # −1: missing
-    first = np.empty(n_psu, dtype=raw.dtype)
-    first[p_code] = raw
-    differ = np.take(first, p_code) != raw
+    first = raw[firsts]
+    if raw.dtype == object:
+        # Python strings: a row holding the very object its PSU's first row holds has its
+        # stratum (a file's reader gives equal strings one object); only the other rows are
+        # compared as strings
+        differ = np.take(_object_addresses(first), p_code) != _object_addresses(raw)
+        rows = np.flatnonzero(differ)
+        differ[rows] = first[p_code[rows]] != raw[rows]
+    else:
+        differ = np.take(first, p_code) != raw  # np.take: faster than first[p_code]
     if differ.any():
         missing = col.isna().to_numpy()
         if missing.any():

@@ -218,7 +218,7 @@ def test_towns_in_order_of_first_appearance_whatever_the_path(dtype):
 
 
 def test_first_rows_reads_in_chunks_until_every_code_is_seen():
-    from quchi_stats.estimation.estimators import _first_rows
+    from quchi_stats.design import _first_rows
 
     rng = np.random.default_rng(5)
     codes = rng.integers(-1, 3, 100_000)  # −1: a row without a code

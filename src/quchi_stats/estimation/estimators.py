@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..design import SurveyDesign, _codes
+from ..design import SurveyDesign, _codes, _first_rows
 from ..errors import DataError, ParameterError, QuchiStatsWarning, check_choice, check_probability
 from ..io.schema import YES_NO
 from .intervals import CI_METHODS, effective_n, one_sided_pvalue, proportion_interval
@@ -66,21 +66,6 @@ def _numeric(design: SurveyDesign, column: str) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"应为数值，实际为“{s.iloc[i]}”", row=i + 2, column=column)
     return arr
-
-
-def _first_rows(codes_of, n: int, k: int) -> np.ndarray:
-    """The first row of each code 0..k−1 among ``n`` rows (``n`` for a code without a row);
-    ``codes_of(a, b)`` gives the codes of rows a..b−1 (−1: none). The rows are read in growing
-    chunks until every code has been seen: a sample lists its towns early, so a million rows
-    are rarely all read."""
-    first = np.full(k + 1, n, dtype=np.intp)  # slot 0: rows without a code
-    a, b = 0, min(n, 4096)
-    while a < n:
-        np.minimum.at(first, codes_of(a, b) + 1, np.arange(a, b))
-        if (first[1:] < n).all():
-            break
-        a, b = b, min(n, 8 * b)
-    return first[1:]
 
 
 def _domains(design: SurveyDesign, by: str | Sequence[str] | None
