@@ -252,10 +252,9 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
     if views is not None:
         # pyarrow strings, the PSUs' first rows' of at most 12 bytes: each row's view compared
         # with its PSU's as two integers (no hash, no string copied); the PSUs' strings decoded
-        differ = np.take(views[firsts], p_code).view("<u8")
-        differ ^= views.view("<u8")
+        differ = np.take(views[firsts], p_code).view("<u8") != views.view("<u8")  # 2 a row
         if differ.any():
-            _clash(data, psu, int(np.argmax(differ.reshape(-1, 2).any(axis=1))))
+            _clash(data, psu, int(np.argmax(differ)) // 2)
         return _codes(pd.Series(psu_strings.to_pylist(), dtype=object))[:2]
     if whole is not None:
         # longer pyarrow strings with no missing value: each row compared with its PSU's by
