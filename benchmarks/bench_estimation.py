@@ -5,7 +5,8 @@ linearisation) and with the floor: one ``numpy.bincount`` pass over the same col
 weighted rates, codes given). The estimates and standard errors of both libraries are compared too.
 Four versions of the town column: integer codes; strings (pandas' ``str`` dtype, as read from a
 file) whose names all have one length in bytes, as a county's town names often do (镇00…镇08);
-strings of different lengths (镇1…镇8 and 镇10: compared per PSU by pyarrow); and ``category``.
+strings of different lengths (镇1…镇8 and 镇10); and ``category``. Strings are pandas' ``str``: held
+by pyarrow where it is installed, else as Python strings.
 Binding a design must code the column; the floor is given the codes.
 
 Run: ``python benchmarks/bench_estimation.py [--cpu]`` (or all benchmarks: ``python

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from types import SimpleNamespace
 
 import nbformat
@@ -210,7 +211,6 @@ def test_inputs_are_checked_before_running(tmp_path, real_dir, capsys):
 def test_warnings_are_recorded_and_shown_as_a_table_without_paths():
     """The notebook shows the library's warnings (the counted repairs) as a table of source and
     message, never the developer's install path, and never drops one."""
-    import warnings
 
     from quchi_stats.errors import QuchiStatsWarning
 
@@ -235,10 +235,30 @@ def test_warnings_are_recorded_and_shown_as_a_table_without_paths():
     assert warnings_table([]).empty and list(warnings_table([]).columns) == ["来源", "信息", "次数"]
 
 
+def test_show_warnings_shows_the_table_or_says_there_was_none(capsys, monkeypatch):
+    """A block that raised nothing gets one line, not an empty table; one that raised warnings
+    gets their table (displayed, not printed)."""
+    import IPython.display
+
+    from quchi_stats.notebook import NO_WARNINGS_ZH, show_warnings
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    with recorded_warnings() as caught:
+        pass
+    show_warnings(caught)
+    assert capsys.readouterr().out == NO_WARNINGS_ZH + "\n" and shown == []
+    with recorded_warnings() as caught:
+        warnings.warn("跳过 2 行标题", stacklevel=1)
+    show_warnings(caught)
+    assert capsys.readouterr().out == ""
+    assert len(shown) == 1 and shown[0].equals(warnings_table(caught))
+
+
 def test_template_shows_the_repairs_of_reading_and_checking():
     nb = _template()
     by_id = {c["id"]: _src(c) for c in nb["cells"]}
     calls = [src for src in by_id.values() if "run_assessment(" in src or "check_year(" in src]
     assert len(calls) == 2
     for src in calls:  # each call that reads the input records its warnings and shows the table
-        assert "with recorded_warnings() as caught:" in src and "warnings_table(caught)" in src
+        assert "with recorded_warnings() as caught:" in src and "show_warnings(caught)" in src

@@ -39,8 +39,8 @@ from ..errors import (
 )
 
 __all__ = ["EXECUTION_MODULES", "INSTALL_HINT", "TEMPLATE", "WARNING_COLUMNS_ZH", "notebook_dict",
-           "overview_table", "recorded_warnings", "require_execution", "truth_comparison",
-           "warnings_table", "write_notebook"]
+           "overview_table", "recorded_warnings", "require_execution", "show_warnings",
+           "truth_comparison", "warnings_table", "write_notebook"]
 
 TEMPLATE = Path(__file__).with_name("yearly_analysis.ipynb")
 """The yearly notebook's template (nbformat 4 JSON, no outputs)."""
@@ -89,6 +89,9 @@ def overview_table(a) -> pd.DataFrame:
 #: The headers of :func:`warnings_table`: where a warning was raised (a module, never a path), what
 #: it says, and how often it was said.
 WARNING_COLUMNS_ZH = ("来源", "信息", "次数")
+
+#: What :func:`show_warnings` says when a block raised no warning (nothing repaired, nothing noted).
+NO_WARNINGS_ZH = "没有提示：这一步未做任何修复。"
 
 
 @contextmanager
@@ -139,6 +142,18 @@ def warnings_table(caught: Sequence[warnings.WarningMessage]) -> pd.DataFrame:
         counts[key] = counts.get(key, 0) + 1
     return pd.DataFrame([(src, msg, n) for (src, msg), n in counts.items()],
                         columns=list(WARNING_COLUMNS_ZH))
+
+
+def show_warnings(caught: Sequence[warnings.WarningMessage]) -> None:
+    """Show in a notebook what :func:`recorded_warnings` caught: :func:`warnings_table` when a
+    warning was raised, else one line saying there was none (not an empty table)."""
+    table = warnings_table(caught)
+    if table.empty:
+        print(NO_WARNINGS_ZH)
+        return
+    from IPython.display import display  # a notebook's kernel has IPython
+
+    display(table)
 
 
 def _problems_zh(text: object) -> str:
