@@ -125,6 +125,42 @@ def test_stage2_tests_and_the_combined_decision():
     assert other["p_overall"] == other["p1"] and other["stage"] == "outside_rule"
 
 
+def test_stage2_tests_use_the_specs_test_method():
+    """Under ``test_method = "beta-binomial-adjusted"`` a screened town whose new villages are all
+    empty gets the adjusted test's mid-p, ½·exp(−z²/2) (z from the default t reference with the
+    same ρ and df), and a town with good answers the t reference, as the phase-1 test does."""
+    import dataclasses
+    import warnings
+
+    from scipy import stats
+
+    from quchi_stats.assessment import estimate_indicators
+    from quchi_stats.datasets import load_fieldwork, load_register
+    from quchi_stats.followup import continuation, stage2_tests
+
+    adjusted = dataclasses.replace(SPEC, test_method="beta-binomial-adjusted")
+    reg, (s1, r1) = load_register(2018), load_fieldwork(2018)
+    rule = FollowupRule(indicators=("satisfaction_rate",), alpha_stop=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est, _ = estimate_indicators(s1, r1, adjusted)
+    screened = continuation(est, rule)
+    assert screened["town"].tolist() == ["大塘镇"]
+    df = int(est.loc[est["indicator"] == "satisfaction_rate", "test_df"].iloc[0])
+    fd = draw_followup(reg, s1, screened, rule, adjusted, DesignPlan(year=2018), seed=1)
+    p, fd_sample = fd.primary, fd.sample
+    for answer in ("dissatisfied", "satisfied"):
+        r2 = pd.DataFrame({"household_id": p["household_id"], "year": 2018,
+                           "visit_status": "completed", "satisfaction": answer})
+        plain = stage2_tests(fd_sample, r2, SPEC, est, screened)["p_value"].iloc[0]
+        mid = stage2_tests(fd_sample, r2, adjusted, est, screened)["p_value"].iloc[0]
+        if answer == "dissatisfied":  # every new household dissatisfied: p̂ = 0
+            z = stats.t.ppf(plain, df)
+            assert mid == pytest.approx(0.5 * np.exp(-z * z / 2), rel=1e-6) and mid != plain
+        else:
+            assert mid == plain
+
+
 # --- the conditional method -------------------------------------------------------------------
 
 #: The conditional rule of these tests (the bundled spec_2018.toml's [followup] with

@@ -4,6 +4,7 @@ conditional test's level given phase 1."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from quchi_stats.datasets import load_register
@@ -136,3 +137,26 @@ def test_conditional_test_has_its_level_given_phase_1(case):
     rate = _conditional_size(**case, reps=reps, seed=4421)
     assert rate <= 0.05 + 4 * np.sqrt(0.05 * 0.95 / reps)
     assert rate > 0.005  # the test is not trivially conservative: it can reject
+
+
+@pytest.mark.parametrize("method", ["beta-binomial", "beta-binomial-adjusted"])
+def test_simulators_town_test_is_the_reports(method):
+    """The 复核 simulator's town test (ρ, df and p-values of each replicate) is the report's
+    ``town_test`` with the same method, an all-empty town (the adjusted test's mid-p) included."""
+    from quchi_stats.flags.town_test import town_test
+    from quchi_stats.followup.simulate import _town_test
+
+    rng = np.random.default_rng(5)
+    town_of_v = np.repeat(np.arange(4), 3)  # 4 towns × 3 villages
+    m = rng.integers(4, 9, (3, 12)).astype(float)
+    y = np.minimum(m, rng.binomial(m.astype(int), 0.9)).astype(float)
+    y[:, 3:6] = 0.0  # town 1 all empty in every replicate
+    m[2, 11] = 0.0  # a village without data
+    P, rho, df = _town_test(y, m, town_of_v, 4, 0.85, None, None, method)
+    for r in range(3):
+        keep = m[r] > 0
+        v = pd.DataFrame({"town": town_of_v[keep], "y": y[r, keep], "m": m[r, keep]})
+        t = town_test(v, 0.85, method=method)
+        assert rho[r] == pytest.approx(t.rho, rel=1e-9) and df[r] == t.df
+        np.testing.assert_allclose(P[r], t.to_frame().set_index("town")["p_value"]
+                                   .reindex(range(4)).to_numpy(), rtol=1e-9)

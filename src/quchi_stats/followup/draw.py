@@ -44,7 +44,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import DataError, ParameterError, check_int
 from ..labels import DISTRICT
@@ -443,15 +442,17 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
     """Stage-2 one-sided p-values of the screened pairs, from the new villages' households only.
 
     The same calibrated beta-binomial test as phase 1
-    (:func:`~quchi_stats.flags.town_test.town_lr_batch`) on the new villages' effective counts, with
-    the district ρ and the t reference (``test_df``) of phase 1: ρ is a nuisance parameter fixed
-    before phase 2, so the stage-2 statistic depends on phase 1 only through it (its effect on
-    the level is measured by :func:`~quchi_stats.followup.simulate_followup`). Returns
+    (:func:`~quchi_stats.flags.town_test.town_lr_batch`, and the spec's ``test_method``: the mid-p
+    of a town whose new villages are all empty under ``"beta-binomial-adjusted"``) on the new
+    villages' effective counts, with the district ρ and the t reference (``test_df``) of phase 1:
+    ρ is a nuisance parameter fixed before phase 2, so the stage-2 statistic depends on phase 1
+    only through it (its effect on the level is measured by
+    :func:`~quchi_stats.followup.simulate_followup`). Returns
     ``indicator``, ``town``, ``p_value``, ``p_ml``, ``villages``, ``households``.
     """
     from ..estimation import Fieldwork
     from ..flags.betabinomial import village_counts
-    from ..flags.town_test import town_lr_batch
+    from ..flags.town_test import TEST_METHODS, town_lr_batch, town_pvalue_batch
 
     rows = []
     fw = Fieldwork(sample2, results2, lonely_psu="certainty",
@@ -481,8 +482,12 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
                                 np.full(k, ind.threshold))
         n_v = np.bincount(codes, minlength=k)
         n_h = np.bincount(codes, weights=vc["households"].to_numpy(float), minlength=k)
+        # the phase-1 test's reference: the mid-p at a town whose new villages are all empty
+        # under "beta-binomial-adjusted", t with the phase-1 df otherwise
+        p2 = town_pvalue_batch(z, p_ml, df, method=spec.test_method
+                               if spec.test_method in TEST_METHODS else "beta-binomial")
         for i, t in enumerate(towns):
-            rows.append({"indicator": ind_name, "town": t, "p_value": float(stats.t.cdf(z[i], df)),
+            rows.append({"indicator": ind_name, "town": t, "p_value": float(p2[i]),
                          "p_ml": float(p_ml[i]), "villages": int(n_v[i]),
                          "households": int(n_h[i])})
     return pd.DataFrame(rows, columns=["indicator", "town", "p_value", "p_ml", "villages",

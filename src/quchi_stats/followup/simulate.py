@@ -10,9 +10,11 @@ Each replicate:
    per frame by a hypergeometric draw;
 2. runs the report's phase-1 test: village effective counts (Kish, as
    :func:`~quchi_stats.flags.village_counts` with the design's household weights), the district
-   ρ (:func:`~quchi_stats.flags.town_test.fit_rho_batch`), each town's signed-root likelihood
-   ratio against the standard (:func:`~quchi_stats.flags.town_test.town_lr_batch`) referred to t
-   with villages − towns df;
+   ρ as the spec's ``test_method`` estimates it (:func:`~quchi_stats.flags.town_test.rho_batch`),
+   each town's signed-root likelihood ratio against the standard
+   (:func:`~quchi_stats.flags.town_test.town_lr_batch`) referred to t with villages − towns df
+   (and the mid-p at an all-empty town under ``"beta-binomial-adjusted"``,
+   :func:`~quchi_stats.flags.town_test.town_pvalue_batch`);
 3. applies the rule: pairs with ``α1 < p1 ≤ α0`` are screened; their towns, most suspect first
    and within ``max_extra_households``, get ``villages`` new villages by systematic πps among the
    unvisited ones (all of them when fewer remain) and the rule's households per frame (or the
@@ -40,11 +42,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ParameterError, check_int
 from ..flags.thresholds import adjust_rows
-from ..flags.town_test import fit_rho_batch, town_lr_batch
+from ..flags.town_test import TEST_METHODS, rho_batch, town_lr_batch, town_pvalue_batch
 from ..sampling.draw import FRAME_NAMES, DesignPlan
 from ..simulate.power import _district, _rates_table, _select, _village_rates
 from ..spec import AssessmentSpec, FollowupRule, load_spec
@@ -107,9 +108,10 @@ def _kish(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def _town_test(y: np.ndarray, m: np.ndarray, town_of_v: np.ndarray, T: int, p0: float,
-               rho: np.ndarray | None, df: np.ndarray | None
+               rho: np.ndarray | None, df: np.ndarray | None, method: str = "beta-binomial"
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One-sided p-values (r, T) of the towns with data (NaN elsewhere), ρ (r,) and df (r,).
+    """One-sided p-values (r, T) of the towns with data (NaN elsewhere), ρ (r,) and df (r,), by
+    the report's test ``method`` (ρ estimated by it when not given; its p-value).
 
     ``y``, ``m`` are (r, V) effective counts, zero where a village has no data."""
     r = m.shape[0]
@@ -121,14 +123,14 @@ def _town_test(y: np.ndarray, m: np.ndarray, town_of_v: np.ndarray, T: int, p0: 
     rep_of_group = groups // T
     yy, mm = y[rows, cols], m[rows, cols]
     if rho is None:
-        rho = fit_rho_batch(yy, mm, g.astype(np.intp), rep_of_group, r)
+        rho = rho_batch(method, yy, mm, g.astype(np.intp), rep_of_group, r)
         villages = has.sum(axis=1)
         towns = np.bincount(rep_of_group, minlength=r)
         df = np.maximum(villages - towns, 1)
-    z, _ = town_lr_batch(yy, mm, g.astype(np.intp), n_groups, rho[rep_of_group],
-                         np.full(n_groups, p0))
+    z, p_ml = town_lr_batch(yy, mm, g.astype(np.intp), n_groups, rho[rep_of_group],
+                            np.full(n_groups, p0))
     out = np.full((r, T), np.nan)
-    out[rep_of_group, groups % T] = stats.t.cdf(z, df[rep_of_group])
+    out[rep_of_group, groups % T] = town_pvalue_batch(z, p_ml, df[rep_of_group], method=method)
     return out, rho, df
 
 
@@ -243,6 +245,8 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
     town_compliant = compliant.all(axis=1)
     m_family = T * (len(spec.indicators) if spec.multiplicity_family == "all" else 1)
     conditional = rule.method == "conditional"
+    # the report's town test (the 复核 needs a beta-binomial one: stage2_tests refuses "design")
+    method = spec.test_method if spec.test_method in TEST_METHODS else "beta-binomial"
     # the conditional method's α for the 复核 decisions (the rule's share of the family)
     n_rule = T * (len(rule.indicators) if spec.multiplicity_family == "all" else 1)
     share = rule.share(n_rule, m_family)
@@ -276,7 +280,8 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
                 seen[f] = (y, mm)
                 parts.append((y.astype(float), mm.astype(float), N[None, :].astype(float)))
             ye, me = _kish(parts)
-            P1[:, :, j], rho, df = _town_test(ye, me, d.village_town, T, thr[j], None, None)
+            P1[:, :, j], rho, df = _town_test(ye, me, d.village_town, T, thr[j], None, None,
+                                                  method)
             obs1.append(seen)
             good = sum(np.stack([pop[f][:, vs].sum(axis=1) for vs in villages_of], 1)
                        for f in frames_of[j])
@@ -346,7 +351,7 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
                 parts.append((y.astype(float), mm.astype(float), N[None, :].astype(float)))
             ye, me = _kish(parts)
             if me.any():
-                P2, _, _ = _town_test(ye, me, d.village_town, T, thr[j], rhos[j], dfs[j])
+                P2, _, _ = _town_test(ye, me, d.village_town, T, thr[j], rhos[j], dfs[j], method)
             else:
                 P2 = np.full((r, T), np.nan)
             P2 = np.where(cont[:, :, j] & follow, P2, np.nan)
