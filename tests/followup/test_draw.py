@@ -90,23 +90,32 @@ def test_cap_skips_town(district):
     assert not fd.towns["followed_up"].any()
 
 
-def test_stage2_tests_and_the_combined_decision():
-    """Phase 2 on the bundled year: 大塘镇's 认可度 is in the region (p1 ≈ 0.0004 with α1 = 1e-4);
-    its new villages' answers alone make p2, and the combination follows them."""
+def _datang_followup(spec):
+    """The bundled 2018 year's phase-1 estimates under ``spec``, the pair a satisfaction rule with
+    α1 = 1e-4 screens (大塘镇), the rule and the phase-2 draw of seed 1."""
     import warnings
 
     from quchi_stats.assessment import estimate_indicators
     from quchi_stats.datasets import load_fieldwork, load_register
-    from quchi_stats.followup import combine_followup, continuation, stage2_tests
+    from quchi_stats.followup import continuation
 
     reg, (s1, r1) = load_register(2018), load_fieldwork(2018)
     rule = FollowupRule(indicators=("satisfaction_rate",), alpha_stop=1e-4)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est, _ = estimate_indicators(s1, r1, SPEC)
+        est, _ = estimate_indicators(s1, r1, spec)
     screened = continuation(est, rule)
     assert screened["town"].tolist() == ["大塘镇"]
-    fd = draw_followup(reg, s1, screened, rule, SPEC, DesignPlan(year=2018), seed=1)
+    return est, screened, rule, draw_followup(reg, s1, screened, rule, spec, DesignPlan(year=2018),
+                                              seed=1)
+
+
+def test_stage2_tests_and_the_combined_decision():
+    """Phase 2 on the bundled year: 大塘镇's 认可度 is in the region (p1 ≈ 0.0004 with α1 = 1e-4);
+    its new villages' answers alone make p2, and the combination follows them."""
+    from quchi_stats.followup import combine_followup, stage2_tests
+
+    est, screened, rule, fd = _datang_followup(SPEC)
     p = fd.primary
     decided = {}
     for answer in ("dissatisfied", "satisfied"):
@@ -130,24 +139,14 @@ def test_stage2_tests_use_the_specs_test_method():
     empty gets the adjusted test's mid-p, ½·exp(−z²/2) (z from the default t reference with the
     same ρ and df), and a town with good answers the t reference, as the phase-1 test does."""
     import dataclasses
-    import warnings
 
     from scipy import stats
 
-    from quchi_stats.assessment import estimate_indicators
-    from quchi_stats.datasets import load_fieldwork, load_register
-    from quchi_stats.followup import continuation, stage2_tests
+    from quchi_stats.followup import stage2_tests
 
     adjusted = dataclasses.replace(SPEC, test_method="beta-binomial-adjusted")
-    reg, (s1, r1) = load_register(2018), load_fieldwork(2018)
-    rule = FollowupRule(indicators=("satisfaction_rate",), alpha_stop=1e-4)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est, _ = estimate_indicators(s1, r1, adjusted)
-    screened = continuation(est, rule)
-    assert screened["town"].tolist() == ["大塘镇"]
+    est, screened, _, fd = _datang_followup(adjusted)
     df = int(est.loc[est["indicator"] == "satisfaction_rate", "test_df"].iloc[0])
-    fd = draw_followup(reg, s1, screened, rule, adjusted, DesignPlan(year=2018), seed=1)
     p, fd_sample = fd.primary, fd.sample
     for answer in ("dissatisfied", "satisfied"):
         r2 = pd.DataFrame({"household_id": p["household_id"], "year": 2018,
