@@ -20,6 +20,8 @@ from quchi_stats.simulate.calibration import (
     attainable_levels,
     calibration_grid,
     district_frame,
+    goal_checks,
+    plot_calibration,
     simulate_cell,
     summarise_grid,
 )
@@ -131,6 +133,35 @@ def test_seeded_grid_resumes_from_its_csv(tmp_path):
     assert one["width_new"] == pytest.approx(a.loc[a["unit"] == "person", "width_new"].item())
     s = summarise_grid(a)
     assert s.loc[(0.9, 0.05), ("width_ratio", "max")] > 0
+
+
+def test_goal_checks_and_plots_of_any_methods():
+    """Each method named gets its own column of goals, computed from its own columns: two cells,
+    one in the size band and one above 6.5 % for ``adj``; widths against the old method's."""
+    t = pd.DataFrame({f"{k}_{m}": v for m, vals in {
+        "new": {"size": [0.05, 0.03], "coverage": [0.96, 0.97], "upper_below": [0.01, 0.02],
+                "width": [0.2, 0.2], "power": [0.6, 0.7]},
+        "adj": {"size": [0.05, 0.07], "coverage": [0.95, 0.92], "upper_below": [0.03, 0.01],
+                "width": [0.1, 0.1], "power": [0.6, 0.8]},
+        "old": {"size": [0.02, 0.02], "coverage": [0.99, 0.99], "upper_below": [0.0, 0.0],
+                "width": [0.4, 0.4], "power": [0.3, 0.4]}}.items() for k, v in vals.items()}
+        | {"p0": [0.9, 0.98]})
+    g = goal_checks(t, methods=("new", "adj", "old"))
+    assert g[("value", "adj")]["size_in_band_share"] == 0.5
+    assert g[("value", "adj")]["cells_size_above_6.5%"] == 1 and not g[("met", "adj")]["size_max"]
+    assert g[("value", "adj")]["coverage_min"] == 0.92
+    assert g[("value", "adj")]["upper_below_max"] == 0.03
+    assert g[("value", "adj")]["width_ratio_to_old"] == pytest.approx(0.25)
+    assert g[("value", "new")]["size_in_band_share"] == 0.5 and g[("met", "new")]["size_max"]
+    assert g[("value", "old")]["width_ratio_to_old"] == 1.0
+    assert list(goal_checks(t).columns.get_level_values(1).unique()) == ["new", "old"]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = plot_calibration(t, value="size", x="new", y="adj")
+    assert "新方法" in ax.get_xlabel() and "调整方法" in ax.get_ylabel()
+    np.testing.assert_allclose(np.concatenate([c.get_offsets()[:, 1] for c in ax.collections
+                                               if len(c.get_offsets())]), [0.05, 0.07])
 
 
 def test_attainable_levels_of_a_tiny_town():

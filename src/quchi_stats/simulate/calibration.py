@@ -61,7 +61,7 @@ from ..flags.town_test import (
 )
 from ..sampling.selection import select_replicates
 
-__all__ = ["GOALS", "GRID", "attainable_levels", "calibration_grid", "code_version",
+__all__ = ["GOALS", "GRID", "METHOD_NAMES_ZH", "attainable_levels", "calibration_grid", "code_version",
            "coverage_comparison", "district_frame", "goal_checks", "misses", "plot_calibration",
            "simulate_cell", "summarise_grid"]
 
@@ -486,16 +486,19 @@ GOALS = {"size_low": 0.035, "size_high": 0.06, "size_never": 0.065, "coverage_me
          "width_reduction": 0.15}
 
 
-def goal_checks(table: pd.DataFrame, goals: dict | None = None) -> pd.DataFrame:
-    """The issue's goals, one row per goal and one column per method (``new``, ``old``): the
-    measured value and whether it holds over the cells of ``table``.
+def goal_checks(table: pd.DataFrame, goals: dict | None = None, *,
+                methods: Sequence[str] = ("new", "old")) -> pd.DataFrame:
+    """The issue's goals, one row per goal and one column per method of ``methods`` (the
+    suffixes of ``table``'s columns: ``new``, ``old``, ``adj`` for the adjusted test of
+    notebooks/methods/test_calibration_adjusted.py): the measured value and whether it holds over
+    the cells of ``table``.
 
     Size: share of cells with size in [3.5 %, 6 %] (goal: all), largest size (never above
     6.5 %); coverage: mean over cells in [95 %, 97.5 %], smallest ≥ 93.5 %; largest share of upper
     bounds below the truth ≤ 2.5 %; mean width of the new interval at least 15 % below the old."""
     g = {**GOALS, **(goals or {})}
     rows = []
-    for m in ("new", "old"):
+    for m in methods:
         s, c, u = table[f"size_{m}"], table[f"coverage_{m}"], table[f"upper_below_{m}"]
         inside = ((s >= g["size_low"]) & (s <= g["size_high"])).mean()
         ratio = (table[f"width_{m}"] / table["width_old"]).mean()
@@ -538,10 +541,16 @@ def misses(table: pd.DataFrame, method: str = "new", goals: dict | None = None) 
     return out.reset_index(drop=True)
 
 
-def plot_calibration(table: pd.DataFrame, *, value: str = "size", ax=None):
-    """Old against new, one point per cell (``value``: ``"size"``, ``"power"``, ``"coverage"``
-    or ``"width"``), coloured by the standard p0, with the goal band where there is one.
-    Returns the Axes."""
+#: The methods of a calibration grid, by the suffix of its columns, as the plots name them.
+METHOD_NAMES_ZH = {"old": "旧方法（设计效应 Jeffreys）", "new": "新方法（beta-二项）",
+                   "adj": "调整方法（beta-二项，方差分析估计 ICC、mid-p）"}
+
+
+def plot_calibration(table: pd.DataFrame, *, value: str = "size", ax=None, x: str = "old",
+                     y: str = "new"):
+    """Method ``x`` against method ``y`` (suffixes of :data:`METHOD_NAMES_ZH`), one point per
+    cell (``value``: ``"size"``, ``"power"``, ``"coverage"`` or ``"width"``), coloured by the
+    standard p0, with the goal band where there is one. Returns the Axes."""
     import matplotlib.pyplot as plt
 
     from .. import plots  # noqa: F401  (registers the bundled CJK font)
@@ -550,10 +559,10 @@ def plot_calibration(table: pd.DataFrame, *, value: str = "size", ax=None):
         _, ax = plt.subplots(figsize=(5.5, 5))
     colours = {0.90: "#2c7fb8", 0.95: "#e67e22", 0.98: "#c0392b"}
     for p0, g in table.groupby("p0"):
-        ax.scatter(g[f"{value}_old"], g[f"{value}_new"], s=14, alpha=0.7,
+        ax.scatter(g[f"{value}_{x}"], g[f"{value}_{y}"], s=14, alpha=0.7,
                    color=colours.get(round(p0, 2), "#7f7f7f"), label=f"p0 = {p0:.2f}")
-    lo = float(min(table[f"{value}_old"].min(), table[f"{value}_new"].min()))
-    hi = float(max(table[f"{value}_old"].max(), table[f"{value}_new"].max()))
+    lo = float(min(table[f"{value}_{x}"].min(), table[f"{value}_{y}"].min()))
+    hi = float(max(table[f"{value}_{x}"].max(), table[f"{value}_{y}"].max()))
     ax.plot([lo, hi], [lo, hi], color="#7f7f7f", lw=0.8, ls=":")
     names = {"size": "检验水平（标准处的拒绝率）", "power": "把握度（低于标准 10 个百分点）",
              "coverage": "95% 区间覆盖率", "width": "区间平均宽度"}
@@ -563,8 +572,8 @@ def plot_calibration(table: pd.DataFrame, *, value: str = "size", ax=None):
         ax.axhline(GOALS["size_never"], color="#c0392b", lw=0.8, ls="--", label="上限 6.5%")
     if value == "coverage":
         ax.axhline(GOALS["coverage_min"], color="#c0392b", lw=0.8, ls="--", label="下限 93.5%")
-    ax.set_xlabel(f"旧方法（设计效应 Jeffreys）：{names[value]}")
-    ax.set_ylabel(f"新方法（beta-二项）：{names[value]}")
+    ax.set_xlabel(f"{METHOD_NAMES_ZH[x]}：{names[value]}")
+    ax.set_ylabel(f"{METHOD_NAMES_ZH[y]}：{names[value]}")
     ax.legend(fontsize=8)
     return ax
 
