@@ -124,7 +124,14 @@ def _first_rows(codes_of, n: int, k: int) -> np.ndarray:
     first = np.full(k + 1, n, dtype=np.intp)  # slot 0: rows without a code
     a, b = 0, min(n, 4096)
     while a < n:
-        np.minimum.at(first, codes_of(a, b) + 1, np.arange(a, b))
+        codes = codes_of(a, b)
+        # a code's first row starts a run of equal codes: only the runs' first rows are
+        # scattered (few when the rows are sorted by the code, as a drawn sample is)
+        start = np.empty(codes.size, dtype=bool)
+        start[0] = True
+        np.not_equal(codes[1:], codes[:-1], out=start[1:])
+        rows = np.flatnonzero(start)
+        np.minimum.at(first, codes[rows] + 1, rows + a)
         if (first[1:] < n).all():
             break
         a, b = b, min(n, 8 * b)

@@ -235,6 +235,11 @@ def test_first_rows_reads_in_chunks_until_every_code_is_seen():
     assert reads[0] == (0, 4096) and reads[-1][1] == codes.size
     reads.clear()
     assert _first_rows(codes_of, codes.size, 3).tolist() == expected[:3] and len(reads) == 1
+    # rows sorted by their code (a drawn sample's villages), runs crossing the chunks' edges
+    runs = np.repeat(np.array([-1, 2, 0, 4, 1, 3, -1, 0]), [5, 4090, 3, 60_000, 1, 35_000, 7, 890])
+    first = _first_rows(lambda a, b: runs[a:b], runs.size, 6)
+    assert first.tolist() == [int(np.argmax(runs == c)) if (runs == c).any() else runs.size
+                              for c in range(6)]
 
 
 def test_result_columns_and_display():
