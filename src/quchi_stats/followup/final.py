@@ -242,6 +242,38 @@ def _jeffreys(r: float, n_eff: float, level: float) -> tuple[float, float]:
     return lo, hi
 
 
+def _phase1_variance(a: pd.DataFrame, u: np.ndarray, group: np.ndarray) -> float:
+    """The household-sampling variance of the expanded total of ``u`` over the visited villages'
+    cells: one cell per village × frame, and per risk sub-frame (``group``, :func:`~quchi_stats.
+    sampling.draw.risk_groups`) where a risk-oversampled phase 1 split the village's frame, each
+    with its own N and n (the households that answered). A cell contributes ``(1 − n/N) s_z²/n``
+    of ``z_i = n · (N_g/n_g) · u_i`` — ``N²(1 − n/N) s_u²/n`` when its households share one weight.
+
+    A risk sub-frame with a single answering household has no variance of its own: it is
+    collapsed with the village's other sub-frame (collapsed strata: N and n summed, each household
+    keeping its own sub-frame's weight), not taken as exactly known. A cell of one household
+    elsewhere (nothing to collapse with) contributes nothing."""
+    cells = a[["village", "frame"]].assign(_u=u, _grp=group, _sub=group,
+                                           _big_n=a["n_households_in_frame_of_village"].astype(float))
+    keys = ["village", "frame", "_grp"]
+    cells["_n"] = cells.groupby(keys, sort=False)["_u"].transform("size")
+    cells["_w"] = cells["_big_n"] / cells["_n"]  # the sub-frame's weight (answering households)
+    lonely = (cells["_n"] == 1) & (cells["_grp"] != "")
+    if lonely.any():
+        vf = pd.MultiIndex.from_frame(cells.loc[lonely, ["village", "frame"]])
+        collapse = pd.MultiIndex.from_frame(cells[["village", "frame"]]).isin(vf)
+        cells.loc[collapse, "_grp"] = "collapsed"
+    v = 0.0
+    for _, cell in cells.groupby(keys, sort=False):
+        n = len(cell)
+        # a collapsed cell's N: its sub-frames' N summed
+        big_n = float(cell.groupby("_sub", sort=False)["_big_n"].first().sum())
+        if n > 1 and big_n > n:
+            z = n * cell["_w"].to_numpy(float) * cell["_u"].to_numpy(float)
+            v += (1 - n / big_n) * z.var(ddof=1) / n
+    return v
+
+
 def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: pd.DataFrame,
                         results2: pd.DataFrame, spec: AssessmentSpec,
                         pairs: pd.DataFrame) -> pd.DataFrame:
@@ -252,9 +284,12 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
     phase-2 weights ``1/(π2|1 · π_household)``, both adjusted for non-response within village ×
     frame as in phase 1 (``y`` the good count, ``m`` persons or 1 as the indicator counts). The
     variance of the linearised ``u = m (good − R̂)`` is the household-sampling variance within the
-    phase-1 villages (``N²(1 − n/N) s²/n`` per village × frame) plus the with-replacement
-    between-village variance of the phase-2 villages' expanded totals; the interval is the Jeffreys
-    interval at the effective size ``R̂(1 − R̂)/V`` (the households counted when ``V = 0``).
+    phase-1 villages (``N²(1 − n/N) s²/n`` per village × frame, and per risk sub-frame where a
+    risk-oversampled phase 1 split the frame; a sub-frame with one answering household collapsed
+    with the other, :func:`_phase1_variance`) plus the with-replacement between-village variance
+    of the phase-2 villages' expanded totals; the interval is the Jeffreys interval at the
+    effective size ``R̂(1 − R̂)/V``, never more than the households counted (all of them when
+    ``V = 0``).
     Returns ``indicator``, ``town``, ``estimate_two_phase``, ``ci_lower``, ``ci_upper``,
     ``households_phase2_answered``; pairs without phase-2 answers are left out.
     """
@@ -291,14 +326,7 @@ def two_phase_estimates(sample1: pd.DataFrame, results1: pd.DataFrame, sample2: 
             M = (wa * ma).sum() + (wb * mb).sum()
             r = ((wa * ma * ga).sum() + (wb * mb * gb).sum()) / M
             ua, ub = ma * (ga - r), mb * (gb - r)
-            v_a = 0.0
-            # a risk-oversampled phase 1 drew the non-registered frame of a split village as two
-            # sub-frames (``risk``), each with its own n and N; other villages as one frame
-            grp = risk_groups(a, split)
-            for _, cell in a.assign(_u=ua, _grp=grp).groupby(["village", "frame", "_grp"], sort=False):
-                n, big_n = len(cell), float(cell["n_households_in_frame_of_village"].iloc[0])
-                if n > 1 and big_n > n:
-                    v_a += big_n ** 2 * (1 - n / big_n) * cell["_u"].var(ddof=1) / n
+            v_a = _phase1_variance(a, ua, risk_groups(a, split))
             tot = pd.Series(wb * ub).groupby(b["village"].to_numpy()).sum().to_numpy()
             k = tot.size
             v_b = k / (k - 1) * ((tot - tot.mean()) ** 2).sum() if k > 1 else 0.0
