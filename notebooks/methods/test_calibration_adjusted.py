@@ -170,3 +170,25 @@ def grid_subset() -> pd.DataFrame:
 
 if __name__ == "__main__" and sys.argv[1:] == ["grid"]:
     grid_subset()
+
+
+# %% [markdown]
+# The whole 432-cell grid at 1,000 districts per cell, the three methods (default, adjusted, old)
+# on the same replicates: seed 20261211 (never used before), cells in the seeded random order of
+# `order_seed=2`, so that a run stopped early has done a random subset of the grid; each finished
+# cell is appended to `test_calibration_adjusted_grid1000.csv` at once (a run resumes cell by
+# cell):
+#
+#     timeout 3900 nice python notebooks/methods/test_calibration_adjusted.py grid1000
+
+
+# %%
+def grid_1000() -> pd.DataFrame:
+    """The 432-cell grid, 1,000 districts per cell, seed 20261211, cells in the random order of
+    `order_seed=2`; rows appended to `test_calibration_adjusted_grid1000.csv`."""
+    return calibration_grid(reps=1000, seed=20261211, order_seed=2, adjusted=True,
+                            path=HERE / "test_calibration_adjusted_grid1000.csv")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["grid1000"]:
+    grid_1000()
