@@ -175,7 +175,7 @@ class AssessmentSpec:
     alpha: float = 0.05
     multiplicity: str = "holm"
     multiplicity_family: str = "all"
-    test_method: str = "beta-binomial"
+    test_method: str = "beta-binomial-adjusted"
     interval_method: str = "jeffreys"
     level: float = 0.95
     power_shortfall: float = 0.05
@@ -294,10 +294,10 @@ SPEC_FIELDS: tuple[Field, ...] = (
           "多重比较校正的族：all（全部 镇×指标 为一族，控制全年的误判）| indicator（每个指标的各镇为一族）",
           default="all", choices=MULTIPLICITY_FAMILIES),
     Field("test_method", "choice",
-          "各镇“低于标准”的检验和区间：beta-binomial（借用全县（区）村内相关系数，默认）"
-          "| beta-binomial-adjusted（村内相关系数用方差分析估计，全满/全空的镇用 mid-p 界）"
+          "各镇“低于标准”的检验和区间：beta-binomial-adjusted（借用全县（区）村内相关系数，用方差分析估计，"
+          "全满/全空的镇用 mid-p 界；默认）| beta-binomial（村内相关系数用 Cox–Reid 调整似然估计）"
           "| design（各镇自身设计效应）",
-          default="beta-binomial", choices=TEST_METHODS),
+          default="beta-binomial-adjusted", choices=TEST_METHODS),
     Field("interval_method", "choice",
           "置信区间方法（全县（区）估计；test_method = \"design\" 时也用于各镇）",
           default="jeffreys", choices=_ci_methods),

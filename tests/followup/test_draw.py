@@ -145,13 +145,14 @@ def test_stage2_tests_use_the_specs_test_method():
     from quchi_stats.followup import stage2_tests
 
     adjusted = dataclasses.replace(SPEC, test_method="beta-binomial-adjusted")
+    plain_spec = dataclasses.replace(SPEC, test_method="beta-binomial")
     est, screened, _, fd = _datang_followup(adjusted)
     df = int(est.loc[est["indicator"] == "satisfaction_rate", "test_df"].iloc[0])
     p, fd_sample = fd.primary, fd.sample
     for answer in ("dissatisfied", "satisfied"):
         r2 = pd.DataFrame({"household_id": p["household_id"], "year": 2018,
                            "visit_status": "completed", "satisfaction": answer})
-        plain = stage2_tests(fd_sample, r2, SPEC, est, screened)["p_value"].iloc[0]
+        plain = stage2_tests(fd_sample, r2, plain_spec, est, screened)["p_value"].iloc[0]
         mid = stage2_tests(fd_sample, r2, adjusted, est, screened)["p_value"].iloc[0]
         if answer == "dissatisfied":  # every new household dissatisfied: p̂ = 0
             z = stats.t.ppf(plain, df)

@@ -2,10 +2,10 @@
 
 The text is what a reader sees: the page's text nodes (not the CSS, the scripts or the embedded
 figures), one chunk per text node, whitespace collapsed. It was first written from the code that
-built the page by appending f-strings (before the Jinja2 templates of issue 12), so
-tests/report/test_templates.py can check that the templates render the same sections, sentences
-and tables. Re-run it only when the report's wording is meant to change, and say why in the
-commit::
+built the page by appending f-strings (before the Jinja2 templates of issue 12), and the templates
+were checked to render the same sections, sentences and tables; it was re-written from the
+templates when the default town test became the adjusted one (issue 11, 2026-12-03). Re-run it
+only when the report's wording or numbers are meant to change, and say why in the commit::
 
     python tests/golden/make_report_text.py
 """

@@ -69,14 +69,15 @@ def undrawn(monkeypatch):
     monkeypatch.setattr(build, "_figure_png", lambda draw, canvas=None: "iVBORw0KGgo=")
 
 
-def test_report_text_equals_the_f_string_renderer(bundled_assessments, undrawn):
-    """Same sections in the same order, same sentences and tables as the page built by appending
-    f-strings (the golden text was written by that code, before the templates)."""
+def test_report_text_equals_the_golden_text(bundled_assessments, undrawn):
+    """Same sections in the same order, same sentences and tables as the golden page text. The
+    golden was first written by the code that built the page by appending f-strings, and the
+    templates rendered it (with the cells :data:`CHANGED` for readers) until the default town test
+    became the adjusted one (issue 11, 2026-12-03); since then it is the templates' own page,
+    re-written by tests/golden/make_report_text.py, and no cell says True/False/<NA>."""
     got = make_report_text.report_text(bundled_assessments[2018]).splitlines()
     want = make_report_text.TEXT.read_text(encoding="utf-8").splitlines()
-    assert "True" in want and "False" in want  # the golden text's table cells (can fail)
-    # the changes issue 12 asks for: table cells for readers
-    want = [CHANGED.get(line, line) for line in want]
+    assert len(want) > 2000 and "考核结论（摘要）" in want  # the whole page (can fail)
     assert not set(CHANGED) & set(got)
     diff = list(difflib.unified_diff(want, got, "golden", "templates", lineterm="", n=1))
     assert not diff, "\n".join(diff[:40])

@@ -331,7 +331,7 @@ def test_model_test_size_and_the_multiplicity_table(register, spec):
     t = res.to_frame()
     rate = t.groupby("indicator")["flag_rate"].mean()
     assert rate.between(0.025, 0.09).all(), rate
-    assert res.settings["test_method"] == "beta-binomial" and 0 <= min(
+    assert res.settings["test_method"] == spec.test_method and 0 <= min(
         res.settings["mean_rho"].values())
     fw = res.familywise.set_index(["family", "method"])["familywise_false_flag"]
     assert fw[("indicator", "none")] == fw[("all", "none")] == res.familywise_false_flag
