@@ -241,34 +241,34 @@ def _strata_of_psus(data: pd.DataFrame, strata: str, psu: str,
     if fixed is not None:
         # pyarrow strings of one length: compared as integers, no hash over the rows
         size, keys = fixed
+        psu_keys = [key[firsts] for key in keys]
         differ = None
-        for key in keys:
-            bad = np.take(key[firsts], p_code) != key  # np.take: faster than key[firsts][p_code]
+        for key, at_psu in zip(keys, psu_keys, strict=True):
+            bad = np.take(at_psu, p_code) != key  # np.take: faster than at_psu[p_code]
             differ = bad if differ is None else differ | bad
         if differ.any():
             _clash(data, psu, int(np.argmax(differ)))
-        return _codes(pd.Series(_fixed_width_text(size, [key[firsts] for key in keys])))[:2]
+        return _codes(pd.Series(_fixed_width_text(size, psu_keys)))[:2]
     whole = _one_arrow_chunk(col)
-    views = None
     if whole is not None:
+        # other pyarrow strings with no missing value: each row compared with its PSU's first
+        # row's, no hash over the rows; only the PSUs' strings are decoded
         import pyarrow.compute as pc
 
         psu_strings = whole.take(firsts)
-        if pc.max(pc.binary_length(psu_strings)).as_py() <= _INLINE_BYTES:
-            views = _string_views(whole)
-    if views is not None:
-        # pyarrow strings, the PSUs' first rows' of at most 12 bytes: each row's view compared
-        # with its PSU's as two integers (no hash, no string copied); the PSUs' strings decoded
-        differ = np.take(views[firsts], p_code).view("<u8") != views.view("<u8")  # 2 a row
-        if differ.any():
-            _clash(data, psu, int(np.argmax(differ)) // 2)
-        return _codes(pd.Series(psu_strings.to_pylist(), dtype=object))[:2]
-    if whole is not None:
-        # longer pyarrow strings with no missing value: each row compared with its PSU's by
-        # pyarrow (take + equal: no hash over the rows); only the PSUs' strings are decoded
-        same = pc.equal(whole, whole.take(np.take(firsts, p_code)))
-        if not pc.all(same).as_py():
-            _clash(data, psu, int(np.argmin(same.to_numpy(zero_copy_only=False))))
+        views = (_string_views(whole) if pc.max(pc.binary_length(psu_strings)).as_py()
+                 <= _INLINE_BYTES else None)
+        if views is not None:
+            # the PSUs' strings have at most 12 bytes: the rows' Arrow views compared as two
+            # integers each (no string copied)
+            differ = np.take(views[firsts], p_code).view("<u8") != views.view("<u8")  # 2 a row
+            clash = int(np.argmax(differ)) // 2 if differ.any() else None
+        else:  # longer strings: pyarrow's take + equal
+            same = pc.equal(whole, whole.take(np.take(firsts, p_code)))
+            clash = (None if pc.all(same).as_py()
+                     else int(np.argmin(same.to_numpy(zero_copy_only=False))))
+        if clash is not None:
+            _clash(data, psu, clash)
         return _codes(pd.Series(psu_strings.to_pylist(), dtype=object))[:2]
     labels_of = None  # the labels of raw, when raw holds codes
     rank = None  # raw's codes → sorted codes, when they are not sorted
