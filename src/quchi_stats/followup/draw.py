@@ -452,7 +452,7 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
     """
     from ..estimation import Fieldwork
     from ..flags.betabinomial import village_counts
-    from ..flags.town_test import TEST_METHODS, town_lr_batch, town_pvalue_batch
+    from ..flags.town_test import town_lr_batch, town_pvalue_batch
 
     rows = []
     fw = Fieldwork(sample2, results2, lonely_psu="certainty",
@@ -484,8 +484,7 @@ def stage2_tests(sample2: pd.DataFrame, results2: pd.DataFrame, spec: Assessment
         n_h = np.bincount(codes, weights=vc["households"].to_numpy(float), minlength=k)
         # the phase-1 test's reference: the mid-p at a town whose new villages are all empty
         # under "beta-binomial-adjusted", t with the phase-1 df otherwise
-        p2 = town_pvalue_batch(z, p_ml, df, method=spec.test_method
-                               if spec.test_method in TEST_METHODS else "beta-binomial")
+        p2 = town_pvalue_batch(z, p_ml, df, method=spec.test_method)
         for i, t in enumerate(towns):
             rows.append({"indicator": ind_name, "town": t, "p_value": float(p2[i]),
                          "p_ml": float(p_ml[i]), "villages": int(n_v[i]),

@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..errors import ParameterError, check_int
 from ..flags.thresholds import adjust_rows
-from ..flags.town_test import TEST_METHODS, rho_batch, town_lr_batch, town_pvalue_batch
+from ..flags.town_test import rho_batch, town_lr_batch, town_pvalue_batch
 from ..sampling.draw import FRAME_NAMES, DesignPlan
 from ..simulate.power import _district, _rates_table, _select, _village_rates
 from ..spec import AssessmentSpec, FollowupRule, load_spec
@@ -245,8 +245,9 @@ def simulate_followup(register: pd.DataFrame, plan: DesignPlan, rule: FollowupRu
     town_compliant = compliant.all(axis=1)
     m_family = T * (len(spec.indicators) if spec.multiplicity_family == "all" else 1)
     conditional = rule.method == "conditional"
-    # the report's town test (the 复核 needs a beta-binomial one: stage2_tests refuses "design")
-    method = spec.test_method if spec.test_method in TEST_METHODS else "beta-binomial"
+    # the report's town test: rho_batch and town_pvalue_batch take any other value than the
+    # adjusted one (the "design" method, which stage2_tests refuses) as the plain model test
+    method = spec.test_method
     # the conditional method's α for the 复核 decisions (the rule's share of the family)
     n_rule = T * (len(rule.indicators) if spec.multiplicity_family == "all" else 1)
     share = rule.share(n_rule, m_family)
