@@ -9,10 +9,11 @@ the workbook and the docx. The figures drawn per report are counted.
 The figures are drawn alongside the font subset, part of them in a forked process on Linux
 (``report/drawing.py``): "drawing" is the wall (or CPU) time of that step, figures and font subset
 together, and "font" the font subset within it. ``--serial`` draws everything in this process, one
-after another. On a tree without that step (before issue 12's second part) "figures" times each
+after another; ``--fork`` forks whatever the load (by default :func:`drawing.can_fork` decides
+from the load average). On a tree without that step (before issue 12's second part) "figures" times each
 figure's drawing instead.
 
-Run: ``python benchmarks/bench_report.py [--cpu] [--serial]`` (speed only; tests never assert time).
+Run: ``python benchmarks/bench_report.py [--cpu] [--serial | --fork]`` (speed only; tests never assert time).
 ``--cpu`` times CPU instead of wall time — this process's and its forked processes' (``os.times``:
 user + system, children included) —, steadier on a loaded machine.
 """
@@ -29,13 +30,14 @@ from _common import cli, median_time
 
 
 def run(year: int = 2018, repeats: int = 3, cpu: bool | None = None,
-        serial: bool | None = None) -> dict:
+        serial: bool | None = None, fork: bool | None = None) -> dict:
     import quchi_stats.plots.fonts as fonts
     import quchi_stats.report.build as build
     from quchi_stats.assessment import run_assessment
 
     cpu = "--cpu" in sys.argv if cpu is None else cpu
     serial = "--serial" in sys.argv if serial is None else serial
+    fork = "--fork" in sys.argv if fork is None else fork
     timer = _cpu if cpu else time.perf_counter
     a = run_assessment(year, history=(year == 2018))
     spent = {"tables": 0.0, "figures": 0.0, "font": 0.0, "xlsx": 0.0, "docx": 0.0}
@@ -63,8 +65,8 @@ def run(year: int = 2018, repeats: int = 3, cpu: bool | None = None,
 
         patches += [(build.FigureCanvas, "later", later),
                     (build.FigureCanvas, "drawing", timed("figures", build.FigureCanvas.drawing))]
-        if serial:
-            patches.append((drawing, "can_fork", lambda: False))
+        if serial or fork:  # else as the load average decides (drawing.can_fork)
+            patches.append((drawing, "can_fork", lambda: not serial))
     else:
         real_png = build._figure_png
 
@@ -94,7 +96,7 @@ def run(year: int = 2018, repeats: int = 3, cpu: bool | None = None,
     return {"year": year, "clock": "CPU" if cpu else "wall", "seconds": seconds, "repeats": repeats,
             "figures_per_report": counts["figures"] / n,
             "figures_timed": ("drawing (figures + font subset)" if queued else "figures") + (
-                ", serial" if queued and serial else ""),
+                ", serial" if queued and serial else ", forked" if queued and fork else ""),
             **{f"{k}_seconds": v / n for k, v in spent.items()}}
 
 

@@ -93,7 +93,10 @@ def test_no_fork_without_a_free_core_or_with_other_threads(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 3.0, 3.0))
     assert not drawing.can_fork()  # both cores busy: drawn here
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.5, 0.5))
-    assert drawing.can_fork() == (threading.active_count() == 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 2.0, 2.0))
+    assert not drawing.can_fork()  # as many running as cores: drawn here
+    for load in (0.4, 1.5):  # part of a core free: forked
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.5, 0.5))
+        assert drawing.can_fork() == (threading.active_count() == 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert not drawing.can_fork()
