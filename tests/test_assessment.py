@@ -201,3 +201,17 @@ def test_the_years_fieldwork_is_merged_once(monkeypatch):
     a = run_assessment(2016, history=False, power=False)
     assert len(calls) == 1
     assert len(a.estimates) and len(a.targets) and len(a.response)
+
+
+def test_the_shrinkage_counts_villages_as_the_town_test(assessments):
+    """Each indicator's empirical-Bayes sheet uses the district ICC of the town test (the spec's
+    default adjusted test: the ANOVA estimate), not a second estimate. (Its effective counts are
+    those of the design-based rate under that ICC, ``town_effective_n``; the test's are the ML
+    mean's, which differ with unequal village shares.)"""
+    for year, a in assessments.items():
+        assert a.spec.test_method == "beta-binomial-adjusted"
+        towns = a.estimates[a.estimates["town"].isin(a.shrinkage["town"])]
+        merged = a.shrinkage.merge(towns[["indicator", "town", "rho"]], on=["indicator", "town"])
+        assert len(merged) == len(a.shrinkage) > 0, year
+        np.testing.assert_allclose(merged["icc"], merged["rho"], rtol=1e-12, atol=1e-15)
+        assert merged["icc_lower"].isna().all()

@@ -492,7 +492,9 @@ def _funnel_and_shrinkage(est: pd.DataFrame, fw: Fieldwork, spec: AssessmentSpec
         vc = village_counts(d.data, "_good", weight=d.weights,
                             size="household_size" if ind.unit == "person" else None)
         village_parts.append(vc.assign(indicator=ind.name))
-        eb = shrink_villages(vc, ind.threshold, level=spec.level)
+        eb = shrink_villages(vc, ind.threshold, level=spec.level,  # ρ̂ as the town test's
+                             method=(spec.test_method if spec.test_method in MODEL_TEST_METHODS
+                                     else "beta-binomial"))
         theta0 = float(sub.loc[sub["town"] == DISTRICT, "estimate"].iloc[0])
         if 0 < theta0 < 1:
             ft = towns[["town", "estimate", "n", "n_eff"]].merge(

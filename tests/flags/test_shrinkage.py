@@ -128,3 +128,46 @@ def test_homogeneous_district_has_no_icc_and_no_between_town_variance():
     np.testing.assert_allclose(out["eb_estimate"], 0.9)
     np.testing.assert_allclose(out["n_star"], 50.0)  # no clustering: every household counts
     assert out["prob_below"].isna().all()
+
+
+def _district(seed: int, rho: float = 0.1, p: float = 0.9, towns: int = 9, villages: int = 5,
+              households: int = 10) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    s = (1 - rho) / rho
+    pv = rng.beta(p * s, (1 - p) * s, towns * villages)
+    y = rng.binomial(households, pv).astype(float)
+    return pd.DataFrame({"town": np.repeat([f"t{i}" for i in range(towns)], villages),
+                         "village": [f"v{i}" for i in range(towns * villages)],
+                         "households": households, "m": float(households), "y": y,
+                         "p_hat": y / households, "share": 1 / villages})
+
+
+def test_shrinkage_takes_the_town_tests_icc():
+    """The sheet's ICC and effective counts are those of the town test of the same method: the
+    pooled one-way ANOVA estimate (checked against the balanced formula (MSB − MSW) / (MSB +
+    (m − 1) MSW), written out here) for the adjusted test, the Cox–Reid fit for the plain one.
+    (With equal villages the design-based rate's effective count equals the test's.)"""
+    from quchi_stats.flags.town_test import town_test
+
+    v = _district(11)
+    adjusted = shrink_villages(v, 0.9, method="beta-binomial-adjusted")
+    test = town_test(v, 0.9, method="beta-binomial-adjusted")
+    m, k, n_v = 10.0, 9, 5
+    p_v = v["y"].to_numpy() / m
+    p_h = np.repeat(p_v.reshape(k, n_v).mean(axis=1), n_v)
+    msb = np.sum(m * (p_v - p_h) ** 2) / (k * (n_v - 1))
+    msw = np.sum(m * p_v * (1 - p_v)) / (k * n_v * (m - 1))
+    by_hand = (msb - msw) / (msb + (m - 1) * msw)
+    assert by_hand > 0.02  # a real contrast, so the check is not at the truncation
+    assert adjusted["icc"].iloc[0] == pytest.approx(by_hand, rel=1e-12)
+    assert test.rho == pytest.approx(by_hand, rel=1e-12)
+    n_test = test.to_frame().set_index("town")["n_icc"]
+    np.testing.assert_allclose(adjusted.set_index("town")["n_star"], n_test.loc[adjusted["town"]],
+                               rtol=1e-12)
+    assert adjusted["icc_lower"].isna().all()  # no likelihood interval for a moment estimate
+    plain = shrink_villages(v, 0.9)
+    assert plain["icc"].iloc[0] == pytest.approx(bb.fit_village_icc(v).rho, rel=1e-12)
+    assert plain["icc"].iloc[0] != pytest.approx(by_hand, rel=1e-3)
+    assert (plain["icc_lower"] <= plain["icc"]).all()
+    with pytest.raises(ValueError, match="'method' parameter of shrink_villages"):
+        shrink_villages(v, 0.9, method="anova")

@@ -4,7 +4,8 @@ The text is what a reader sees: the page's text nodes (not the CSS, the scripts 
 figures), one chunk per text node, whitespace collapsed. It was first written from the code that
 built the page by appending f-strings (before the Jinja2 templates of issue 12), and the templates
 were checked to render the same sections, sentences and tables; it was re-written from the
-templates when the default town test became the adjusted one (issue 11, 2026-12-03). Re-run it
+templates when the default town test became the adjusted one (issue 11, 2026-12-03), and when the
+empirical-Bayes table took the town test's ρ̂ (its 错退率 rows, 2026-12-03). Re-run it
 only when the report's wording or numbers are meant to change, and say why in the commit::
 
     python tests/golden/make_report_text.py

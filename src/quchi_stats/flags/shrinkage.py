@@ -2,8 +2,10 @@
 
 Two levels of one model (:mod:`quchi_stats.flags.betabinomial`):
 
-1. *Within towns.* One intra-village correlation ``ρ`` per indicator, fitted on all the district's
-   villages (:func:`~quchi_stats.flags.betabinomial.fit_village_icc`), gives each town's effective
+1. *Within towns.* One intra-village correlation ``ρ`` per indicator, estimated from all the
+   district's villages as the town test estimates it (``method``: the pooled one-way ANOVA of the
+   default adjusted test, :func:`~quchi_stats.flags.town_test.anova_rho_batch`, or the Cox–Reid
+   adjusted likelihood, :func:`~quchi_stats.flags.betabinomial.fit_village_icc`), gives each town's effective
    sample size ``n*_h`` (:func:`~quchi_stats.flags.betabinomial.town_effective_n`) — not the town's
    own, noisy design effect. The town contributes ``x*_h = n*_h p̂_h`` out of ``n*_h``.
 2. *Between towns.* ``p_h ~ Beta`` with mean ``μ`` and between-town ICC ``ρ_B`` (precision
@@ -25,8 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import check_probability
-from .betabinomial import ConvergenceError, fit_common_mean, fit_village_icc, town_effective_n
+from ..errors import check_choice, check_probability
+from .betabinomial import ConvergenceError, _codes, fit_common_mean, fit_village_icc, town_effective_n
+from .town_test import TEST_METHODS, rho_batch
 
 __all__ = [
     "BETWEEN_BOUNDARY",
@@ -159,16 +162,21 @@ def shrink(table: pd.DataFrame, threshold: float, *, level: float = 0.95) -> pd.
     return out
 
 
-def shrink_villages(villages: pd.DataFrame, threshold: float, *,
-                    level: float = 0.95) -> pd.DataFrame:
+def shrink_villages(villages: pd.DataFrame, threshold: float, *, level: float = 0.95,
+                    method: str = "beta-binomial") -> pd.DataFrame:
     """The empirical-Bayes table from village counts (:func:`~quchi_stats.flags.betabinomial.village_counts`).
 
-    Fits the district ICC (with its interval and homogeneity check), takes each town's
-    design-based rate and its effective size ``n*`` under that ICC, and shrinks them
-    (:func:`shrink`). Adds ``icc``, ``icc_lower``, ``icc_upper``, ``icc_homogeneity_p``,
-    ``rho_between`` and ``between_p`` (constant within the table). A fit that fails to converge
-    gives the status :data:`BETWEEN_FIT_FAILED`, never an exception.
+    Estimates the district ICC as the town test of ``method`` does (one of
+    :data:`~quchi_stats.flags.town_test.TEST_METHODS`: the pooled ANOVA estimate for
+    ``"beta-binomial-adjusted"``, the Cox–Reid adjusted likelihood otherwise), so that the
+    shrinkage and the test count each town's villages alike; takes each town's design-based rate
+    and its effective size ``n*`` under that ICC, and shrinks them (:func:`shrink`). Adds ``icc``,
+    ``icc_lower``, ``icc_upper`` (the likelihood's profile interval; NaN with the ANOVA estimate,
+    which has none), ``icc_homogeneity_p`` (the likelihood's test of one ICC for all towns, a check
+    of the model either way), ``rho_between`` and ``between_p`` (constant within the table). A fit
+    that fails to converge gives the status :data:`BETWEEN_FIT_FAILED`, never an exception.
     """
+    method = check_choice("method", method, TEST_METHODS, "shrink_villages")
     try:
         icc = fit_village_icc(villages, level=level)
     except ConvergenceError:
@@ -180,11 +188,16 @@ def shrink_villages(villages: pd.DataFrame, threshold: float, *,
             out[c] = np.nan
         out["between_status"] = BETWEEN_FIT_FAILED
         return out
-    towns = town_effective_n(villages, icc.rho)
+    rho, lower, upper = icc.rho, icc.rho_lower, icc.rho_upper
+    if method == "beta-binomial-adjusted":
+        y, m, g, names = _codes(villages)
+        rho = float(rho_batch(method, y, m, g, np.zeros(len(names), dtype=np.intp), 1)[0])
+        lower = upper = np.nan
+    towns = town_effective_n(villages, rho)
     t = towns[["town", "estimate", "households"]].assign(n_star=towns["n_icc"])
     out = shrink(t, threshold, level=level)
     fit = out.attrs.get("between")
-    out["icc"], out["icc_lower"], out["icc_upper"] = icc.rho, icc.rho_lower, icc.rho_upper
+    out["icc"], out["icc_lower"], out["icc_upper"] = rho, lower, upper
     out["icc_homogeneity_p"] = icc.homogeneity_p
     out["rho_between"] = np.nan if fit is None else fit.rho_between
     out["between_p"] = np.nan if fit is None else fit.p_value
