@@ -2,10 +2,12 @@
 speed benchmark; not run by the tests).
 
     nice .venv/bin/python benchmarks/followup_goals.py [--reps 2000] [--out FILE.md] [--json] [--quick]
+        [--test-method beta-binomial]
 
 Four designs on the synthetic 2018 district (``data_samples/``) with the shipped 2018 spec
-(``load_spec(2018)``: calibrated beta-binomial town test, Holm over the year's 72 town × indicator
-tests, α = 0.05):
+(``load_spec(2018)``: its town test — ``test_method``, the adjusted beta-binomial test by default;
+``--test-method`` runs another on the same seeds —, Holm over the year's 72 town × indicator tests,
+α = 0.05):
 
 (a) the conditional two-phase rule (``COND`` below: phase 1 the default design; a pair with
     ``p1 ≤ 0.2`` is screened, ``p1 ≤ 0.3`` for 认可度; its town gets 6 more registered and 4 more
@@ -42,6 +44,7 @@ rate below 0.98 in a sizeable share of replicates, and flagging it is then a cor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -49,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from quchi_stats.datasets import load_register
+from quchi_stats.flags.town_test import TEST_METHODS
 from quchi_stats.followup.simulate import simulate_followup
 from quchi_stats.planning import PLAN_INDICATORS, optimise_plan
 from quchi_stats.sampling import DesignPlan
@@ -168,8 +172,9 @@ def _hh(d):
 
 
 def _markdown(res: dict) -> str:
-    lines = [f"Reps per scenario: {res['reps']} (seeds: compliant {SEED_COMPLIANT}, rotations "
-             f"{SEED_ROT}–{SEED_ROT + 2}, boundary {SEED_BOUNDARY}; ICC 0.02 / 0.10 add 100 / 200). "
+    lines = [f"Town test: {res['test_method']}. Reps per scenario: {res['reps']} (seeds: compliant "
+             f"{SEED_COMPLIANT}, rotations {SEED_ROT}–{SEED_ROT + 2}, boundary {SEED_BOUNDARY}; "
+             "ICC 0.02 / 0.10 add 100 / 200). "
              "Percent, Monte Carlo SE in brackets. Power: the weakest of the three rotations' low "
              "towns for that indicator (town named). False flags: share of replicates with any flag on a "
              "pair that meets its standard — *actual*: the town's actual rate that year; *mean*: the "
@@ -219,10 +224,14 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path, help="write the markdown tables here")
     ap.add_argument("--json-out", type=Path, help="write the figures as JSON here")
+    ap.add_argument("--test-method", choices=TEST_METHODS,
+                    help="the town test instead of the spec's test_method (same seeds)")
     a = ap.parse_args()
     reps = 20 if a.quick else a.reps
     t0 = time.time()
     reg, spec = load_register(2018), load_spec(2018)
+    if a.test_method is not None:
+        spec = dataclasses.replace(spec, test_method=a.test_method)
     default = DesignPlan(year=2018)
     opt = optimise_plan(reg, 2018, spec=spec, icc=0.05, budget_households=1100,
                         indicators=PLAN_INDICATORS, shortfall=0.10)
@@ -244,7 +253,7 @@ def main() -> None:
         "(a) at ICC 0.10": _figures(runs["cond_icc10"], False),
         "(c) at ICC 0.10": _figures(runs["cond_icc10"], True),
     }
-    res = {"reps": reps, "designs": designs,
+    res = {"reps": reps, "test_method": spec.test_method, "designs": designs,
            "plan": {"villages_total": opt.plan.villages_total,
                     "households": dict(opt.plan.households_per_village),
                     "budget_yuan": float(opt.budget)},

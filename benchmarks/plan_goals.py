@@ -2,13 +2,15 @@
 (a measurement, not a speed benchmark; not run by the tests).
 
     nice .venv/bin/python benchmarks/plan_goals.py [--reps 500] [--seed 1301] [--json]
+        [--icc RHO] [--test-method beta-binomial]
 
 The plan is chosen by :func:`quchi_stats.planning.optimise_plan` on the synthetic 2018 district
 (``data_samples/``) at today's phase-1 budget (1,100 households; 1,000 yuan per village, 100 per
 household), with ρ per indicator estimated from the 2016 and 2017 spot-checks
-(:func:`~quchi_stats.planning.estimate_icc`) and the shipped 2018 spec (beta-binomial test, Holm
-over all 72 town × indicator tests, α = 0.05). Both designs are then simulated with
-:func:`~quchi_stats.simulate.simulate_design` at the same ρ:
+(:func:`~quchi_stats.planning.estimate_icc`) and the shipped 2018 spec (its town test,
+``test_method``: the adjusted beta-binomial test by default, ``--test-method`` runs another on the
+same seeds; Holm over all 72 town × indicator tests, α = 0.05). Both designs are then simulated
+with :func:`~quchi_stats.simulate.simulate_design` at the same ρ:
 
 1. one town × indicator at a time 10 points below its standard, all else compliant: power per
    town, and the familywise false-flag rate with every town compliant;
@@ -21,12 +23,14 @@ over all 72 town × indicator tests, α = 0.05). Both designs are then simulated
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
 import pandas as pd
 
 from quchi_stats.datasets import data_path, load_register
+from quchi_stats.flags.town_test import TEST_METHODS
 from quchi_stats.planning import estimate_icc, expected_cost, optimise_plan
 from quchi_stats.simulate import simulate_design
 from quchi_stats.spec import load_spec
@@ -42,20 +46,25 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1301)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--icc", type=float, help="one ρ for every indicator instead of the estimate")
+    ap.add_argument("--test-method", choices=TEST_METHODS,
+                    help="the town test instead of the spec's test_method (same seeds)")
     args = ap.parse_args()
     t0 = time.time()
     reg = load_register(2018)
     spec = load_spec(2018)
+    if args.test_method is not None:
+        spec = dataclasses.replace(spec, test_method=args.test_method)
     icc = estimate_icc(data_path(), 2018, indicators=INDICATORS)
     if args.icc is not None:
         icc = {k: args.icc for k in INDICATORS}
-    res = optimise_plan(reg, 2018, icc=icc, budget_households=1100, indicators=INDICATORS,
-                        shortfall=0.10)
+    res = optimise_plan(reg, 2018, spec=spec, icc=icc, budget_households=1100,
+                        indicators=INDICATORS, shortfall=0.10)
     rho = {k: v.rho for k, v in res.icc.items()}
     out = {"icc": {k: v.to_dict() for k, v in res.icc.items()},
            "plan": {"villages_total": res.plan.villages_total,
                     "households_per_village": res.plan.households_per_village},
-           "budget_yuan": res.budget, "search_s": time.time() - t0, "designs": {}}
+           "budget_yuan": res.budget, "test_method": spec.test_method,
+           "search_s": time.time() - t0, "designs": {}}
     for tag, plan in (("plan", res.plan), ("default", res.default)):
         c = expected_cost(reg, plan, res.cost)
         sim = simulate_design(reg, plan, spec=spec, indicators=INDICATORS, shortfall=0.10,
@@ -99,7 +108,8 @@ def main() -> None:
         print(f"  留出情景达标格的误判率: 最大 {d['held_out_max_false_flag']:.3f}，合计 "
               f"{d['held_out_sum_false_flag']:.3f}")
         print(pd.DataFrame(d["per_town_power_shortfall10"]).to_string())
-    print(f"\n{args.reps} reps, seed {args.seed}; {out['seconds']:.0f} s")
+    print(f"\n{args.reps} reps, seed {args.seed}, town test {spec.test_method}; "
+          f"{out['seconds']:.0f} s")
 
 
 if __name__ == "__main__":
