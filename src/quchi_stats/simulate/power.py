@@ -15,17 +15,19 @@ year's spec, and for ``reps`` replicate spot-checks:
 3. tests every town against the threshold with the test the yearly report runs (the spec's
    ``test_method``):
 
-   * ``"beta-binomial"`` (default): the households drawn are drawn from the register's list as the
-     draw does (systematic on 户编号, or SRS), with their household sizes; each village's effective
-     counts ``(y_v, m_v)`` are formed as :func:`~quchi_stats.flags.village_counts` forms them for
-     the report (weights ``1/(π_village · m/N)``, times the household size for a person-level rate
-     — 识别准确率, 错退率, 漏评率 — where the outcome is the household's and counted for each of its
-     persons), the district ρ̂ is fitted per replicate across all towns
-     (:func:`~quchi_stats.flags.town_test.fit_rho_batch`), the signed root of each town's likelihood
-     ratio (:func:`~quchi_stats.flags.town_test.town_lr_batch`) is referred to t with villages −
-     towns df, and the interval is the likelihood interval
-     (:func:`~quchi_stats.flags.town_test.town_bounds_batch`) — a test checks the counts against
-     ``village_counts`` on the same households;
+   * ``"beta-binomial-adjusted"`` (default) and ``"beta-binomial"``: the households drawn are
+     drawn from the register's list as the draw does (systematic on 户编号, or SRS), with their
+     household sizes; each village's effective counts ``(y_v, m_v)`` are formed as
+     :func:`~quchi_stats.flags.village_counts` forms them for the report (weights
+     ``1/(π_village · m/N)``, times the household size for a person-level rate — 识别准确率, 错退率,
+     漏评率 — where the outcome is the household's and counted for each of its persons), the
+     district ρ̂ is estimated per replicate across all towns as the test estimates it
+     (:func:`~quchi_stats.flags.town_test.rho_batch`: the pooled ANOVA estimate for the adjusted
+     test, the Cox–Reid fit for the other), the signed root of each town's likelihood ratio
+     (:func:`~quchi_stats.flags.town_test.town_lr_batch`) is referred to t with villages − towns
+     df (mid-p at a full or empty town for the adjusted test), and the interval is the likelihood
+     interval (:func:`~quchi_stats.flags.town_test.town_bounds_batch`) — a test checks the counts
+     against ``village_counts`` on the same households;
    * ``"design"``: the design-based estimate, linearisation variance, interval and one-sided
      p-value with the spec's interval method and ``deff_floor`` (strata = towns, PSUs = villages,
      with-replacement first stage), in closed form across replicates — a test checks it against
