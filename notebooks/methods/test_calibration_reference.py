@@ -28,6 +28,8 @@
 #
 #     nice python notebooks/methods/test_calibration_reference.py inf 1000
 #     nice python notebooks/methods/test_calibration_reference.py total 1000
+#     nice python notebooks/methods/test_calibration_reference.py pooled 1000 20261213  # confirmation
+#     nice python notebooks/methods/test_calibration_reference.py inf 1000 20261213
 #
 # Rows go to `test_calibration_reference.csv` (with `reference`, seed, reps and code version):
 # about 5 minutes of one core per reference on a 2-core AMD EPYC.
@@ -123,13 +125,17 @@ def run(reference: str, reps: int = 1000, seed: int = SEED, path: Path = OUT) ->
     return out
 
 
-def compare(reference: str, grid: Path = HERE / "test_calibration_adjusted_grid1000.csv",
+def compare(reference: str, seed: int = SEED,
+            grid: Path = HERE / "test_calibration_adjusted_grid1000.csv",
             path: Path = OUT) -> pd.DataFrame:
-    """The issue's goals (`calibration.goal_checks`) for the default reference (the grid's `_adj`
-    columns) and ``reference`` on the same cells."""
-    base = pd.read_csv(grid)
-    other = pd.read_csv(path)
-    other = other[other["reference"] == reference]
+    """The issue's goals (`calibration.goal_checks`) for the default reference and ``reference``
+    on the same cells and replicates: at the grid's seed the default is the grid's `_adj` columns,
+    at another seed the `pooled` rows of ``path`` with that seed."""
+    rows = pd.read_csv(path)
+    rows = rows[rows["seed"] == seed]
+    base = (pd.read_csv(grid) if seed == SEED else
+            rows[rows["reference"] == "pooled"])
+    other = rows[rows["reference"] == reference]
     cols = ["size", "power", "coverage", "upper_below", "width"]
     merged = base.merge(other, on=KEYS, suffixes=("", "_other"))
     t = merged[[*KEYS, "width_old"]].copy()
@@ -141,5 +147,7 @@ def compare(reference: str, grid: Path = HERE / "test_calibration_adjusted_grid1
 
 # %%
 if __name__ == "__main__" and len(sys.argv) > 1:
-    run(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000)
-    print(compare(sys.argv[1]).to_string())
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else SEED
+    run(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000, seed)
+    if sys.argv[1] != "pooled":
+        print(compare(sys.argv[1], seed).to_string())
