@@ -29,7 +29,7 @@ from scipy import stats
 
 from ..errors import check_choice, check_probability
 from .betabinomial import ConvergenceError, _codes, fit_common_mean, fit_village_icc, town_effective_n
-from .town_test import TEST_METHODS, rho_batch
+from .town_test import TEST_METHODS, _district_rho
 
 __all__ = [
     "BETWEEN_BOUNDARY",
@@ -177,8 +177,9 @@ def shrink_villages(villages: pd.DataFrame, threshold: float, *, level: float = 
     that fails to converge gives the status :data:`BETWEEN_FIT_FAILED`, never an exception.
     """
     method = check_choice("method", method, TEST_METHODS, "shrink_villages")
-    try:
-        icc = fit_village_icc(villages, level=level)
+    adjusted = method == "beta-binomial-adjusted"
+    try:  # the likelihood's interval only where its estimate is the one used
+        icc = fit_village_icc(villages, level=level, interval=not adjusted)
     except ConvergenceError:
         towns = town_effective_n(villages, 0.0)
         out = towns[["town", "estimate"]].assign(n_star=np.nan, households=towns["households"])
@@ -189,10 +190,9 @@ def shrink_villages(villages: pd.DataFrame, threshold: float, *, level: float = 
         out["between_status"] = BETWEEN_FIT_FAILED
         return out
     rho, lower, upper = icc.rho, icc.rho_lower, icc.rho_upper
-    if method == "beta-binomial-adjusted":
+    if adjusted:  # the test's pooled ANOVA estimate, which has no such interval
         y, m, g, names = _codes(villages)
-        rho = float(rho_batch(method, y, m, g, np.zeros(len(names), dtype=np.intp), 1)[0])
-        lower = upper = np.nan
+        rho = _district_rho(method, y, m, g, len(names))
     towns = town_effective_n(villages, rho)
     t = towns[["town", "estimate", "households"]].assign(n_star=towns["n_icc"])
     out = shrink(t, threshold, level=level)

@@ -316,6 +316,12 @@ def rho_batch(method: str, y, m, g, rep_of_group, n_reps) -> np.ndarray:
     return fit_rho_batch(y, m, g, rep_of_group, n_reps)
 
 
+def _district_rho(method: str, y, m, g, n_towns: int) -> float:
+    """The ρ of one district (``n_towns`` groups ``g``) as ``method`` estimates it
+    (:func:`rho_batch` with one replicate)."""
+    return float(rho_batch(method, y, m, g, np.zeros(n_towns, np.intp), 1)[0])
+
+
 @dataclass(frozen=True)
 class TownTestResult:
     """Per town: the beta-binomial test of "below ``p0``" and the matching interval.
@@ -399,7 +405,7 @@ def town_test(villages: pd.DataFrame, p0: float, *, rho: float | None = None,
     y, m, g, towns = _codes(villages)
     k = len(towns)
     if rho is None:
-        rho = float(rho_batch(method, y, m, g, np.zeros(k, np.intp), 1)[0])
+        rho = _district_rho(method, y, m, g, k)
     if not 0 <= rho <= RHO_MAX:
         raise ParameterError(f"The 'rho' parameter of town_test must be in [0, {RHO_MAX}]. "
                              f"Got {rho}.")
