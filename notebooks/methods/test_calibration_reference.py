@@ -43,16 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 import quchi_stats.simulate.calibration as cal
-from quchi_stats.flags.town_test import (
-    mid_p_tail,
-    rho_batch,
-    town_bounds_batch,
-    town_lr_batch,
-    town_pvalue_batch,
-)
 
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 OUT = HERE / "test_calibration_reference.csv"
@@ -70,34 +62,17 @@ def reference_df(reference: str, towns: int, villages: int) -> float:
 def adjusted_method(reference: str):
     """A stand-in for `calibration._new_method`: the adjusted test with ``reference`` (the Cox–Reid
     test is skipped: NaN)."""
+    real = cal._new_method
 
     def method(sim, p0, level, interval, method="beta-binomial"):
-        good, size = sim["good"], sim["size"]
-        R, T, V, _ = good.shape
-        nan = np.full((R, T), np.nan)
         if method != "beta-binomial-adjusted":
-            out = {"p_value": nan, "rho": np.full(R, np.nan), "failed": 0}
+            R, T = sim["good"].shape[:2]
+            out = {"p_value": np.full((R, T), np.nan), "rho": np.full(R, np.nan), "failed": 0}
             if interval:
-                out["lower"], out["upper"] = nan.copy(), nan.copy()
+                out["lower"], out["upper"] = np.full((R, T), np.nan), np.full((R, T), np.nan)
             return out
-        ws = sim["w"][..., None] * size  # as calibration._new_method
-        sw, sw2, swy = ws.sum(-1), (ws**2).sum(-1), (ws * good).sum(-1)
-        mv = sw**2 / sw2
-        pv = np.clip(swy / sw, 0.0, 1.0)
-        df = reference_df(reference, T, V)
-        yv, mm = (mv * pv).ravel(), mv.ravel()
-        g = np.repeat(np.arange(R * T), V)
-        rep = np.repeat(np.arange(R), T)
-        rho = rho_batch(method, yv, mm, g, rep, R)
-        z, p_ml = town_lr_batch(yv, mm, g, R * T, rho[rep], np.full(R * T, p0))
-        out = {"rho": rho, "failed": 0,
-               "p_value": town_pvalue_batch(z, p_ml, df, method=method).reshape(R, T)}
-        if interval:
-            crit = stats.t.ppf((1 + level) / 2, df)
-            lo, hi, _ = town_bounds_batch(yv, mm, g, R * T, rho[rep], crit,
-                                          boundary_tail=mid_p_tail(method, level))
-            out["lower"], out["upper"] = lo.reshape(R, T), hi.reshape(R, T)
-        return out
+        R, T, V, _ = sim["good"].shape
+        return real(sim, p0, level, interval, method, df=reference_df(reference, T, V))
 
     return method
 

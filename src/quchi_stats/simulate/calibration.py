@@ -166,10 +166,11 @@ def _draw(frame: np.ndarray, p: float, icc: float, villages: int, households: in
 
 
 def _new_method(sim: dict, p0: float, level: float, interval: bool,
-                method: str = "beta-binomial") -> dict[str, np.ndarray]:
+                method: str = "beta-binomial", df: float | None = None) -> dict[str, np.ndarray]:
     """The beta-binomial town test through village effective counts (as ``village_counts``);
     ``method = "beta-binomial-adjusted"``: ρ by the pooled ANOVA estimator and mid-p bounds at a
-    full or empty town (as ``town_test(method=...)``).
+    full or empty town (as ``town_test(method=...)``). ``df``: the t reference of the signed root
+    and the interval (default villages − towns, as the report; ``inf`` for the normal).
 
     A replicate district whose fit raises :class:`~quchi_stats.flags.ConvergenceError` (found by
     halving the batch) gets NaN p-values and bounds and is counted in ``failed``: the report would
@@ -181,7 +182,7 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool,
     sw, sw2, swy = ws.sum(-1), (ws**2).sum(-1), (ws * good).sum(-1)
     mv = sw**2 / sw2
     pv = np.clip(swy / sw, 0.0, 1.0)
-    df = T * V - T
+    df = T * V - T if df is None else df
     crit = stats.t.ppf((1 + level) / 2, df)
     out = {"p_value": np.full((R, T), np.nan), "rho": np.full(R, np.nan)}
     if interval:
