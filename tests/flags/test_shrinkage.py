@@ -19,6 +19,8 @@ from quchi_stats.flags import (
 )
 from quchi_stats.flags import betabinomial as bb
 
+from .test_betabinomial import simulate_villages
+
 
 def test_fit_recovers_a_known_prior():
     rng = np.random.default_rng(3)
@@ -130,16 +132,12 @@ def test_homogeneous_district_has_no_icc_and_no_between_town_variance():
     assert out["prob_below"].isna().all()
 
 
-def _district(seed: int, rho: float = 0.1, p: float = 0.9, towns: int = 9, villages: int = 5,
-              households: int = 10) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    s = (1 - rho) / rho
-    pv = rng.beta(p * s, (1 - p) * s, towns * villages)
-    y = rng.binomial(households, pv).astype(float)
-    return pd.DataFrame({"town": np.repeat([f"t{i}" for i in range(towns)], villages),
-                         "village": [f"v{i}" for i in range(towns * villages)],
-                         "households": households, "m": float(households), "y": y,
-                         "p_hat": y / households, "share": 1 / villages})
+def _district(seed: int) -> pd.DataFrame:
+    """test_betabinomial's simulated village counts (9 towns × 5 villages × 10 households, ρ 0.1,
+    p 0.9) with the columns the shrinkage reads: equal shares, so the town rate is the mean."""
+    v = simulate_villages(np.random.default_rng(seed), 0.1, 0.9)
+    return v.assign(village=[f"v{i}" for i in range(len(v))], households=10,
+                    p_hat=v["y"] / v["m"], share=1 / 5)
 
 
 def test_shrinkage_takes_the_town_tests_icc():
