@@ -12,11 +12,14 @@ from quchi_stats.errors import ParameterError
 from quchi_stats.estimation import estimate_proportion
 from quchi_stats.flags import village_counts
 from quchi_stats.flags.town_test import town_test
+from quchi_stats.flags.town_test_fp import fp_town_test
 from quchi_stats.simulate.calibration import (
     _draw,
+    _fp_method,
     _new_method,
     _old_method,
     _scores,
+    _sum_of_squares,
     attainable_levels,
     calibration_grid,
     district_frame,
@@ -61,6 +64,83 @@ def test_both_methods_are_those_of_the_report(unit):
         np.testing.assert_allclose(est["p_value"], old["p_value"][r], rtol=1e-9, atol=1e-15)
         np.testing.assert_allclose(est["ci_lower"], old["lower"][r], rtol=1e-9)
         np.testing.assert_allclose(est["ci_upper"], old["upper"][r], rtol=1e-9)
+
+
+def test_finite_population_method_is_fp_town_test():
+    """Household rates: per replicate district, ``_fp_method`` (every village of every town, the
+    adjusted test's ρ̂) equals ``fp_town_test`` given the villages' counts y, n (0 where not
+    visited) and register sizes N, and the same ρ."""
+    frame = district_frame("pps", towns=4, villages_in_town=8, seed=3)
+    sim = _draw(frame, 0.9, 0.1, 3, 6, False, 3, np.random.default_rng(12))
+    adj = _new_method(sim, 0.9, 0.95, False, "beta-binomial-adjusted")
+    got = _fp_method(sim, 0.9, 0.95, adj["rho"])
+    f = sim["fp"]
+    assert got["df"] == 4 * 3 - 4
+    for r in range(3):
+        v = pd.DataFrame({"town": np.repeat([f"t{t}" for t in range(4)], 8),
+                          "y": f["y"][r].ravel(), "n": f["n"][r].ravel(), "N": frame.ravel()})
+        assert (v.groupby("town")["n"].apply(lambda x: (x > 0).sum()) == 3).all()
+        res = fp_town_test(v, 0.9, rho=adj["rho"][r], level=0.95).to_frame()
+        np.testing.assert_allclose(res["p_hat"], got["p_hat"][r], rtol=1e-12)
+        np.testing.assert_allclose(res["p_value"], got["p_value"][r], rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(res["ci_lower"], got["lower"][r], rtol=1e-12)
+        np.testing.assert_allclose(res["ci_upper"], got["upper"][r], rtol=1e-12)
+
+
+@pytest.mark.parametrize("unit", ["person", "household"])
+def test_finite_population_pieces_add_up_to_the_truth(unit):
+    """The observed part and the unobserved weight of every village add up to the town's total,
+    and a town's actual rate lies between the prediction with every unobserved household bad and
+    with every one good."""
+    frame = district_frame("equal", towns=3, villages_in_town=6, equal_size=30, seed=1)
+    sim = _draw(frame, 0.9, 0.05, 2, 5, unit == "person", 4, np.random.default_rng(2))
+    f = sim["fp"]
+    observed = sim["size"].sum(-1)                                   # (R, T, V) persons seen
+    np.testing.assert_allclose(f["r1"].sum(-1) + observed.sum(-1), f["total"])
+    np.testing.assert_allclose(f["t_obs"].sum(-1), (sim["size"] * sim["good"]).sum((-2, -1)))
+    np.testing.assert_array_equal(f["n"].sum(-1), 2 * 5)
+    low = f["t_obs"].sum(-1) / f["total"]
+    high = (f["t_obs"].sum(-1) + f["r1"].sum(-1)) / f["total"]
+    assert np.all((low <= sim["truth"]) & (sim["truth"] <= high))
+    assert np.all(f["r2"] >= f["r1"]) and (unit == "person" or np.all(f["r2"] == f["r1"]))
+
+
+def test_sum_of_squares_of_household_sizes_given_their_total():
+    """E[Σ s² | k households, S persons], s = 1 + Poisson: by enumerating the multinomial split
+    of the S − k extra persons; 2 households and 5 persons: (1, 4) or (4, 1) with probability
+    1/8 each (17), (2, 3) or (3, 2) with 3/8 each (13): 14."""
+    assert _sum_of_squares(np.array([2.0]), np.array([5.0]))[0] == pytest.approx(14.0)
+    assert _sum_of_squares(np.array([0.0]), np.array([0.0]))[0] == 0.0
+    assert _sum_of_squares(np.array([3.0]), np.array([3.0]))[0] == pytest.approx(3.0)
+    from itertools import product
+
+    from scipy.stats import multinomial
+    for k, extra in ((3, 4), (4, 7)):
+        want = sum(multinomial.pmf(x, extra, [1 / k] * k) * sum((1 + xi) ** 2 for xi in x)
+                   for x in product(range(extra + 1), repeat=k) if sum(x) == extra)
+        assert _sum_of_squares(np.array([k]), np.array([k + extra]))[0] == pytest.approx(want)
+
+
+def test_estimand_scores_are_the_tests_read_through_duality():
+    """At level 0.90 the upper bound is the one-sided 95 % bound, so (test ⇔ bound) the share of
+    upper bounds below μ = p0 is the size at 5 %, and below the actual rate the size against the
+    actual rate — for the adjusted test and the finite-population one. Against the actual rate
+    the adjusted test rejects less than against μ in this cell (the actual rate is nearer the
+    sample), and the finite-population test is within Monte Carlo bounds of 5 % (900 tests,
+    binomial SE 0.73 points, more as a district's towns share ρ̂; [2.5 %, 9 %])."""
+    r = simulate_cell(0.05, 5, 10, 0.9, reps=100, seed=3, power=False, fp=True, level=0.90)
+    for m in ("adj", "fp"):
+        assert r[f"upper_below_mu_{m}"] == pytest.approx(r[f"size_{m}"], abs=1e-12)
+        assert r[f"upper_below_{m}"] == pytest.approx(r[f"size_actual_{m}"], abs=1e-12)
+        total = r[f"coverage_mu_{m}"] + r[f"upper_below_mu_{m}"] + r[f"lower_above_mu_{m}"]
+        assert total == pytest.approx(1.0)
+    assert r["size_actual_adj"] < r["size_adj"]
+    assert 0.025 <= r["size_actual_fp"] <= 0.09
+    # the adjusted test's columns are those of a run without the estimand scores
+    plain = simulate_cell(0.05, 5, 10, 0.9, reps=100, seed=3, power=False, adjusted=True,
+                          level=0.90)
+    for k in ("size_adj", "coverage_adj", "upper_below_adj", "width_adj", "rho_mean_adj"):
+        assert plain[k] == r[k]
 
 
 def test_scores_on_a_hand_checked_case():

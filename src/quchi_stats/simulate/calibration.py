@@ -59,6 +59,7 @@ from ..flags.town_test import (
     town_lr_batch,
     town_pvalue_batch,
 )
+from ..flags.town_test_fp import fp_bounds, fp_predict_batch, fp_pvalues
 from ..sampling.selection import select_replicates
 
 __all__ = ["GOALS", "GRID", "METHOD_NAMES_ZH", "attainable_levels", "calibration_grid", "code_version",
@@ -85,10 +86,11 @@ def code_version() -> str:
     from .. import __version__
 
     h = hashlib.sha256()
-    for f in (district_frame, _village_rates, _draw, _new_method, _old_method, _scores, _rate,
-              simulate_cell):
+    for f in (district_frame, _village_rates, _draw, _sum_of_squares, _new_method, _fp_method,
+              _fp_pvalue, _old_method, _scores, _rate, simulate_cell):
         h.update(inspect.getsource(f).encode())
-    for name in ("flags.town_test", "estimation.intervals", "sampling.selection"):
+    for name in ("flags.town_test", "flags.town_test_fp", "estimation.intervals",
+                 "sampling.selection"):
         mod = importlib.import_module(f"quchi_stats.{name}")
         h.update(Path(mod.__file__).read_bytes())
     return f"{__version__}+{h.hexdigest()[:12]}"
@@ -159,18 +161,42 @@ def _draw(frame: np.ndarray, p: float, icc: float, villages: int, households: in
         s_all = size.sum(axis=(2, 3))
         num = good_p.sum(axis=2) + s_good
         den = good_p.sum(axis=2) + bad_p.sum(axis=2) + s_all
+        r1 = good_p + bad_p
+        r2 = _sum_of_squares(rest_good, good_p) + _sum_of_squares(rest_bad, bad_p)
+        t_obs = np.zeros((reps, T, K))
+        np.put_along_axis(t_obs, idx, (size * good).sum(-1), axis=2)
     else:
         num = Y.sum(axis=2)
         den = np.broadcast_to(N.sum(axis=1), (reps, T))
-    return {"good": good, "size": size, "w": w, "truth": num / den, "y": y}
+        r1 = frame[None] - m * in_sample
+        r2, t_obs = r1, y_full
+    # every village of the town, for the finite-population prediction (``_fp_method``)
+    fp = {"y": y_full, "n": m * in_sample, "r1": r1, "r2": r2, "t_obs": t_obs, "total": den}
+    return {"good": good, "size": size, "w": w, "truth": num / den, "y": y, "fp": fp}
+
+
+def _sum_of_squares(households: np.ndarray, persons: np.ndarray) -> np.ndarray:
+    """``E[Σ s_i² | k households, S persons]`` for household sizes ``s = 1 + X``, ``X`` i.i.d.
+    Poisson: given the sum ``E = S − k`` of the ``X``, they are multinomial with equal cells, so
+    ``E[Σ X_i²] = E + E(E − 1)/k`` and ``Σ s² = k + 2E + Σ X²``. The register gives each
+    household's persons; the simulation draws only the unobserved households' total, and this is
+    the prediction variance's ``R2`` it stands for (0 when there is no household)."""
+    k = np.asarray(households, float)
+    e = np.asarray(persons, float) - k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        extra = np.where(k > 0, e * (e - 1.0) / np.where(k > 0, k, 1.0), 0.0)
+    return k + 3.0 * e + extra
 
 
 def _new_method(sim: dict, p0: float, level: float, interval: bool,
-                method: str = "beta-binomial", df: float | None = None) -> dict[str, np.ndarray]:
+                method: str = "beta-binomial", df: float | None = None,
+                actual: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The beta-binomial town test through village effective counts (as ``village_counts``);
     ``method = "beta-binomial-adjusted"``: ρ by the pooled ANOVA estimator and mid-p bounds at a
     full or empty town (as ``town_test(method=...)``). ``df``: the t reference of the signed root
     and the interval (default villages − towns, as the report; ``inf`` for the normal).
+    ``actual`` (replicates × towns): also test each town against that value instead of ``p0``
+    (``p_value_actual``; the towns' actual rates give the test's size for the actual rate).
 
     A replicate district whose fit raises :class:`~quchi_stats.flags.ConvergenceError` (found by
     halving the batch) gets NaN p-values and bounds and is counted in ``failed``: the report would
@@ -187,6 +213,8 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool,
     out = {"p_value": np.full((R, T), np.nan), "rho": np.full(R, np.nan)}
     if interval:
         out["lower"], out["upper"] = np.full((R, T), np.nan), np.full((R, T), np.nan)
+    if actual is not None:
+        out["p_value_actual"] = np.full((R, T), np.nan)
 
     def run(reps: np.ndarray) -> None:
         k = reps.size
@@ -196,6 +224,8 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool,
         try:
             rho = rho_batch(method, yv, mm, g, rep, k)
             z, p_ml = town_lr_batch(yv, mm, g, k * T, rho[rep], np.full(k * T, p0))
+            if actual is not None:
+                z_a, _ = town_lr_batch(yv, mm, g, k * T, rho[rep], actual[reps].ravel())
             if interval:
                 lo, hi, _ = town_bounds_batch(yv, mm, g, k * T, rho[rep], crit,
                                               boundary_tail=mid_p_tail(method, level))
@@ -206,12 +236,45 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool,
             return
         out["rho"][reps] = rho
         out["p_value"][reps] = town_pvalue_batch(z, p_ml, df, method=method).reshape(k, T)
+        if actual is not None:
+            out["p_value_actual"][reps] = town_pvalue_batch(z_a, p_ml, df,
+                                                            method=method).reshape(k, T)
         if interval:
             out["lower"][reps], out["upper"][reps] = lo.reshape(k, T), hi.reshape(k, T)
 
     run(np.arange(R))
     out["failed"] = int(np.isnan(out["rho"]).sum())
     return out
+
+
+def _fp_method(sim: dict, p0: float, level: float, rho: np.ndarray) -> dict[str, np.ndarray]:
+    """The finite-population prediction test of :mod:`~quchi_stats.flags.town_test_fp` (issue 13's
+    prototype) on every town: the BLUP of the town's actual rate from all its villages (sampled
+    or not; persons of the unobserved households for a person-level rate), the district ``rho``
+    of each replicate (the adjusted test's, so both rest on one ρ̂), the score p-value against
+    ``p0`` and the Wilson-type ``level`` interval, t with villages − towns df. Keeps ``p_hat``,
+    ``K`` and ``df`` so the test can be run against other values (:func:`_fp_pvalue`)."""
+    f = sim["fp"]
+    R, T, K = f["n"].shape
+    V = sim["good"].shape[2]
+    g = np.repeat(np.arange(R * T), K)
+    p_hat, k_factor, _ = fp_predict_batch(f["y"].ravel(), f["n"].ravel(), f["r1"].ravel(), g,
+                                          R * T, np.repeat(np.asarray(rho, float), T),
+                                          r2=f["r2"].ravel(), t_obs=f["t_obs"].ravel(),
+                                          total=np.asarray(f["total"], float).ravel())
+    df = T * V - T
+    lo, hi = fp_bounds(p_hat, k_factor, stats.t.ppf((1 + level) / 2, df))
+    out = {"p_hat": p_hat.reshape(R, T), "K": k_factor.reshape(R, T), "df": df,
+           "lower": lo.reshape(R, T), "upper": hi.reshape(R, T)}
+    out["p_value"] = _fp_pvalue(out, p0)
+    return out
+
+
+def _fp_pvalue(res: dict, null) -> np.ndarray:
+    """One-sided p-values of :func:`_fp_method`'s towns against ``null`` (a value, or one per
+    town)."""
+    null = np.broadcast_to(np.asarray(null, float), res["p_hat"].shape)
+    return fp_pvalues(res["p_hat"], res["K"], null, res["df"])[1]
 
 
 def _old_method(sim: dict, p0: float, level: float, deff_floor: float,
@@ -273,7 +336,7 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
                   shift: float = 0.10, towns: int = 9, villages_in_town: int = 20,
                   equal_size: int = 100, alpha: float = 0.05, level: float = 0.95,
                   deff_floor: float = 1.0, seed: int = 0, power: bool = True,
-                  adjusted: bool = False) -> dict:
+                  adjusted: bool = False, fp: bool = False) -> dict:
     """Size, power and interval scores of the new and the old town test in one cell.
 
     Parameters
@@ -298,6 +361,16 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
     adjusted : bool
         Also run ``test_method = "beta-binomial-adjusted"`` on the same replicates (columns with
         the suffix ``_adj``, and ``rho_mean_adj``, ``failed_adj``).
+    fp : bool
+        Also (with ``adjusted``) score both estimands on the same replicates. The town tests above
+        test the model mean μ of a town's village rates; 第七条（四） is about the town's actual
+        rate P_h this year (the truth of ``coverage``). Adds, for the adjusted test and for the
+        finite-population prediction test of issue 13 (:func:`_fp_method`, suffix ``_fp``, ρ̂ the
+        adjusted test's): ``size_actual`` (each town tested against its own actual rate: the
+        false-flag rate of a town exactly at the standard in fact), ``coverage_mu``,
+        ``upper_below_mu``, ``lower_above_mu`` (the interval scored against μ = p0, the test's
+        estimand), and for ``_fp`` the columns of the other methods (``size_fp`` is its rejection
+        rate when μ = p0, not its size).
 
     Returns
     -------
@@ -342,6 +415,7 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
            "sizes": sizes, "unit": unit, "reps": reps, "tests": reps * towns, "seed": seed}
     sim = _draw(frame, p0, icc, villages, households, person, reps,
                 np.random.default_rng(ss_null))
+    adjusted = adjusted or fp
     new = _new_method(sim, p0, level, True)
     old = _old_method(sim, p0, level, deff_floor, True)
     row["rho_mean"] = float(np.nanmean(new["rho"])) if new["failed"] < reps else np.nan
@@ -350,14 +424,24 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
     row["failed_new_power"] = np.nan
     methods = [("new", new), ("old", old)]
     if adjusted:
-        adj = _new_method(sim, p0, level, True, "beta-binomial-adjusted")
+        adj = _new_method(sim, p0, level, True, "beta-binomial-adjusted",
+                          actual=sim["truth"] if fp else None)
         row["rho_mean_adj"] = float(np.nanmean(adj["rho"]))
         row["failed_adj"] = adj["failed"]
         methods.append(("adj", adj))
+    if fp:
+        fpr = _fp_method(sim, p0, level, adj["rho"])
+        fpr["p_value_actual"] = _fp_pvalue(fpr, sim["truth"])
+        methods.append(("fp", fpr))
     for name, res in methods:
         row[f"size_{name}"] = _rate(res["p_value"], alpha)
         row[f"power_{name}"] = np.nan
         row.update({f"{k}_{name}": v for k, v in _scores(res, sim["truth"]).items()})
+        if fp and name in ("adj", "fp"):
+            row[f"size_actual_{name}"] = _rate(res["p_value_actual"], alpha)
+            mu = _scores(res, np.full(sim["truth"].shape, p0))
+            row.update({f"{k}_mu_{name}": mu[k] for k in ("coverage", "upper_below",
+                                                          "lower_above")})
     if power:
         sim = _draw(frame, p0 - shift, icc, villages, households, person, reps,
                     np.random.default_rng(ss_alt))
@@ -366,8 +450,11 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
         row["failed_new_power"] = alt["failed"]
         row["power_old"] = _rate(_old_method(sim, p0, level, deff_floor, False)["p_value"], alpha)
         if adjusted:
-            row["power_adj"] = _rate(_new_method(sim, p0, level, False,
-                                                 "beta-binomial-adjusted")["p_value"], alpha)
+            adj = _new_method(sim, p0, level, False, "beta-binomial-adjusted")
+            row["power_adj"] = _rate(adj["p_value"], alpha)
+            if fp:
+                row["power_fp"] = _rate(_fp_method(sim, p0, level, adj["rho"])["p_value"],
+                                        alpha)
     return row
 
 
