@@ -44,7 +44,6 @@ import pandas as pd
 import quchi_stats.simulate.calibration as cal
 
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-OUT = HERE / "test_calibration_estimand.csv"
 SEED = 20261211
 KEYS = ["icc", "villages", "households", "p0", "sizes", "unit"]
 
@@ -68,31 +67,39 @@ def run(part: int, parts: int, reps: int = 1000, seed: int = SEED) -> pd.DataFra
     return out
 
 
-def load() -> pd.DataFrame:
-    """The grid's rows (the part files joined into the CSV when they exist)."""
-    parts = sorted(HERE.glob("test_calibration_estimand.part*.csv"))
+def load(name: str = "test_calibration_estimand") -> pd.DataFrame:
+    """The grid's rows of ``name``.csv beside this script (its part files, when they exist,
+    joined into it first)."""
+    out = HERE / f"{name}.csv"
+    parts = sorted(HERE.glob(f"{name}.part*.csv"))
     if parts:
         t = pd.concat([pd.read_csv(p) for p in parts]).sort_values(KEYS)
-        t.to_csv(OUT, index=False)
+        t.to_csv(out, index=False)
         for p in parts:
             p.unlink()
-    return pd.read_csv(OUT)
+    return pd.read_csv(out)
 
 
-def goals(t: pd.DataFrame) -> pd.DataFrame:
-    """The issue's goals (`calibration.goal_checks`) for four readings of the same replicates:
-    the adjusted test as the grid scores it (size at μ, coverage against P_h), the adjusted test
-    against μ alone, against P_h alone, and the finite-population test against P_h."""
+def reading_goals(t: pd.DataFrame, readings: dict[str, tuple[str, str, str, str]]
+                  ) -> pd.DataFrame:
+    """`calibration.goal_checks` for each reading: a name and the columns of ``t`` read as its
+    size, coverage, upper bound below the truth and width."""
     k = t[[*KEYS, "width_old"]].copy()
-    readings = {"adj": ("size_adj", "coverage_adj", "upper_below_adj", "width_adj"),
-                "adj_mu": ("size_adj", "coverage_mu_adj", "upper_below_mu_adj", "width_adj"),
-                "adj_actual": ("size_actual_adj", "coverage_adj", "upper_below_adj",
-                               "width_adj"),
-                "fp_actual": ("size_actual_fp", "coverage_fp", "upper_below_fp", "width_fp")}
     for name, (s, c, u, w) in readings.items():
         k[f"size_{name}"], k[f"coverage_{name}"] = t[s], t[c]
         k[f"upper_below_{name}"], k[f"width_{name}"] = t[u], t[w]
     return cal.goal_checks(k, methods=tuple(readings))
+
+
+def goals(t: pd.DataFrame) -> pd.DataFrame:
+    """The issue's goals for four readings of the same replicates: the adjusted test as the grid
+    scores it (size at μ, coverage against P_h), the adjusted test against μ alone, against P_h
+    alone, and the finite-population test against P_h."""
+    return reading_goals(t, {
+        "adj": ("size_adj", "coverage_adj", "upper_below_adj", "width_adj"),
+        "adj_mu": ("size_adj", "coverage_mu_adj", "upper_below_mu_adj", "width_adj"),
+        "adj_actual": ("size_actual_adj", "coverage_adj", "upper_below_adj", "width_adj"),
+        "fp_actual": ("size_actual_fp", "coverage_fp", "upper_below_fp", "width_fp")})
 
 
 def by_p0(t: pd.DataFrame) -> pd.DataFrame:
@@ -103,12 +110,17 @@ def by_p0(t: pd.DataFrame) -> pd.DataFrame:
     return (t.groupby("p0")[cols].mean() * 100).round(2)
 
 
+def main(argv: list[str], run_part, report) -> None:
+    """``run PART PARTS`` runs one part of the grid (``run_part``); anything else prints the
+    frames ``report(table)`` gives for the joined grid (``load``)."""
+    if argv[1] == "run":
+        run_part(int(argv[2]), int(argv[3]))
+        return
+    pd.set_option("display.width", 200)
+    for frame in report():
+        print(frame.to_string())
+
+
 # %%
 if __name__ == "__main__" and len(sys.argv) > 1:
-    if sys.argv[1] == "run":
-        run(int(sys.argv[2]), int(sys.argv[3]))
-    else:
-        table = load()
-        pd.set_option("display.width", 200)
-        print(goals(table).to_string())
-        print(by_p0(table).T.to_string())
+    main(sys.argv, run, lambda: (lambda t: (goals(t), by_p0(t).T))(load()))

@@ -47,10 +47,11 @@ from scipy import special, stats
 
 import quchi_stats.simulate.calibration as cal
 
-tt = importlib.import_module("quchi_stats.flags.town_test")
-
 HERE = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-OUT = HERE / "test_calibration_rstar.csv"
+sys.path.insert(0, str(HERE))
+import test_calibration_estimand as estimand  # noqa: E402  (the script beside this one)
+
+tt = importlib.import_module("quchi_stats.flags.town_test")
 SEED = 20261211
 KEYS = ["icc", "villages", "households", "p0", "sizes", "unit"]
 REFERENCES = ("t", "rstar_normal", "rstar_t")
@@ -179,13 +180,7 @@ def run(part: int = 0, parts: int = 1, reps: int = 1000, seed: int = SEED) -> pd
 
 def load() -> pd.DataFrame:
     """The grid's rows (the part files joined into the CSV when they exist)."""
-    parts = sorted(HERE.glob("test_calibration_rstar.part*.csv"))
-    if parts:
-        t = pd.concat([pd.read_csv(p) for p in parts]).sort_values(KEYS)
-        t.to_csv(OUT, index=False)
-        for p in parts:
-            p.unlink()
-    return pd.read_csv(OUT)
+    return estimand.load("test_calibration_rstar")
 
 
 def summary(t: pd.DataFrame) -> pd.DataFrame:
@@ -208,32 +203,19 @@ def summary(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("reference").T
 
 
-def goals(t: pd.DataFrame, estimand: Path = HERE / "test_calibration_estimand.csv"
-          ) -> pd.DataFrame:
+def goals(t: pd.DataFrame) -> pd.DataFrame:
     """The issue's goals (`calibration.goal_checks`) for the default (`adj`, from the estimand
     run on the same replicates) and r* with t (`rstar_t`), each read as the grid reads it (size
     at μ, coverage against the actual rate) and against μ alone (`_mu`)."""
-    base = pd.read_csv(estimand)
-    m = base.merge(t, on=KEYS, suffixes=("", "_r"))
-    k = m[[*KEYS, "width_old"]].copy()
-    readings = {"adj": ("size_adj", "coverage_adj", "upper_below_adj", "width_adj"),
-                "adj_mu": ("size_adj", "coverage_mu_adj", "upper_below_mu_adj", "width_adj"),
-                "rstar_t": ("size_rstar_t", "coverage_rstar_t", "upper_below_rstar_t",
-                            "width_rstar_t"),
-                "rstar_t_mu": ("size_rstar_t", "coverage_mu_rstar_t", "upper_below_mu_rstar_t",
-                               "width_rstar_t")}
-    for name, (a, c, u, w) in readings.items():
-        k[f"size_{name}"], k[f"coverage_{name}"] = m[a], m[c]
-        k[f"upper_below_{name}"], k[f"width_{name}"] = m[u], m[w]
-    return cal.goal_checks(k, methods=tuple(readings))
+    m = estimand.load().merge(t, on=KEYS, suffixes=("", "_r"))
+    return estimand.reading_goals(m, {
+        "adj": ("size_adj", "coverage_adj", "upper_below_adj", "width_adj"),
+        "adj_mu": ("size_adj", "coverage_mu_adj", "upper_below_mu_adj", "width_adj"),
+        "rstar_t": ("size_rstar_t", "coverage_rstar_t", "upper_below_rstar_t", "width_rstar_t"),
+        "rstar_t_mu": ("size_rstar_t", "coverage_mu_rstar_t", "upper_below_mu_rstar_t",
+                       "width_rstar_t")})
 
 
 # %%
 if __name__ == "__main__" and len(sys.argv) > 1:
-    if sys.argv[1] == "run":
-        run(int(sys.argv[2]), int(sys.argv[3]))
-    else:
-        table = load()
-        pd.set_option("display.width", 200)
-        print(summary(table).to_string())
-        print(goals(table).to_string())
+    estimand.main(sys.argv, run, lambda: (lambda t: (summary(t), goals(t)))(load()))
