@@ -33,6 +33,7 @@
 #
 #     nice python notebooks/methods/test_calibration_midp.py size 20261209 150
 #     nice python notebooks/methods/test_calibration_midp.py attainable
+#     nice python notebooks/methods/test_calibration_midp.py lr-ordered
 #
 # Rows go to `test_calibration_midp.csv` (size; seed 20261209, 1,000 districts),
 # `test_calibration_midp_confirm.csv` (size and coverage; seed 20261210, 500 districts:
@@ -370,6 +371,55 @@ def run_attainable() -> pd.DataFrame:
     return out
 
 
+def lr_ordered_levels(villages: int, households: int, p0: float, icc: float,
+                      band: tuple[float, float] = (0.035, 0.06), tol: float = 1e-9) -> dict:
+    """The levels of the tests that order a town's configurations by its signed likelihood root
+    at (p0, ρ = ``icc``) — the adjusted test's statistic with ρ known — and reject the ``k``
+    most extreme values: the cumulative probabilities of the configurations sorted by ``r``,
+    ties together. Returns the largest level below ``band[0]``, the smallest above ``band[1]``
+    and whether any is in the band: no such test (whatever its reference distribution or
+    critical value) has a level in the band when ``in_band`` is False."""
+    conf = configurations(villages, households)
+    prob = config_probs(conf, households, p0, icc)
+    z = config_roots(conf, households, p0, np.array([icc]))[0]
+    order = np.argsort(z, kind="stable")
+    zs, cum = z[order], np.cumsum(prob[order])
+    last = np.append(np.diff(zs) > tol, True)        # the end of each group of tied roots
+    lv = cum[last]
+    inside = lv[(lv >= band[0]) & (lv <= band[1])]
+    return {"icc": icc, "villages": villages, "households": households, "p0": p0,
+            "configs": len(conf),
+            "lr_below": float(lv[lv < band[0]].max()) if (lv < band[0]).any() else 0.0,
+            "lr_above": float(lv[lv > band[1]].min()) if (lv > band[1]).any() else np.nan,
+            "lr_in_band": bool(len(inside)),
+            "lr_in_band_levels": " ".join(f"{x:.4f}" for x in inside)}
+
+
+def run_lr_ordered(grid: Path = HERE / "test_calibration_adjusted_grid1000.csv") -> pd.DataFrame:
+    """:func:`lr_ordered_levels` (with the configuration-level :func:`attainable` beside it) for
+    every (ICC, villages, households, p0) whose household cells are below the band in the
+    1,000-district grid; to `test_calibration_lr_ordered.csv`."""
+    t = pd.read_csv(grid)
+    low = t[(t["size_adj"] < 0.035) & (t["unit"] == "household")]
+    rows = []
+    for c in low[["icc", "villages", "households", "p0"]].drop_duplicates().itertuples():
+        if math.comb(int(c.households) + int(c.villages), int(c.villages)) > MAX_CONFIGS:
+            continue
+        a = attainable(int(c.villages), int(c.households), float(c.p0), float(c.icc),
+                       max_nodes=100_000)
+        r = lr_ordered_levels(int(c.villages), int(c.households), float(c.p0), float(c.icc))
+        cells = low[(low["icc"] == c.icc) & (low["villages"] == c.villages)
+                    & (low["households"] == c.households) & (low["p0"] == c.p0)]
+        rows.append({**r, "grid_cells": len(cells),
+                     "grid_size_adj": " ".join(f"{x:.4f}" for x in cells["size_adj"]),
+                     "any_region_in_band": a["in_band"], "total_below": a["total_below"],
+                     "total_above": a["total_above"]})
+        print(rows[-1], flush=True)
+    out = pd.DataFrame(rows).assign(code_version=code_version())
+    out.to_csv(HERE / "test_calibration_lr_ordered.csv", index=False)
+    return out
+
+
 # %%
 if __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "size":
     run_size(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "low")
@@ -378,6 +428,8 @@ elif __name__ == "__main__" and len(sys.argv) >= 4 and sys.argv[1] == "confirm":
         run_size(int(sys.argv[2]), int(sys.argv[3]), which, coverage=True)
 elif __name__ == "__main__" and sys.argv[1:] == ["attainable"]:
     run_attainable()
+elif __name__ == "__main__" and sys.argv[1:] == ["lr-ordered"]:
+    run_lr_ordered()
 
 
 # %% [markdown]
