@@ -269,3 +269,50 @@ def test_a_visit_in_both_phases_names_the_true_rows(tmp_path):
     with pytest.raises(DataError, match=f"results_{YEAR}.xlsx，工作表“{FOLLOWUP_SHEET_PREFIX}马坝镇”，第 3 行，列“户编号”："
                                         "户编号“4402051002010002”第一阶段已入户（工作表“马坝镇”第 4 行：替补）"):
         read_results(path)
+
+
+
+def test_into_refuses_a_workbook_whose_parts_it_would_drop(two_phase, tmp_path, capsys):
+    """A part openpyxl does not carry over (here an embedded object's file, as Excel stores an
+    inserted document) would be lost silently by adding the 复核 sheets: nothing is written and the
+    clerk is told what and how else (a separate workbook with --out)."""
+    import zipfile
+
+    data, book = _copy(two_phase, tmp_path)
+    with zipfile.ZipFile(book, "a") as z:
+        z.writestr("xl/embeddings/oleObject1.bin", b"\xd0\xcf\x11\xe0 an inserted document")
+    with_object = book.read_bytes()
+    args = ["fieldlist", "--year", str(YEAR), "--data", str(data), "--followup", "--into", str(book),
+            "--force"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"results_{YEAR}.xlsx" in err and "嵌入对象" in err and "未写入" in err and "--out" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert book.read_bytes() == with_object
+
+
+def test_into_keeps_comments_pictures_and_charts(two_phase, tmp_path):
+    """What openpyxl keeps is not refused: a comment, a picture and a chart on a phase-1 sheet
+    survive the added 复核 sheets."""
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.comments import Comment
+    from openpyxl.drawing.image import Image
+    from PIL import Image as PILImage
+
+    data, book = _copy(two_phase, tmp_path)
+    picture = tmp_path / "章.png"
+    PILImage.new("RGB", (8, 8), "red").save(picture)
+    wb = openpyxl.load_workbook(book)
+    ws = wb.worksheets[0]
+    ws["A2"].comment = Comment("已电话核实", "核查员")
+    ws.add_image(Image(str(picture)), "Z2")
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=1, min_row=1, max_row=4))
+    ws.add_chart(chart, "Z20")
+    wb.save(book)
+    args = ["fieldlist", "--year", str(YEAR), "--data", str(data), "--followup", "--into", str(book),
+            "--force"]
+    assert main(args) == 0
+    got = openpyxl.load_workbook(book).worksheets[0]
+    assert got["A2"].comment.text == "已电话核实"
+    assert len(got._images) == 1 and len(got._charts) == 1

@@ -429,6 +429,9 @@ def add_followup_sheets(path: str | Path, sample2: pd.DataFrame, year: int,
     openpyxl round trip, and the results read from them are checked equal to those read before);
     on any difference nothing is written. A workbook that already has 复核 sheets is refused
     unless ``force`` (they are then replaced by empty ones: what was entered in them is lost).
+    A workbook holding parts the round trip would drop (an embedded object, a macro, a control,
+    a shape's drawing …; :data:`_PARTS`) is refused, naming them: nothing of the clerk's is lost
+    silently, and ``--out`` writes the 复核 sheets to a workbook of their own instead.
     The file is replaced by one ``os.replace`` of a complete temporary file beside it, and only if
     it did not change while the new one was prepared.
     """
@@ -462,6 +465,10 @@ def add_followup_sheets(path: str | Path, sample2: pd.DataFrame, year: int,
         raise DataError("复核样本没有任何户，无法生成录入表", file=file)
     buf = io.BytesIO()
     wb.save(buf)
+    lost = _unkept_parts(before, buf.getvalue())
+    if lost:
+        raise DataError(f"工作簿中有加入复核表时无法保留的内容（{'、'.join(lost)}），未写入（原文件未改动）；"
+                        f"请改用 --out 另写复核录入表，或先在 Excel 中删去这些内容", file=file)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx", dir=path.parent)
     tmp = Path(tmp_name)
     try:
@@ -486,6 +493,30 @@ def add_followup_sheets(path: str | Path, sample2: pd.DataFrame, year: int,
         tmp.unlink(missing_ok=True)
         raise
     return added
+
+
+#: Parts of an .xlsx package that a workbook may hold beside its cells, by what a clerk would call
+#: them; openpyxl keeps some (comments, tables, images with Pillow) and drops others (charts,
+#: macros, embedded objects, pivot tables, controls).
+_PARTS = (("图片", r"xl/media/"), ("图表", r"xl/charts/chart\d*\.xml"),
+          ("绘图", r"xl/drawings/drawing\d*\.xml"), ("批注", r"xl/comments"),
+          ("表格", r"xl/tables/"), ("嵌入对象", r"xl/embeddings/"), ("宏", r"xl/vbaProject\.bin"),
+          ("数据透视表", r"xl/pivot"), ("控件", r"xl/(ctrlProps|activeX)/"),
+          ("外部链接", r"xl/externalLinks/"))
+
+
+def _unkept_parts(before: bytes, after: bytes) -> list[str]:
+    """What kinds of the workbook's parts (:data:`_PARTS`) ``after`` has fewer of than
+    ``before``: what saving it again would lose."""
+    import zipfile
+
+    def count(data: bytes) -> dict[str, int]:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = z.namelist()
+        return {kind: sum(bool(re.match(rx, n)) for n in names) for kind, rx in _PARTS}
+
+    a, b = count(before), count(after)
+    return [kind for kind, _ in _PARTS if b[kind] < a[kind]]
 
 
 def _values(ws) -> list[tuple]:
