@@ -60,3 +60,18 @@ def cli(run: Callable[[], dict], report: Callable[[dict], str]) -> None:
 
     result = run()
     print(json.dumps(result, ensure_ascii=False) if "--json" in sys.argv else report(result))
+
+
+def add_test_method_option(parser) -> None:
+    """``--test-method``: run the town test ``method`` instead of the spec's (same seeds)."""
+    from quchi_stats.flags.town_test import TEST_METHODS
+
+    parser.add_argument("--test-method", choices=TEST_METHODS,
+                        help="the town test instead of the spec's test_method (same seeds)")
+
+
+def with_test_method(spec, method: str | None):
+    """``spec`` with ``test_method = method`` (unchanged when ``method`` is None)."""
+    import dataclasses
+
+    return spec if method is None else dataclasses.replace(spec, test_method=method)

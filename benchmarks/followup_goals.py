@@ -44,15 +44,14 @@ rate below 0.98 in a sizeable share of replicates, and flagging it is then a cor
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import add_test_method_option, with_test_method
 
 from quchi_stats.datasets import load_register
-from quchi_stats.flags.town_test import TEST_METHODS
 from quchi_stats.followup.simulate import simulate_followup
 from quchi_stats.planning import PLAN_INDICATORS, optimise_plan
 from quchi_stats.sampling import DesignPlan
@@ -224,14 +223,11 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", type=Path, help="write the markdown tables here")
     ap.add_argument("--json-out", type=Path, help="write the figures as JSON here")
-    ap.add_argument("--test-method", choices=TEST_METHODS,
-                    help="the town test instead of the spec's test_method (same seeds)")
+    add_test_method_option(ap)
     a = ap.parse_args()
     reps = 20 if a.quick else a.reps
     t0 = time.time()
-    reg, spec = load_register(2018), load_spec(2018)
-    if a.test_method is not None:
-        spec = dataclasses.replace(spec, test_method=a.test_method)
+    reg, spec = load_register(2018), with_test_method(load_spec(2018), a.test_method)
     default = DesignPlan(year=2018)
     opt = optimise_plan(reg, 2018, spec=spec, icc=0.05, budget_households=1100,
                         indicators=PLAN_INDICATORS, shortfall=0.10)

@@ -23,14 +23,13 @@ with :func:`~quchi_stats.simulate.simulate_design` at the same ρ:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 
 import pandas as pd
+from _common import add_test_method_option, with_test_method
 
 from quchi_stats.datasets import data_path, load_register
-from quchi_stats.flags.town_test import TEST_METHODS
 from quchi_stats.planning import estimate_icc, expected_cost, optimise_plan
 from quchi_stats.simulate import simulate_design
 from quchi_stats.spec import load_spec
@@ -46,14 +45,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1301)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--icc", type=float, help="one ρ for every indicator instead of the estimate")
-    ap.add_argument("--test-method", choices=TEST_METHODS,
-                    help="the town test instead of the spec's test_method (same seeds)")
+    add_test_method_option(ap)
     args = ap.parse_args()
     t0 = time.time()
     reg = load_register(2018)
-    spec = load_spec(2018)
-    if args.test_method is not None:
-        spec = dataclasses.replace(spec, test_method=args.test_method)
+    spec = with_test_method(load_spec(2018), args.test_method)
     icc = estimate_icc(data_path(), 2018, indicators=INDICATORS)
     if args.icc is not None:
         icc = {k: args.icc for k in INDICATORS}
