@@ -51,8 +51,7 @@ from scipy import special, stats
 
 from quchi_stats.flags.town_test import town_lr_batch
 from quchi_stats.simulate.calibration import (
-    _SIZES,
-    _UNITS,
+    _cell_streams,
     _draw,
     _new_method,
     attainable_levels,
@@ -184,9 +183,7 @@ def midp_size(icc: float, villages: int, households: int, p0: float, *, sizes: s
     """Size of the adjusted test, its exact mid-p and exact versions on the replicates of
     `simulate_cell` (household-level; the same seeding, so `size_adj` equals the simulator's)."""
     frame = district_frame(sizes, seed=seed)
-    key = (int(round(icc * 1e4)), villages, households, int(round(p0 * 1e4)),
-           _SIZES.index(sizes), _UNITS.index("household"))
-    ss_null, ss_alt = np.random.SeedSequence(seed, spawn_key=key).spawn(2)
+    ss_null, ss_alt = _cell_streams(seed, icc, villages, households, p0, sizes, "household")
     row = {"icc": icc, "villages": villages, "households": households, "p0": p0,
            "sizes": sizes, "unit": "household", "reps": reps, "seed": seed}
     scen = [("", p0, ss_null)] + ([("power_", p0 - shift, ss_alt)] if power else [])

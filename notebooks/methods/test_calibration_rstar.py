@@ -130,17 +130,14 @@ def cell_rates(icc, villages, households, p0, sizes, unit, reps=1000, seed=SEED,
     the three references, on the grid's replicates of the cell (as `simulate_cell`)."""
     T = 9
     frame = cal.district_frame(sizes, seed=seed)
-    key = (int(round(icc * 1e4)), villages, households, int(round(p0 * 1e4)),
-           cal._SIZES.index(sizes), cal._UNITS.index(unit))
-    ss_null, ss_alt = np.random.SeedSequence(seed, spawn_key=key).spawn(2)
+    ss_null, ss_alt = cal._cell_streams(seed, icc, villages, households, p0, sizes, unit)
     row = {"icc": icc, "villages": villages, "households": households, "p0": p0, "sizes": sizes,
            "unit": unit, "reps": reps, "seed": seed}
     for scenario, ss, p in (("size", ss_null, p0), ("power", ss_alt, p0 - 0.10)):
         sim = cal._draw(frame, p, icc, villages, households, unit == "person", reps,
                         np.random.default_rng(ss))
-        ws = sim["w"][..., None] * sim["size"]
-        sw, sw2, swy = ws.sum(-1), (ws**2).sum(-1), (ws * sim["good"]).sum(-1)
-        yv, mm = (sw**2 / sw2 * np.clip(swy / sw, 0, 1)).ravel(), (sw**2 / sw2).ravel()
+        mv, pv = cal._village_counts(sim)
+        yv, mm = (mv * pv).ravel(), mv.ravel()
         g = np.repeat(np.arange(reps * T), villages)
         rep = np.repeat(np.arange(reps), T)
         rho = tt.rho_batch("beta-binomial-adjusted", yv, mm, g, rep, reps)

@@ -86,8 +86,9 @@ def code_version() -> str:
     from .. import __version__
 
     h = hashlib.sha256()
-    for f in (district_frame, _village_rates, _draw, _sum_of_squares, _new_method, _fp_method,
-              _fp_pvalue, _old_method, _scores, _rate, simulate_cell):
+    for f in (district_frame, _village_rates, _draw, _sum_of_squares, _village_counts,
+              _new_method, _fp_method, _fp_pvalue, _old_method, _scores, _rate, _cell_streams,
+              simulate_cell):
         h.update(inspect.getsource(f).encode())
     for name in ("flags.town_test", "flags.town_test_fp", "estimation.intervals",
                  "sampling.selection"):
@@ -188,6 +189,16 @@ def _sum_of_squares(households: np.ndarray, persons: np.ndarray) -> np.ndarray:
     return k + 3.0 * e + extra
 
 
+def _village_counts(sim: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Each drawn village's effective size and rate (replicates × towns × villages), as
+    ``village_counts`` forms them: the Kish count ``(Σw)²/Σw²`` of ``w = weight × persons`` and
+    the ``w``-weighted share good."""
+    # w = weight × persons; the weight is constant within a village, so it cancels in both
+    ws = sim["w"][..., None] * sim["size"]
+    sw, sw2, swy = ws.sum(-1), (ws**2).sum(-1), (ws * sim["good"]).sum(-1)
+    return sw**2 / sw2, np.clip(swy / sw, 0.0, 1.0)
+
+
 def _new_method(sim: dict, p0: float, level: float, interval: bool,
                 method: str = "beta-binomial", df: float | None = None,
                 actual: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -201,13 +212,8 @@ def _new_method(sim: dict, p0: float, level: float, interval: bool,
     A replicate district whose fit raises :class:`~quchi_stats.flags.ConvergenceError` (found by
     halving the batch) gets NaN p-values and bounds and is counted in ``failed``: the report would
     have stopped on it, so it is left out of the rates and reported beside them."""
-    good, size = sim["good"], sim["size"]
-    R, T, V, _ = good.shape
-    # w = weight × persons; the weight is constant within a village, so it cancels in both
-    ws = sim["w"][..., None] * size
-    sw, sw2, swy = ws.sum(-1), (ws**2).sum(-1), (ws * good).sum(-1)
-    mv = sw**2 / sw2
-    pv = np.clip(swy / sw, 0.0, 1.0)
+    R, T, V, _ = sim["good"].shape
+    mv, pv = _village_counts(sim)
     df = T * V - T if df is None else df
     crit = stats.t.ppf((1 + level) / 2, df)
     out = {"p_value": np.full((R, T), np.nan), "rho": np.full(R, np.nan)}
@@ -331,6 +337,15 @@ def _rate(p_value: np.ndarray, alpha: float) -> float:
     return float(np.sum(ok & (p_value < alpha)) / max(int(ok.sum()), 1))
 
 
+def _cell_streams(seed: int, icc: float, villages: int, households: int, p0: float, sizes: str,
+                  unit: str) -> list[np.random.SeedSequence]:
+    """The random streams of a cell's two scenarios (at the standard, below it), derived from the
+    seed and the cell's coordinates: a cell gives the same replicates whatever grid runs it."""
+    key = (int(round(icc * 1e4)), villages, households, int(round(p0 * 1e4)),
+           _SIZES.index(sizes), _UNITS.index(unit))
+    return np.random.SeedSequence(seed, spawn_key=key).spawn(2)
+
+
 def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
                   sizes: str = "equal", unit: str = "household", reps: int = 1000,
                   shift: float = 0.10, towns: int = 9, villages_in_town: int = 20,
@@ -407,9 +422,7 @@ def simulate_cell(icc: float, villages: int, households: int, p0: float, *,
     if households > frame.min():
         raise ParameterError(f"The 'households' parameter of {func} must be at most the smallest "
                              f"village ({int(frame.min())}). Got {households}.")
-    key = (int(round(icc * 1e4)), villages, households, int(round(p0 * 1e4)),
-           _SIZES.index(sizes), _UNITS.index(unit))
-    ss_null, ss_alt = np.random.SeedSequence(seed, spawn_key=key).spawn(2)
+    ss_null, ss_alt = _cell_streams(seed, icc, villages, households, p0, sizes, unit)
     person = unit == "person"
     row = {"icc": icc, "villages": villages, "households": households, "p0": p0,
            "sizes": sizes, "unit": unit, "reps": reps, "tests": reps * towns, "seed": seed}
